@@ -1,0 +1,162 @@
+/**
+ * Dense kernels over flat row-major Float64Arrays, BLAS-style: every matrix is (array, offset,
+ * leading dimension), so views into the flat parameter buffer and into time-major caches need no
+ * copies. beta = 0 overwrites C, beta = 1 accumulates into C.
+ *
+ * The three products the RNN needs, each with a contiguous inner loop:
+ *   gemmNT  C[M,N] = A[M,K] . B[N,K]^T   forward:  X W^T     (rows dotted with rows)
+ *   gemmNN  C[M,N] = A[M,K] . B[K,N]     backward: dG W      (axpy of rows of B)
+ *   gemmTN  C[M,N] = A[K,M]^T . B[K,N]   backward: dG^T X    (weight gradients)
+ */
+export type Vec = Float64Array;
+
+export function gemmNT(
+  M: number, N: number, K: number,
+  A: Vec, aOff: number, lda: number,
+  B: Vec, bOff: number, ldb: number,
+  C: Vec, cOff: number, ldc: number,
+  beta: 0 | 1,
+): void {
+  // 2 x 4 register tile: two rows of A against four rows of B share every load.
+  let i = 0;
+  for (; i + 1 < M; i += 2) {
+    const a0 = aOff + i * lda;
+    const a1 = a0 + lda;
+    const c0 = cOff + i * ldc;
+    const c1 = c0 + ldc;
+    let j = 0;
+    for (; j + 3 < N; j += 4) {
+      const b0 = bOff + j * ldb;
+      const b1 = b0 + ldb;
+      const b2 = b1 + ldb;
+      const b3 = b2 + ldb;
+      let s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+      for (let k = 0; k < K; k++) {
+        const x0 = A[a0 + k];
+        const x1 = A[a1 + k];
+        const w0 = B[b0 + k], w1 = B[b1 + k], w2 = B[b2 + k], w3 = B[b3 + k];
+        s00 += x0 * w0; s01 += x0 * w1; s02 += x0 * w2; s03 += x0 * w3;
+        s10 += x1 * w0; s11 += x1 * w1; s12 += x1 * w2; s13 += x1 * w3;
+      }
+      if (beta) {
+        C[c0 + j] += s00; C[c0 + j + 1] += s01; C[c0 + j + 2] += s02; C[c0 + j + 3] += s03;
+        C[c1 + j] += s10; C[c1 + j + 1] += s11; C[c1 + j + 2] += s12; C[c1 + j + 3] += s13;
+      } else {
+        C[c0 + j] = s00; C[c0 + j + 1] = s01; C[c0 + j + 2] = s02; C[c0 + j + 3] = s03;
+        C[c1 + j] = s10; C[c1 + j + 1] = s11; C[c1 + j + 2] = s12; C[c1 + j + 3] = s13;
+      }
+    }
+    for (; j < N; j++) {
+      const b0 = bOff + j * ldb;
+      let s0 = 0, s1 = 0;
+      for (let k = 0; k < K; k++) {
+        s0 += A[a0 + k] * B[b0 + k];
+        s1 += A[a1 + k] * B[b0 + k];
+      }
+      if (beta) { C[c0 + j] += s0; C[c1 + j] += s1; } else { C[c0 + j] = s0; C[c1 + j] = s1; }
+    }
+  }
+  for (; i < M; i++) {
+    const a0 = aOff + i * lda;
+    const c0 = cOff + i * ldc;
+    for (let j = 0; j < N; j++) {
+      const b0 = bOff + j * ldb;
+      let s = 0;
+      for (let k = 0; k < K; k++) s += A[a0 + k] * B[b0 + k];
+      if (beta) C[c0 + j] += s; else C[c0 + j] = s;
+    }
+  }
+}
+
+export function gemmNN(
+  M: number, N: number, K: number,
+  A: Vec, aOff: number, lda: number,
+  B: Vec, bOff: number, ldb: number,
+  C: Vec, cOff: number, ldc: number,
+  beta: 0 | 1,
+): void {
+  for (let i = 0; i < M; i++) {
+    const c0 = cOff + i * ldc;
+    if (!beta) C.fill(0, c0, c0 + N);
+    const a0 = aOff + i * lda;
+    // Four rows of B per pass: one read-modify-write of C's row for four axpys.
+    let k = 0;
+    for (; k + 3 < K; k += 4) {
+      const x0 = A[a0 + k], x1 = A[a0 + k + 1], x2 = A[a0 + k + 2], x3 = A[a0 + k + 3];
+      const b0 = bOff + k * ldb;
+      const b1 = b0 + ldb;
+      const b2 = b1 + ldb;
+      const b3 = b2 + ldb;
+      for (let j = 0; j < N; j++) {
+        C[c0 + j] += x0 * B[b0 + j] + x1 * B[b1 + j] + x2 * B[b2 + j] + x3 * B[b3 + j];
+      }
+    }
+    for (; k < K; k++) {
+      const x = A[a0 + k];
+      if (x === 0) continue;
+      const b0 = bOff + k * ldb;
+      for (let j = 0; j < N; j++) C[c0 + j] += x * B[b0 + j];
+    }
+  }
+}
+
+export function gemmTN(
+  M: number, N: number, K: number,
+  A: Vec, aOff: number, lda: number,
+  B: Vec, bOff: number, ldb: number,
+  C: Vec, cOff: number, ldc: number,
+  beta: 0 | 1,
+): void {
+  if (!beta) for (let i = 0; i < M; i++) C.fill(0, cOff + i * ldc, cOff + i * ldc + N);
+  // Sum over k of outer products A[k,:]^T B[k,:]; two k at a time halves the passes over C.
+  let k = 0;
+  for (; k + 1 < K; k += 2) {
+    const a0 = aOff + k * lda;
+    const a1 = a0 + lda;
+    const b0 = bOff + k * ldb;
+    const b1 = b0 + ldb;
+    for (let i = 0; i < M; i++) {
+      const x0 = A[a0 + i];
+      const x1 = A[a1 + i];
+      if (x0 === 0 && x1 === 0) continue;
+      const c0 = cOff + i * ldc;
+      for (let j = 0; j < N; j++) C[c0 + j] += x0 * B[b0 + j] + x1 * B[b1 + j];
+    }
+  }
+  for (; k < K; k++) {
+    const a0 = aOff + k * lda;
+    const b0 = bOff + k * ldb;
+    for (let i = 0; i < M; i++) {
+      const x = A[a0 + i];
+      if (x === 0) continue;
+      const c0 = cOff + i * ldc;
+      for (let j = 0; j < N; j++) C[c0 + j] += x * B[b0 + j];
+    }
+  }
+}
+
+/** Adds the rows of A[M,N] into out[N] (bias gradients). */
+export function addColumnSums(M: number, N: number, A: Vec, aOff: number, lda: number, out: Vec, oOff: number): void {
+  for (let i = 0; i < M; i++) {
+    const a0 = aOff + i * lda;
+    for (let j = 0; j < N; j++) out[oOff + j] += A[a0 + j];
+  }
+}
+
+/** Adds vector v[N] to every row of A[M,N]. */
+export function addRowVector(M: number, N: number, A: Vec, aOff: number, lda: number, v: Vec, vOff: number): void {
+  for (let i = 0; i < M; i++) {
+    const a0 = aOff + i * lda;
+    for (let j = 0; j < N; j++) A[a0 + j] += v[vOff + j];
+  }
+}
+
+export function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+export function l2(v: Vec, from = 0, to = v.length): number {
+  let s = 0;
+  for (let i = from; i < to; i++) s += v[i] * v[i];
+  return Math.sqrt(s);
+}
