@@ -160,3 +160,33 @@ export function l2(v: Vec, from = 0, to = v.length): number {
   for (let i = from; i < to; i++) s += v[i] * v[i];
   return Math.sqrt(s);
 }
+
+/**
+ * Largest singular value of W[rows, cols] by power iteration on W^T W, warm-started from `v`
+ * (length cols, updated in place so the next call starts from it). Returns sigma_1.
+ */
+export function largestSingularValue(
+  W: Vec, wOff: number, rows: number, cols: number, v: Vec, iterations = 30, tolerance = 1e-12,
+): number {
+  const u = new Float64Array(rows);
+  let norm = l2(v);
+  if (!(norm > 0)) {
+    for (let j = 0; j < cols; j++) v[j] = 1 / Math.sqrt(cols) + 1e-3 * Math.sin(j + 1);
+    norm = l2(v);
+  }
+  for (let j = 0; j < cols; j++) v[j] /= norm;
+  let sigma = 0;
+  for (let it = 0; it < iterations; it++) {
+    // u = W v ; v = W^T u / ||W^T u||; sigma = ||W v||
+    gemmNT(1, rows, cols, v, 0, cols, W, wOff, cols, u, 0, rows, 0);
+    const su = l2(u);
+    if (su === 0) return 0;
+    gemmNN(1, cols, rows, u, 0, rows, W, wOff, cols, v, 0, cols, 0);
+    const sv = l2(v);
+    for (let j = 0; j < cols; j++) v[j] /= sv;
+    const next = sv / su; // ||W^T W v|| / ||W v|| -> sigma_1
+    if (Math.abs(next - sigma) <= tolerance * next) return next;
+    sigma = next;
+  }
+  return sigma;
+}
