@@ -1,7 +1,12 @@
 // The one build script. Every bundle of the project is an entry here:
 //   dist/cli.js            the `rnn-lab` command line (node)
 //   dist/worker.js         the training worker for worker_threads (node)
+//   dist/worker-web.js     the same training worker as a Web Worker (VS Code for the web)
+//   dist/extension.js      the extension, Node extension host (desktop, code-server)
+//   dist/extension-web.js  the same source for the web worker extension host (VS Code for the web)
 //   dist-test/unit/*.js    the mocha unit suites (node)
+//   dist-test/integration/index.js  the in-host integration suite (runs in the web worker host)
+//   dist-test/integration/fakeTrainingWorker.js  a protocol-only worker for that suite
 // Usage: node esbuild.mjs [--watch]
 import * as esbuild from 'esbuild';
 import { readdirSync, existsSync } from 'node:fs';
@@ -30,6 +35,54 @@ const builds = [
     platform: 'node',
     format: 'cjs',
   },
+  {
+    ...common,
+    entryPoints: { extension: 'src/extension/extension.ts' },
+    outdir: 'dist',
+    platform: 'node',
+    format: 'cjs',
+    external: ['vscode'],
+  },
+  {
+    ...common,
+    entryPoints: { 'extension-web': 'src/extension/extension.ts' },
+    outdir: 'dist',
+    platform: 'browser',
+    format: 'cjs',
+    // worker_threads is only imported on the Node host's code path.
+    external: ['vscode', 'node:worker_threads'],
+  },
+  {
+    ...common,
+    // Runs inside the extension host, so it is bundled like the web extension; the `assert`
+    // package reads `process`, which that host lacks.
+    entryPoints: { index: 'test/integration/suite/index.ts' },
+    outdir: 'dist-test/integration',
+    platform: 'browser',
+    format: 'cjs',
+    inject: ['test/integration/processShim.ts'],
+    define: { global: 'globalThis' },
+    external: ['vscode', 'node:worker_threads'],
+  },
+  {
+    ...common,
+    entryPoints: { fakeTrainingWorker: 'test/integration/fakeTrainingWorker.ts' },
+    outdir: 'dist-test/integration',
+    platform: 'browser',
+    format: 'iife',
+  },
+  // The Web Worker adapter calls the engine's runSession; built once the engine provides it.
+  ...(existsSync('src/engine/session.ts')
+    ? [
+        {
+          ...common,
+          entryPoints: { 'worker-web': 'src/worker/webWorker.ts' },
+          outdir: 'dist',
+          platform: 'browser',
+          format: 'iife',
+        },
+      ]
+    : []),
   {
     ...common,
     entryPoints: testFiles('test/unit'),

@@ -1,0 +1,125 @@
+/**
+ * Gradient clipping and optimizers, each one loop over the flat parameter and gradient buffers.
+ */
+import type { ClipMode, OptimizerKind } from '../protocol';
+
+export interface ClipResult {
+  /** Global L2 norm before clipping: sqrt(sum g^2), the true norm, not its square. */
+  norm: number;
+  /** Global L2 norm after clipping. */
+  clippedNorm: number;
+  clipped: boolean;
+}
+
+export function globalNorm(g: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < g.length; i++) s += g[i] * g[i];
+  return Math.sqrt(s);
+}
+
+/** g <- g * t / ||g|| when ||g|| > t (Pascanu et al. 2013). */
+export function clipByGlobalNorm(g: Float64Array, threshold: number): ClipResult {
+  const norm = globalNorm(g);
+  if (!(norm > threshold)) return { norm, clippedNorm: norm, clipped: false };
+  const s = threshold / norm;
+  for (let i = 0; i < g.length; i++) g[i] *= s;
+  return { norm, clippedNorm: globalNorm(g), clipped: true };
+}
+
+/** Clamps every component to [-t, t]. */
+export function clipByValue(g: Float64Array, threshold: number): ClipResult {
+  const norm = globalNorm(g);
+  let clipped = false;
+  for (let i = 0; i < g.length; i++) {
+    if (g[i] > threshold) {
+      g[i] = threshold;
+      clipped = true;
+    } else if (g[i] < -threshold) {
+      g[i] = -threshold;
+      clipped = true;
+    }
+  }
+  return { norm, clippedNorm: clipped ? globalNorm(g) : norm, clipped };
+}
+
+export function clipGradients(g: Float64Array, mode: ClipMode, threshold: number): ClipResult {
+  if (mode === 'norm') return clipByGlobalNorm(g, threshold);
+  if (mode === 'value') return clipByValue(g, threshold);
+  const norm = globalNorm(g);
+  return { norm, clippedNorm: norm, clipped: false };
+}
+
+export interface OptimizerOptions {
+  kind: OptimizerKind;
+  momentum: number; // SGD momentum
+  beta1: number;
+  beta2: number;
+  rho: number; // RMSProp decay
+  eps: number;
+}
+
+export const DEFAULT_OPTIMIZER: Omit<OptimizerOptions, 'kind'> = { momentum: 0, beta1: 0.9, beta2: 0.999, rho: 0.99, eps: 1e-8 };
+
+/**
+ * One optimizer over the flat buffers. Its state (moment buffers and step count) is plain data so
+ * it can be saved beside a checkpoint and restored for an exact resume.
+ */
+export class Optimizer {
+  t = 0;
+  m: Float64Array;
+  v: Float64Array;
+
+  constructor(
+    readonly size: number,
+    readonly opts: OptimizerOptions,
+  ) {
+    const needM = opts.kind === 'adam' || (opts.kind === 'sgd' && opts.momentum > 0);
+    const needV = opts.kind !== 'sgd';
+    this.m = new Float64Array(needM ? size : 0);
+    this.v = new Float64Array(needV ? size : 0);
+  }
+
+  step(w: Float64Array, g: Float64Array, lr: number): void {
+    const o = this.opts;
+    const { m, v } = this;
+    this.t++;
+    switch (o.kind) {
+      case 'sgd':
+        if (o.momentum > 0) {
+          // PyTorch form: m <- mu m + g; w <- w - lr m
+          for (let i = 0; i < w.length; i++) {
+            m[i] = o.momentum * m[i] + g[i];
+            w[i] -= lr * m[i];
+          }
+        } else {
+          for (let i = 0; i < w.length; i++) w[i] -= lr * g[i];
+        }
+        break;
+      case 'adam': {
+        // Kingma & Ba 2015, bias-corrected.
+        const c1 = 1 - Math.pow(o.beta1, this.t);
+        const c2 = 1 - Math.pow(o.beta2, this.t);
+        for (let i = 0; i < w.length; i++) {
+          m[i] = o.beta1 * m[i] + (1 - o.beta1) * g[i];
+          v[i] = o.beta2 * v[i] + (1 - o.beta2) * g[i] * g[i];
+          w[i] -= (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + o.eps);
+        }
+        break;
+      }
+      case 'rmsprop':
+        // Tieleman & Hinton 2012: v <- rho v + (1 - rho) g^2; w <- w - lr g / (sqrt(v) + eps)
+        for (let i = 0; i < w.length; i++) {
+          v[i] = o.rho * v[i] + (1 - o.rho) * g[i] * g[i];
+          w[i] -= (lr * g[i]) / (Math.sqrt(v[i]) + o.eps);
+        }
+        break;
+      case 'adagrad':
+        // Duchi et al. 2011: v <- v + g^2; w <- w - lr g / (sqrt(v) + eps)
+        for (let i = 0; i < w.length; i++) {
+          v[i] += g[i] * g[i];
+          w[i] -= (lr * g[i]) / (Math.sqrt(v[i]) + o.eps);
+        }
+        break;
+    }
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * The safetensors format (github.com/huggingface/safetensors): an 8-byte little-endian header
+ * length N, N bytes of JSON header {name: {dtype, shape, data_offsets: [begin, end]}, ...,
+ * "__metadata__": {string: string}}, then the raw little-endian tensor bytes. Offsets are relative
+ * to the end of the header and must tile the data region exactly, in order, without gaps.
+ */
+import { EngineError } from './errors';
+
+export type Dtype = 'F64' | 'F32';
+
+export interface NamedTensor {
+  name: string;
+  shape: number[];
+  data: Float64Array | Float32Array;
+}
+
+const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+
+export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<string, string>, dtype: Dtype = 'F64'): Uint8Array {
+  const size = BYTES[dtype];
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const t of tensors) {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    if (n !== t.data.length) throw new Error(`tensor ${t.name}: shape ${t.shape} does not match ${t.data.length} values`);
+    header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + n * size] };
+    offset += n * size;
+  }
+  let json = JSON.stringify(header);
+  // Pad the header with spaces so the data starts 8-byte aligned (the spec allows trailing spaces).
+  while ((8 + json.length) % 8 !== 0) json += ' ';
+  const head = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + head.length + offset);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(head.length), true);
+  out.set(head, 8);
+  let p = 8 + head.length;
+  for (const t of tensors) {
+    for (let i = 0; i < t.data.length; i++, p += size) {
+      if (dtype === 'F64') view.setFloat64(p, t.data[i], true);
+      else view.setFloat32(p, t.data[i], true);
+    }
+  }
+  return out;
+}
+
+export interface DecodedSafetensors {
+  tensors: Map<string, { dtype: string; shape: number[]; data: Float64Array }>;
+  metadata: Record<string, string>;
+}
+
+function bad(what: string): never {
+  throw new EngineError('bad-checkpoint', `not a valid safetensors file: ${what}`, 'Check the file; it may be truncated or not a checkpoint.');
+}
+
+/** Parses and validates a safetensors file; float tensors are widened to Float64Array. */
+export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
+  if (bytes.length < 8) bad(`only ${bytes.length} bytes, shorter than the 8-byte header length`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = view.getBigUint64(0, true);
+  if (n > BigInt(bytes.length - 8)) bad(`header length ${n} runs past the end of the file (${bytes.length} bytes)`);
+  const headerLen = Number(n);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)));
+  } catch (e) {
+    bad(`header is not valid JSON (${(e as Error).message})`);
+  }
+  if (!header || typeof header !== 'object' || Array.isArray(header)) bad('header is not a JSON object');
+  const dataStart = 8 + headerLen;
+  const dataLen = bytes.length - dataStart;
+  const metadata: Record<string, string> = {};
+  const entries: { name: string; dtype: string; shape: number[]; begin: number; end: number }[] = [];
+  for (const [name, v] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      if (!v || typeof v !== 'object') bad('__metadata__ is not an object');
+      for (const [k, s] of Object.entries(v as Record<string, unknown>)) {
+        if (typeof s !== 'string') bad(`__metadata__.${k} is not a string`);
+        metadata[k] = s;
+      }
+      continue;
+    }
+    const t = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (!t || typeof t !== 'object') bad(`entry ${name} is not an object`);
+    if (typeof t.dtype !== 'string' || !(t.dtype in BYTES)) bad(`tensor ${name} has unknown dtype ${JSON.stringify(t.dtype)}`);
+    if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isInteger(d) && d >= 0)) bad(`tensor ${name} has a bad shape`);
+    const off = t.data_offsets;
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0) || off[0] > off[1]) {
+      bad(`tensor ${name} has bad data_offsets`);
+    }
+    const count = (t.shape as number[]).reduce((a, b) => a * b, 1);
+    if (off[1] - off[0] !== count * BYTES[t.dtype as string]) bad(`tensor ${name}: ${off[1] - off[0]} bytes do not fit shape [${t.shape}] of ${t.dtype}`);
+    if (off[1] > dataLen) bad(`tensor ${name} overruns the data (${off[1]} > ${dataLen} bytes)`);
+    entries.push({ name, dtype: t.dtype as string, shape: t.shape as number[], begin: off[0], end: off[1] });
+  }
+  entries.sort((a, b) => a.begin - b.begin);
+  let expected = 0;
+  for (const e of entries) {
+    if (e.begin < expected) bad(`tensor ${e.name} overlaps the previous tensor`);
+    if (e.begin > expected) bad(`gap in the data before tensor ${e.name}`);
+    expected = e.end;
+  }
+  if (expected !== dataLen) bad(`${dataLen - expected} bytes after the last tensor`);
+  const tensors = new Map<string, { dtype: string; shape: number[]; data: Float64Array }>();
+  for (const e of entries) {
+    const count = e.shape.reduce((a, b) => a * b, 1);
+    const data = new Float64Array(count);
+    const p0 = dataStart + e.begin;
+    for (let i = 0; i < count; i++) {
+      switch (e.dtype) {
+        case 'F64': data[i] = view.getFloat64(p0 + i * 8, true); break;
+        case 'F32': data[i] = view.getFloat32(p0 + i * 4, true); break;
+        case 'F16': data[i] = halfToFloat(view.getUint16(p0 + i * 2, true)); break;
+        case 'BF16': data[i] = bf16ToFloat(view.getUint16(p0 + i * 2, true)); break;
+        case 'I64': data[i] = Number(view.getBigInt64(p0 + i * 8, true)); break;
+        case 'I32': data[i] = view.getInt32(p0 + i * 4, true); break;
+        case 'I16': data[i] = view.getInt16(p0 + i * 2, true); break;
+        case 'I8': data[i] = view.getInt8(p0 + i); break;
+        default: data[i] = view.getUint8(p0 + i);
+      }
+    }
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data });
+  }
+  return { tensors, metadata };
+}
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * Math.pow(2, -14) * (f / 1024);
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * Math.pow(2, e - 15) * (1 + f / 1024);
+}
+
+function bf16ToFloat(h: number): number {
+  const buf = new DataView(new ArrayBuffer(4));
+  buf.setUint32(0, h << 16);
+  return buf.getFloat32(0);
+}

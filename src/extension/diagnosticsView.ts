@@ -1,0 +1,86 @@
+import * as vscode from 'vscode';
+
+/** Messages the diagnostics webview posts to the extension. */
+export type FromDiagnosticsWebview = { type: 'ready' };
+
+/**
+ * The "Diagnostics" webview view. A placeholder page for now; it says "ready" once its script
+ * runs, so a test can tell the webview really rendered (tests cannot look into its DOM).
+ */
+export class DiagnosticsViewProvider implements vscode.WebviewViewProvider {
+  static readonly viewId = 'rnnLab.diagnostics';
+
+  private view: vscode.WebviewView | undefined;
+  private readonly readyEmitter = new vscode.EventEmitter<void>();
+  /** Fires each time the webview's page has loaded and its script has run. */
+  readonly onDidBecomeReady = this.readyEmitter.event;
+  private readyCount = 0;
+
+  constructor(private readonly extensionUri: vscode.Uri) {}
+
+  /** How many times the webview page reported ready (it reloads when the view is re-created). */
+  get timesReady(): number {
+    return this.readyCount;
+  }
+
+  get isResolved(): boolean {
+    return this.view !== undefined;
+  }
+
+  resolveWebviewView(view: vscode.WebviewView): void {
+    this.view = view;
+    view.webview.options = {
+      enableScripts: true,
+      // Built assets only; the placeholder needs none yet.
+      localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'dist')],
+    };
+    view.webview.onDidReceiveMessage((msg: unknown) => {
+      if (isFromDiagnosticsWebview(msg) && msg.type === 'ready') {
+        this.readyCount++;
+        this.readyEmitter.fire();
+      }
+    });
+    view.onDidDispose(() => {
+      this.view = undefined;
+    });
+    view.webview.html = placeholderHtml(view.webview, makeNonce());
+  }
+}
+
+function isFromDiagnosticsWebview(msg: unknown): msg is FromDiagnosticsWebview {
+  return typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'ready';
+}
+
+function makeNonce(): string {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function placeholderHtml(webview: vscode.Webview, nonce: string): string {
+  const csp = [
+    "default-src 'none'",
+    `style-src ${webview.cspSource} 'nonce-${nonce}'`,
+    `script-src 'nonce-${nonce}'`,
+  ].join('; ');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<style nonce="${nonce}">
+  body { color: var(--vscode-foreground); font-family: var(--vscode-font-family); padding: 0 8px; }
+  .hint { color: var(--vscode-descriptionForeground); }
+</style>
+</head>
+<body>
+<h3>RNN Lab diagnostics</h3>
+<p class="hint" id="status">No run selected. Start one with "RNN Lab: Train RNN".</p>
+<script nonce="${nonce}">
+  const vscode = acquireVsCodeApi();
+  vscode.postMessage({ type: 'ready' });
+</script>
+</body>
+</html>`;
+}

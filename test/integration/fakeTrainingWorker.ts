@@ -1,0 +1,38 @@
+// A stand-in for the training worker that speaks the real protocol without the engine, so the
+// integration suite can test TrainingSession's worker plumbing in the real extension host.
+// config.steps metrics, 5 ms apart; config.name 'crash' throws inside the worker.
+import type { FromWorker, MetricsRecord, ToWorker } from '../../src/protocol';
+
+const scope = self as unknown as DedicatedWorkerGlobalScope;
+const stopRequested = new Set<string>();
+
+scope.onmessage = (event: MessageEvent<ToWorker>) => {
+  const msg = event.data;
+  if (msg.type === 'stop') {
+    stopRequested.add(msg.runId);
+    return;
+  }
+  if (msg.config.name === 'crash') throw new Error('fake worker crashed on purpose');
+  void run(msg.runId, msg.config.steps, msg.dataText.length);
+};
+
+async function run(runId: string, steps: number, seen: number): Promise<void> {
+  const post = (m: FromWorker) => scope.postMessage(m);
+  post({ type: 'started', runId, paramCount: 42, vocab: ['a', 'b'] });
+  for (let step = 1; step <= steps; step++) {
+    if (stopRequested.has(runId)) {
+      post({ type: 'done', runId, summary: { status: 'stopped', step: step - 1 } });
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    post({ type: 'metrics', runId, record: metrics(step, seen * step) });
+  }
+  post({ type: 'done', runId, summary: { status: 'finished', step: steps, loss: 1 / steps } });
+}
+
+function metrics(step: number, seen: number): MetricsRecord {
+  return {
+    type: 'metrics', step, loss: 1 / step, gradNorm: 1, gradNormClipped: 1, clipped: false,
+    clipFraction: 0, lr: 0.01, seen, charsPerSec: 1000, elapsedMs: step * 5,
+  };
+}

@@ -1,0 +1,47 @@
+import * as assert from 'assert';
+import * as vscode from 'vscode';
+import type { RnnLabApi } from '../../../src/extension/extension';
+import { activateExtension, screenshot, waitFor } from './helpers';
+
+describe('RNN Lab extension', () => {
+  let api: RnnLabApi;
+
+  before(async () => {
+    api = await activateExtension();
+  });
+
+  it('activates and returns its test API', () => {
+    assert.ok(api, 'activate() returned nothing');
+    assert.ok(api.runs, 'API has no runs tree');
+    assert.ok(api.diagnostics, 'API has no diagnostics view');
+  });
+
+  it('registers the rnnLab.train command', async () => {
+    const commands = await vscode.commands.getCommands(true);
+    assert.ok(commands.includes('rnnLab.train'), 'rnnLab.train is not registered');
+  });
+
+  it('sees the fixture workspace through vscode.workspace.fs', async () => {
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    assert.ok(folder, 'no workspace folder open');
+    const configs = await vscode.workspace.findFiles('**/*.rnn.json');
+    assert.deepStrictEqual(configs.map((u) => u.path.split('/').pop()).sort(), ['tiny.rnn.json']);
+    const text = new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(folder.uri, 'tiny.txt')));
+    assert.ok(text.startsWith('It is a truth universally acknowledged'), `unexpected tiny.txt: ${text.slice(0, 40)}`);
+  });
+
+  it('opens the RNN Lab container with the Runs tree and the Diagnostics webview', async () => {
+    const readyBefore = api.diagnostics.timesReady;
+    await vscode.commands.executeCommand('workbench.view.extension.rnnLab');
+    // The webview view is created lazily when shown; its page posts "ready" once its script ran.
+    await waitFor('the Diagnostics webview to post "ready"', () =>
+      api.diagnostics.timesReady > readyBefore ? true : undefined,
+    );
+    assert.ok(api.diagnostics.isResolved);
+    await screenshot('workbench-rnn-lab');
+  });
+
+  it('runs the train command without throwing', async () => {
+    await vscode.commands.executeCommand('rnnLab.train');
+  });
+});
