@@ -5,9 +5,6 @@
  */
 import type { FromWorker, RunSummary, ToWorker } from '../protocol';
 import { EngineError } from '../engine/errors';
-// TODO(when src/engine/session.ts lands): delete the next comment line. Until the engine provides
-// runSession, it keeps `tsc` green; esbuild.mjs builds this entry only once session.ts exists.
-// @ts-ignore -- module written by the engine work in progress
 import { runSession } from '../engine/session';
 
 // tsconfig loads the DOM lib too, which types `self` as a Window.

@@ -1,0 +1,119 @@
+/**
+ * Run configs: defaults, and validation of what a user wrote (a *.rnn.json file or CLI flags).
+ * A bad field is one EngineError naming the field and what it accepts.
+ */
+import type { RunConfig } from '../protocol';
+import { EngineError } from './errors';
+
+export const DEFAULT_CONFIG: RunConfig = {
+  name: 'run',
+  task: 'charlm',
+  data: '',
+  cell: 'lstm',
+  gruVariant: 'reset_after',
+  rnnActivation: 'tanh',
+  layers: 1,
+  hidden: 128,
+  embedding: 0,
+  dropout: 0,
+  seqLength: 50,
+  batch: 16,
+  steps: 300,
+  lr: 0.005,
+  lrDecay: 1,
+  lrDecayEvery: 1000,
+  optimizer: 'adam',
+  momentum: 0.9,
+  clipMode: 'norm',
+  clip: 5,
+  hiddenInit: 'orthogonal',
+  hiddenScale: 1,
+  forgetBias: 1,
+  seed: 1,
+  valFraction: 0.05,
+  evalEvery: 100,
+  diagEvery: 25,
+  spectrumEvery: 100,
+  maxFileBytes: 50 * 1024 * 1024,
+  checkpointEvery: 0,
+};
+
+type Rule = { kind: 'int' | 'number'; min: number; max: number } | { kind: 'enum'; values: string[] } | { kind: 'string' } | { kind: 'columns' };
+
+const RULES: Record<keyof RunConfig, Rule> = {
+  name: { kind: 'string' },
+  task: { kind: 'enum', values: ['charlm', 'forecast'] },
+  data: { kind: 'string' },
+  columns: { kind: 'columns' },
+  cell: { kind: 'enum', values: ['rnn', 'lstm', 'gru'] },
+  gruVariant: { kind: 'enum', values: ['reset_after', 'reset_before'] },
+  rnnActivation: { kind: 'enum', values: ['tanh', 'relu'] },
+  layers: { kind: 'int', min: 1, max: 8 },
+  hidden: { kind: 'int', min: 1, max: 4096 },
+  embedding: { kind: 'int', min: 0, max: 4096 },
+  dropout: { kind: 'number', min: 0, max: 0.95 },
+  seqLength: { kind: 'int', min: 1, max: 10000 },
+  batch: { kind: 'int', min: 1, max: 1024 },
+  steps: { kind: 'int', min: 1, max: 10_000_000 },
+  lr: { kind: 'number', min: 1e-12, max: 100 },
+  lrDecay: { kind: 'number', min: 1e-6, max: 1 },
+  lrDecayEvery: { kind: 'int', min: 1, max: 10_000_000 },
+  optimizer: { kind: 'enum', values: ['sgd', 'adam', 'rmsprop', 'adagrad'] },
+  momentum: { kind: 'number', min: 0, max: 0.9999 },
+  clipMode: { kind: 'enum', values: ['norm', 'value', 'none'] },
+  clip: { kind: 'number', min: 1e-12, max: 1e12 },
+  hiddenInit: { kind: 'enum', values: ['orthogonal', 'identity', 'gaussian'] },
+  hiddenScale: { kind: 'number', min: 0, max: 100 },
+  forgetBias: { kind: 'number', min: -100, max: 100 },
+  seed: { kind: 'int', min: 0, max: 4294967295 },
+  valFraction: { kind: 'number', min: 0, max: 0.5 },
+  evalEvery: { kind: 'int', min: 0, max: 10_000_000 },
+  diagEvery: { kind: 'int', min: 0, max: 10_000_000 },
+  spectrumEvery: { kind: 'int', min: 0, max: 10_000_000 },
+  maxFileBytes: { kind: 'int', min: 1, max: 2 ** 40 },
+  checkpointEvery: { kind: 'int', min: 0, max: 10_000_000 },
+};
+
+/**
+ * Fills defaults and validates. Unknown keys are returned as warnings, not errors, so a config
+ * written for a newer version still runs.
+ */
+export function validateConfig(raw: unknown, where = 'config'): { config: RunConfig; warnings: string[] } {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new EngineError('bad-config', `${where} is not a JSON object`, 'Write the run config as { "cell": "lstm", ... }.');
+  }
+  const warnings: string[] = [];
+  const out: Record<string, unknown> = { ...DEFAULT_CONFIG };
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (key === '$schema') continue;
+    const rule = RULES[key as keyof RunConfig];
+    if (!rule) {
+      warnings.push(`${where}: unknown key "${key}" ignored`);
+      continue;
+    }
+    const fail = (what: string): never => {
+      throw new EngineError('bad-config', `${where}: "${key}" ${what}, got ${JSON.stringify(value)?.slice(0, 60)}`, 'Fix that field and try again.');
+    };
+    switch (rule.kind) {
+      case 'int':
+      case 'number':
+        if (typeof value !== 'number' || !Number.isFinite(value)) fail('must be a finite number');
+        if (rule.kind === 'int' && !Number.isInteger(value)) fail('must be a whole number');
+        if ((value as number) < rule.min || (value as number) > rule.max) fail(`must be between ${rule.min} and ${rule.max}`);
+        break;
+      case 'enum':
+        if (typeof value !== 'string' || !rule.values.includes(value)) fail(`must be one of ${rule.values.join(', ')}`);
+        break;
+      case 'string':
+        if (typeof value !== 'string') fail('must be a string');
+        break;
+      case 'columns':
+        if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' || (Number.isInteger(v) && v >= 0))) {
+          fail('must be a list of column names or 0-based indices');
+        }
+        break;
+    }
+    out[key] = value;
+  }
+  return { config: out as unknown as RunConfig, warnings };
+}

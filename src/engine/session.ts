@@ -1,0 +1,124 @@
+/**
+ * One training run from config and data text to records: what a worker (worker_threads or Web
+ * Worker) and the CLI run. It posts FromWorker messages and never knows who listens. It yields to
+ * the event loop every few tens of milliseconds so that a 'stop' message is read between steps.
+ */
+import type { FromWorker, MetricsRecord, RunConfig, RunSummary } from '../protocol';
+import { seriesDataset, textDataset, type Dataset } from './data';
+import { EngineError } from './errors';
+import { encodeSafetensors } from './safetensors';
+import { minPositions, Trainer } from './trainer';
+
+export interface SessionStart {
+  runId: string;
+  config: RunConfig;
+  dataText: string;
+}
+
+export function datasetFor(config: RunConfig, dataText: string): Dataset {
+  const file = config.data || 'data';
+  return config.task === 'charlm'
+    ? textDataset(dataText, file, config.valFraction, Math.ceil(minPositions(config) / (1 - config.valFraction)))
+    : seriesDataset(dataText, file, config.columns, config.valFraction, Math.ceil(minPositions(config) / (1 - config.valFraction)));
+}
+
+/** The run's parameters as a safetensors file with PyTorch state_dict names; config and vocabulary in the metadata. */
+export function checkpointBytes(trainer: Trainer): Uint8Array {
+  const p = trainer.net.params;
+  const tensors = p.tensors.map((t) => ({ name: t.name, shape: t.shape, data: p.data.subarray(t.offset, t.offset + t.size) }));
+  const d = trainer.dataset;
+  const metadata: Record<string, string> = {
+    format: 'rnn-lab/1',
+    config: JSON.stringify(trainer.config),
+    step: String(trainer.step),
+    rng: JSON.stringify(trainer.rng.getState()),
+  };
+  if (d.kind === 'text') metadata.vocab = JSON.stringify(d.vocab);
+  else metadata.series = JSON.stringify({ columns: d.columns, mean: d.mean, std: d.std });
+  return encodeSafetensors(tensors, metadata);
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+export async function runSession(msg: SessionStart, post: (m: FromWorker) => void, shouldStop: () => boolean): Promise<RunSummary> {
+  const { runId, config } = msg;
+  let trainer: Trainer;
+  try {
+    const dataset = datasetFor(config, msg.dataText);
+    trainer = new Trainer(config, dataset);
+    post({ type: 'started', runId, vocab: dataset.kind === 'text' ? dataset.vocab : undefined, paramCount: trainer.net.params.size });
+  } catch (err) {
+    const summary: RunSummary = { status: 'failed', step: 0, message: err instanceof EngineError ? err.line : String((err as Error)?.message ?? err) };
+    post({ type: 'done', runId, summary });
+    return summary;
+  }
+  const start = Date.now();
+  const window: { t: number; seen: number }[] = [{ t: start, seen: 0 }];
+  let lastYield = start;
+  let last: MetricsRecord | undefined;
+  let summary: RunSummary | undefined;
+  const isText = trainer.dataset.kind === 'text';
+  while (trainer.step < config.steps) {
+    if (shouldStop()) {
+      summary = { status: 'stopped', step: trainer.step };
+      break;
+    }
+    const next = trainer.step + 1;
+    const diagnose = config.diagEvery > 0 && (next % config.diagEvery === 0 || next === 1);
+    const full = config.spectrumEvery > 0 && (next % config.spectrumEvery === 0 || next === 1);
+    let r;
+    try {
+      r = trainer.trainStep(diagnose, full);
+    } catch (err) {
+      const message = err instanceof EngineError ? err.line : String((err as Error)?.message ?? err);
+      summary = { status: err instanceof EngineError && err.code === 'diverged' ? 'diverged' : 'failed', step: trainer.step, message };
+      break;
+    }
+    const now = Date.now();
+    window.push({ t: now, seen: trainer.seen });
+    if (window.length > 21) window.shift();
+    const rate = (trainer.seen - window[0].seen) / Math.max(1e-3, (now - window[0].t) / 1000);
+    const rec: MetricsRecord = {
+      type: 'metrics',
+      step: r.step,
+      loss: r.loss,
+      gradNorm: r.clip.norm,
+      gradNormClipped: r.clip.clippedNorm,
+      clipped: r.clip.clipped,
+      clipFraction: trainer.clipFraction,
+      lr: r.lr,
+      seen: trainer.seen,
+      charsPerSec: Math.round(rate),
+      elapsedMs: now - start,
+    };
+    if (isText) rec.bpc = r.loss / Math.LN2;
+    const evalDue = (config.evalEvery > 0 && r.step % config.evalEvery === 0) || r.step === config.steps;
+    if (evalDue) {
+      const v = trainer.evaluate();
+      if (v) {
+        rec.valLoss = v.loss;
+        if (v.bpc !== undefined) rec.valBpc = v.bpc;
+      }
+    }
+    last = rec;
+    post({ type: 'metrics', runId, record: rec });
+    if (r.diagnostics) post({ type: 'diagnostics', runId, record: r.diagnostics });
+    if (config.checkpointEvery > 0 && r.step % config.checkpointEvery === 0) {
+      post({ type: 'checkpoint', runId, step: r.step, bytes: checkpointBytes(trainer) });
+    }
+    if (now - lastYield > 30) {
+      await yieldToEventLoop();
+      lastYield = Date.now();
+    }
+  }
+  summary ??= { status: 'finished', step: trainer.step };
+  if (last) {
+    summary.loss = last.loss;
+    summary.bpc = last.bpc;
+    summary.valLoss = last.valLoss;
+    summary.valBpc = last.valBpc;
+  }
+  if (trainer.step > 0) post({ type: 'checkpoint', runId, step: trainer.step, bytes: checkpointBytes(trainer) });
+  post({ type: 'done', runId, summary });
+  return summary;
+}

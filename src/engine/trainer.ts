@@ -1,0 +1,204 @@
+/**
+ * The training loop for one run: truncated BPTT over B parallel streams, clipping, the optimizer,
+ * validation, and the diagnostics records. Pure TS: the CLI, a worker_threads worker and a Web
+ * Worker all drive it through runSession().
+ */
+import type { DiagnosticsRecord, FlowEntry, RunConfig } from '../protocol';
+import { SpectrumTracker } from '../diagnostics/spectrum';
+import { gateSaturation } from '../diagnostics/saturation';
+import type { Dataset } from './data';
+import { StreamBatcher } from './data';
+import { EngineError } from './errors';
+import { initialize } from './init';
+import { l2 } from './linalg';
+import { Network, type ModelSpec, type RecurrentState } from './network';
+import { clipGradients, DEFAULT_OPTIMIZER, Optimizer, type ClipResult } from './optim';
+import { Rng } from './random';
+
+export interface StepResult {
+  step: number;
+  loss: number;
+  clip: ClipResult;
+  lr: number;
+  diagnostics?: DiagnosticsRecord;
+}
+
+export function modelSpecFor(config: RunConfig, dataset: Dataset): ModelSpec {
+  const text = dataset.kind === 'text';
+  return {
+    cell: config.cell,
+    gruVariant: config.gruVariant,
+    rnnActivation: config.rnnActivation,
+    layers: config.layers,
+    hidden: config.hidden,
+    input: text
+      ? config.embedding > 0
+        ? { kind: 'embedding', vocab: dataset.vocab.length, dim: config.embedding }
+        : { kind: 'onehot', vocab: dataset.vocab.length }
+      : { kind: 'dense', size: dataset.channels },
+    head: text ? { kind: 'softmax', classes: dataset.vocab.length } : { kind: 'linear', outputs: dataset.channels },
+    dropout: config.dropout,
+  };
+}
+
+/** The smallest number of positions a training split needs for `batch` streams of `seqLength + 1`. */
+export function minPositions(config: RunConfig): number {
+  return config.batch * (config.seqLength + 1);
+}
+
+export class Trainer {
+  readonly net: Network;
+  readonly rng: Rng;
+  readonly optimizer: Optimizer;
+  readonly state: RecurrentState;
+  readonly batcher: StreamBatcher;
+  readonly spectrum: SpectrumTracker;
+  step = 0;
+  clipCount = 0;
+  seen = 0;
+  private readonly input: Int32Array | Float64Array;
+  private readonly target: Int32Array | Float64Array;
+  private readonly chunkStart: RecurrentState;
+  private readonly lastGood: Float64Array;
+  private evalNet: Network | null = null;
+
+  constructor(
+    readonly config: RunConfig,
+    readonly dataset: Dataset,
+  ) {
+    this.rng = new Rng(config.seed);
+    this.net = new Network(modelSpecFor(config, dataset));
+    initialize(this.net, this.rng, config);
+    this.optimizer = new Optimizer(this.net.params.size, { ...DEFAULT_OPTIMIZER, kind: config.optimizer, momentum: config.optimizer === 'sgd' ? config.momentum : 0 });
+    const B = config.batch;
+    const T = config.seqLength;
+    const width = dataset.kind === 'text' ? 1 : dataset.channels;
+    this.batcher = new StreamBatcher(dataset.train, width, B, T);
+    this.input = dataset.kind === 'text' ? new Int32Array(T * B) : new Float64Array(T * B * width);
+    this.target = dataset.kind === 'text' ? new Int32Array(T * B) : new Float64Array(T * B * width);
+    this.state = this.net.newState(B);
+    this.chunkStart = this.net.newState(B);
+    this.lastGood = new Float64Array(this.net.params.size);
+    this.spectrum = new SpectrumTracker(this.net);
+  }
+
+  get lr(): number {
+    const c = this.config;
+    return c.lr * Math.pow(c.lrDecay, Math.floor(this.step / c.lrDecayEvery));
+  }
+
+  get clipFraction(): number {
+    return this.step === 0 ? 0 : this.clipCount / this.step;
+  }
+
+  /** Resets the carried hidden state (explicit reset; also done when the streams wrap). */
+  resetState(): void {
+    for (const h of this.state.h) h.fill(0);
+    for (const c of this.state.c) c.fill(0);
+  }
+
+  /**
+   * One truncated-BPTT step. With `diagnose`, also measures saturation on this chunk, per-tensor
+   * gradient norms, the flow of the last step's loss back through time, and sigma_1 of W_hh.
+   * Throws EngineError('diverged') on a non-finite loss or gradient; the parameters then stay
+   * those of the last good step.
+   */
+  trainStep(diagnose = false, fullSpectrum = false): StepResult {
+    const { net, config } = this;
+    const T = config.seqLength;
+    const B = config.batch;
+    if (this.batcher.next(this.input, this.target)) this.resetState();
+    copyState(this.state, this.chunkStart);
+    net.params.zeroGrad();
+    net.forward(this.input, T, B, this.state, this.rng);
+    const saturation = diagnose ? gateSaturation(net) : [];
+    const loss = net.head(this.target, { backward: true });
+    net.backward();
+    const paramGradNorms: Record<string, number> = {};
+    if (diagnose) for (const t of net.params.tensors) paramGradNorms[t.name] = l2(net.params.grad, t.offset, t.offset + t.size);
+    const clip = clipGradients(net.params.grad, config.clipMode, config.clip);
+    const nextStep = this.step + 1;
+    if (!Number.isFinite(loss) || !Number.isFinite(clip.norm)) {
+      throw new EngineError('diverged', `diverged at step ${nextStep} (loss ${loss}, gradient norm ${clip.norm})`, 'Lower the learning rate, turn on clipping, or lower hiddenScale; the parameters of the last good step were kept.');
+    }
+    const flow = diagnose ? this.flowThroughTime() : [];
+    const lr = this.lr;
+    this.lastGood.set(net.params.data);
+    this.optimizer.step(net.params.data, net.params.grad, lr);
+    if (!net.params.data.every(Number.isFinite)) {
+      net.params.data.set(this.lastGood);
+      throw new EngineError('diverged', `diverged at step ${nextStep} (the update made a parameter non-finite)`, 'Lower the learning rate or turn on clipping; the parameters of the last good step were kept.');
+    }
+    this.step = nextStep;
+    if (clip.clipped) this.clipCount++;
+    this.seen += T * B;
+    const result: StepResult = { step: this.step, loss, clip, lr };
+    if (diagnose) {
+      result.diagnostics = { type: 'diagnostics', step: this.step, spectrum: this.spectrum.measure(fullSpectrum), saturation, flow, paramGradNorms };
+    }
+    return result;
+  }
+
+  /**
+   * ||dL_T / dh_{T-k}|| for k = 0..T-1 (and the LSTM's ||dL_T / dc_{T-k}||): an extra forward
+   * and backward over the chunk just trained on, from the same initial state, with the loss of
+   * the last time step only and no parameter gradients. Index k counts steps back from the end.
+   */
+  private flowThroughTime(): FlowEntry[] {
+    const { net, config } = this;
+    const T = config.seqLength;
+    const L = net.spec.layers;
+    const state = net.newState(config.batch);
+    copyState(this.chunkStart, state);
+    net.forward(this.input, T, config.batch, state);
+    net.head(this.target, { backward: true, paramGrads: false, lastStepOnly: true });
+    const rec = {
+      h: Array.from({ length: L }, () => new Float64Array(T)),
+      c: Array.from({ length: L }, () => new Float64Array(net.spec.cell === 'lstm' ? T : 0)),
+    };
+    net.backward({ paramGrads: false, flow: rec });
+    return rec.h.map((h, layer) => {
+      const entry: FlowEntry = { layer, h: Array.from(h).reverse() };
+      if (net.spec.cell === 'lstm') entry.c = Array.from(rec.c[layer]).reverse();
+      return entry;
+    });
+  }
+
+  /** A network that shares this trainer's parameters, for evaluation and sampling. */
+  inferenceNetwork(): Network {
+    if (!this.evalNet) {
+      this.evalNet = new Network({ ...this.net.spec, dropout: 0 });
+      this.evalNet.params.data = this.net.params.data;
+    }
+    return this.evalNet;
+  }
+
+  /** Mean loss over (at most `maxPositions` of) the validation split; undefined if it is too short. */
+  evaluate(maxPositions = 20000): { loss: number; bpc?: number } | undefined {
+    const d = this.dataset;
+    const width = d.kind === 'text' ? 1 : d.channels;
+    const n = d.val.length / width;
+    const T = this.config.seqLength;
+    let B = Math.min(this.config.batch, Math.floor(n / (T + 1)));
+    if (B < 1) return undefined;
+    const net = this.inferenceNetwork();
+    const batcher = new StreamBatcher(d.val, width, B, T);
+    const input = d.kind === 'text' ? new Int32Array(T * B) : new Float64Array(T * B * width);
+    const target = d.kind === 'text' ? new Int32Array(T * B) : new Float64Array(T * B * width);
+    const state = net.newState(B);
+    const chunks = Math.max(1, Math.min(Math.floor((batcher.segment - 1) / T), Math.floor(maxPositions / (T * B))));
+    let total = 0;
+    for (let i = 0; i < chunks; i++) {
+      batcher.next(input, target);
+      net.forward(input, T, B, state);
+      total += net.head(target, { backward: false });
+    }
+    const loss = total / chunks;
+    return d.kind === 'text' ? { loss, bpc: loss / Math.LN2 } : { loss };
+  }
+}
+
+export function copyState(from: RecurrentState, to: RecurrentState): void {
+  from.h.forEach((h, l) => to.h[l].set(h));
+  from.c.forEach((c, l) => to.c[l].set(c));
+}
