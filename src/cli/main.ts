@@ -243,7 +243,7 @@ async function demo(): Promise<void> {
   const here = resolve(__dirname, '..');
   const data = join(here, 'data', 'austen_pride_prejudice.txt');
   const flags = new Map<string, string>([
-    ['cell', 'lstm'], ['hidden', '128'], ['seq', '50'], ['batch', '16'], ['steps', '400'], ['lr', '0.006'],
+    ['cell', 'lstm'], ['hidden', '96'], ['seq', '40'], ['batch', '16'], ['steps', '600'], ['lr', '0.01'],
     ['eval-every', '100'], ['name', 'demo-lstm-austen'],
   ]);
   const dir = await train(data, flags);

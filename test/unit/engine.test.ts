@@ -1,0 +1,243 @@
+import * as assert from 'node:assert/strict';
+import { Network, type ModelSpec } from '../../src/engine/network';
+import { Rng } from '../../src/engine/random';
+import { initialize } from '../../src/engine/init';
+import { clipByGlobalNorm, clipByValue, Optimizer, DEFAULT_OPTIMIZER } from '../../src/engine/optim';
+import { decodeText, seriesDataset, textDataset } from '../../src/engine/data';
+import { EngineError } from '../../src/engine/errors';
+import { validateConfig, DEFAULT_CONFIG } from '../../src/engine/config';
+import { Trainer } from '../../src/engine/trainer';
+import { encodeSafetensors, decodeSafetensors } from '../../src/engine/safetensors';
+import type { CellKind, GruVariant, RunConfig } from '../../src/protocol';
+
+type Case = { cell: CellKind; variant: GruVariant; layers: number; head: 'softmax' | 'linear'; relu?: boolean };
+
+function lossOf(net: Network, input: Int32Array | Float64Array, targets: Int32Array | Float64Array, T: number, B: number, h0: Float64Array[], c0: Float64Array[]): number {
+  const s = net.newState(B);
+  h0.forEach((h, l) => s.h[l].set(h));
+  c0.forEach((c, l) => s.c[l].set(c));
+  net.forward(input, T, B, s);
+  return net.head(targets, { backward: false });
+}
+
+describe('centered finite differences (float64) on random small models', () => {
+  const cases: Case[] = [];
+  for (const cell of ['rnn', 'lstm', 'gru'] as CellKind[]) {
+    for (const variant of (cell === 'gru' ? ['reset_after', 'reset_before'] : ['reset_after']) as GruVariant[]) {
+      for (const layers of [1, 2, 3]) for (const head of ['softmax', 'linear'] as const) cases.push({ cell, variant, layers, head });
+    }
+  }
+  cases.push({ cell: 'rnn', variant: 'reset_after', layers: 2, head: 'softmax', relu: true });
+  for (const c of cases) {
+    const label = `${c.cell}${c.cell === 'gru' ? ` ${c.variant}` : ''}${c.relu ? ' relu' : ''}, ${c.layers} layer(s), ${c.head} head`;
+    it(`${label}: every parameter gradient matches`, () => {
+      const rng = new Rng(42 + c.layers);
+      const T = 4, B = 2, H = 3, V = 4, I = 3;
+      const spec: ModelSpec = {
+        cell: c.cell, gruVariant: c.variant, rnnActivation: c.relu ? 'relu' : 'tanh', layers: c.layers, hidden: H,
+        input: c.head === 'softmax' ? { kind: 'onehot', vocab: V } : { kind: 'dense', size: I },
+        head: c.head === 'softmax' ? { kind: 'softmax', classes: V } : { kind: 'linear', outputs: 2 }, dropout: 0,
+      };
+      const net = new Network(spec);
+      initialize(net, rng, { hiddenInit: 'gaussian', hiddenScale: 1.2, forgetBias: 1 });
+      for (let i = 0; i < net.params.size; i++) net.params.data[i] += 0.3 * rng.normal();
+      const input = c.head === 'softmax' ? Int32Array.from({ length: T * B }, () => rng.int(V)) : Float64Array.from({ length: T * B * I }, () => rng.normal());
+      const targets = c.head === 'softmax' ? Int32Array.from({ length: T * B }, () => rng.int(V)) : Float64Array.from({ length: T * B * 2 }, () => rng.normal());
+      const h0 = Array.from({ length: c.layers }, () => Float64Array.from({ length: B * H }, () => 0.5 * rng.normal()));
+      const c0 = Array.from({ length: c.layers }, () => Float64Array.from({ length: c.cell === 'lstm' ? B * H : 0 }, () => 0.5 * rng.normal()));
+      lossOf(net, input, targets, T, B, h0, c0);
+      net.params.zeroGrad();
+      net.head(targets, { backward: true });
+      net.backward();
+      const analytic = Float64Array.from(net.params.grad);
+      const eps = 1e-6;
+      let worst = 0;
+      let worstName = '';
+      for (const t of net.params.tensors) {
+        for (let i = t.offset; i < t.offset + t.size; i++) {
+          const w = net.params.data[i];
+          net.params.data[i] = w + eps;
+          const lp = lossOf(net, input, targets, T, B, h0, c0);
+          net.params.data[i] = w - eps;
+          const lm = lossOf(net, input, targets, T, B, h0, c0);
+          net.params.data[i] = w;
+          const fd = (lp - lm) / (2 * eps);
+          // Round-off of a centered difference in float64 is about 1e-16 / eps = 1e-10 absolute.
+          const err = Math.max(0, Math.abs(fd - analytic[i]) - 1e-9) / Math.max(1e-6, Math.abs(fd) + Math.abs(analytic[i]));
+          if (err > worst) (worst = err), (worstName = `${t.name}[${i - t.offset}] fd=${fd} ours=${analytic[i]}`);
+        }
+      }
+      assert.ok(worst < 1e-5, `largest relative difference ${worst.toExponential(2)} at ${worstName}`);
+    });
+  }
+});
+
+describe('gradient clipping, known answers', () => {
+  it('by global norm uses the true L2 norm (not its square) and scales to the threshold', () => {
+    const g = Float64Array.from([3, 4]);
+    const r = clipByGlobalNorm(g, 1);
+    assert.equal(r.norm, 5);
+    assert.ok(r.clipped);
+    assert.ok(Math.abs(g[0] - 0.6) < 1e-15 && Math.abs(g[1] - 0.8) < 1e-15);
+    assert.ok(Math.abs(r.clippedNorm - 1) < 1e-15);
+  });
+  it('by global norm leaves a gradient under the threshold alone', () => {
+    const g = Float64Array.from([3, 4]);
+    const r = clipByGlobalNorm(g, 5.5);
+    assert.deepEqual([...g], [3, 4]);
+    assert.equal(r.clipped, false);
+    assert.equal(r.clippedNorm, 5);
+  });
+  it('by value clamps each component to [-t, t]', () => {
+    const g = Float64Array.from([3, -4, 0.5]);
+    const r = clipByValue(g, 1);
+    assert.deepEqual([...g], [1, -1, 0.5]);
+    assert.ok(r.clipped);
+    assert.ok(Math.abs(r.clippedNorm - 1.5) < 1e-15);
+  });
+});
+
+describe('optimizers, one step known answers', () => {
+  const run = (kind: 'sgd' | 'adam' | 'rmsprop' | 'adagrad', momentum = 0, steps = 1) => {
+    const w = Float64Array.from([1, -2]);
+    const o = new Optimizer(2, { ...DEFAULT_OPTIMIZER, kind, momentum });
+    for (let s = 0; s < steps; s++) o.step(w, Float64Array.from([0.5, -1]), 0.1);
+    return [...w];
+  };
+  const close = (a: number[], b: number[]) => a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) < 1e-12, `${a} vs ${b}`));
+  it('SGD: w - lr g', () => close(run('sgd'), [0.95, -1.9]));
+  it('SGD momentum 0.9, two steps: m = 0.9 m + g', () => close(run('sgd', 0.9, 2), [1 - 0.05 - 0.095, -2 + 0.1 + 0.19]));
+  it('Adam: the first bias-corrected step moves each weight by lr', () => close(run('adam'), [1 - 0.1 * 0.5 / (0.5 + 1e-8), -2 + 0.1 * 1 / (1 + 1e-8)]));
+  it('RMSProp: v = 0.01 g^2', () => close(run('rmsprop'), [1 - (0.1 * 0.5) / (Math.sqrt(0.01 * 0.25) + 1e-8), -2 + 0.1 / (Math.sqrt(0.01) + 1e-8)]));
+  it('Adagrad: v = g^2', () => close(run('adagrad'), [1 - 0.1 * 0.5 / (0.5 + 1e-8), -2 + 0.1 / (1 + 1e-8)]));
+});
+
+const text = 'the quick brown fox jumps over the lazy dog. '.repeat(40);
+
+function tinyConfig(over: Partial<RunConfig> = {}): RunConfig {
+  return validateConfig({ cell: 'lstm', hidden: 16, seqLength: 10, batch: 4, steps: 30, lr: 0.01, diagEvery: 10, spectrumEvery: 10, ...over }).config;
+}
+
+describe('training', () => {
+  it('the same config and seed give the same loss sequence, bit for bit', () => {
+    const losses = () => {
+      const t = new Trainer(tinyConfig({ dropout: 0.2, layers: 2 }), textDataset(text, 't', 0.1, 10));
+      return Array.from({ length: 15 }, () => t.trainStep(true).loss);
+    };
+    assert.deepEqual(losses(), losses());
+  });
+  it('loss decreases on a repetitive text', () => {
+    const t = new Trainer(tinyConfig(), textDataset(text, 't', 0.1, 10));
+    const first = t.trainStep().loss;
+    let last = first;
+    for (let i = 0; i < 60; i++) last = t.trainStep().loss;
+    assert.ok(last < first * 0.7, `${first} -> ${last}`);
+  });
+  it('with a tiny threshold every step clips and the post-clip norm equals it', () => {
+    const t = new Trainer(tinyConfig({ clip: 1e-3 }), textDataset(text, 't', 0.1, 10));
+    for (let i = 0; i < 10; i++) {
+      const r = t.trainStep();
+      assert.ok(r.clip.clipped);
+      assert.ok(Math.abs(r.clip.clippedNorm - 1e-3) < 1e-12);
+      assert.ok(r.clip.norm > 1e-3);
+    }
+    assert.equal(t.clipFraction, 1);
+  });
+  it('a huge learning rate ends in "diverged at step N" and keeps the last good parameters', () => {
+    // The config validator caps lr at 100; the trainer itself must cope with anything.
+    const t = new Trainer({ ...tinyConfig({ cell: 'rnn', optimizer: 'sgd', momentum: 0, clipMode: 'none', hiddenInit: 'gaussian', hiddenScale: 3 }), lr: 1e6 }, textDataset(text, 't', 0.1, 10));
+    let error: unknown;
+    for (let i = 0; i < 50 && !error; i++) {
+      try {
+        t.trainStep();
+      } catch (e) {
+        error = e;
+      }
+    }
+    assert.ok(error instanceof EngineError && error.code === 'diverged', String(error));
+    assert.match((error as Error).message, /diverged at step \d+/);
+    assert.ok(t.net.params.data.every(Number.isFinite));
+  });
+  it('seeds claim: vanilla RNN with sigma_1 = 0.5 loses orders of magnitude of gradient over 30 steps; an LSTM keeps it within a few', () => {
+    const flowOf = (over: Partial<RunConfig>) => {
+      const t = new Trainer(tinyConfig({ seqLength: 31, batch: 2, hidden: 32, ...over }), textDataset(text, 't', 0.1, 10));
+      const d = t.trainStep(true).diagnostics!;
+      const h = d.flow[0].h;
+      return Math.log10(h[0] / h[30]);
+    };
+    const vanilla = flowOf({ cell: 'rnn', hiddenInit: 'gaussian', hiddenScale: 0.5 });
+    const lstm = flowOf({ cell: 'lstm', forgetBias: 1 });
+    assert.ok(vanilla > 6, `vanilla dropped ${vanilla.toFixed(1)} orders`);
+    assert.ok(lstm < vanilla / 2, `lstm dropped ${lstm.toFixed(1)} orders vs vanilla ${vanilla.toFixed(1)}`);
+  });
+  it('forecasting on a CSV column trains with MSE', () => {
+    const csv = 'x,y\n' + Array.from({ length: 300 }, (_, i) => `${i},${Math.sin(i / 5)}`).join('\n');
+    const t = new Trainer(tinyConfig({ task: 'forecast', columns: ['y'] }), seriesDataset(csv, 's.csv', ['y'], 0.1, 50));
+    const first = t.trainStep().loss;
+    let last = first;
+    for (let i = 0; i < 80; i++) last = t.trainStep().loss;
+    assert.ok(last < first * 0.5, `${first} -> ${last}`);
+  });
+});
+
+describe('bad input: one clear typed error', () => {
+  const code = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      assert.ok(e instanceof EngineError, String(e));
+      return e.code;
+    }
+    assert.fail('no error');
+  };
+  const enc = (s: string) => new TextEncoder().encode(s);
+  it('empty, binary, invalid UTF-8, UTF-16, over the cap', () => {
+    assert.equal(code(() => decodeText(new Uint8Array(0), 'f', 100)), 'empty-file');
+    assert.equal(code(() => decodeText(Uint8Array.from([65, 0, 66]), 'f', 100)), 'binary-file');
+    assert.equal(code(() => decodeText(Uint8Array.from([65, 0xc3, 0x28]), 'f', 100)), 'invalid-utf8');
+    assert.equal(code(() => decodeText(Uint8Array.from([0xff, 0xfe, 65, 0]), 'f', 100)), 'invalid-utf8');
+    assert.equal(code(() => decodeText(enc('x'.repeat(101)), 'f', 100)), 'too-large');
+    assert.equal(decodeText(enc('a\r\nb'), 'f', 100), 'a\nb');
+    assert.equal(decodeText(enc('é✓'), 'f', 100), 'é✓');
+  });
+  it('text shorter than one chunk', () => assert.equal(code(() => textDataset('abc', 'f', 0, 10)), 'too-short'));
+  it('CSV: missing cell and non-numeric cell name the row and column', () => {
+    const e1 = (() => { try { seriesDataset('a,b\n1,2\n3,\n', 'f.csv', ['b'], 0, 1); } catch (e) { return e as EngineError; } })();
+    assert.match(e1!.message, /row 3, column "b": the cell is missing/);
+    const e2 = (() => { try { seriesDataset('a,b\n1,2\n3,x\n', 'f.csv', ['b'], 0, 1); } catch (e) { return e as EngineError; } })();
+    assert.match(e2!.message, /row 3, column "b": "x" is not a finite number/);
+    assert.equal(code(() => seriesDataset('a,b\n1,2\n', 'f.csv', ['nope'], 0, 1)), 'bad-csv');
+  });
+  it('configs: wrong types, zero sizes, NaN, unknown cells; unknown keys only warn', () => {
+    assert.equal(code(() => validateConfig({ hidden: 0 })), 'bad-config');
+    assert.equal(code(() => validateConfig({ seqLength: 0 })), 'bad-config');
+    assert.equal(code(() => validateConfig({ lr: NaN })), 'bad-config');
+    assert.equal(code(() => validateConfig({ cell: 'transformer' })), 'bad-config');
+    assert.equal(code(() => validateConfig({ layers: '2' })), 'bad-config');
+    assert.equal(code(() => validateConfig([])), 'bad-config');
+    const { config, warnings } = validateConfig({ colour: 'blue' });
+    assert.equal(config.hidden, DEFAULT_CONFIG.hidden);
+    assert.deepEqual(warnings, ['config: unknown key "colour" ignored']);
+  });
+});
+
+describe('safetensors', () => {
+  it('round-trips names, shapes, values and metadata; header length is little-endian u64 and data 8-aligned', () => {
+    const bytes = encodeSafetensors([{ name: 'weight_hh_l0', shape: [2, 3], data: Float64Array.from([1, 2, 3, 4, 5, -6.5]) }], { config: '{}' });
+    const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    assert.equal((8 + n) % 8, 0);
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+    assert.deepEqual(header.weight_hh_l0, { dtype: 'F64', shape: [2, 3], data_offsets: [0, 48] });
+    const d = decodeSafetensors(bytes);
+    assert.deepEqual([...d.tensors.get('weight_hh_l0')!.data], [1, 2, 3, 4, 5, -6.5]);
+    assert.equal(d.metadata.config, '{}');
+  });
+  it('refuses truncated files and headers past the end', () => {
+    const bytes = encodeSafetensors([{ name: 'a', shape: [4], data: new Float64Array(4) }], {});
+    assert.throws(() => decodeSafetensors(bytes.subarray(0, bytes.length - 1)), /overruns|bytes after/);
+    assert.throws(() => decodeSafetensors(bytes.subarray(0, 5)), /shorter than the 8-byte/);
+    const bad = Uint8Array.from(bytes);
+    new DataView(bad.buffer).setBigUint64(0, 1n << 40n, true);
+    assert.throws(() => decodeSafetensors(bad), /runs past the end/);
+  });
+});
