@@ -6,6 +6,7 @@
 import type { FromWorker, MetricsRecord, RunConfig, RunSummary } from '../protocol';
 import { seriesDataset, textDataset, type Dataset } from './data';
 import { EngineError } from './errors';
+import { validateConfig } from './config';
 import { encodeSafetensors } from './safetensors';
 import { minPositions, Trainer } from './trainer';
 
@@ -41,9 +42,12 @@ export function checkpointBytes(trainer: Trainer): Uint8Array {
 const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 export async function runSession(msg: SessionStart, post: (m: FromWorker) => void, shouldStop: () => boolean): Promise<RunSummary> {
-  const { runId, config } = msg;
+  const { runId } = msg;
   let trainer: Trainer;
+  let config: RunConfig;
   try {
+    // Whoever started us, the config is validated and its defaults filled here.
+    config = validateConfig(msg.config, msg.config?.name ?? 'config').config;
     const dataset = datasetFor(config, msg.dataText);
     trainer = new Trainer(config, dataset);
     post({ type: 'started', runId, vocab: dataset.kind === 'text' ? dataset.vocab : undefined, paramCount: trainer.net.params.size });

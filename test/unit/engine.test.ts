@@ -241,3 +241,33 @@ describe('safetensors', () => {
     assert.throws(() => decodeSafetensors(bad), /runs past the end/);
   });
 });
+
+describe('gradient flow through time, known answer', () => {
+  it('for a linear RNN, ||dL_T/dh_{T-k}|| equals ||(W_hh^T)^k g|| exactly', () => {
+    // A relu RNN whose weights, biases, inputs and initial state are all positive never leaves the
+    // linear region, so backprop through one step is exactly a multiply by W_hh^T.
+    const H = 5, T = 12, B = 1, I = 2;
+    const net = new Network({ cell: 'rnn', gruVariant: 'reset_after', rnnActivation: 'relu', layers: 1, hidden: H, input: { kind: 'dense', size: I }, head: { kind: 'none' }, dropout: 0 });
+    const rng = new Rng(3);
+    for (let i = 0; i < net.params.size; i++) net.params.data[i] = 0.05 + 0.2 * rng.uniform();
+    const s = net.newState(B);
+    s.h[0].fill(0.1);
+    net.forward(Float64Array.from({ length: T * I }, () => rng.uniform()), T, B, s);
+    const g = Float64Array.from({ length: H }, () => rng.normal());
+    const dTop = new Float64Array(T * H);
+    dTop.set(g, (T - 1) * H); // the loss at the last step only
+    net.setTopGradient(dTop);
+    const rec = { h: [new Float64Array(T)], c: [new Float64Array(0)] };
+    net.backward({ paramGrads: false, flow: rec });
+    const W = net.params.view('weight_hh_l0');
+    let v = Float64Array.from(g);
+    for (let k = 0; k < T; k++) {
+      const norm = Math.sqrt(v.reduce((a, x) => a + x * x, 0));
+      const measured = rec.h[0][T - 1 - k];
+      assert.ok(Math.abs(measured - norm) <= 1e-12 * norm, `k=${k}: ${measured} vs ${norm}`);
+      const next = new Float64Array(H); // (W^T v)[j] = sum_i W[i][j] v[i]
+      for (let i = 0; i < H; i++) for (let j = 0; j < H; j++) next[j] += W[i * H + j] * v[i];
+      v = next;
+    }
+  });
+});
