@@ -14,7 +14,7 @@ import { Network } from '../engine/network';
 import { Rng } from '../engine/random';
 import { decodeSafetensors } from '../engine/safetensors';
 import { sampleText } from '../engine/sample';
-import { runSession } from '../engine/session';
+import { datasetFor, runSession } from '../engine/session';
 import { modelSpecFor } from '../engine/trainer';
 import { appendJsonl, createRunDir, readJsonl, writeAtomic } from './runDir';
 
@@ -106,6 +106,7 @@ async function train(file: string, flags: Map<string, string>, quiet = false): P
   const config = configFromFlags(file, flags);
   if (!existsSync(file)) throw new EngineError('bad-config', `${file} does not exist`, 'Check the path.');
   const text = decodeText(readFileSync(file), file, config.maxFileBytes);
+  datasetFor(config, text); // bad data is refused before a run directory exists
   const dir = createRunDir(flags.get('out'), config);
   console.log(`training ${config.cell} ${config.layers}x${config.hidden} on ${file} -> ${dir}`);
   let failed: string | undefined;
