@@ -94,6 +94,8 @@ export async function runSession(msg: SessionStart, post: (m: FromWorker) => voi
       seen: trainer.seen,
       charsPerSec: Math.round(rate),
       elapsedMs: now - start,
+      sigma1: Object.fromEntries(r.spectrum.map((e) => [`${e.layer}.${e.block}`, e.sigma1])),
+      paramGradNorms: r.paramGradNorms,
     };
     if (isText) rec.bpc = r.loss / Math.LN2;
     const evalDue = (config.evalEvery > 0 && r.step % config.evalEvery === 0) || r.step === config.steps;

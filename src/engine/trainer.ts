@@ -3,7 +3,7 @@
  * validation, and the diagnostics records. Pure TS: the CLI, a worker_threads worker and a Web
  * Worker all drive it through runSession().
  */
-import type { DiagnosticsRecord, FlowEntry, RunConfig } from '../protocol';
+import type { DiagnosticsRecord, FlowEntry, RunConfig, SpectrumEntry } from '../protocol';
 import { SpectrumTracker } from '../diagnostics/spectrum';
 import { gateSaturation } from '../diagnostics/saturation';
 import type { Dataset } from './data';
@@ -20,6 +20,9 @@ export interface StepResult {
   loss: number;
   clip: ClipResult;
   lr: number;
+  spectrum: SpectrumEntry[];
+  /** L2 norm of each parameter tensor's gradient before clipping. */
+  paramGradNorms: Record<string, number>;
   diagnostics?: DiagnosticsRecord;
 }
 
@@ -115,7 +118,7 @@ export class Trainer {
     const loss = net.head(this.target, { backward: true });
     net.backward();
     const paramGradNorms: Record<string, number> = {};
-    if (diagnose) for (const t of net.params.tensors) paramGradNorms[t.name] = l2(net.params.grad, t.offset, t.offset + t.size);
+    for (const t of net.params.tensors) paramGradNorms[t.name] = l2(net.params.grad, t.offset, t.offset + t.size);
     const clip = clipGradients(net.params.grad, config.clipMode, config.clip);
     const nextStep = this.step + 1;
     if (!Number.isFinite(loss) || !Number.isFinite(clip.norm)) {
@@ -132,9 +135,11 @@ export class Trainer {
     this.step = nextStep;
     if (clip.clipped) this.clipCount++;
     this.seen += T * B;
-    const result: StepResult = { step: this.step, loss, clip, lr };
+    // sigma_1 of every W_hh block every step: a few warm-started power iterations (~1% of a step).
+    const spectrum = this.spectrum.measure(diagnose && fullSpectrum);
+    const result: StepResult = { step: this.step, loss, clip, lr, spectrum, paramGradNorms };
     if (diagnose) {
-      result.diagnostics = { type: 'diagnostics', step: this.step, spectrum: this.spectrum.measure(fullSpectrum), saturation, flow, paramGradNorms };
+      result.diagnostics = { type: 'diagnostics', step: this.step, spectrum, saturation, flow, paramGradNorms };
     }
     return result;
   }

@@ -78,6 +78,10 @@ export interface MetricsRecord {
   elapsedMs: number;
   valLoss?: number;
   valBpc?: number;
+  /** Largest singular value of each W_hh block, keyed "layer.block" (e.g. "0.hh", "1.f", "0.all"). */
+  sigma1: Record<string, number>;
+  /** L2 norm of each parameter tensor's gradient before clipping, by PyTorch name. */
+  paramGradNorms: Record<string, number>;
 }
 
 export interface SpectrumEntry {

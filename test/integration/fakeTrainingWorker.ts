@@ -33,6 +33,6 @@ async function run(runId: string, steps: number, seen: number): Promise<void> {
 function metrics(step: number, seen: number): MetricsRecord {
   return {
     type: 'metrics', step, loss: 1 / step, gradNorm: 1, gradNormClipped: 1, clipped: false,
-    clipFraction: 0, lr: 0.01, seen, charsPerSec: 1000, elapsedMs: step * 5,
+    clipFraction: 0, lr: 0.01, seen, charsPerSec: 1000, elapsedMs: step * 5, sigma1: { "0.hh": 1 }, paramGradNorms: {},
   };
 }

@@ -271,3 +271,26 @@ describe('gradient flow through time, known answer', () => {
     }
   });
 });
+
+describe('runSession: the records a run emits', () => {
+  it('metrics every step (sigma_1 per W_hh block, per-tensor gradient norms, post-clip norm <= t), diagnostics every N, a checkpoint, one done', async () => {
+    const { runSession } = await import('../../src/engine/session');
+    const posts: import('../../src/protocol').FromWorker[] = [];
+    const config = tinyConfig({ cell: 'gru', layers: 2, steps: 20, clip: 0.05, diagEvery: 5, spectrumEvery: 10 });
+    const summary = await runSession({ runId: 'r', config, dataText: text }, (m) => posts.push(m), () => false);
+    assert.equal(summary.status, 'finished');
+    const metrics = posts.flatMap((m) => (m.type === 'metrics' ? [m.record] : []));
+    assert.deepEqual(metrics.map((m) => m.step), Array.from({ length: 20 }, (_, i) => i + 1));
+    for (const m of metrics) {
+      assert.deepEqual(Object.keys(m.sigma1).sort(), ['0.all', '0.n', '0.r', '0.z', '1.all', '1.n', '1.r', '1.z']);
+      assert.ok(m.gradNormClipped <= 0.05 + 1e-12, `post-clip norm ${m.gradNormClipped}`);
+      assert.ok(Object.keys(m.paramGradNorms).includes('weight_hh_l1'));
+    }
+    const diags = posts.flatMap((m) => (m.type === 'diagnostics' ? [m.record] : []));
+    assert.deepEqual(diags.map((d) => d.step), [1, 5, 10, 15, 20]);
+    assert.ok(diags[2].spectrum.every((s) => s.singularValues && s.singularValues.length === 16));
+    assert.equal(diags[2].flow[1].h.length, config.seqLength);
+    assert.equal(posts.filter((m) => m.type === 'done').length, 1);
+    assert.ok(posts.some((m) => m.type === 'checkpoint'));
+  });
+});
