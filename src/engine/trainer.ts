@@ -3,7 +3,7 @@
  * validation, and the diagnostics records. Pure TS: the CLI, a worker_threads worker and a Web
  * Worker all drive it through runSession().
  */
-import type { DiagnosticsRecord, FlowEntry, RunConfig, SpectrumEntry } from '../protocol';
+import type { DiagnosticsRecord, FlowEntry, RunConfig, SaturationEntry, SpectrumEntry } from '../protocol';
 import { SpectrumTracker } from '../diagnostics/spectrum';
 import { gateSaturation } from '../diagnostics/saturation';
 import type { Dataset } from './data';
@@ -176,6 +176,26 @@ export class Trainer {
       this.evalNet.params.data = this.net.params.data;
     }
     return this.evalNet;
+  }
+
+  /**
+   * Gate saturation measured on the validation split instead of the training batch (on demand):
+   * the eval network runs forward over up to `maxPositions` of it and its activations are counted.
+   */
+  validationSaturation(maxPositions = 5000): SaturationEntry[] | undefined {
+    const d = this.dataset;
+    const width = d.kind === 'text' ? 1 : d.channels;
+    const n = d.val.length / width;
+    const T = Math.min(this.config.seqLength, n - 1);
+    if (T < 1) return undefined;
+    const B = Math.max(1, Math.min(Math.floor(n / (T + 1)), Math.floor(maxPositions / T)));
+    const batcher = new StreamBatcher(d.val, width, B, T);
+    const input = d.kind === 'text' ? new Int32Array(T * B) : new Float64Array(T * B * width);
+    const target = d.kind === 'text' ? new Int32Array(T * B) : new Float64Array(T * B * width);
+    batcher.next(input, target);
+    const net = this.inferenceNetwork();
+    net.forward(input, T, B, net.newState(B));
+    return gateSaturation(net);
   }
 
   /** Mean loss over (at most `maxPositions` of) the validation split; undefined if it is too short. */

@@ -294,3 +294,22 @@ describe('runSession: the records a run emits', () => {
     assert.ok(posts.some((m) => m.type === 'checkpoint'));
   });
 });
+
+describe('validation saturation on demand', () => {
+  it('counts the eval network activations on held-out text without touching training state', () => {
+    const t = new Trainer(tinyConfig({ valFraction: 0.2 }), textDataset(text, 't', 0.2, 10));
+    t.trainStep();
+    const before = Float64Array.from(t.net.params.data);
+    const sat = t.validationSaturation()!;
+    assert.deepEqual(sat.map((s) => s.gate), ['i', 'f', 'g', 'o']);
+    for (const s of sat) {
+      assert.equal(s.unitLeft.length, 16);
+      assert.ok(s.left >= 0 && s.left + s.right <= 1);
+    }
+    assert.deepEqual(t.net.params.data, before);
+    // A forget bias of +20 saturates f to the right everywhere, on any data.
+    const t2 = new Trainer(tinyConfig({ valFraction: 0.2, forgetBias: 20 }), textDataset(text, 't', 0.2, 10));
+    const f = t2.validationSaturation()!.find((s) => s.gate === 'f')!;
+    assert.equal(f.right, 1);
+  });
+});
