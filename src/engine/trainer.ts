@@ -136,7 +136,8 @@ export class Trainer {
     if (clip.clipped) this.clipCount++;
     this.seen += T * B;
     // sigma_1 of every W_hh block every step: a few warm-started power iterations (~1% of a step).
-    const spectrum = this.spectrum.measure(diagnose && fullSpectrum);
+    // diagEvery = 0 turns every diagnostic off, this one included.
+    const spectrum = this.config.diagEvery > 0 ? this.spectrum.measure(diagnose && fullSpectrum) : [];
     const result: StepResult = { step: this.step, loss, clip, lr, spectrum, paramGradNorms };
     if (diagnose) {
       result.diagnostics = { type: 'diagnostics', step: this.step, spectrum, saturation, flow, paramGradNorms };
