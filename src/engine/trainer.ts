@@ -190,13 +190,20 @@ export class Trainer {
     const T = Math.min(this.config.seqLength, n - 1);
     if (T < 1) return undefined;
     const B = Math.max(1, Math.min(Math.floor(n / (T + 1)), Math.floor(maxPositions / T)));
-    const batcher = new StreamBatcher(d.val, width, B, T);
-    const input = d.kind === 'text' ? new Int32Array(T * B) : new Float64Array(T * B * width);
-    const target = d.kind === 'text' ? new Int32Array(T * B) : new Float64Array(T * B * width);
+    const { batcher, input, target } = this.validationStreams(B, T);
     batcher.next(input, target);
     const net = this.inferenceNetwork();
     net.forward(input, T, B, net.newState(B));
     return gateSaturation(net);
+  }
+
+  private validationStreams(B: number, T: number) {
+    const d = this.dataset;
+    const width = d.kind === 'text' ? 1 : d.channels;
+    const batcher = new StreamBatcher(d.val, width, B, T);
+    const input = d.kind === 'text' ? new Int32Array(T * B) : new Float64Array(T * B * width);
+    const target = d.kind === 'text' ? new Int32Array(T * B) : new Float64Array(T * B * width);
+    return { batcher, input, target };
   }
 
   /** Mean loss over (at most `maxPositions` of) the validation split; undefined if it is too short. */
@@ -208,9 +215,7 @@ export class Trainer {
     let B = Math.min(this.config.batch, Math.floor(n / (T + 1)));
     if (B < 1) return undefined;
     const net = this.inferenceNetwork();
-    const batcher = new StreamBatcher(d.val, width, B, T);
-    const input = d.kind === 'text' ? new Int32Array(T * B) : new Float64Array(T * B * width);
-    const target = d.kind === 'text' ? new Int32Array(T * B) : new Float64Array(T * B * width);
+    const { batcher, input, target } = this.validationStreams(B, T);
     const state = net.newState(B);
     const chunks = Math.max(1, Math.min(Math.floor((batcher.segment - 1) / T), Math.floor(maxPositions / (T * B))));
     let total = 0;
