@@ -16,6 +16,7 @@ import { decodeSafetensors } from '../engine/safetensors';
 import { sampleText } from '../engine/sample';
 import { datasetFor, runSession } from '../engine/session';
 import { modelSpecFor } from '../engine/trainer';
+import { runBench } from './bench';
 import { appendJsonl, createRunDir, readJsonl, writeAtomic } from './runDir';
 
 class UsageError extends Error {}
@@ -32,6 +33,8 @@ const HELP: Record<string, string> = {
   Prints a summary: final loss, sigma_1 of W_hh per layer and gate, clipping, saturation, gradient flow.`,
   oracle: `rnn-lab oracle FILE...
   Checks the engine against oracle fixtures (PyTorch float64); exits 1 if any error exceeds 1e-9.`,
+  bench: `rnn-lab bench [--quick] [--json]
+  Measures training throughput (chars/s, model GFLOP/s vs a tiled-matmul ceiling, peak RSS).`,
   demo: `rnn-lab demo
   Trains a small LSTM on the bundled Pride and Prejudice text and prints samples.`,
 };
@@ -265,7 +268,7 @@ async function main(argv: string[]): Promise<number> {
     return cmd ? 0 : 2;
   }
   if (!(cmd in HELP)) throw new UsageError(`unknown command "${cmd}" (commands: ${Object.keys(HELP).join(', ')})`);
-  const { positional, flags } = parseFlags(rest);
+  const { positional, flags } = cmd === 'bench' ? { positional: [], flags: new Map<string, string>(rest.includes('--help') ? [['help', '1']] : []) } : parseFlags(rest);
   if (flags.has('help')) {
     console.log(HELP[cmd]);
     return 0;
@@ -288,6 +291,15 @@ async function main(argv: string[]): Promise<number> {
     case 'demo':
       await demo();
       return 0;
+    case 'bench': {
+      const json = rest.includes('--json');
+      const quick = rest.includes('--quick');
+      const unknown = rest.filter((a) => a !== '--json' && a !== '--quick');
+      if (unknown.length) throw new UsageError(`bench takes only --quick and --json, got ${unknown.join(' ')}`);
+      const result = runBench(join(resolve(__dirname, '..'), 'data', 'austen_pride_prejudice.txt'), quick, json ? () => {} : console.log);
+      if (json) console.log(JSON.stringify(result));
+      return 0;
+    }
   }
   return 2;
 }
