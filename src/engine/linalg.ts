@@ -56,10 +56,28 @@ export function gemmNT(
       if (beta) { C[c0 + j] += s0; C[c1 + j] += s1; } else { C[c0 + j] = s0; C[c1 + j] = s1; }
     }
   }
+  // A last odd row (and batch-1 recurrences, M = 1): 1 x 4 tiles.
   for (; i < M; i++) {
     const a0 = aOff + i * lda;
     const c0 = cOff + i * ldc;
-    for (let j = 0; j < N; j++) {
+    let j = 0;
+    for (; j + 3 < N; j += 4) {
+      const b0 = bOff + j * ldb;
+      const b1 = b0 + ldb;
+      const b2 = b1 + ldb;
+      const b3 = b2 + ldb;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let k = 0; k < K; k++) {
+        const x = A[a0 + k];
+        s0 += x * B[b0 + k]; s1 += x * B[b1 + k]; s2 += x * B[b2 + k]; s3 += x * B[b3 + k];
+      }
+      if (beta) {
+        C[c0 + j] += s0; C[c0 + j + 1] += s1; C[c0 + j + 2] += s2; C[c0 + j + 3] += s3;
+      } else {
+        C[c0 + j] = s0; C[c0 + j + 1] = s1; C[c0 + j + 2] = s2; C[c0 + j + 3] = s3;
+      }
+    }
+    for (; j < N; j++) {
       const b0 = bOff + j * ldb;
       let s = 0;
       for (let k = 0; k < K; k++) s += A[a0 + k] * B[b0 + k];
