@@ -27,6 +27,11 @@ export class DiagnosticsViewProvider implements vscode.WebviewViewProvider {
     return this.view !== undefined;
   }
 
+  /** Forwards a training message (metrics, diagnostics, ...) to the webview if it exists. */
+  post(msg: unknown): void {
+    void this.view?.webview.postMessage(msg);
+  }
+
   resolveWebviewView(view: vscode.WebviewView): void {
     this.view = view;
     view.webview.options = {

@@ -1,6 +1,11 @@
 import * as vscode from 'vscode';
-import { RunsTreeProvider } from './runsTree';
+import { RunsTreeProvider, type RunItem } from './runsTree';
 import { DiagnosticsViewProvider } from './diagnosticsView';
+import { RunStore, type StoredRun } from './runStore';
+import { TrainingSession } from './trainingSession';
+import { DEFAULT_CONFIG, validateConfig } from '../engine/config';
+import { decodeText } from '../engine/data';
+import type { CellKind, FromWorker, MetricsRecord, RunConfig, RunSummary } from '../protocol';
 
 /**
  * What activate() hands back. Integration tests reach the extension's state through this
@@ -9,32 +14,341 @@ import { DiagnosticsViewProvider } from './diagnosticsView';
 export interface RnnLabApi {
   readonly runs: RunsTreeProvider;
   readonly diagnostics: DiagnosticsViewProvider;
+  readonly store: RunStore;
+  /** Run ids training in this window. */
+  activeRuns(): string[];
+  /** Settles with the summary once the run has ended and its files are written. */
+  whenDone(runId: string): Promise<RunSummary> | undefined;
+  /** Every error message shown to the user, in order (tests check them; messages cannot be read from the UI). */
+  readonly errors: readonly string[];
+  /** Refreshes the Runs tree from disk now. */
+  refreshRuns(): Promise<void>;
 }
+
+interface ActiveRun {
+  session: TrainingSession;
+  /** The run's files are flushed and summary.json written. */
+  stored: Promise<RunSummary>;
+  last?: MetricsRecord;
+}
+
+const sizePresets: Record<string, Partial<RunConfig>> = {
+  tiny: { layers: 1, hidden: 32, seqLength: 25, batch: 4, steps: 200 },
+  small: { layers: 1, hidden: 128, seqLength: 50, batch: 16, steps: 1000 },
+  medium: { layers: 2, hidden: 256, seqLength: 64, batch: 32, steps: 3000 },
+};
 
 export function activate(context: vscode.ExtensionContext): RnnLabApi {
   const runs = new RunsTreeProvider();
   const diagnostics = new DiagnosticsViewProvider(context.extensionUri);
+  const store = RunStore.forWorkspace(context);
+  const output = vscode.window.createOutputChannel('RNN Lab');
+  const statusBar = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 50);
+  statusBar.command = 'workbench.view.extension.rnnLab';
+  const active = new Map<string, ActiveRun>();
+  const errors: string[] = [];
+
+  const refreshRuns = async (): Promise<void> => {
+    const stored = await store.list();
+    runs.setRuns(stored.map((r) => toItem(r, active.get(r.id)?.last)));
+  };
+  let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  const scheduleRefresh = (): void => {
+    refreshTimer ??= setTimeout(() => {
+      refreshTimer = undefined;
+      void refreshRuns();
+    }, 1000);
+  };
+
+  const updateStatusBar = (): void => {
+    const live = [...active.values()].filter((r) => r.last);
+    if (active.size === 0) {
+      statusBar.hide();
+      return;
+    }
+    const r = live[0]?.last;
+    const text = r ? `step ${r.step} · loss ${r.loss.toFixed(3)} · ${Math.round(r.charsPerSec)} chars/s` : 'starting';
+    statusBar.text = `$(pulse) RNN Lab: ${text}${active.size > 1 ? ` (+${active.size - 1})` : ''}`;
+    statusBar.tooltip = 'RNN Lab training - click to open the panel';
+    statusBar.show();
+  };
+
+  const startRun = async (config: RunConfig, dataText: string): Promise<string> => {
+    const runId = await store.create(config);
+    output.appendLine(`[${new Date().toISOString()}] run ${runId} started: ${config.cell} ${config.layers}x${config.hidden}, ${config.steps} steps, data ${config.data}`);
+    let resolveStored!: (s: RunSummary) => void;
+    const stored = new Promise<RunSummary>((r) => (resolveStored = r));
+    let resolveEnded!: () => void;
+    const ended = new Promise<void>((r) => (resolveEnded = r));
+    let run: ActiveRun | undefined;
+    // Checkpoint writes in order (they share one .tmp name); 'done' waits for the last.
+    let checkpoints: Promise<unknown> = Promise.resolve();
+    const onMessage = (msg: FromWorker): void => {
+      switch (msg.type) {
+        case 'metrics':
+          store.appendMetrics(runId, msg.record);
+          if (run) run.last = msg.record;
+          updateStatusBar();
+          scheduleRefresh();
+          diagnostics.post(msg);
+          break;
+        case 'diagnostics':
+          store.appendDiagnostics(runId, msg.record);
+          diagnostics.post(msg);
+          break;
+        case 'checkpoint':
+          {
+            const bytes = msg.bytes;
+            checkpoints = checkpoints.then(() =>
+              store.writeCheckpoint(runId, bytes).catch((e) => output.appendLine(`checkpoint write failed: ${String(e)}`)),
+            );
+          }
+          break;
+        case 'log':
+          output.appendLine(`[${runId}] ${msg.message}`);
+          break;
+        case 'done': {
+          const summary = msg.summary;
+          void (async () => {
+            await checkpoints;
+            await store.finish(runId, summary).catch((e) => output.appendLine(`summary write failed: ${String(e)}`));
+            active.delete(runId);
+            updateStatusBar();
+            const loss = summary.loss !== undefined ? `, loss ${summary.loss.toFixed(4)}` : '';
+            output.appendLine(`[${new Date().toISOString()}] run ${runId} ${summary.status} at step ${summary.step}${loss}${summary.message ? `: ${summary.message}` : ''}`);
+            if (summary.status === 'failed' || summary.status === 'diverged') {
+              void vscode.window.showErrorMessage(`RNN Lab: run ${runId} ${summary.status}${summary.message ? `: ${summary.message}` : ''}`, 'Show Log').then((a) => {
+                if (a) output.show();
+              });
+            }
+            diagnostics.post(msg);
+            await refreshRuns();
+            resolveEnded();
+            resolveStored(summary);
+          })();
+          break;
+        }
+        default:
+          diagnostics.post(msg);
+      }
+    };
+    let session: TrainingSession;
+    try {
+      session = await TrainingSession.start({ extensionUri: context.extensionUri, runId, config, dataText, onMessage });
+    } catch (e) {
+      const summary: RunSummary = { status: 'failed', step: 0, message: errorText(e) };
+      await store.finish(runId, summary);
+      await refreshRuns();
+      throw e;
+    }
+    run = { session, stored };
+    active.set(runId, run);
+    updateStatusBar();
+    await refreshRuns();
+    void vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `RNN Lab: training ${config.name}`, cancellable: true },
+      async (progress, token) => {
+        token.onCancellationRequested(() => session.stop());
+        let lastPct = 0;
+        const timer = setInterval(() => {
+          const r = active.get(runId)?.last;
+          if (!r) return;
+          const pct = Math.min(100, (100 * r.step) / config.steps);
+          progress.report({ increment: pct - lastPct, message: `step ${r.step}/${config.steps}, loss ${r.loss.toFixed(3)}` });
+          lastPct = pct;
+        }, 500);
+        await ended;
+        clearInterval(timer);
+      },
+    );
+    return runId;
+  };
+
+  const train = async (arg?: unknown): Promise<string | undefined> => {
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    let uri = arg instanceof vscode.Uri ? arg : undefined;
+    if (!uri) {
+      const doc = vscode.window.activeTextEditor?.document;
+      if (doc && doc.uri.scheme !== 'untitled' && /\.(txt|md|csv|rnn\.json)$/i.test(doc.uri.path)) uri = doc.uri;
+    }
+    if (uri && uri.path.endsWith('.rnn.json')) return trainFromConfigFile(uri);
+    // Quick picks: data file, cell, size.
+    if (!uri) {
+      if (!folder) {
+        void vscode.window.showErrorMessage('RNN Lab: open a folder with a data file or a *.rnn.json run config first.');
+        return undefined;
+      }
+      const files = await vscode.workspace.findFiles('**/*.{txt,md,csv,rnn.json}', '{**/node_modules/**,**/.rnn-lab/**}', 200);
+      const pick = await vscode.window.showQuickPick(
+        files.map((f) => ({ label: vscode.workspace.asRelativePath(f), uri: f })),
+        { title: 'RNN Lab: data file or run config', placeHolder: 'Pick a text/CSV file to train on, or a *.rnn.json run config' },
+      );
+      if (!pick) return undefined;
+      uri = pick.uri;
+      if (uri.path.endsWith('.rnn.json')) return trainFromConfigFile(uri);
+    }
+    const isCsv = uri.path.toLowerCase().endsWith('.csv');
+    const rel = vscode.workspace.asRelativePath(uri, false);
+    const dataText = await readData(uri, settingsDefaults().maxFileBytes ?? DEFAULT_CONFIG.maxFileBytes, rel);
+    if (dataText === undefined) return undefined;
+    let columns: (string | number)[] | undefined;
+    if (isCsv) {
+      const header = dataText.split(/\r?\n/, 1)[0].split(',').map((h) => h.trim());
+      const col = await vscode.window.showQuickPick(
+        header.map((h, i) => ({ label: h || `column ${i}`, value: /^-?[\d.eE+-]+$/.test(h) ? i : h })),
+        { title: 'RNN Lab: column to forecast' },
+      );
+      if (!col) return undefined;
+      columns = [col.value];
+    }
+    const cell = await vscode.window.showQuickPick(
+      [
+        { label: 'LSTM', value: 'lstm' as CellKind },
+        { label: 'GRU', value: 'gru' as CellKind },
+        { label: 'RNN', description: 'vanilla tanh RNN', value: 'rnn' as CellKind },
+      ],
+      { title: 'RNN Lab: cell' },
+    );
+    if (!cell) return undefined;
+    const size = await vscode.window.showQuickPick(
+      Object.entries(sizePresets).map(([label, p]) => ({ label, description: `${p.layers}x${p.hidden}, seq ${p.seqLength}, batch ${p.batch}, ${p.steps} steps` })),
+      { title: 'RNN Lab: size' },
+    );
+    if (!size) return undefined;
+    const base = uri.path.split('/').pop()!.replace(/\.[^.]+$/, '');
+    const config: RunConfig = {
+      ...DEFAULT_CONFIG,
+      ...settingsDefaults(),
+      ...sizePresets[size.label],
+      name: `${base}-${cell.value}-${size.label}`,
+      task: isCsv ? 'forecast' : 'charlm',
+      data: rel,
+      ...(columns ? { columns } : {}),
+      cell: cell.value,
+    };
+    try {
+      validateConfig(config, 'settings');
+    } catch (e) {
+      errors.push(errorText(e));
+      void vscode.window.showErrorMessage(`RNN Lab: ${errorText(e)}`, 'Open Settings').then((a) =>
+        a ? vscode.commands.executeCommand('workbench.action.openSettings', 'rnnLab') : undefined,
+      );
+      return undefined;
+    }
+    return startRun(config, dataText);
+  };
+
+  const trainFromConfigFile = async (configUri: vscode.Uri): Promise<string | undefined> => {
+    const openConfig = async (): Promise<void> => {
+      await vscode.window.showTextDocument(configUri);
+    };
+    const fail = (message: string): undefined => {
+      output.appendLine(`error: ${message}`);
+      errors.push(message);
+      void vscode.window.showErrorMessage(`RNN Lab: ${message}`, 'Open Config').then((a) => (a ? openConfig() : undefined));
+      return undefined;
+    };
+    const rel = vscode.workspace.asRelativePath(configUri, false);
+    let config: RunConfig;
+    try {
+      const raw = JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(configUri))) as Record<string, unknown>;
+      // Settings fill what the file does not say.
+      const defaults = settingsDefaults();
+      const merged = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? { ...defaults, ...raw } : raw;
+      config = validateConfig(merged, rel).config;
+    } catch (e) {
+      return fail(`${rel}: ${errorText(e)}`);
+    }
+    if (!config.data) return fail(`${rel}: "data" is missing (the path of a text or CSV file, relative to the config file)`);
+    // joinPath normalises '..'; a workspace root URI may have an empty path (vscode-test-web://mount).
+    const dataUri = vscode.Uri.joinPath(configUri, '..', config.data);
+    const folder = vscode.workspace.getWorkspaceFolder(configUri);
+    const inside = (folder?.uri.path || '/').replace(/\/$/, '') + '/';
+    if (folder && (!dataUri.path.startsWith(inside) || dataUri.scheme !== folder.uri.scheme || dataUri.authority !== folder.uri.authority)) {
+      return fail(`${rel}: data file ${config.data} is outside the workspace folder`);
+    }
+    let dataText: string;
+    try {
+      dataText = decodeText(await vscode.workspace.fs.readFile(dataUri), config.data, config.maxFileBytes);
+    } catch (e) {
+      return fail(`${rel}: cannot read data file ${config.data}: ${errorText(e)}`);
+    }
+    return startRun({ ...config, data: vscode.workspace.asRelativePath(dataUri, false) }, dataText);
+  };
+
+  const readData = async (uri: vscode.Uri, maxBytes: number, rel: string): Promise<string | undefined> => {
+    try {
+      return decodeText(await vscode.workspace.fs.readFile(uri), rel, maxBytes);
+    } catch (e) {
+      void vscode.window.showErrorMessage(`RNN Lab: cannot read ${rel}: ${errorText(e)}`, 'Show Log').then((a) => (a ? output.show() : undefined));
+      return undefined;
+    }
+  };
+
+  const stopTraining = async (): Promise<void> => {
+    if (active.size === 0) {
+      void vscode.window.showInformationMessage('RNN Lab: no run is training.');
+      return;
+    }
+    for (const [id, run] of active) {
+      output.appendLine(`[${new Date().toISOString()}] stopping run ${id}`);
+      run.session.stop();
+    }
+  };
 
   context.subscriptions.push(
+    output,
+    statusBar,
     vscode.window.registerTreeDataProvider('rnnLab.runs', runs),
     vscode.window.registerWebviewViewProvider(DiagnosticsViewProvider.viewId, diagnostics),
-    vscode.commands.registerCommand('rnnLab.train', () => train()),
+    vscode.commands.registerCommand('rnnLab.train', (arg?: unknown) => train(arg)),
+    vscode.commands.registerCommand('rnnLab.stopTraining', () => stopTraining()),
+    { dispose: () => active.forEach((r) => r.session.dispose()) },
   );
+  void refreshRuns();
 
-  return { runs, diagnostics };
+  return {
+    runs,
+    diagnostics,
+    store,
+    errors,
+    activeRuns: () => [...active.keys()],
+    whenDone: (id) => active.get(id)?.stored,
+    refreshRuns,
+  };
 }
 
 export function deactivate(): void {}
 
-/** Placeholder until the training session and run store land: says what would be trained. */
-async function train(): Promise<void> {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  if (!folder) {
-    void vscode.window.showErrorMessage('RNN Lab: open a folder with a data file or a *.rnn.json run config first.');
-    return;
+function settingsDefaults(): Partial<RunConfig> {
+  const cfg = vscode.workspace.getConfiguration('rnnLab');
+  const out: Partial<RunConfig> = {};
+  const diagEvery = cfg.get<number>('diagEvery');
+  if (typeof diagEvery === 'number') out.diagEvery = diagEvery;
+  const maxFileBytes = cfg.get<number>('maxFileBytes');
+  if (typeof maxFileBytes === 'number') out.maxFileBytes = maxFileBytes;
+  return out;
+}
+
+function toItem(run: StoredRun, last: MetricsRecord | undefined): RunItem {
+  const c = run.config;
+  const parts: string[] = [run.status];
+  if (c) parts.push(`${c.cell.toUpperCase()} ${c.layers}x${c.hidden}`);
+  const loss = run.summary?.loss ?? last?.loss;
+  const bpc = run.summary?.bpc ?? last?.bpc;
+  if (loss !== undefined) parts.push(`loss ${loss.toFixed(3)}`);
+  if (bpc !== undefined) parts.push(`bpc ${bpc.toFixed(3)}`);
+  const step = run.summary?.step ?? last?.step;
+  if (step !== undefined) parts.push(`step ${step}`);
+  const stamp = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})/.exec(run.id);
+  if (stamp) parts.push(`${stamp[1]}-${stamp[2]}-${stamp[3]} ${stamp[4]}:${stamp[5]}`);
+  return { id: run.id, label: c?.name ?? run.id, description: parts.join(' · '), status: run.status };
+}
+
+function errorText(e: unknown): string {
+  if (e instanceof Error) {
+    const hint = (e as { hint?: unknown }).hint;
+    return typeof hint === 'string' && hint ? `${e.message}. ${hint}` : e.message;
   }
-  const configs = await vscode.workspace.findFiles('**/*.rnn.json', '**/node_modules/**', 20);
-  void vscode.window.showInformationMessage(
-    `RNN Lab: found ${configs.length} run config(s) in ${folder.name}. Training is not wired up yet.`,
-  );
+  return String(e);
 }

@@ -5,6 +5,7 @@ export interface RunItem {
   id: string;
   label: string;
   description?: string;
+  status?: string;
 }
 
 /** The "Runs" tree. Holds a flat list for now; the run store will feed it. */
@@ -26,10 +27,29 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunItem> {
     const tree = new vscode.TreeItem(item.label, vscode.TreeItemCollapsibleState.None);
     tree.id = item.id;
     tree.description = item.description;
+    tree.tooltip = `${item.id}\n${item.description ?? ''}`;
+    tree.iconPath = new vscode.ThemeIcon(statusIcon(item.status));
     return tree;
   }
 
   getChildren(parent?: RunItem): RunItem[] {
     return parent ? [] : this.items;
+  }
+}
+
+function statusIcon(status: string | undefined): string {
+  switch (status) {
+    case 'running':
+      return 'sync~spin';
+    case 'finished':
+      return 'pass';
+    case 'stopped':
+      return 'debug-stop';
+    case 'diverged':
+      return 'warning';
+    case 'failed':
+      return 'error';
+    default:
+      return 'circle-outline';
   }
 }

@@ -25,7 +25,7 @@ describe('RNN Lab extension', () => {
     const folder = vscode.workspace.workspaceFolders?.[0];
     assert.ok(folder, 'no workspace folder open');
     const configs = await vscode.workspace.findFiles('**/*.rnn.json');
-    assert.deepStrictEqual(configs.map((u) => u.path.split('/').pop()).sort(), ['tiny.rnn.json']);
+    assert.deepStrictEqual(configs.map((u) => u.path.split('/').pop()).sort(), ['bad.rnn.json', 'long.rnn.json', 'tiny.rnn.json']);
     const text = new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(folder.uri, 'tiny.txt')));
     assert.ok(text.startsWith('It is a truth universally acknowledged'), `unexpected tiny.txt: ${text.slice(0, 40)}`);
   });
@@ -41,7 +41,11 @@ describe('RNN Lab extension', () => {
     await screenshot('workbench-rnn-lab');
   });
 
-  it('runs the train command without throwing', async () => {
-    await vscode.commands.executeCommand('rnnLab.train');
+  it('runs the train command from the palette (quick pick, dismissed) without throwing', async () => {
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    const result = vscode.commands.executeCommand('rnnLab.train');
+    await new Promise((r) => setTimeout(r, 1000));
+    await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+    assert.strictEqual(await result, undefined);
   });
 });

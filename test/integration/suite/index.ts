@@ -4,6 +4,7 @@
 import './setup';
 import './extension.test';
 import './trainingSession.test';
+import './train.test';
 
 export function run(): Promise<void> {
   return new Promise((resolve, reject) => {
