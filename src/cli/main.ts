@@ -10,12 +10,10 @@ import { validateConfig, DEFAULT_CONFIG } from '../engine/config';
 import { decodeText } from '../engine/data';
 import { EngineError } from '../engine/errors';
 import { checkFixture, type OracleFixture } from '../engine/oracle';
-import { Network } from '../engine/network';
+import { loadCheckpoint, type LoadedModel } from '../engine/checkpoint';
 import { Rng } from '../engine/random';
-import { decodeSafetensors } from '../engine/safetensors';
 import { sampleText } from '../engine/sample';
 import { datasetFor, runSession } from '../engine/session';
-import { modelSpecFor } from '../engine/trainer';
 import { runBench } from './bench';
 import { appendJsonl, createRunDir, readJsonl, writeAtomic } from './runDir';
 
@@ -156,24 +154,10 @@ function progressLine(r: MetricsRecord): string {
 }
 
 /** Loads a run's final checkpoint into a Network. */
-export function loadRun(dir: string): { net: Network; config: RunConfig; vocab?: string[] } {
+export function loadRun(dir: string): LoadedModel {
   const ckpt = join(dir, 'checkpoint.safetensors');
   if (!existsSync(ckpt)) throw new EngineError('bad-checkpoint', `${dir} has no checkpoint.safetensors`, 'Train the run first, or pick another run directory.');
-  const { tensors, metadata } = decodeSafetensors(readFileSync(ckpt));
-  if (!metadata.config) throw new EngineError('bad-checkpoint', `${ckpt} has no run config in its metadata`, 'Import it with rnn-lab import instead.');
-  const config = validateConfig(JSON.parse(metadata.config)).config;
-  const vocab = metadata.vocab ? (JSON.parse(metadata.vocab) as string[]) : undefined;
-  const series = metadata.series ? JSON.parse(metadata.series) : undefined;
-  const dataset = vocab
-    ? { kind: 'text' as const, vocab, train: new Int32Array(0), val: new Int32Array(0) }
-    : { kind: 'series' as const, columns: series.columns, channels: series.columns.length, train: new Float64Array(0), val: new Float64Array(0), mean: series.mean, std: series.std };
-  const net = new Network({ ...modelSpecFor(config, dataset), dropout: 0 });
-  for (const t of net.params.tensors) {
-    const src = tensors.get(t.name);
-    if (!src || src.data.length !== t.size) throw new EngineError('bad-checkpoint', `${ckpt}: tensor ${t.name} is missing or has the wrong shape`, 'The checkpoint does not match its config.');
-    net.params.view(t.name).set(src.data);
-  }
-  return { net, config, vocab };
+  return loadCheckpoint(readFileSync(ckpt), ckpt);
 }
 
 function sample(dir: string, flags: Map<string, string>): string {

@@ -5,6 +5,9 @@ import { RunStore, type StoredRun } from './runStore';
 import { TrainingSession } from './trainingSession';
 import { DEFAULT_CONFIG, validateConfig } from '../engine/config';
 import { decodeText } from '../engine/data';
+import { loadCheckpoint } from '../engine/checkpoint';
+import { Rng } from '../engine/random';
+import { sampleText } from '../engine/sample';
 import type { CellKind, FromWorker, MetricsRecord, RunConfig, RunSummary } from '../protocol';
 
 /**
@@ -296,7 +299,96 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     }
   };
 
+  /** Picks a run: the tree item or id passed in, else a quick pick over the stored runs. */
+  const pickRun = async (arg: unknown, title: string, filter: (r: StoredRun) => boolean): Promise<StoredRun | undefined> => {
+    const all = (await store.list()).filter(filter);
+    const id = typeof arg === 'string' ? arg : (arg as { runId?: string; id?: string } | undefined)?.runId ?? (arg as { id?: string } | undefined)?.id;
+    if (id) {
+      const run = all.find((r) => r.id === id);
+      if (!run) showError(`RNN Lab: no run "${id}" here for that`);
+      return run;
+    }
+    if (all.length === 0) {
+      void vscode.window.showInformationMessage('RNN Lab: no run to pick yet. Train one first.');
+      return undefined;
+    }
+    const pick = await vscode.window.showQuickPick(
+      all.map((r) => ({ label: r.config?.name ?? r.id, description: toItem(r, undefined).description, run: r })),
+      { title },
+    );
+    return pick?.run;
+  };
+
+  const showError = (message: string): void => {
+    errors.push(message);
+    void vscode.window.showErrorMessage(message);
+  };
+
+  /**
+   * Sample from Model: text from a finished character model in a new untitled editor. Runs on the
+   * host: a few hundred single steps of a small model take milliseconds, and the length is capped.
+   */
+  const sampleFromModel = async (arg?: unknown): Promise<string | undefined> => {
+    const run = await pickRun(arg, 'Sample from which run?', (r) => r.status !== 'running' && r.config?.task === 'charlm');
+    if (!run) return undefined;
+    const opts = (typeof arg === 'object' && arg) as { temperature?: number; length?: number; prime?: string } | false;
+    let temperature = opts ? opts.temperature : undefined;
+    let length = opts ? opts.length : undefined;
+    let prime = opts ? opts.prime : undefined;
+    if (temperature === undefined) {
+      const t = await vscode.window.showInputBox({ title: 'Temperature (0 < T; lower is more conservative)', value: '0.8', validateInput: (v) => (Number(v) > 0 ? undefined : 'a number above 0') });
+      if (t === undefined) return undefined;
+      temperature = Number(t);
+    }
+    if (length === undefined) {
+      const l = await vscode.window.showInputBox({ title: 'How many characters (1 to 20000)', value: '500', validateInput: (v) => (Number.isInteger(Number(v)) && Number(v) >= 1 && Number(v) <= 20000 ? undefined : 'a whole number from 1 to 20000') });
+      if (l === undefined) return undefined;
+      length = Number(l);
+    }
+    if (prime === undefined) {
+      prime = await vscode.window.showInputBox({ title: 'Priming text (optional)', value: '' });
+      if (prime === undefined) return undefined;
+    }
+    if (!(temperature > 0) || !Number.isInteger(length) || length < 1 || length > 20000) {
+      showError('RNN Lab: temperature must be above 0 and length a whole number from 1 to 20000');
+      return undefined;
+    }
+    let text: string;
+    try {
+      const bytes = await vscode.workspace.fs.readFile(vscode.Uri.joinPath(run.uri, 'checkpoint.safetensors'));
+      const model = loadCheckpoint(bytes, `${run.id}/checkpoint.safetensors`);
+      text = prime + sampleText(model.net, model.vocab!, { length, temperature, topK: 0, prime }, new Rng(Date.now() >>> 0));
+    } catch (e) {
+      showError(`RNN Lab: cannot sample from ${run.id}: ${errorText(e)}`);
+      return undefined;
+    }
+    const doc = await vscode.workspace.openTextDocument({ content: text, language: 'plaintext' });
+    await vscode.window.showTextDocument(doc, { preview: false });
+    return text;
+  };
+
+  /** Delete Run: asks first (a modal), never while the run trains. `{ runId, confirmed: true }` skips the question for programmatic callers. */
+  const deleteRun = async (arg?: unknown): Promise<boolean> => {
+    const run = await pickRun(arg, 'Delete which run?', () => true);
+    if (!run) return false;
+    if (active.has(run.id)) {
+      showError(`RNN Lab: ${run.id} is training; stop it before deleting it`);
+      return false;
+    }
+    const confirmed = (arg as { confirmed?: boolean } | undefined)?.confirmed === true;
+    if (!confirmed) {
+      const answer = await vscode.window.showWarningMessage(`Delete run "${run.config?.name ?? run.id}" (${run.id}) and all its files?`, { modal: true }, 'Delete');
+      if (answer !== 'Delete') return false;
+    }
+    await vscode.workspace.fs.delete(run.uri, { recursive: true, useTrash: false });
+    output.appendLine(`[${new Date().toISOString()}] run ${run.id} deleted`);
+    await refreshRuns();
+    return true;
+  };
+
   context.subscriptions.push(
+    vscode.commands.registerCommand('rnnLab.sample', (arg?: unknown) => sampleFromModel(arg)),
+    vscode.commands.registerCommand('rnnLab.deleteRun', (arg?: unknown) => deleteRun(arg)),
     output,
     statusBar,
     vscode.window.registerTreeDataProvider('rnnLab.runs', runs),

@@ -29,6 +29,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunItem> {
     tree.description = item.description;
     tree.tooltip = `${item.id}\n${item.description ?? ''}`;
     tree.iconPath = new vscode.ThemeIcon(statusIcon(item.status));
+    tree.contextValue = item.status === 'running' ? 'run.running' : 'run';
     return tree;
   }
 

@@ -5,6 +5,7 @@ import './setup';
 import './extension.test';
 import './trainingSession.test';
 import './train.test';
+import './sampleDelete.test';
 
 export function run(): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -1,0 +1,48 @@
+/**
+ * A run's checkpoint (safetensors with PyTorch state_dict names; the run config, vocabulary or
+ * series statistics in __metadata__) back into a Network. Pure: the CLI reads the bytes with
+ * node:fs, the extension with vscode.workspace.fs.
+ */
+import type { RunConfig } from '../protocol';
+import { validateConfig } from './config';
+import type { Dataset } from './data';
+import { EngineError } from './errors';
+import { Network } from './network';
+import { decodeSafetensors } from './safetensors';
+import { modelSpecFor } from './trainer';
+
+export interface LoadedModel {
+  net: Network;
+  config: RunConfig;
+  vocab?: string[];
+}
+
+export function loadCheckpoint(bytes: Uint8Array, where: string): LoadedModel {
+  const { tensors, metadata } = decodeSafetensors(bytes);
+  if (!metadata.config) throw new EngineError('bad-checkpoint', `${where} has no run config in its metadata`, 'Pick a checkpoint written by RNN Lab.');
+  let meta: { config: unknown; vocab?: string[]; series?: { columns: string[]; mean: number[]; std: number[] } };
+  try {
+    meta = { config: JSON.parse(metadata.config), vocab: metadata.vocab ? JSON.parse(metadata.vocab) : undefined, series: metadata.series ? JSON.parse(metadata.series) : undefined };
+  } catch (e) {
+    throw new EngineError('bad-checkpoint', `${where}: metadata is not valid JSON (${(e as Error).message})`, 'Pick a checkpoint written by RNN Lab.');
+  }
+  const config = validateConfig(meta.config, `${where} metadata`).config;
+  let dataset: Dataset;
+  if (Array.isArray(meta.vocab) && meta.vocab.every((c) => typeof c === 'string')) {
+    dataset = { kind: 'text', vocab: meta.vocab, train: new Int32Array(0), val: new Int32Array(0) };
+  } else if (meta.series && Array.isArray(meta.series.columns)) {
+    const s = meta.series;
+    dataset = { kind: 'series', columns: s.columns, channels: s.columns.length, train: new Float64Array(0), val: new Float64Array(0), mean: s.mean, std: s.std };
+  } else {
+    throw new EngineError('bad-checkpoint', `${where} has neither a vocabulary nor series columns in its metadata`, 'Pick a checkpoint written by RNN Lab.');
+  }
+  const net = new Network({ ...modelSpecFor(config, dataset), dropout: 0 });
+  for (const t of net.params.tensors) {
+    const src = tensors.get(t.name);
+    if (!src || src.data.length !== t.size || src.shape.join() !== t.shape.join()) {
+      throw new EngineError('bad-checkpoint', `${where}: tensor ${t.name} is missing or not of shape [${t.shape}]`, 'The checkpoint does not match its own config.');
+    }
+    net.params.view(t.name).set(src.data);
+  }
+  return { net, config, vocab: dataset.kind === 'text' ? dataset.vocab : undefined };
+}

@@ -1,0 +1,58 @@
+import * as assert from 'assert';
+import * as vscode from 'vscode';
+import type { RnnLabApi } from '../../../src/extension/extension';
+import { activateExtension } from './helpers';
+
+describe('RNN Lab: Sample from Model and Delete Run', () => {
+  let api: RnnLabApi;
+  let runId: string;
+
+  before(async () => {
+    api = await activateExtension();
+    const folder = vscode.workspace.workspaceFolders![0].uri;
+    runId = (await vscode.commands.executeCommand<string>('rnnLab.train', vscode.Uri.joinPath(folder, 'tiny.rnn.json')))!;
+    const summary = await api.whenDone(runId)!;
+    assert.strictEqual(summary.status, 'finished', summary.message);
+  });
+
+  it('samples N characters after the prime into a new untitled editor', async () => {
+    const text = await vscode.commands.executeCommand<string>('rnnLab.sample', { runId, temperature: 0.8, length: 60, prime: 'the ' });
+    assert.ok(typeof text === 'string');
+    assert.ok(text.startsWith('the '), text);
+    assert.strictEqual(Array.from(text).length, 64);
+    const editor = vscode.window.activeTextEditor;
+    assert.ok(editor && editor.document.isUntitled, 'no untitled editor opened');
+    assert.strictEqual(editor.document.getText(), text);
+    // Every sampled character comes from the training text's vocabulary.
+    const folder = vscode.workspace.workspaceFolders![0].uri;
+    const corpus = new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(folder, 'tiny.txt')));
+    for (const ch of text.slice(4)) assert.ok(corpus.includes(ch), `sampled ${JSON.stringify(ch)} is not in the vocabulary`);
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
+  });
+
+  it('refuses a bad temperature with one message', async () => {
+    const before = api.errors.length;
+    const text = await vscode.commands.executeCommand<string>('rnnLab.sample', { runId, temperature: -1, length: 10, prime: '' });
+    assert.strictEqual(text, undefined);
+    assert.strictEqual(api.errors.length, before + 1);
+    assert.match(api.errors[api.errors.length - 1], /temperature must be above 0/);
+  });
+
+  it('deletes a run folder (confirmed) and the Runs view forgets it', async () => {
+    const dir = api.store.runUri(runId);
+    assert.ok(await vscode.workspace.fs.stat(dir));
+    const deleted = await vscode.commands.executeCommand<boolean>('rnnLab.deleteRun', { runId, confirmed: true });
+    assert.strictEqual(deleted, true);
+    await assert.rejects(Promise.resolve(vscode.workspace.fs.stat(dir)));
+    assert.ok(!api.runs.getRuns().some((r) => r.id === runId), 'the Runs view still lists the deleted run');
+  });
+
+  it('a run id that does not exist (or tries ../) is refused, nothing deleted', async () => {
+    const before = api.errors.length;
+    const deleted = await vscode.commands.executeCommand<boolean>('rnnLab.deleteRun', { runId: '../tiny.txt', confirmed: true });
+    assert.strictEqual(deleted, false);
+    assert.strictEqual(api.errors.length, before + 1);
+    const folder = vscode.workspace.workspaceFolders![0].uri;
+    assert.ok(await vscode.workspace.fs.stat(vscode.Uri.joinPath(folder, 'tiny.txt')));
+  });
+});
