@@ -56,3 +56,25 @@ describe('RNN Lab: Sample from Model and Delete Run', () => {
     assert.ok(await vscode.workspace.fs.stat(vscode.Uri.joinPath(folder, 'tiny.txt')));
   });
 });
+
+describe('RNN Lab: the walkthrough experiments', () => {
+  it('Run Example copies the example configs and the sample text into the workspace and trains each', async () => {
+    const api = await activateExtension();
+    const ids = await vscode.commands.executeCommand<string[]>('rnnLab.runExample', 'sigma-0.5', 'sigma-1.5', { steps: 3, hidden: 16, batch: 2, seqLength: 20 });
+    assert.strictEqual(ids?.length, 2);
+    const summaries = await Promise.all(ids.map((id) => api.whenDone(id)!));
+    assert.deepStrictEqual(summaries.map((s) => s.status), ['finished', 'finished']);
+    const folder = vscode.workspace.workspaceFolders![0].uri;
+    const cfg = JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(folder, '.rnn-lab', 'examples', 'sigma-1.5.rnn.json'))));
+    assert.strictEqual(cfg.hiddenScale, 1.5);
+    assert.strictEqual(cfg.hiddenInit, 'gaussian');
+    // The first diagnostics record shows the chosen sigma_1 of W_hh (after one small update).
+    const diag = new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(api.store.runUri(ids[1]), 'diagnostics.jsonl'))).split('\n')[0];
+    const sigma = JSON.parse(diag).spectrum.find((s: { block: string }) => s.block === 'hh').sigma1;
+    assert.ok(Math.abs(sigma - 1.5) < 0.2, `sigma_1 ${sigma}`);
+  });
+  it('refuses names that try to leave the examples folder', async () => {
+    const ids = await vscode.commands.executeCommand<string[]>('rnnLab.runExample', '../../package');
+    assert.deepStrictEqual(ids, []);
+  });
+});
