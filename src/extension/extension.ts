@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { RunsTreeProvider, type RunItem } from './runsTree';
 import { DiagnosticsViewProvider } from './diagnosticsView';
-import { RunStore, type StoredRun } from './runStore';
+import { exists, RunStore, type StoredRun } from './runStore';
 import { TrainingSession } from './trainingSession';
 import { DEFAULT_CONFIG, validateConfig } from '../engine/config';
 import { decodeText } from '../engine/data';
@@ -408,13 +408,13 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     const dir = vscode.Uri.joinPath(folder.uri, '.rnn-lab', 'examples');
     await vscode.workspace.fs.createDirectory(dir);
     const data = vscode.Uri.joinPath(dir, 'austen_pride_prejudice.txt');
-    if (!(await fileExists(data))) {
+    if (!(await exists(data))) {
       await vscode.workspace.fs.copy(vscode.Uri.joinPath(context.extensionUri, 'data', 'austen_pride_prejudice.txt'), data);
     }
     const ids: string[] = [];
     for (const name of names) {
       const target = vscode.Uri.joinPath(dir, `${name}.rnn.json`);
-      if (overrides || !(await fileExists(target))) {
+      if (overrides || !(await exists(target))) {
         let example: Record<string, unknown>;
         try {
           example = JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(context.extensionUri, 'media', 'examples', `${name}.rnn.json`))));
@@ -480,15 +480,6 @@ function toItem(run: StoredRun, last: MetricsRecord | undefined): RunItem {
   const stamp = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})/.exec(run.id);
   if (stamp) parts.push(`${stamp[1]}-${stamp[2]}-${stamp[3]} ${stamp[4]}:${stamp[5]}`);
   return { id: run.id, label: c?.name ?? run.id, description: parts.join(' · '), status: run.status };
-}
-
-async function fileExists(uri: vscode.Uri): Promise<boolean> {
-  try {
-    await vscode.workspace.fs.stat(uri);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function errorText(e: unknown): string {

@@ -151,7 +151,7 @@ async function writeAtomic(uri: vscode.Uri, data: string | Uint8Array): Promise<
   await vscode.workspace.fs.rename(tmp, uri, { overwrite: true });
 }
 
-async function exists(uri: vscode.Uri): Promise<boolean> {
+export async function exists(uri: vscode.Uri): Promise<boolean> {
   try {
     await vscode.workspace.fs.stat(uri);
     return true;
