@@ -20,7 +20,7 @@ export interface RnnLabApi {
   readonly store: RunStore;
   /** Run ids training in this window. */
   activeRuns(): string[];
-  /** Settles with the summary once the run has ended and its files are written. */
+  /** Settles with the summary once the run has ended and its files are written (also for a run that already ended in this window). */
   whenDone(runId: string): Promise<RunSummary> | undefined;
   /** Every error message shown to the user, in order (tests check them; messages cannot be read from the UI). */
   readonly errors: readonly string[];
@@ -49,6 +49,8 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
   const statusBar = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 50);
   statusBar.command = 'workbench.view.extension.rnnLab';
   const active = new Map<string, ActiveRun>();
+  /** Summaries of runs that ended in this window, so whenDone() also answers after the fact. */
+  const endedRuns = new Map<string, RunSummary>();
   const errors: string[] = [];
 
   const refreshRuns = async (): Promise<void> => {
@@ -115,6 +117,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
           void (async () => {
             await checkpoints;
             await store.finish(runId, summary).catch((e) => output.appendLine(`summary write failed: ${String(e)}`));
+            endedRuns.set(runId, summary);
             active.delete(runId);
             updateStatusBar();
             const loss = summary.loss !== undefined ? `, loss ${summary.loss.toFixed(4)}` : '';
@@ -450,7 +453,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     store,
     errors,
     activeRuns: () => [...active.keys()],
-    whenDone: (id) => active.get(id)?.stored,
+    whenDone: (id) => active.get(id)?.stored ?? (endedRuns.has(id) ? Promise.resolve(endedRuns.get(id)!) : undefined),
     refreshRuns,
   };
 }
