@@ -207,17 +207,27 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
       if (!col) return undefined;
       columns = [col.value];
     }
+    // The defaults from settings come first, so Enter takes them.
+    const settings = vscode.workspace.getConfiguration('rnnLab');
+    const defaultFirst = <T extends { value: string }>(items: T[], wanted: string | undefined): T[] =>
+      [...items].sort((a, b) => Number(b.value === wanted) - Number(a.value === wanted));
     const cell = await vscode.window.showQuickPick(
-      [
-        { label: 'LSTM', value: 'lstm' as CellKind },
-        { label: 'GRU', value: 'gru' as CellKind },
-        { label: 'RNN', description: 'vanilla tanh RNN', value: 'rnn' as CellKind },
-      ],
+      defaultFirst(
+        [
+          { label: 'LSTM', value: 'lstm' as CellKind },
+          { label: 'GRU', value: 'gru' as CellKind },
+          { label: 'RNN', description: 'vanilla tanh RNN', value: 'rnn' as CellKind },
+        ],
+        settings.get<string>('defaultCell'),
+      ),
       { title: 'RNN Lab: cell' },
     );
     if (!cell) return undefined;
     const size = await vscode.window.showQuickPick(
-      Object.entries(sizePresets).map(([label, p]) => ({ label, description: `${p.layers}x${p.hidden}, seq ${p.seqLength}, batch ${p.batch}, ${p.steps} steps` })),
+      defaultFirst(
+        Object.entries(sizePresets).map(([label, p]) => ({ label, value: label, description: `${p.layers}x${p.hidden}, seq ${p.seqLength}, batch ${p.batch}, ${p.steps} steps` })),
+        settings.get<string>('defaultSize'),
+      ),
       { title: 'RNN Lab: size' },
     );
     if (!size) return undefined;
@@ -467,6 +477,14 @@ function settingsDefaults(): Partial<RunConfig> {
   if (typeof diagEvery === 'number') out.diagEvery = diagEvery;
   const maxFileBytes = cfg.get<number>('maxFileBytes');
   if (typeof maxFileBytes === 'number') out.maxFileBytes = maxFileBytes;
+  const lr = cfg.get<number>('learningRate');
+  if (typeof lr === 'number') out.lr = lr;
+  const optimizer = cfg.get<RunConfig['optimizer']>('optimizer');
+  if (optimizer) out.optimizer = optimizer;
+  const clipMode = cfg.get<RunConfig['clipMode']>('clipMode');
+  if (clipMode) out.clipMode = clipMode;
+  const clip = cfg.get<number>('clipThreshold');
+  if (typeof clip === 'number') out.clip = clip;
   return out;
 }
 

@@ -71,7 +71,8 @@ export class RunStore {
   /** `<workspace folder>/.rnn-lab/runs`, or the extension's global storage with no folder open. */
   static forWorkspace(context: vscode.ExtensionContext): RunStore {
     const folder = vscode.workspace.workspaceFolders?.[0];
-    const base = folder ? vscode.Uri.joinPath(folder.uri, '.rnn-lab') : context.globalStorageUri;
+    const global = vscode.workspace.getConfiguration('rnnLab').get<string>('runStoreLocation') === 'global';
+    const base = folder && !global ? vscode.Uri.joinPath(folder.uri, '.rnn-lab') : context.globalStorageUri;
     return new RunStore(vscode.Uri.joinPath(base, 'runs'));
   }
 
