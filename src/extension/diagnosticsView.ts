@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 
 /** Messages the diagnostics webview posts to the extension. */
-export type FromDiagnosticsWebview = { type: 'ready' };
+export type FromDiagnosticsWebview = { type: 'ready' } | { type: 'received'; metrics: number; diagnostics: number; lastStep: number };
 
 /**
  * The "Diagnostics" webview view. A placeholder page for now; it says "ready" once its script
@@ -15,6 +15,8 @@ export class DiagnosticsViewProvider implements vscode.WebviewViewProvider {
   /** Fires each time the webview's page has loaded and its script has run. */
   readonly onDidBecomeReady = this.readyEmitter.event;
   private readyCount = 0;
+  /** The webview's latest acknowledgement of what it received (tests read it; the DOM is out of reach). */
+  lastAck: { metrics: number; diagnostics: number; lastStep: number } | undefined;
 
   constructor(private readonly extensionUri: vscode.Uri) {}
 
@@ -40,9 +42,12 @@ export class DiagnosticsViewProvider implements vscode.WebviewViewProvider {
       localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'dist')],
     };
     view.webview.onDidReceiveMessage((msg: unknown) => {
-      if (isFromDiagnosticsWebview(msg) && msg.type === 'ready') {
+      if (!isFromDiagnosticsWebview(msg)) return;
+      if (msg.type === 'ready') {
         this.readyCount++;
         this.readyEmitter.fire();
+      } else {
+        this.lastAck = { metrics: msg.metrics, diagnostics: msg.diagnostics, lastStep: msg.lastStep };
       }
     });
     view.onDidDispose(() => {
@@ -52,8 +57,13 @@ export class DiagnosticsViewProvider implements vscode.WebviewViewProvider {
   }
 }
 
+/** Messages from a webview are untrusted: check every field before use. */
 function isFromDiagnosticsWebview(msg: unknown): msg is FromDiagnosticsWebview {
-  return typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === 'ready';
+  if (typeof msg !== 'object' || msg === null) return false;
+  const m = msg as Record<string, unknown>;
+  if (m.type === 'ready') return true;
+  const count = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+  return m.type === 'received' && count(m.metrics) && count(m.diagnostics) && count(m.lastStep);
 }
 
 function makeNonce(): string {
@@ -84,6 +94,22 @@ function placeholderHtml(webview: vscode.Webview, nonce: string): string {
 <p class="hint" id="status">No run selected. Start one with "RNN Lab: Train RNN".</p>
 <script nonce="${nonce}">
   const vscode = acquireVsCodeApi();
+  const status = document.getElementById('status');
+  let metrics = 0, diagnostics = 0, lastStep = 0;
+  // Until the charts land, say what arrives and acknowledge it (every diagnostics record, every 10th metrics record).
+  window.addEventListener('message', (event) => {
+    const m = event.data;
+    if (!m || typeof m !== 'object') return;
+    if (m.type === 'metrics' && m.record && typeof m.record.step === 'number') {
+      metrics++;
+      lastStep = m.record.step;
+      status.textContent = 'run ' + String(m.runId) + ': step ' + m.record.step + ', loss ' + Number(m.record.loss).toFixed(4);
+      if (metrics % 10 === 1) vscode.postMessage({ type: 'received', metrics, diagnostics, lastStep });
+    } else if (m.type === 'diagnostics') {
+      diagnostics++;
+      vscode.postMessage({ type: 'received', metrics, diagnostics, lastStep });
+    }
+  });
   vscode.postMessage({ type: 'ready' });
 </script>
 </body>

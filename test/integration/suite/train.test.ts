@@ -106,6 +106,12 @@ describe('RNN Lab: Train RNN, run store and Stop Training', () => {
     lags.sort((a, b) => a - b);
     console.log(`extension host timer lag during training: median ${lags[10]} ms, max ${lags.at(-1)} ms (20 x 20 ms timers)`);
     assert.ok(lags[10] < 50, `timer lag median ${lags[10]} ms`);
+    // The Diagnostics view (visible with the container) receives the live records and says so.
+    const ack = await waitFor('the Diagnostics view to acknowledge live records', () => {
+      const a = api.diagnostics.lastAck;
+      return a && a.metrics > 0 && a.diagnostics > 0 ? a : undefined;
+    });
+    assert.ok(ack.lastStep > 0);
     assert.deepStrictEqual(api.activeRuns(), [runId], 'the long run ended by itself');
     const t0 = Date.now();
     await vscode.commands.executeCommand('rnnLab.stopTraining');
