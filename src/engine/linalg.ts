@@ -93,7 +93,42 @@ export function gemmNN(
   C: Vec, cOff: number, ldc: number,
   beta: 0 | 1,
 ): void {
-  for (let i = 0; i < M; i++) {
+  let i = 0;
+  // Two rows of C at a time: each load of four rows of B serves both.
+  for (; i + 1 < M; i += 2) {
+    const c0 = cOff + i * ldc;
+    const c1 = c0 + ldc;
+    if (!beta) {
+      C.fill(0, c0, c0 + N);
+      C.fill(0, c1, c1 + N);
+    }
+    const a0 = aOff + i * lda;
+    const a1 = a0 + lda;
+    let k = 0;
+    for (; k + 3 < K; k += 4) {
+      const x0 = A[a0 + k], x1 = A[a0 + k + 1], x2 = A[a0 + k + 2], x3 = A[a0 + k + 3];
+      const y0 = A[a1 + k], y1 = A[a1 + k + 1], y2 = A[a1 + k + 2], y3 = A[a1 + k + 3];
+      const b0 = bOff + k * ldb;
+      const b1 = b0 + ldb;
+      const b2 = b1 + ldb;
+      const b3 = b2 + ldb;
+      for (let j = 0; j < N; j++) {
+        const w0 = B[b0 + j], w1 = B[b1 + j], w2 = B[b2 + j], w3 = B[b3 + j];
+        C[c0 + j] += x0 * w0 + x1 * w1 + x2 * w2 + x3 * w3;
+        C[c1 + j] += y0 * w0 + y1 * w1 + y2 * w2 + y3 * w3;
+      }
+    }
+    for (; k < K; k++) {
+      const x = A[a0 + k];
+      const y = A[a1 + k];
+      const b0 = bOff + k * ldb;
+      for (let j = 0; j < N; j++) {
+        C[c0 + j] += x * B[b0 + j];
+        C[c1 + j] += y * B[b0 + j];
+      }
+    }
+  }
+  for (; i < M; i++) {
     const c0 = cOff + i * ldc;
     if (!beta) C.fill(0, c0, c0 + N);
     const a0 = aOff + i * lda;
