@@ -71,18 +71,14 @@ const builds = [
     platform: 'browser',
     format: 'iife',
   },
-  // The Web Worker adapter calls the engine's runSession; built once the engine provides it.
-  ...(existsSync('src/engine/session.ts')
-    ? [
-        {
-          ...common,
-          entryPoints: { 'worker-web': 'src/worker/webWorker.ts' },
-          outdir: 'dist',
-          platform: 'browser',
-          format: 'iife',
-        },
-      ]
-    : []),
+  {
+    ...common,
+    // The training worker for VS Code for the web (a Web Worker).
+    entryPoints: { 'worker-web': 'src/worker/webWorker.ts' },
+    outdir: 'dist',
+    platform: 'browser',
+    format: 'iife',
+  },
   {
     ...common,
     entryPoints: testFiles('test/unit'),
