@@ -7,7 +7,7 @@ import type { FromWorker, MetricsRecord, RunConfig, RunSummary } from '../protoc
 import { seriesDataset, textDataset, type Dataset } from './data';
 import { EngineError } from './errors';
 import { validateConfig } from './config';
-import { encodeSafetensors } from './safetensors';
+import { encodeCheckpoint } from './checkpoint';
 import { minPositions, Trainer } from './trainer';
 import { dataFingerprint, restoreTrainer, resumeStateBytes } from './resume';
 
@@ -28,18 +28,7 @@ export function datasetFor(config: RunConfig, dataText: string): Dataset {
 
 /** The run's parameters as a safetensors file with PyTorch state_dict names; config and vocabulary in the metadata. */
 export function checkpointBytes(trainer: Trainer): Uint8Array {
-  const p = trainer.net.params;
-  const tensors = p.tensors.map((t) => ({ name: t.name, shape: t.shape, data: p.data.subarray(t.offset, t.offset + t.size) }));
-  const d = trainer.dataset;
-  const metadata: Record<string, string> = {
-    format: 'rnn-lab/1',
-    config: JSON.stringify(trainer.config),
-    step: String(trainer.step),
-    rng: JSON.stringify(trainer.rng.getState()),
-  };
-  if (d.kind === 'text') metadata.vocab = JSON.stringify(d.vocab);
-  else metadata.series = JSON.stringify({ columns: d.columns, mean: d.mean, std: d.std });
-  return encodeSafetensors(tensors, metadata);
+  return encodeCheckpoint(trainer.net, trainer.config, trainer.dataset, trainer.step, { rng: JSON.stringify(trainer.rng.getState()) });
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
