@@ -423,6 +423,29 @@ describe('exact resume', () => {
     });
   }
 
+  it('rnn-lab train --resume RUN_DIR: metrics.jsonl and checkpoint equal to an uninterrupted run; records past the checkpoint are dropped', function () {
+    if (!existsSync(cli)) this.skip();
+    const dir = mkdtempSync(join(tmpdir(), 'rnn-lab-resume-'));
+    const data = join(dir, 'text.txt');
+    writeFileSync(data, text);
+    const args = ['--cell', 'lstm', '--layers', '2', '--dropout', '0.2', '--hidden', '10', '--seq', '10', '--batch', '3', '--eval-every', '10', '--diag-every', '5'];
+    const run = (...a: string[]) => spawnSync(process.execPath, [cli, ...a], { encoding: 'utf8', cwd: dir });
+    assert.equal(run('train', data, ...args, '--steps', '30', '--out', 'straight').status, 0);
+    // Split at a validation step: a run's last step is always validated.
+    assert.equal(run('train', data, ...args, '--steps', '20', '--out', 'split').status, 0);
+    const lines = (d: string, f: string) => readFileSync(join(dir, d, f), 'utf8').trim().split('\n');
+    // As if the process died after step 22 with its last checkpoint at step 20.
+    writeFileSync(join(dir, 'split', 'metrics.jsonl'), [...lines('split', 'metrics.jsonl'), ...lines('straight', 'metrics.jsonl').slice(20, 22)].join('\n') + '\n');
+    const r = run('train', '--resume', 'split', '--steps', '30');
+    assert.equal(r.status, 0, r.stderr);
+    const losses = (d: string) => lines(d, 'metrics.jsonl').map((l) => { const m = JSON.parse(l) as MetricsRecord; return [m.step, m.loss, m.gradNorm, m.valLoss]; });
+    assert.deepEqual(losses('split'), losses('straight'));
+    assert.deepEqual(readFileSync(join(dir, 'split', 'checkpoint.safetensors')), readFileSync(join(dir, 'straight', 'checkpoint.safetensors')));
+    const again = run('train', '--resume', 'split');
+    assert.equal(again.status, 2);
+    assert.equal(again.stderr.trim(), 'rnn-lab: split is already at step 30 of 30. Pass --steps N with N above 30 to train further.');
+  });
+
   it('refuses a changed data file, a state of another step, and a state for another optimizer', async () => {
     const config = validateConfig({ ...DEFAULT_CONFIG, hidden: 6, seqLength: 8, batch: 2, steps: 10, cell: 'gru' }).config;
     const a = await session(config, text, 4);
