@@ -214,14 +214,14 @@ async function trainInDir(dir: string, config: RunConfig, text: string, quiet: b
 
 /** export: a run's weights as a PyTorch state_dict file. */
 function exportRun(target: string, flags: Map<string, string>): void {
-  const ckpt = existsSync(join(target, 'checkpoint.safetensors')) ? join(target, 'checkpoint.safetensors') : target;
-  if (!existsSync(ckpt) || (ckpt === target && !/\.safetensors$/i.test(target))) {
-    throw new EngineError('bad-checkpoint', `${target} is neither a run directory with checkpoint.safetensors nor a .safetensors file`, 'Pick a run directory written by rnn-lab train.');
-  }
   const dtypeFlag = (flags.get('dtype') ?? 'f64').toLowerCase();
   if (dtypeFlag !== 'f64' && dtypeFlag !== 'f32') throw new UsageError(`--dtype must be f64 or f32, got "${flags.get('dtype')}"`);
   const prefix = flags.get('prefix') ?? '';
   if (prefix && !/^[\w.]*\.$/.test(prefix)) throw new UsageError(`--prefix must be a module path ending in a dot (e.g. rnn.), got "${prefix}"`);
+  const ckpt = existsSync(join(target, 'checkpoint.safetensors')) ? join(target, 'checkpoint.safetensors') : target;
+  if (!existsSync(ckpt) || (ckpt === target && !/\.safetensors$/i.test(target))) {
+    throw new EngineError('bad-checkpoint', `${target} is neither a run directory with checkpoint.safetensors nor a .safetensors file`, 'Pick a run directory written by rnn-lab train.');
+  }
   const out = flags.get('out') ?? join(ckpt === target ? '.' : target, 'pytorch.safetensors');
   if (existsSync(out)) throw new EngineError('bad-config', `${out} already exists`, 'Pick another --out; export never overwrites a file.');
   const result = exportStateDict(new Uint8Array(readFileSync(ckpt)), ckpt, dtypeFlag === 'f32' ? 'F32' : 'F64', prefix);
@@ -242,11 +242,11 @@ function exportRun(target: string, flags: Map<string, string>): void {
 
 /** import: a PyTorch state_dict file made into a run directory (written whole or not at all). */
 function importRun(file: string, flags: Map<string, string>): string {
-  if (!existsSync(file)) throw new EngineError('bad-checkpoint', `${file} does not exist`, 'Check the path.');
   const gruVariant = flags.get('gru-variant');
   if (gruVariant !== undefined && gruVariant !== 'reset_after' && gruVariant !== 'reset_before') throw new UsageError(`--gru-variant must be reset_after or reset_before, got "${gruVariant}"`);
   const activation = flags.get('activation');
   if (activation !== undefined && activation !== 'tanh' && activation !== 'relu') throw new UsageError(`--activation must be tanh or relu, got "${activation}"`);
+  if (!existsSync(file)) throw new EngineError('bad-checkpoint', `${file} does not exist`, 'Check the path.');
   const vocabFile = flags.get('vocab');
   let vocab: string[] | undefined;
   if (vocabFile !== undefined) {

@@ -467,3 +467,48 @@ describe('exact resume', () => {
     assert.deepEqual([...checkpointBytes(t)], [...encodeCheckpoint(t.net, t.config, t.dataset, 0, { rng: JSON.stringify(t.rng.getState()) })]);
   });
 });
+
+describe('rnn-lab: the complete command line', () => {
+  const run = (...a: string[]) => spawnSync(process.execPath, [cli, ...a], { encoding: 'utf8' });
+  it('every command has --help (exit 0, its usage on stdout)', function () {
+    if (!existsSync(cli)) this.skip();
+    for (const cmd of ['train', 'sample', 'report', 'oracle', 'export', 'import', 'bench', 'demo']) {
+      const r = run(cmd, '--help');
+      assert.equal(r.status, 0, `${cmd}: ${r.stderr}`);
+      assert.ok(r.stdout.startsWith(`rnn-lab ${cmd}`), `${cmd}: ${r.stdout}`);
+    }
+    const all = run('--help');
+    assert.equal(all.status, 0);
+    for (const cmd of ['train', 'sample', 'report', 'oracle', 'export', 'import', 'bench', 'demo']) assert.match(all.stdout, new RegExp(`rnn-lab ${cmd}`));
+  });
+  it('usage errors: exit 2 and one line on stderr saying what is wrong', function () {
+    if (!existsSync(cli)) this.skip();
+    const cases: [string[], RegExp][] = [
+      [[], /no command given/],
+      [['frob'], /unknown command "frob"/],
+      [['train'], /train needs exactly one data FILE/],
+      [['train', 'a.txt', '--bogus', '3'], /unknown option --bogus/],
+      [['train', '--resume', 'r', '--lr', '3'], /only --steps may change, not --lr/],
+      [['sample'], /sample needs exactly one RUN_DIR/],
+      [['sample', 'r', '--bogus', '1'], /sample has no option --bogus/],
+      [['report', 'a', 'b'], /report needs exactly one RUN_DIR, got 2/],
+      [['oracle'], /oracle needs at least one fixture file/],
+      [['export'], /export needs exactly one RUN_DIR/],
+      [['export', 'r', '--dtype', 'f16'], /--dtype must be f64 or f32, got "f16"/],
+      [['import'], /import needs exactly one FILE\.safetensors/],
+      [['import', 'x.safetensors', '--gru-variant', 'sideways'], /--gru-variant must be reset_after or reset_before/],
+      [['bench', '--frob'], /bench takes only --quick and --json/],
+      [['demo', 'extra'], /demo takes no arguments/],
+      [['sample', 'r', '--length'], /--length needs a value/],
+    ];
+    for (const [args, message] of cases) {
+      const r = run(...args);
+      assert.equal(r.status, 2, `${args.join(' ')}: exit ${r.status}`);
+      const lines = r.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(lines[0], /^rnn-lab: /);
+      assert.match(lines[0], message);
+      assert.equal(r.stdout, '');
+    }
+  });
+});
