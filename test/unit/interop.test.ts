@@ -333,6 +333,15 @@ describe('bad files: one clear error naming the problem, nothing created', () =>
     });
   }
 
+  it('a header without __metadata__ (as safetensors.torch.save_file writes it) and float32 tensors import', () => {
+    const { __metadata__: _, ...plain } = readHeader(encodeSafetensors(goodTensors(), {}, 'F32')).json;
+    const bytes = withHeader(encodeSafetensors(goodTensors(), {}, 'F32'), () => plain);
+    assert.equal(Object.keys(decodeSafetensors(bytes).metadata).length, 0);
+    const m = inferStateDict(bytes, 'plain.safetensors');
+    assert.equal(m.spec.cell, 'lstm');
+    assert.deepEqual([...m.weights.get('weight_hh_l0')!], [...goodTensors()[1].data].map(Math.fround));
+  });
+
   it('the good file imports (the cases above differ from it in one thing each)', () => {
     const run = importAsRun(good, 'model.safetensors', { name: 'x' });
     assert.equal(run.config.cell, 'lstm');
