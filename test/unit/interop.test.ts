@@ -190,7 +190,7 @@ describe('oracle fixtures as PyTorch state_dicts, through the import path', () =
   const files = readdirSync(fixtureDir).filter((f) => f.endsWith('.json'));
   it('finds the 12 fixtures', () => assert.equal(files.length, 12));
   files.forEach((file, idx) => {
-    it(`${file}: imported weights reproduce every output of the float64 reference`, () => {
+    it(`${file}: imported weights reproduce every output of the float64 reference (and export gives the same PyTorch tensors back)`, () => {
       const f = JSON.parse(readFileSync(join(fixtureDir, file), 'utf8')) as OracleFixture;
       const { batch: B, time: T, input_size: I, hidden_size: H, layers: L } = f.dims;
       // Vary the naming a PyTorch user might have: a bare module, a wrapper's `rnn.` prefix, `decoder` for the head.
@@ -259,6 +259,14 @@ describe('oracle fixtures as PyTorch state_dicts, through the import path', () =
         }
         model.net.forward(x, T, B, s2);
         assert.ok(maxRelError(batchMajor(model.net.layerOutputs(L - 1), H), flat(ref.per_layer[L - 1].h_seq)) < 1e-12);
+        // And back out: export writes exactly the PyTorch tensors the README's mapping gives.
+        const exported = decodeSafetensors(exportStateDict(run.checkpoint, 'imported', 'F64', prefix).bytes).tensors;
+        for (const t of fixtureStateDict(f, prefix, headName)) {
+          const e = exported.get(t.name);
+          assert.ok(e, `export lacks ${t.name}`);
+          assert.deepEqual(e.shape, t.shape, t.name);
+          assert.deepEqual([...e.data], [...t.data], t.name);
+        }
       }
     });
   });
