@@ -357,6 +357,28 @@ describe('bad files: one clear error naming the problem, nothing created', () =>
     assert.equal(run.description, 'LSTM 1x2, input 3, head 3 (character model, vocabulary 3)');
   });
 
+  it('3,000 random corruptions (byte flips, truncations, JSON punctuation): each imports or is an EngineError, never a crash', () => {
+    let seed = 12345;
+    const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const outcomes = { imported: 0, refused: 0 };
+    for (let i = 0; i < 3000; i++) {
+      let b = Uint8Array.from(good);
+      const kind = i % 3;
+      if (kind === 0) for (let j = 0; j < 1 + rnd() * 4; j++) b[Math.floor(rnd() * Math.min(b.length, 400))] = Math.floor(rnd() * 256);
+      else if (kind === 1) b = b.subarray(0, Math.floor(rnd() * b.length));
+      else b[8 + Math.floor(rnd() * 300)] = '0123456789[]{},:"-.e'.charCodeAt(Math.floor(rnd() * 20));
+      try {
+        importAsRun(b, 'fuzz.safetensors', { name: 'x' });
+        outcomes.imported++;
+      } catch (e) {
+        if (!(e instanceof EngineError)) throw new Error(`corruption ${i} (kind ${kind}) crashed: ${(e as Error).stack}`);
+        assert.match(e.message, /^fuzz\.safetensors/);
+        outcomes.refused++;
+      }
+    }
+    assert.ok(outcomes.refused > 2000, JSON.stringify(outcomes));
+  });
+
   it('rnn-lab import: exit 2, one line on stderr, no run directory and no temporary left, for every bad file', function () {
     if (!existsSync(cli)) this.skip();
     const dir = mkdtempSync(join(tmpdir(), 'rnn-lab-import-'));
