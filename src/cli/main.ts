@@ -5,7 +5,7 @@
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import type { DiagnosticsRecord, FromWorker, GruVariant, MetricsRecord, RunConfig } from '../protocol';
+import type { DiagnosticsRecord, FromWorker, GruVariant, MetricsRecord, RunConfig, RunSummary } from '../protocol';
 import { validateConfig, DEFAULT_CONFIG } from '../engine/config';
 import { decodeText } from '../engine/data';
 import { EngineError } from '../engine/errors';
@@ -249,12 +249,15 @@ function importRun(file: string, flags: Map<string, string>): string {
   if (!existsSync(file)) throw new EngineError('bad-checkpoint', `${file} does not exist`, 'Check the path.');
   const vocabFile = flags.get('vocab');
   let vocab: string[] | undefined;
+  let text: string | undefined;
   if (vocabFile !== undefined) {
     if (!existsSync(vocabFile)) throw new EngineError('bad-config', `vocabulary file ${vocabFile} does not exist`, 'Check the path.');
-    vocab = vocabularyFrom(decodeText(readFileSync(vocabFile), vocabFile, DEFAULT_CONFIG.maxFileBytes), vocabFile);
+    const content = decodeText(readFileSync(vocabFile), vocabFile, DEFAULT_CONFIG.maxFileBytes);
+    vocab = vocabularyFrom(content, vocabFile);
+    if (!/\.json$/i.test(vocabFile)) text = content;
   }
   const name = flags.get('name') ?? `import-${basename(file).replace(/\.safetensors$/i, '')}`;
-  const run = importAsRun(new Uint8Array(readFileSync(file)), file, { gruVariant: gruVariant as GruVariant | undefined, rnnActivation: activation as 'tanh' | 'relu' | undefined, vocab, vocabSource: vocabFile, name });
+  const run = importAsRun(new Uint8Array(readFileSync(file)), file, { gruVariant: gruVariant as GruVariant | undefined, rnnActivation: activation as 'tanh' | 'relu' | undefined, vocab, vocabSource: vocabFile, name, text });
   const files: Record<string, string | Uint8Array> = {
     'config.json': JSON.stringify(run.config, null, 2) + '\n',
     'checkpoint.safetensors': run.checkpoint,
@@ -266,6 +269,7 @@ function importRun(file: string, flags: Map<string, string>): string {
   for (const w of run.warnings) console.error(`warning: ${w}`);
   console.log(`imported ${file}: ${run.description}`);
   for (const s of run.diagnostics.spectrum) console.log(`  sigma_1 W_hh layer ${s.layer} ${s.block.padEnd(3)} ${s.sigma1.toFixed(4)} (1/gamma = ${s.reference})`);
+  if (run.summary.valBpc !== undefined) console.log(`  on ${vocabFile}: validation bpc ${run.summary.valBpc.toFixed(3)}, training-chunk bpc ${run.summary.bpc!.toFixed(3)}`);
   console.log(`run saved in ${dir}`);
   return dir;
 }
@@ -312,6 +316,9 @@ function report(dir: string): string {
   if (metrics.length === 0) {
     const importJson = join(dir, 'import.json');
     lines.push(existsSync(importJson) ? `imported, not trained: ${(JSON.parse(readFileSync(importJson, 'utf8')) as { description: string }).description}` : 'no training steps yet');
+    const summaryJson = join(dir, 'summary.json');
+    const measured = existsSync(summaryJson) ? (JSON.parse(readFileSync(summaryJson, 'utf8')) as RunSummary) : undefined;
+    if (measured?.valBpc !== undefined) lines.push(`measured at import: validation bpc ${measured.valBpc.toFixed(3)}, training-chunk bpc ${measured.bpc?.toFixed(3)}`);
   } else {
     const last = metrics[metrics.length - 1];
     lines.push(`steps ${last.step}, final loss ${last.loss.toFixed(4)}${last.bpc !== undefined ? ` (bpc ${last.bpc.toFixed(3)})` : ''}`);

@@ -21,7 +21,8 @@ import type { Dataset } from './data';
 import { EngineError } from './errors';
 import { GATE_NAMES, Network, type ModelSpec } from './network';
 import { decodeSafetensors, encodeSafetensors, type DecodedSafetensors, type Dtype } from './safetensors';
-import { modelSpecFor } from './trainer';
+import { datasetFor } from './session';
+import { modelSpecFor, Trainer } from './trainer';
 
 const CELL_BY_GATES: Record<number, 'rnn' | 'gru' | 'lstm'> = { 1: 'rnn', 3: 'gru', 4: 'lstm' };
 const FLOAT_DTYPES = new Set(['F64', 'F32', 'F16', 'BF16']);
@@ -268,10 +269,17 @@ export interface ImportedRun {
  * A state_dict made into a run: a config, a checkpoint in RNN Lab's format (loadCheckpoint reads
  * it) and one diagnostics record. `vocab` (with `vocabSource`, the file it came from) is needed
  * when the file has none and an embedding; without one, a model without embedding becomes a
- * forecaster over its input size. Throws EngineError on anything that does not fit; pure, so
- * nothing is written until it returns.
+ * forecaster over its input size. With `text` (the training text the vocabulary came from), the
+ * imported weights are also probed on it: validation loss, and from one forward and backward
+ * pass over a training chunk, gate saturation, per-tensor gradient norms and the gradient flow
+ * through time. Throws EngineError on anything that does not fit; pure, so nothing is written
+ * until it returns.
  */
-export function importAsRun(bytes: Uint8Array, where: string, opts: ImportOptions & { vocab?: string[]; vocabSource?: string; name: string }): ImportedRun {
+export function importAsRun(
+  bytes: Uint8Array,
+  where: string,
+  opts: ImportOptions & { vocab?: string[]; vocabSource?: string; name: string; /** The vocabulary's source text, for the probe below. */ text?: string },
+): ImportedRun {
   const m = inferStateDict(bytes, where, opts);
   const warnings = [...m.warnings];
   const fail = (what: string, hint: string): never => {
@@ -337,14 +345,57 @@ export function importAsRun(bytes: Uint8Array, where: string, opts: ImportOption
     (m.hasHead ? `, head ${net.outputSize}` : ', no head') +
     (dataset.kind === 'text' ? ` (character model, vocabulary ${dataset.vocab.length})` : ' (forecasting)');
   const checkpoint = encodeCheckpoint(net, config, dataset, m.step, { imported_from: where, ...(m.hasHead ? {} : { head: 'absent in the imported file: zeros' }) });
-  return {
-    config,
-    checkpoint,
-    summary: { status: 'finished', step: m.step, message: `imported from ${where}: ${description}` },
-    diagnostics: { type: 'diagnostics', step: m.step, spectrum, saturation: [], flow: [], paramGradNorms: {} },
-    warnings,
-    description,
-  };
+  const summary: RunSummary = { status: 'finished', step: m.step, message: `imported from ${where}: ${description}` };
+  const diagnostics: DiagnosticsRecord = { type: 'diagnostics', step: m.step, spectrum, saturation: [], flow: [], paramGradNorms: {} };
+  if (opts.text !== undefined && dataset.kind === 'text') probe(config, net, m.hasHead, opts.text, opts.vocabSource ?? 'the text', summary, diagnostics, warnings);
+  return { config, checkpoint, summary, diagnostics, warnings, description };
+}
+
+/** Positions of held-out text the import's validation loss reads (enough for 3 digits, quick on the host). */
+const PROBE_EVAL_POSITIONS = 4000;
+
+/**
+ * Measures the imported weights on their training text. A Trainer over the text gets a copy of
+ * the weights; its evaluate() gives the validation loss, and one trainStep(diagnose) runs forward
+ * and backward at those weights and records saturation, gradient norms and flow before its
+ * update, which changes only the probe's copy (then dropped). Without a head only saturation is
+ * measured: a zero head sends no gradient back.
+ */
+function probe(config: RunConfig, net: Network, hasHead: boolean, text: string, source: string, summary: RunSummary, diagnostics: DiagnosticsRecord, warnings: string[]): void {
+  let trainer: Trainer;
+  try {
+    trainer = new Trainer({ ...config, dropout: 0 }, datasetFor(config, text));
+  } catch (e) {
+    warnings.push(`no saturation or gradient-flow diagnostics: ${e instanceof EngineError ? e.message : String(e)}`);
+    return;
+  }
+  if (trainer.net.params.size !== net.params.size) {
+    warnings.push(`no saturation or gradient-flow diagnostics: the characters of ${source} are not the model's vocabulary`);
+    return;
+  }
+  trainer.net.params.data.set(net.params.data);
+  if (!hasHead) {
+    diagnostics.saturation = trainer.validationSaturation(PROBE_EVAL_POSITIONS) ?? [];
+    return;
+  }
+  const val = trainer.evaluate(PROBE_EVAL_POSITIONS);
+  if (val) {
+    summary.valLoss = val.loss;
+    summary.valBpc = val.bpc;
+  }
+  let step: ReturnType<Trainer['trainStep']>;
+  try {
+    step = trainer.trainStep(true, false);
+  } catch (e) {
+    warnings.push(`no gradient-flow diagnostics: ${e instanceof EngineError ? e.message : String(e)}`);
+    return;
+  }
+  summary.loss = step.loss;
+  summary.bpc = step.loss / Math.LN2;
+  diagnostics.saturation = step.diagnostics!.saturation;
+  diagnostics.flow = step.diagnostics!.flow;
+  diagnostics.paramGradNorms = step.paramGradNorms;
+  summary.message += `; on ${source}: ${val?.bpc !== undefined ? `validation bpc ${val.bpc.toFixed(3)}, ` : ''}training-chunk bpc ${summary.bpc.toFixed(3)}`;
 }
 
 export interface ExportedStateDict {

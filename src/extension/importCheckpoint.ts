@@ -70,6 +70,8 @@ async function importCheckpoint(deps: ImportCommandDeps, arg: unknown): Promise<
   // The vocabulary, when the file's __metadata__ has none.
   let vocab: string[] | undefined;
   let vocabSource: string | undefined;
+  /** The vocabulary's source text: the import also measures the weights on it. */
+  let text: string | undefined;
   let vocabUri = args.vocab;
   if (need !== 'none' && vocabUri === undefined) {
     type Choice = { label: string; description: string; value: 'text' | 'json' | 'none' };
@@ -99,7 +101,9 @@ async function importCheckpoint(deps: ImportCommandDeps, arg: unknown): Promise<
     vocabSource = vscode.workspace.asRelativePath(vocabUri, false);
     try {
       const maxBytes = vscode.workspace.getConfiguration('rnnLab').get<number>('maxFileBytes') ?? DEFAULT_CONFIG.maxFileBytes;
-      vocab = vocabularyFrom(decodeText(await vscode.workspace.fs.readFile(vocabUri), vocabSource, maxBytes), vocabSource);
+      const content = decodeText(await vscode.workspace.fs.readFile(vocabUri), vocabSource, maxBytes);
+      vocab = vocabularyFrom(content, vocabSource);
+      if (!/\.json$/i.test(vocabSource)) text = content;
     } catch (e) {
       return fail(`cannot read the vocabulary from ${vocabSource}: ${errorText(e)}`);
     }
@@ -109,7 +113,7 @@ async function importCheckpoint(deps: ImportCommandDeps, arg: unknown): Promise<
   const name = args.name ?? `import-${base}`;
   let run: ReturnType<typeof importAsRun>;
   try {
-    run = importAsRun(bytes, where, { vocab, vocabSource, name });
+    run = importAsRun(bytes, where, { vocab, vocabSource, name, text });
   } catch (e) {
     return fail(errorText(e));
   }

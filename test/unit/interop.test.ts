@@ -106,6 +106,26 @@ describe('safetensors bytes against the spec', () => {
     assert.ok(f32.warnings.some((w) => /float32/.test(w)));
   });
 
+  it('import with the training text measures the weights on it: validation loss as a Trainer at those weights computes it, saturation, flow', () => {
+    const text = austen.slice(0, 8000);
+    const t = trainerFor({ cell: 'lstm', layers: 2, hidden: 10, seqLength: 12, batch: 4 }, text);
+    for (let i = 0; i < 8; i++) t.trainStep();
+    const exported = exportStateDict(checkpointBytes(t), 'ckpt', 'F64').bytes;
+    // The metadata's vocabulary aside, as for a file from PyTorch: the vocabulary and text come from the file given.
+    const { __metadata__: _, ...plain } = readHeader(exported).json;
+    const run = importAsRun(withHeader(exported, () => plain), 'model.safetensors', { name: 'x', vocab: vocabularyFrom(text, 't.txt'), vocabSource: 't.txt', text });
+    // The import knows only the default config (seqLength 50, batch 16): evaluate as it does.
+    const reference = trainerFor({ cell: 'lstm', layers: 2, hidden: 10 }, text);
+    reference.net.params.data.set(t.net.params.data);
+    assert.equal(run.summary.valLoss, reference.evaluate(4000)!.loss);
+    assert.ok(run.summary.bpc! > 1 && run.summary.bpc! < 7, String(run.summary.bpc));
+    assert.deepEqual(run.diagnostics.saturation.map((s) => `${s.layer}${s.gate}`), ['0i', '0f', '0g', '0o', '1i', '1f', '1g', '1o']);
+    assert.deepEqual(run.diagnostics.flow.map((f) => [f.layer, f.h.length, f.c!.length]), [[0, 50, 50], [1, 50, 50]]);
+    assert.ok(run.diagnostics.flow.every((f) => f.h.every((x) => Number.isFinite(x) && x >= 0) && f.h[0] > 0));
+    assert.equal(Object.keys(run.diagnostics.paramGradNorms).length, 10);
+    assert.match(run.summary.message!, /on t\.txt: validation bpc \d\.\d{3}, training-chunk bpc \d\.\d{3}/);
+  });
+
   it('exporting a reset-before GRU says it has no PyTorch module, in the result and the metadata; import keeps the variant', () => {
     const t = trainerFor({ cell: 'gru', gruVariant: 'reset_before', hidden: 5, seqLength: 6, batch: 2 });
     const out = exportStateDict(checkpointBytes(t), 'ckpt');
