@@ -278,7 +278,15 @@ export interface ImportedRun {
 export function importAsRun(
   bytes: Uint8Array,
   where: string,
-  opts: ImportOptions & { vocab?: string[]; vocabSource?: string; name: string; /** The vocabulary's source text, for the probe below. */ text?: string },
+  opts: ImportOptions & {
+    vocab?: string[];
+    vocabSource?: string;
+    name: string;
+    /** The vocabulary's source text, for the probe below. */
+    text?: string;
+    /** Skip the probe when it would cost more than this many floating-point operations (a caller on a UI thread sets it). */
+    probeBudgetFlops?: number;
+  },
 ): ImportedRun {
   const m = inferStateDict(bytes, where, opts);
   const warnings = [...m.warnings];
@@ -347,12 +355,18 @@ export function importAsRun(
   const checkpoint = encodeCheckpoint(net, config, dataset, m.step, { imported_from: where, ...(m.hasHead ? {} : { head: 'absent in the imported file: zeros' }) });
   const summary: RunSummary = { status: 'finished', step: m.step, message: `imported from ${where}: ${description}` };
   const diagnostics: DiagnosticsRecord = { type: 'diagnostics', step: m.step, spectrum, saturation: [], flow: [], paramGradNorms: {} };
-  if (opts.text !== undefined && dataset.kind === 'text') probe(config, net, m.hasHead, opts.text, opts.vocabSource ?? 'the text', summary, diagnostics, warnings);
+  if (opts.text !== undefined && dataset.kind === 'text') {
+    // ~2 flops per weight per position forward, ~4 more backward: one training chunk and the evaluation.
+    const cost = 2 * net.params.size * (3 * config.seqLength * config.batch + PROBE_EVAL_POSITIONS);
+    if (cost > (opts.probeBudgetFlops ?? Infinity)) {
+      warnings.push(`the model is too large to measure saturation and gradient flow here (${(cost / 1e9).toFixed(1)} GFLOP); rnn-lab import --vocab does it`);
+    } else probe(config, net, m.hasHead, opts.text, opts.vocabSource ?? 'the text', summary, diagnostics, warnings);
+  }
   return { config, checkpoint, summary, diagnostics, warnings, description };
 }
 
-/** Positions of held-out text the import's validation loss reads (enough for 3 digits, quick on the host). */
-const PROBE_EVAL_POSITIONS = 4000;
+/** Positions of held-out text the import's validation loss reads (enough for 2 digits of bpc, quick on the host). */
+const PROBE_EVAL_POSITIONS = 2000;
 
 /**
  * Measures the imported weights on their training text. A Trainer over the text gets a copy of

@@ -113,7 +113,8 @@ async function importCheckpoint(deps: ImportCommandDeps, arg: unknown): Promise<
   const name = args.name ?? `import-${base}`;
   let run: ReturnType<typeof importAsRun>;
   try {
-    run = importAsRun(bytes, where, { vocab, vocabSource, name, text });
+    // The probe on the text runs on the extension host: about half a second at most (~2 GFLOP/s).
+    run = importAsRun(bytes, where, { vocab, vocabSource, name, text, probeBudgetFlops: 1e9 });
   } catch (e) {
     return fail(errorText(e));
   }
