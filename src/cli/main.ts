@@ -4,8 +4,8 @@
  * Usage errors and errors a user can cause print one line and exit 2.
  */
 import { readFileSync, existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import type { DiagnosticsRecord, FromWorker, MetricsRecord, RunConfig } from '../protocol';
+import { basename, join, resolve } from 'node:path';
+import type { DiagnosticsRecord, FromWorker, GruVariant, MetricsRecord, RunConfig, RunSummary } from '../protocol';
 import { validateConfig, DEFAULT_CONFIG } from '../engine/config';
 import { decodeText } from '../engine/data';
 import { EngineError } from '../engine/errors';
@@ -13,9 +13,13 @@ import { checkFixture, type OracleFixture } from '../engine/oracle';
 import { loadCheckpoint, type LoadedModel } from '../engine/checkpoint';
 import { Rng } from '../engine/random';
 import { sampleText } from '../engine/sample';
-import { datasetFor, runSession } from '../engine/session';
+import { datasetFor, runSession, type SessionStart } from '../engine/session';
+import { dataFingerprint, restoreTrainer, RESUME_FILE } from '../engine/resume';
+import { decodeSafetensors } from '../engine/safetensors';
+import { exportStateDict, importAsRun, vocabularyFrom } from '../engine/interop';
+import { Trainer } from '../engine/trainer';
 import { runBench } from './bench';
-import { appendJsonl, createRunDir, readJsonl, writeAtomic } from './runDir';
+import { appendJsonl, createRunDir, readJsonl, writeAtomic, writeRunDirWhole } from './runDir';
 
 class UsageError extends Error {}
 
@@ -24,13 +28,26 @@ const HELP: Record<string, string> = {
               [--batch N] [--steps N] [--lr X] [--optim adam|sgd|rmsprop|adagrad] [--clip X]
               [--clip-mode norm|value|none] [--init orthogonal|identity|gaussian] [--scale X]
               [--task charlm|forecast] [--columns a,b] [--seed N] [--diag-every N] [--out RUN_DIR]
-  Trains on a text file (character LM) or a CSV column (forecasting); writes a run directory.`,
+       rnn-lab train --resume RUN_DIR [--steps N] [FILE]
+  Trains on a text file (character LM) or a CSV column (forecasting); writes a run directory.
+  --resume continues a run from its last checkpoint (and resume.safetensors: optimizer, RNG,
+  data position, carried state) exactly as if it had not stopped; --steps raises its total.`,
   sample: `rnn-lab sample RUN_DIR [--temperature X] [--length N] [--prime TEXT] [--top-k N] [--seed N]
   Prints text sampled from a trained character model.`,
   report: `rnn-lab report RUN_DIR
   Prints a summary: final loss, sigma_1 of W_hh per layer and gate, clipping, saturation, gradient flow.`,
   oracle: `rnn-lab oracle FILE...
   Checks the engine against oracle fixtures (PyTorch float64); exits 1 if any error exceeds 1e-9.`,
+  export: `rnn-lab export RUN_DIR [--out FILE.safetensors] [--dtype f64|f32] [--prefix rnn.]
+  Writes the run's weights as a PyTorch state_dict in safetensors (default RUN_DIR/pytorch.safetensors):
+  weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ... (+ embedding.weight, head.weight, head.bias);
+  f64 is exact (load_state_dict converts to a float32 module's dtype), f32 is half the size.
+  --prefix puts the recurrent tensors under a submodule name (rnn.weight_ih_l0). Never overwrites.`,
+  import: `rnn-lab import FILE.safetensors [--out RUN_DIR] [--vocab TEXT_OR_JSON] [--gru-variant reset_after|reset_before]
+              [--activation tanh|relu] [--name NAME]
+  Makes a run from a safetensors state_dict of torch.nn.RNN/LSTM/GRU (with or without embedding and
+  head): cell, layers and sizes come from the names and shapes. --vocab gives the vocabulary when the
+  file has none (a JSON list of strings, or a text whose sorted distinct characters it is).`,
   bench: `rnn-lab bench [--quick] [--json]
   Measures training throughput (chars/s, model GFLOP/s vs a tiled-matmul ceiling, peak RSS).`,
   demo: `rnn-lab demo
@@ -110,6 +127,55 @@ async function train(file: string, flags: Map<string, string>, quiet = false): P
   datasetFor(config, text); // bad data is refused before a run directory exists
   const dir = createRunDir(flags.get('out'), config);
   console.log(`training ${config.cell} ${config.layers}x${config.hidden} on ${file} -> ${dir}`);
+  await trainInDir(dir, config, text, quiet);
+  return dir;
+}
+
+/**
+ * train --resume: the config and weights from the run's checkpoint, everything else from its
+ * resume.safetensors; records after the checkpoint's step (a run killed between checkpoints) are
+ * dropped so that metrics.jsonl reads as one uninterrupted run.
+ */
+async function resume(dir: string, positional: string[], flags: Map<string, string>, quiet = false): Promise<string> {
+  const other = [...flags.keys()].filter((k) => k !== 'resume' && k !== 'steps');
+  if (other.length) throw new UsageError(`--resume continues a run as it was configured; only --steps may change, not --${other[0]}`);
+  if (positional.length > 1) throw new UsageError('train --resume takes at most one data FILE (when the data file moved)');
+  const ckptPath = join(dir, 'checkpoint.safetensors');
+  const statePath = join(dir, RESUME_FILE);
+  if (!existsSync(ckptPath)) throw new EngineError('bad-checkpoint', `${dir} has no checkpoint.safetensors`, 'Pick a run directory written by rnn-lab train.');
+  if (!existsSync(statePath)) {
+    throw new EngineError('bad-checkpoint', `${dir} has no ${RESUME_FILE} (the optimizer and RNG state an exact resume needs)`, 'Runs trained by rnn-lab train keep it; start a new run from the checkpoint otherwise.');
+  }
+  const checkpoint = new Uint8Array(readFileSync(ckptPath));
+  const state = new Uint8Array(readFileSync(statePath));
+  const loaded = loadCheckpoint(checkpoint, ckptPath);
+  const doneStep = Number(decodeSafetensors(checkpoint, ckptPath).metadata.step);
+  let config = loaded.config;
+  if (flags.has('steps')) {
+    const steps = Number(flags.get('steps'));
+    if (!Number.isInteger(steps) || steps < 1) throw new UsageError(`--steps needs a whole number, got "${flags.get('steps')}"`);
+    config = validateConfig({ ...config, steps }, 'options').config;
+  }
+  if (config.steps <= doneStep) {
+    throw new EngineError('bad-config', `${dir} is already at step ${doneStep} of ${config.steps}`, `Pass --steps N with N above ${doneStep} to train further.`);
+  }
+  const file = positional[0] ?? config.data;
+  if (!existsSync(file)) throw new EngineError('bad-config', `the run's data file ${file} does not exist`, 'Pass the data file after RUN_DIR: rnn-lab train --resume RUN_DIR FILE.');
+  const text = decodeText(readFileSync(file), file, config.maxFileBytes);
+  // Every check of the resume happens here, before a file of the run is touched.
+  restoreTrainer(new Trainer(config, datasetFor(config, text)), checkpoint, state, dataFingerprint(text), dir);
+  for (const name of ['metrics.jsonl', 'diagnostics.jsonl']) {
+    const records = readJsonl<{ step: number }>(join(dir, name));
+    const kept = records.filter((r) => r.step <= doneStep);
+    if (kept.length !== records.length) writeAtomic(join(dir, name), kept.map((r) => JSON.stringify(r) + '\n').join(''));
+  }
+  writeAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  console.log(`resuming ${config.cell} ${config.layers}x${config.hidden} in ${dir} from step ${doneStep} to ${config.steps}`);
+  await trainInDir(dir, config, text, quiet, { checkpoint, state, where: dir });
+  return dir;
+}
+
+async function trainInDir(dir: string, config: RunConfig, text: string, quiet: boolean, resumeFrom?: SessionStart['resume']): Promise<void> {
   let failed: string | undefined;
   const post = (m: FromWorker) => {
     switch (m.type) {
@@ -138,8 +204,72 @@ async function train(file: string, flags: Map<string, string>, quiet = false): P
   };
   let stop = false;
   process.once('SIGINT', () => (stop = true));
-  await runSession({ runId: dir, config, dataText: text }, post, () => stop);
+  // resume.safetensors is written just before each checkpoint; a crash between the two leaves
+  // files of different steps, which resume refuses rather than continuing wrongly.
+  const saveState = (_step: number, bytes: Uint8Array) => writeAtomic(join(dir, RESUME_FILE), bytes);
+  await runSession({ runId: dir, config, dataText: text, resume: resumeFrom }, post, () => stop, saveState);
   if (failed) process.exitCode = 2;
+  console.log(`run saved in ${dir}`);
+}
+
+/** export: a run's weights as a PyTorch state_dict file. */
+function exportRun(target: string, flags: Map<string, string>): void {
+  const dtypeFlag = (flags.get('dtype') ?? 'f64').toLowerCase();
+  if (dtypeFlag !== 'f64' && dtypeFlag !== 'f32') throw new UsageError(`--dtype must be f64 or f32, got "${flags.get('dtype')}"`);
+  const prefix = flags.get('prefix') ?? '';
+  if (prefix && !/^[\w.]*\.$/.test(prefix)) throw new UsageError(`--prefix must be a module path ending in a dot (e.g. rnn.), got "${prefix}"`);
+  const ckpt = existsSync(join(target, 'checkpoint.safetensors')) ? join(target, 'checkpoint.safetensors') : target;
+  if (!existsSync(ckpt) || (ckpt === target && !/\.safetensors$/i.test(target))) {
+    throw new EngineError('bad-checkpoint', `${target} is neither a run directory with checkpoint.safetensors nor a .safetensors file`, 'Pick a run directory written by rnn-lab train.');
+  }
+  const out = flags.get('out') ?? join(ckpt === target ? '.' : target, 'pytorch.safetensors');
+  if (existsSync(out)) throw new EngineError('bad-config', `${out} already exists`, 'Pick another --out; export never overwrites a file.');
+  const result = exportStateDict(new Uint8Array(readFileSync(ckpt)), ckpt, dtypeFlag === 'f32' ? 'F32' : 'F64', prefix);
+  for (const w of result.warnings) console.error(`warning: ${w}`);
+  writeAtomic(out, result.bytes);
+  console.log(`wrote ${out} (${result.bytes.length.toLocaleString('en-US')} bytes, ${dtypeFlag}); in PyTorch:`);
+  console.log('  from safetensors.torch import load_file');
+  for (const line of result.modules) console.log(`  ${line}`);
+  console.log(`  sd = load_file(${JSON.stringify(out)})`);
+  for (const line of result.modules) {
+    const n = line.split(' ')[0];
+    const pre = n === 'rnn' ? prefix : `${n}.`;
+    // Unprefixed recurrent names are the ones without a dot (embedding.weight and head.* have one).
+    const pick = pre ? `k.startswith(${JSON.stringify(pre)})` : "'.' not in k";
+    console.log(`  ${n}.load_state_dict({k[${pre.length}:]: v for k, v in sd.items() if ${pick}})`);
+  }
+}
+
+/** import: a PyTorch state_dict file made into a run directory (written whole or not at all). */
+function importRun(file: string, flags: Map<string, string>): string {
+  const gruVariant = flags.get('gru-variant');
+  if (gruVariant !== undefined && gruVariant !== 'reset_after' && gruVariant !== 'reset_before') throw new UsageError(`--gru-variant must be reset_after or reset_before, got "${gruVariant}"`);
+  const activation = flags.get('activation');
+  if (activation !== undefined && activation !== 'tanh' && activation !== 'relu') throw new UsageError(`--activation must be tanh or relu, got "${activation}"`);
+  if (!existsSync(file)) throw new EngineError('bad-checkpoint', `${file} does not exist`, 'Check the path.');
+  const vocabFile = flags.get('vocab');
+  let vocab: string[] | undefined;
+  let text: string | undefined;
+  if (vocabFile !== undefined) {
+    if (!existsSync(vocabFile)) throw new EngineError('bad-config', `vocabulary file ${vocabFile} does not exist`, 'Check the path.');
+    const content = decodeText(readFileSync(vocabFile), vocabFile, DEFAULT_CONFIG.maxFileBytes);
+    vocab = vocabularyFrom(content, vocabFile);
+    if (!/\.json$/i.test(vocabFile)) text = content;
+  }
+  const name = flags.get('name') ?? `import-${basename(file).replace(/\.safetensors$/i, '')}`;
+  const run = importAsRun(new Uint8Array(readFileSync(file)), file, { gruVariant: gruVariant as GruVariant | undefined, rnnActivation: activation as 'tanh' | 'relu' | undefined, vocab, vocabSource: vocabFile, name, text });
+  const files: Record<string, string | Uint8Array> = {
+    'config.json': JSON.stringify(run.config, null, 2) + '\n',
+    'checkpoint.safetensors': run.checkpoint,
+    'diagnostics.jsonl': JSON.stringify(run.diagnostics) + '\n',
+    'summary.json': JSON.stringify(run.summary, null, 2) + '\n',
+    'import.json': JSON.stringify({ source: file, description: run.description, warnings: run.warnings }, null, 2) + '\n',
+  };
+  const dir = writeRunDirWhole(flags.get('out'), run.config, files);
+  for (const w of run.warnings) console.error(`warning: ${w}`);
+  console.log(`imported ${file}: ${run.description}`);
+  for (const s of run.diagnostics.spectrum) console.log(`  sigma_1 W_hh layer ${s.layer} ${s.block.padEnd(3)} ${s.sigma1.toFixed(4)} (1/gamma = ${s.reference})`);
+  if (run.summary.valBpc !== undefined) console.log(`  on ${vocabFile}: validation bpc ${run.summary.valBpc.toFixed(3)}, training-chunk bpc ${run.summary.bpc!.toFixed(3)}`);
   console.log(`run saved in ${dir}`);
   return dir;
 }
@@ -178,16 +308,25 @@ function sample(dir: string, flags: Map<string, string>): string {
 function report(dir: string): string {
   const metrics = readJsonl<MetricsRecord>(join(dir, 'metrics.jsonl'));
   const diags = readJsonl<DiagnosticsRecord>(join(dir, 'diagnostics.jsonl'));
-  if (metrics.length === 0) throw new EngineError('bad-config', `${dir} has no metrics.jsonl records`, 'Pick a run directory written by rnn-lab train.');
+  if (metrics.length === 0 && diags.length === 0) throw new EngineError('bad-config', `${dir} has no metrics.jsonl or diagnostics.jsonl records`, 'Pick a run directory written by rnn-lab train or rnn-lab import.');
+  if (!existsSync(join(dir, 'config.json'))) throw new EngineError('bad-config', `${dir} has no config.json`, 'Pick a run directory written by rnn-lab train or rnn-lab import.');
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as RunConfig;
-  const last = metrics[metrics.length - 1];
   const lines: string[] = [];
   lines.push(`run ${dir}: ${config.cell} ${config.layers}x${config.hidden}, seq ${config.seqLength}, batch ${config.batch}, ${config.optimizer} lr ${config.lr}, clip ${config.clipMode} ${config.clip}`);
-  lines.push(`steps ${last.step}, final loss ${last.loss.toFixed(4)}${last.bpc !== undefined ? ` (bpc ${last.bpc.toFixed(3)})` : ''}`);
-  const val = [...metrics].reverse().find((m) => m.valLoss !== undefined);
-  if (val) lines.push(`validation at step ${val.step}: loss ${val.valLoss!.toFixed(4)}${val.valBpc !== undefined ? ` (bpc ${val.valBpc.toFixed(3)})` : ''}`);
-  const norms = metrics.map((m) => m.gradNorm).sort((a, b) => a - b);
-  lines.push(`gradient norm before clipping: median ${norms[Math.floor(norms.length / 2)].toFixed(3)}, max ${norms[norms.length - 1].toFixed(3)}; clipping fired on ${(100 * last.clipFraction).toFixed(1)}% of steps`);
+  if (metrics.length === 0) {
+    const importJson = join(dir, 'import.json');
+    lines.push(existsSync(importJson) ? `imported, not trained: ${(JSON.parse(readFileSync(importJson, 'utf8')) as { description: string }).description}` : 'no training steps yet');
+    const summaryJson = join(dir, 'summary.json');
+    const measured = existsSync(summaryJson) ? (JSON.parse(readFileSync(summaryJson, 'utf8')) as RunSummary) : undefined;
+    if (measured?.valBpc !== undefined) lines.push(`measured at import: validation bpc ${measured.valBpc.toFixed(3)}, training-chunk bpc ${measured.bpc?.toFixed(3)}`);
+  } else {
+    const last = metrics[metrics.length - 1];
+    lines.push(`steps ${last.step}, final loss ${last.loss.toFixed(4)}${last.bpc !== undefined ? ` (bpc ${last.bpc.toFixed(3)})` : ''}`);
+    const val = [...metrics].reverse().find((m) => m.valLoss !== undefined);
+    if (val) lines.push(`validation at step ${val.step}: loss ${val.valLoss!.toFixed(4)}${val.valBpc !== undefined ? ` (bpc ${val.valBpc.toFixed(3)})` : ''}`);
+    const norms = metrics.map((m) => m.gradNorm).sort((a, b) => a - b);
+    lines.push(`gradient norm before clipping: median ${norms[Math.floor(norms.length / 2)].toFixed(3)}, max ${norms[norms.length - 1].toFixed(3)}; clipping fired on ${(100 * last.clipFraction).toFixed(1)}% of steps`);
+  }
   const d = diags[diags.length - 1];
   if (d) {
     const first = diags[0];
@@ -245,35 +384,58 @@ async function demo(): Promise<void> {
   console.log(`\nrun saved in ${dir}`);
 }
 
+/** The options each command takes besides --help (train's come from FLAG_KEYS). */
+const OPTIONS: Record<string, string[]> = {
+  sample: ['temperature', 'length', 'prime', 'top-k', 'seed'],
+  report: [],
+  oracle: [],
+  demo: [],
+  export: ['out', 'dtype', 'prefix'],
+  import: ['out', 'vocab', 'gru-variant', 'activation', 'name'],
+};
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  if (!cmd || cmd === '--help' || cmd === 'help') {
+  if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(usage());
-    return cmd ? 0 : 2;
+    return 0;
   }
+  if (!cmd) throw new UsageError(`no command given (commands: ${Object.keys(HELP).join(', ')}; rnn-lab --help for usage)`);
   if (!(cmd in HELP)) throw new UsageError(`unknown command "${cmd}" (commands: ${Object.keys(HELP).join(', ')})`);
-  const { positional, flags } = cmd === 'bench' ? { positional: [], flags: new Map<string, string>(rest.includes('--help') ? [['help', '1']] : []) } : parseFlags(rest);
-  if (flags.has('help')) {
+  if (rest.includes('--help') || rest.includes('-h')) {
     console.log(HELP[cmd]);
     return 0;
   }
+  const { positional, flags } = cmd === 'bench' ? { positional: [], flags: new Map<string, string>() } : parseFlags(rest);
+  const allowed = OPTIONS[cmd];
+  const unknown = allowed ? [...flags.keys()].find((k) => !allowed.includes(k)) : undefined;
+  if (unknown !== undefined) throw new UsageError(`${cmd} has no option --${unknown} (see rnn-lab ${cmd} --help)`);
+  const one = (what: string) => {
+    if (positional.length !== 1) throw new UsageError(`${cmd} needs exactly one ${what}${positional.length ? `, got ${positional.length}: ${positional.join(' ')}` : ''} (see rnn-lab ${cmd} --help)`);
+    return positional[0];
+  };
   switch (cmd) {
     case 'train':
-      if (positional.length !== 1) throw new UsageError('train needs exactly one data FILE');
-      await train(positional[0], flags);
+      if (flags.has('resume')) await resume(flags.get('resume')!, positional, flags);
+      else await train(one('data FILE'), flags);
       return Number(process.exitCode ?? 0);
     case 'sample':
-      if (positional.length !== 1) throw new UsageError('sample needs a RUN_DIR');
-      console.log(sample(positional[0], flags));
+      console.log(sample(one('RUN_DIR'), flags));
       return 0;
     case 'report':
-      if (positional.length !== 1) throw new UsageError('report needs a RUN_DIR');
-      console.log(report(positional[0]));
+      console.log(report(one('RUN_DIR')));
       return 0;
     case 'oracle':
       return oracle(positional);
     case 'demo':
+      if (positional.length) throw new UsageError('demo takes no arguments');
       await demo();
+      return 0;
+    case 'export':
+      exportRun(one('RUN_DIR (or checkpoint .safetensors file)'), flags);
+      return 0;
+    case 'import':
+      importRun(one('FILE.safetensors'), flags);
       return 0;
     case 'bench': {
       const json = rest.includes('--json');

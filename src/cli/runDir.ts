@@ -3,8 +3,9 @@
  * appended as records come, checkpoint.safetensors and summary.json written atomically
  * (temp file, then rename), so a crash never leaves a half file under the real name.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { EngineError } from '../engine/errors';
 import type { RunConfig } from '../protocol';
 
 export function writeAtomic(path: string, data: string | Uint8Array): void {
@@ -13,15 +14,20 @@ export function writeAtomic(path: string, data: string | Uint8Array): void {
   renameSync(tmp, path);
 }
 
+function newRunDirName(config: RunConfig, root: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  let dir = join(root, `${stamp}-${config.name.replace(/[^\w.-]+/g, '_')}`);
+  for (let i = 2; existsSync(dir); i++) dir = join(root, `${stamp}-${config.name}-${i}`);
+  return dir;
+}
+
 /** Creates a new run directory; never reuses one that exists (no run is overwritten). */
 export function createRunDir(out: string | undefined, config: RunConfig, root = '.rnn-lab/runs'): string {
   let dir = out;
   if (!dir) {
-    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-    dir = join(root, `${stamp}-${config.name.replace(/[^\w.-]+/g, '_')}`);
-    for (let i = 2; existsSync(dir); i++) dir = join(root, `${stamp}-${config.name}-${i}`);
+    dir = newRunDirName(config, root);
   } else if (existsSync(join(dir, 'config.json'))) {
-    throw new Error(`${dir} already holds a run; pick another --out so it is not overwritten`);
+    throw new EngineError('bad-config', `${dir} already holds a run`, 'Pick another --out so it is not overwritten.');
   }
   mkdirSync(dir, { recursive: true });
   writeAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
@@ -38,4 +44,27 @@ export function readJsonl<T>(path: string): T[] {
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as T);
+}
+
+/**
+ * Writes a whole run directory at once: the files go into a temporary sibling directory that is
+ * renamed into place, so the run appears complete or not at all. Refuses a target that exists
+ * and is not empty.
+ */
+export function writeRunDirWhole(out: string | undefined, config: RunConfig, files: Record<string, string | Uint8Array>, root = '.rnn-lab/runs'): string {
+  const dir = out ?? newRunDirName(config, root);
+  if (existsSync(dir) && readdirSync(dir).length > 0) {
+    throw new EngineError('bad-config', `${dir} already exists and is not empty`, 'Pick another --out; a run directory is never overwritten.');
+  }
+  mkdirSync(dirname(dir), { recursive: true });
+  const tmp = `${dir}.tmp-${process.pid}`;
+  mkdirSync(tmp, { recursive: true });
+  try {
+    for (const [name, data] of Object.entries(files)) writeFileSync(join(tmp, name), data);
+    renameSync(tmp, dir);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  return dir;
 }

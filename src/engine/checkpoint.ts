@@ -8,7 +8,7 @@ import { validateConfig } from './config';
 import type { Dataset } from './data';
 import { EngineError } from './errors';
 import { Network } from './network';
-import { decodeSafetensors } from './safetensors';
+import { decodeSafetensors, encodeSafetensors } from './safetensors';
 import { modelSpecFor } from './trainer';
 
 export interface LoadedModel {
@@ -18,7 +18,7 @@ export interface LoadedModel {
 }
 
 export function loadCheckpoint(bytes: Uint8Array, where: string): LoadedModel {
-  const { tensors, metadata } = decodeSafetensors(bytes);
+  const { tensors, metadata } = decodeSafetensors(bytes, where);
   if (!metadata.config) throw new EngineError('bad-checkpoint', `${where} has no run config in its metadata`, 'Pick a checkpoint written by RNN Lab.');
   let meta: { config: unknown; vocab?: string[]; series?: { columns: string[]; mean: number[]; std: number[] } };
   try {
@@ -45,4 +45,19 @@ export function loadCheckpoint(bytes: Uint8Array, where: string): LoadedModel {
     net.params.view(t.name).set(src.data);
   }
   return { net, config, vocab: dataset.kind === 'text' ? dataset.vocab : undefined };
+}
+
+export const CHECKPOINT_FORMAT = 'rnn-lab/1';
+
+/**
+ * A network's parameters as a safetensors file with PyTorch state_dict names (float64, lossless);
+ * the run config and the vocabulary or series statistics in __metadata__, plus `extra` keys.
+ */
+export function encodeCheckpoint(net: Network, config: RunConfig, dataset: Dataset, step: number, extra: Record<string, string> = {}): Uint8Array {
+  const p = net.params;
+  const tensors = p.tensors.map((t) => ({ name: t.name, shape: t.shape, data: p.data.subarray(t.offset, t.offset + t.size) }));
+  const metadata: Record<string, string> = { format: CHECKPOINT_FORMAT, config: JSON.stringify(config), step: String(step), ...extra };
+  if (dataset.kind === 'text') metadata.vocab = JSON.stringify(dataset.vocab);
+  else metadata.series = JSON.stringify({ columns: dataset.columns, mean: dataset.mean, std: dataset.std });
+  return encodeSafetensors(tensors, metadata);
 }

@@ -122,4 +122,31 @@ export class Optimizer {
         break;
     }
   }
+
+  /** The state an exact resume needs: step count and the moment buffers (copies). */
+  exportState(): OptimizerState {
+    return { kind: this.opts.kind, t: this.t, m: this.m.slice(), v: this.v.slice() };
+  }
+
+  /** Restores exportState()'s output; refuses state of another optimizer or model size. */
+  importState(s: OptimizerState): void {
+    if (s.kind !== this.opts.kind) throw new Error(`optimizer state is for ${s.kind}, this run uses ${this.opts.kind}`);
+    if (s.m.length !== this.m.length || s.v.length !== this.v.length) {
+      throw new Error(`optimizer state has ${s.m.length}/${s.v.length} moment values, this model needs ${this.m.length}/${this.v.length}`);
+    }
+    if (!Number.isInteger(s.t) || s.t < 0) throw new Error(`optimizer step count ${s.t} is not a whole number >= 0`);
+    this.t = s.t;
+    this.m.set(s.m);
+    this.v.set(s.v);
+  }
+}
+
+export interface OptimizerState {
+  kind: OptimizerKind;
+  /** Updates applied so far (Adam's bias correction uses it). */
+  t: number;
+  /** First moment (Adam) or momentum buffer (SGD); empty when unused. */
+  m: Float64Array;
+  /** Second moment (Adam, RMSProp) or sum of squares (Adagrad); empty when unused. */
+  v: Float64Array;
 }

@@ -14,6 +14,8 @@ export interface NamedTensor {
   data: Float64Array | Float32Array;
 }
 
+const MAX_HEADER_BYTES = 100_000_000;
+
 const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
 export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<string, string>, dtype: Dtype = 'F64'): Uint8Array {
@@ -23,18 +25,20 @@ export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<strin
   for (const t of tensors) {
     const n = t.shape.reduce((a, b) => a * b, 1);
     if (n !== t.data.length) throw new Error(`tensor ${t.name}: shape ${t.shape} does not match ${t.data.length} values`);
+    if (t.name === '__metadata__' || Object.prototype.hasOwnProperty.call(header, t.name)) throw new Error(`tensor name ${t.name} is used twice`);
     header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + n * size] };
     offset += n * size;
   }
-  let json = JSON.stringify(header);
-  // Pad the header with spaces so the data starts 8-byte aligned (the spec allows trailing spaces).
-  while ((8 + json.length) % 8 !== 0) json += ' ';
-  const head = new TextEncoder().encode(json);
-  const out = new Uint8Array(8 + head.length + offset);
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  // The reference implementation pads the header with spaces to a multiple of 8 bytes (counted in
+  // bytes: a vocabulary is UTF-8), so the data starts 8-byte aligned after the 8-byte length.
+  const headLen = Math.ceil(json.length / 8) * 8;
+  const out = new Uint8Array(8 + headLen + offset);
   const view = new DataView(out.buffer);
-  view.setBigUint64(0, BigInt(head.length), true);
-  out.set(head, 8);
-  let p = 8 + head.length;
+  view.setBigUint64(0, BigInt(headLen), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + headLen);
+  let p = 8 + headLen;
   for (const t of tensors) {
     for (let i = 0; i < t.data.length; i++, p += size) {
       if (dtype === 'F64') view.setFloat64(p, t.data[i], true);
@@ -49,17 +53,22 @@ export interface DecodedSafetensors {
   metadata: Record<string, string>;
 }
 
-function bad(what: string): never {
-  throw new EngineError('bad-checkpoint', `not a valid safetensors file: ${what}`, 'Check the file; it may be truncated or not a checkpoint.');
-}
-
-/** Parses and validates a safetensors file; float tensors are widened to Float64Array. */
-export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
+/**
+ * Parses and validates a safetensors file (every check of the reference implementation's
+ * validate step); float tensors are widened to Float64Array. `where` names the file in errors.
+ */
+export function decodeSafetensors(bytes: Uint8Array, where = 'the file'): DecodedSafetensors {
+  const bad: (what: string) => never = (what) => {
+    throw new EngineError('bad-checkpoint', `${where} is not a valid safetensors file: ${what}`, 'Check the file; it may be truncated or not a safetensors file.');
+  };
   if (bytes.length < 8) bad(`only ${bytes.length} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = view.getBigUint64(0, true);
   if (n > BigInt(bytes.length - 8)) bad(`header length ${n} runs past the end of the file (${bytes.length} bytes)`);
   const headerLen = Number(n);
+  // The reference implementation refuses headers over 100 MB and ones that do not start with '{'.
+  if (headerLen > MAX_HEADER_BYTES) bad(`header length ${headerLen} is over the 100 MB limit of the format`);
+  if (headerLen < 2 || bytes[8] !== 0x7b) bad('the header does not start with "{"');
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)));
@@ -73,7 +82,7 @@ export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
   const entries: { name: string; dtype: string; shape: number[]; begin: number; end: number }[] = [];
   for (const [name, v] of Object.entries(header)) {
     if (name === '__metadata__') {
-      if (!v || typeof v !== 'object') bad('__metadata__ is not an object');
+      if (!v || typeof v !== 'object' || Array.isArray(v)) bad('__metadata__ is not an object of strings');
       for (const [k, s] of Object.entries(v as Record<string, unknown>)) {
         if (typeof s !== 'string') bad(`__metadata__.${k} is not a string`);
         metadata[k] = s;
@@ -81,24 +90,27 @@ export function decodeSafetensors(bytes: Uint8Array): DecodedSafetensors {
       continue;
     }
     const t = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (!t || typeof t !== 'object') bad(`entry ${name} is not an object`);
+    if (!t || typeof t !== 'object' || Array.isArray(t)) bad(`entry ${name} is not an object`);
     if (typeof t.dtype !== 'string' || !(t.dtype in BYTES)) bad(`tensor ${name} has unknown dtype ${JSON.stringify(t.dtype)}`);
-    if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isInteger(d) && d >= 0)) bad(`tensor ${name} has a bad shape`);
+    if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isInteger(d) && d >= 0)) bad(`tensor ${name} has a bad shape ${JSON.stringify(t.shape)} (want a list of whole numbers >= 0)`);
     const off = t.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0) || off[0] > off[1]) {
-      bad(`tensor ${name} has bad data_offsets`);
+      bad(`tensor ${name} has bad data_offsets ${JSON.stringify(off)} (want [begin, end] with 0 <= begin <= end)`);
     }
     const count = (t.shape as number[]).reduce((a, b) => a * b, 1);
+    if (!Number.isSafeInteger(count * BYTES[t.dtype as string])) bad(`tensor ${name} has a shape [${t.shape}] too large to hold`);
     if (off[1] - off[0] !== count * BYTES[t.dtype as string]) bad(`tensor ${name}: ${off[1] - off[0]} bytes do not fit shape [${t.shape}] of ${t.dtype}`);
     if (off[1] > dataLen) bad(`tensor ${name} overruns the data (${off[1]} > ${dataLen} bytes)`);
     entries.push({ name, dtype: t.dtype as string, shape: t.shape as number[], begin: off[0], end: off[1] });
   }
   entries.sort((a, b) => a.begin - b.begin);
   let expected = 0;
+  let previous = '';
   for (const e of entries) {
-    if (e.begin < expected) bad(`tensor ${e.name} overlaps the previous tensor`);
-    if (e.begin > expected) bad(`gap in the data before tensor ${e.name}`);
+    if (e.begin < expected) bad(`tensor ${e.name} (bytes ${e.begin}-${e.end}) overlaps tensor ${previous} (ends at ${expected})`);
+    if (e.begin > expected) bad(`gap of ${e.begin - expected} bytes in the data before tensor ${e.name}`);
     expected = e.end;
+    previous = e.name;
   }
   if (expected !== dataLen) bad(`${dataLen - expected} bytes after the last tensor`);
   const tensors = new Map<string, { dtype: string; shape: number[]; data: Float64Array }>();

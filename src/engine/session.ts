@@ -7,13 +7,16 @@ import type { FromWorker, MetricsRecord, RunConfig, RunSummary } from '../protoc
 import { seriesDataset, textDataset, type Dataset } from './data';
 import { EngineError } from './errors';
 import { validateConfig } from './config';
-import { encodeSafetensors } from './safetensors';
+import { encodeCheckpoint } from './checkpoint';
 import { minPositions, Trainer } from './trainer';
+import { dataFingerprint, restoreTrainer, resumeStateBytes } from './resume';
 
 export interface SessionStart {
   runId: string;
   config: RunConfig;
   dataText: string;
+  /** Continue a saved run: its checkpoint and resume.safetensors bytes (see resume.ts). */
+  resume?: { checkpoint: Uint8Array; state: Uint8Array; where: string };
 }
 
 export function datasetFor(config: RunConfig, dataText: string): Dataset {
@@ -25,31 +28,31 @@ export function datasetFor(config: RunConfig, dataText: string): Dataset {
 
 /** The run's parameters as a safetensors file with PyTorch state_dict names; config and vocabulary in the metadata. */
 export function checkpointBytes(trainer: Trainer): Uint8Array {
-  const p = trainer.net.params;
-  const tensors = p.tensors.map((t) => ({ name: t.name, shape: t.shape, data: p.data.subarray(t.offset, t.offset + t.size) }));
-  const d = trainer.dataset;
-  const metadata: Record<string, string> = {
-    format: 'rnn-lab/1',
-    config: JSON.stringify(trainer.config),
-    step: String(trainer.step),
-    rng: JSON.stringify(trainer.rng.getState()),
-  };
-  if (d.kind === 'text') metadata.vocab = JSON.stringify(d.vocab);
-  else metadata.series = JSON.stringify({ columns: d.columns, mean: d.mean, std: d.std });
-  return encodeSafetensors(tensors, metadata);
+  return encodeCheckpoint(trainer.net, trainer.config, trainer.dataset, trainer.step, { rng: JSON.stringify(trainer.rng.getState()) });
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
-export async function runSession(msg: SessionStart, post: (m: FromWorker) => void, shouldStop: () => boolean): Promise<RunSummary> {
+/**
+ * Runs a session. `saveState`, when given, receives the resume state (resume.ts) right before
+ * every checkpoint message, for callers that keep runs resumable (the CLI).
+ */
+export async function runSession(
+  msg: SessionStart,
+  post: (m: FromWorker) => void,
+  shouldStop: () => boolean,
+  saveState?: (step: number, bytes: Uint8Array) => void,
+): Promise<RunSummary> {
   const { runId } = msg;
   let trainer: Trainer;
   let config: RunConfig;
+  const fingerprint = saveState || msg.resume ? dataFingerprint(msg.dataText) : '';
   try {
     // Whoever started us, the config is validated and its defaults filled here.
     config = validateConfig(msg.config, msg.config?.name ?? 'config').config;
     const dataset = datasetFor(config, msg.dataText);
     trainer = new Trainer(config, dataset);
+    if (msg.resume) restoreTrainer(trainer, msg.resume.checkpoint, msg.resume.state, fingerprint, msg.resume.where);
     post({ type: 'started', runId, vocab: dataset.kind === 'text' ? dataset.vocab : undefined, paramCount: trainer.net.params.size });
   } catch (err) {
     const summary: RunSummary = { status: 'failed', step: 0, message: err instanceof EngineError ? err.line : String((err as Error)?.message ?? err) };
@@ -61,6 +64,10 @@ export async function runSession(msg: SessionStart, post: (m: FromWorker) => voi
   let lastYield = start;
   let last: MetricsRecord | undefined;
   let summary: RunSummary | undefined;
+  const checkpoint = (): void => {
+    saveState?.(trainer.step, resumeStateBytes(trainer, fingerprint));
+    post({ type: 'checkpoint', runId, step: trainer.step, bytes: checkpointBytes(trainer) });
+  };
   const isText = trainer.dataset.kind === 'text';
   while (trainer.step < config.steps) {
     if (shouldStop()) {
@@ -110,7 +117,7 @@ export async function runSession(msg: SessionStart, post: (m: FromWorker) => voi
     post({ type: 'metrics', runId, record: rec });
     if (r.diagnostics) post({ type: 'diagnostics', runId, record: r.diagnostics });
     if (config.checkpointEvery > 0 && r.step % config.checkpointEvery === 0) {
-      post({ type: 'checkpoint', runId, step: r.step, bytes: checkpointBytes(trainer) });
+      checkpoint();
     }
     if (now - lastYield > 30) {
       await yieldToEventLoop();
@@ -124,7 +131,7 @@ export async function runSession(msg: SessionStart, post: (m: FromWorker) => voi
     summary.valLoss = last.valLoss;
     summary.valBpc = last.valBpc;
   }
-  if (trainer.step > 0) post({ type: 'checkpoint', runId, step: trainer.step, bytes: checkpointBytes(trainer) });
+  if (trainer.step > 0) checkpoint();
   post({ type: 'done', runId, summary });
   return summary;
 }

@@ -3,6 +3,7 @@ import { RunsTreeProvider, type RunItem } from './runsTree';
 import { DiagnosticsViewProvider } from './diagnosticsView';
 import { exists, RunStore, type StoredRun } from './runStore';
 import { TrainingSession } from './trainingSession';
+import { registerImportCommand } from './importCheckpoint';
 import { DEFAULT_CONFIG, validateConfig } from '../engine/config';
 import { decodeText } from '../engine/data';
 import { loadCheckpoint } from '../engine/checkpoint';
@@ -455,6 +456,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     vscode.commands.registerCommand('rnnLab.stopTraining', () => stopTraining()),
     { dispose: () => active.forEach((r) => r.session.dispose()) },
   );
+  registerImportCommand(context, { store, refreshRuns, errors });
   void refreshRuns();
 
   return {

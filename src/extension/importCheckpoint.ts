@@ -1,0 +1,163 @@
+/**
+ * RNN Lab: Import PyTorch Checkpoint. A safetensors state_dict of torch.nn.RNN / LSTM / GRU (with
+ * or without embedding and head) becomes a run in the run store: config.json, a checkpoint that
+ * sampling loads, one diagnostics record (sigma_1 of every W_hh block) and summary.json. The
+ * engine does the inference and every check (src/engine/interop.ts); this module asks for the
+ * file and, when the file has none, the vocabulary, and writes the run whole: into a hidden
+ * temporary folder that is renamed into place, so on any error nothing is created.
+ */
+import * as vscode from 'vscode';
+import { DEFAULT_CONFIG } from '../engine/config';
+import { decodeText } from '../engine/data';
+import { importAsRun, inferStateDict, vocabularyFrom, vocabularyNeed } from '../engine/interop';
+import type { RunStore } from './runStore';
+
+export interface ImportCommandDeps {
+  store: RunStore;
+  refreshRuns: () => Promise<void>;
+  /** Where error messages are also recorded (the extension API exposes it to tests). */
+  errors: string[];
+}
+
+/**
+ * Arguments for programmatic calls (tests, other commands): `file` skips the file dialog;
+ * `vocab` a vocabulary file, or 'none' for real-valued inputs; `name` the run name.
+ * The Explorer context menu passes the file's Uri.
+ */
+export interface ImportArgs {
+  file?: vscode.Uri;
+  vocab?: vscode.Uri | 'none';
+  name?: string;
+}
+
+export function registerImportCommand(context: vscode.ExtensionContext, deps: ImportCommandDeps): void {
+  context.subscriptions.push(vscode.commands.registerCommand('rnnLab.importCheckpoint', (arg?: unknown) => importCheckpoint(deps, arg)));
+}
+
+async function importCheckpoint(deps: ImportCommandDeps, arg: unknown): Promise<string | undefined> {
+  const args: ImportArgs = arg instanceof vscode.Uri ? { file: arg } : ((arg && typeof arg === 'object' ? arg : {}) as ImportArgs);
+  const fail = (message: string): undefined => {
+    const line = `RNN Lab: ${message}`;
+    deps.errors.push(line);
+    void vscode.window.showErrorMessage(line);
+    return undefined;
+  };
+  let file = args.file;
+  if (!file) {
+    const picked = await vscode.window.showOpenDialog({
+      title: 'RNN Lab: import a PyTorch checkpoint (safetensors state_dict of nn.RNN / nn.LSTM / nn.GRU)',
+      canSelectMany: false,
+      filters: { 'safetensors state_dict': ['safetensors'], 'All files': ['*'] },
+      defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+    });
+    if (!picked?.[0]) return undefined;
+    file = picked[0];
+  }
+  const where = vscode.workspace.asRelativePath(file, false);
+  let bytes: Uint8Array;
+  try {
+    bytes = await vscode.workspace.fs.readFile(file);
+  } catch (e) {
+    return fail(`cannot read ${where}: ${errorText(e)}`);
+  }
+  let need: ReturnType<typeof vocabularyNeed>;
+  try {
+    need = vocabularyNeed(inferStateDict(bytes, where));
+  } catch (e) {
+    return fail(errorText(e));
+  }
+
+  // The vocabulary, when the file's __metadata__ has none.
+  let vocab: string[] | undefined;
+  let vocabSource: string | undefined;
+  /** The vocabulary's source text: the import also measures the weights on it. */
+  let text: string | undefined;
+  let vocabUri = args.vocab;
+  if (need !== 'none' && vocabUri === undefined) {
+    type Choice = { label: string; description: string; value: 'text' | 'json' | 'none' };
+    const choices: Choice[] = [
+      { label: 'Characters of a text file', description: 'the sorted distinct characters of the training text', value: 'text' },
+      { label: 'A JSON list of strings', description: 'one string per token id, e.g. vocab.json', value: 'json' },
+    ];
+    if (need === 'optional') choices.push({ label: 'No vocabulary', description: 'real-valued inputs: a forecasting model', value: 'none' });
+    const choice = await vscode.window.showQuickPick(choices, {
+      title: `RNN Lab: ${where} has no vocabulary in its metadata`,
+      placeHolder: need === 'required' ? 'Its embedding needs one: where does it come from?' : 'Is it a character model? Where does its vocabulary come from?',
+    });
+    if (!choice) return undefined;
+    if (choice.value === 'none') vocabUri = 'none';
+    else {
+      const picked = await vscode.window.showOpenDialog({
+        title: choice.value === 'json' ? 'RNN Lab: vocabulary (JSON list of strings)' : 'RNN Lab: the text the model was trained on',
+        canSelectMany: false,
+        filters: choice.value === 'json' ? { JSON: ['json'] } : { Text: ['txt', 'md', 'csv'], 'All files': ['*'] },
+        defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+      });
+      if (!picked?.[0]) return undefined;
+      vocabUri = picked[0];
+    }
+  }
+  if (vocabUri instanceof vscode.Uri) {
+    vocabSource = vscode.workspace.asRelativePath(vocabUri, false);
+    try {
+      const maxBytes = vscode.workspace.getConfiguration('rnnLab').get<number>('maxFileBytes') ?? DEFAULT_CONFIG.maxFileBytes;
+      const content = decodeText(await vscode.workspace.fs.readFile(vocabUri), vocabSource, maxBytes);
+      vocab = vocabularyFrom(content, vocabSource);
+      if (!/\.json$/i.test(vocabSource)) text = content;
+    } catch (e) {
+      return fail(`cannot read the vocabulary from ${vocabSource}: ${errorText(e)}`);
+    }
+  }
+
+  const base = file.path.split('/').pop()!.replace(/\.safetensors$/i, '');
+  const name = args.name ?? `import-${base}`;
+  let run: ReturnType<typeof importAsRun>;
+  try {
+    // The probe on the text runs on the extension host: about half a second at most (~2 GFLOP/s).
+    run = importAsRun(bytes, where, { vocab, vocabSource, name, text, probeBudgetFlops: 1e9 });
+  } catch (e) {
+    return fail(errorText(e));
+  }
+
+  // Written whole or not at all: a hidden temporary folder (the run store lists only folders with
+  // a config.json, written last) renamed to the run's id.
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const safe = name.replace(/[^\w.-]+/g, '_') || 'import';
+  let id = `${stamp}-${safe}`;
+  for (let i = 2; await exists(deps.store.runUri(id)); i++) id = `${stamp}-${safe}-${i}`;
+  const tmp = vscode.Uri.joinPath(deps.store.root, `.${id}.importing`);
+  const encode = (s: string) => new TextEncoder().encode(s);
+  try {
+    await vscode.workspace.fs.createDirectory(tmp);
+    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(tmp, 'checkpoint.safetensors'), run.checkpoint);
+    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(tmp, 'diagnostics.jsonl'), encode(JSON.stringify(run.diagnostics) + '\n'));
+    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(tmp, 'summary.json'), encode(JSON.stringify(run.summary, null, 2) + '\n'));
+    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(tmp, 'import.json'), encode(JSON.stringify({ source: where, description: run.description, warnings: run.warnings }, null, 2) + '\n'));
+    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(tmp, 'config.json'), encode(JSON.stringify(run.config, null, 2) + '\n'));
+    await vscode.workspace.fs.rename(tmp, deps.store.runUri(id), { overwrite: false });
+  } catch (e) {
+    await vscode.workspace.fs.delete(tmp, { recursive: true, useTrash: false }).then(undefined, () => undefined);
+    return fail(`cannot write the imported run ${id}: ${errorText(e)}`);
+  }
+  await deps.refreshRuns();
+  const warn = run.warnings.length ? ` Note: ${run.warnings.join('; ')}.` : '';
+  void vscode.window.showInformationMessage(`RNN Lab: imported ${where} as run ${id}: ${run.description}.${warn}`);
+  return id;
+}
+
+async function exists(uri: vscode.Uri): Promise<boolean> {
+  try {
+    await vscode.workspace.fs.stat(uri);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function errorText(e: unknown): string {
+  if (e instanceof Error) {
+    const hint = (e as { hint?: unknown }).hint;
+    return typeof hint === 'string' && hint ? `${e.message}. ${hint}` : e.message;
+  }
+  return String(e);
+}
