@@ -3,6 +3,7 @@ import { RunsTreeProvider, type RunItem } from './runsTree';
 import { DiagnosticsViewProvider } from './diagnosticsView';
 import { exists, RunStore, type StoredRun } from './runStore';
 import { TrainingSession } from './trainingSession';
+import { registerSelectionCommands, type SelectionApi } from './selection';
 import { DEFAULT_CONFIG, validateConfig } from '../engine/config';
 import { decodeText } from '../engine/data';
 import { loadCheckpoint } from '../engine/checkpoint';
@@ -26,6 +27,8 @@ export interface RnnLabApi {
   readonly errors: readonly string[];
   /** Refreshes the Runs tree from disk now. */
   refreshRuns(): Promise<void>;
+  /** Run on selection: the decorations shown per document and the status bar legend. */
+  readonly selection: SelectionApi;
 }
 
 interface ActiveRun {
@@ -456,8 +459,10 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     { dispose: () => active.forEach((r) => r.session.dispose()) },
   );
   void refreshRuns();
+  const selection = registerSelectionCommands(context, store, showError);
 
   return {
+    selection,
     runs,
     diagnostics,
     store,
