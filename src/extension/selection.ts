@@ -13,7 +13,12 @@ import {
 } from '../engine/inspect';
 import { Rng } from '../engine/random';
 import { sampleText } from '../engine/sample';
-import type { RunStore, StoredRun } from './runStore';
+import { exists, type RunStore, type StoredRun } from './runStore';
+
+interface ChosenRun {
+  id: string;
+  uri: vscode.Uri;
+}
 
 /**
  * Run on selection: a trained run's model over the text under the cursor, in the editor.
@@ -40,7 +45,7 @@ interface DocState {
   lines: number[];
   mode: Mode;
   unit?: { layer: number; state: 'h' | 'c'; unit: number; values: number[]; scale: number };
-  influence?: { target: number; values: Float64Array };
+  influence?: { target: number; values: Float64Array; max: number };
 }
 
 export interface RunOnSelectionResult {
@@ -75,6 +80,18 @@ const surprisalEdges = [0.25, 0.5, 1, 1.5, 2, 3, 4];
 const divergingHues = ['#2166ac', '#4393c3', '#92c5de', '#d1e5f0', '#fddbc7', '#f4a582', '#d6604d', '#b2182b'];
 const influenceAlphas = [0.1, 0.18, 0.26, 0.34, 0.42, 0.5, 0.6, 0.7];
 const influenceRgb = '138, 92, 235';
+/**
+ * Influence falls off roughly exponentially with distance (more so for a vanilla RNN), so it is
+ * coloured on a log scale: 8 buckets over this many decades below the largest; smaller is plain.
+ */
+const influenceDecades = 4;
+
+function influenceBucket(v: number, max: number): number {
+  if (!(v > 0 && max > 0)) return -1;
+  const f = 1 + Math.log10(v / max) / influenceDecades;
+  return f < 0 ? -1 : Math.min(7, Math.floor(f * 8));
+}
+
 /** Upper bucket edges of a forecast's |error| / std of the column. */
 const seriesEdges = [0.1, 0.2, 0.4, 0.6, 0.8, 1, 1.5];
 
@@ -191,9 +208,8 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
         if (Math.abs(x) >= 0.05) add(divergingTypes[x < 0 ? Math.max(0, 3 - Math.floor(-x * 4 - 1e-9)) : 4 + Math.min(3, Math.floor(x * 4 - 1e-9))], { range });
       } else if (st.mode === 'influence' && st.influence) {
         if (i === st.influence.target) add(cursorType, { range });
-        const max = Math.max(...st.influence.values);
-        const v = st.influence.values[i];
-        if (v > 0 && max > 0) add(influenceTypes[Math.min(7, Math.floor((v / max) * 8 - 1e-9))], { range });
+        const b = influenceBucket(st.influence.values[i], st.influence.max);
+        if (b >= 0) add(influenceTypes[b], { range });
       }
     });
     return out;
@@ -244,12 +260,12 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
         `${fmt(u.scale)} · variance ${fmt(unitVarianceOf(u.values))}`,
       );
     } else if (st.mode === 'influence' && st.influence) {
-      const max = Math.max(...st.influence.values);
+      const max = st.influence.max;
       const ch = (st.result as TextInspection).chars[st.influence.target];
       setLegend(
-        `influence on '${show(ch.char)}': 0`,
+        `influence on '${show(ch.char)}' (log scale): ${(max * 10 ** -influenceDecades).toPrecision(2)}`,
         influenceAlphas.map((a) => `rgba(${influenceRgb}, ${Math.min(1, a + 0.3)})`),
-        influenceAlphas.map((_, i) => `${((i / 8) * max).toPrecision(3)} to ${(((i + 1) / 8) * max).toPrecision(3)} (||d log p / d x||)`),
+        influenceAlphas.map((_, i) => `${(max * 10 ** (((i - 8) / 8) * influenceDecades)).toPrecision(3)} to ${(max * 10 ** (((i - 7) / 8) * influenceDecades)).toPrecision(3)} (||d log p / d x||)`),
         `${max.toPrecision(3)} = max ||d log p/d x||`,
       );
     } else if (st.mode === 'series') {
@@ -281,18 +297,28 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
   const runsWithModel = async (): Promise<StoredRun[]> =>
     (await store.list()).filter((r) => r.status !== 'running' && (r.config?.task === 'charlm' || r.config?.task === 'forecast'));
 
-  /** The run passed in (a Runs view item, an id, or { runId }), else the last one used, else a quick pick. */
-  const chooseRun = async (arg: unknown): Promise<StoredRun | undefined> => {
-    const runs = await runsWithModel();
+  /**
+   * The run passed in (a Runs view item, an id, or { runId }), else the last one used, else a quick
+   * pick. A known id goes straight to its folder: listing every run costs a read per run, which in
+   * the web host is a round trip each.
+   */
+  const chooseRun = async (arg: unknown): Promise<ChosenRun | undefined> => {
     const a = arg as { runId?: unknown; id?: unknown } | undefined;
-    const id = typeof arg === 'string' ? arg : typeof a?.runId === 'string' ? a.runId : typeof a?.id === 'string' ? a.id : undefined;
-    if (id) {
-      const run = runs.find((r) => r.id === id);
-      if (!run) reportError(`RNN Lab: there is no finished run "${id}" with a model to run on the selection. Pick one from the Runs view.`);
-      return run;
+    const given = typeof arg === 'string' ? arg : typeof a?.runId === 'string' ? a.runId : typeof a?.id === 'string' ? a.id : undefined;
+    const id = given ?? lastRunId;
+    if (id !== undefined && /^[\w.-]+$/.test(id) && !id.startsWith('.')) {
+      if (store.isOpen(id)) {
+        reportError(`RNN Lab: run ${id} is still training; wait for it to finish (or stop it) and try again.`);
+        return undefined;
+      }
+      const uri = store.runUri(id);
+      if (await exists(vscode.Uri.joinPath(uri, 'checkpoint.safetensors'))) return { id, uri };
     }
-    const last = runs.find((r) => r.id === lastRunId);
-    if (last) return last;
+    if (given !== undefined) {
+      reportError(`RNN Lab: there is no finished run "${given}" with a model to run on the selection. Pick one from the Runs view.`);
+      return undefined;
+    }
+    const runs = await runsWithModel();
     if (runs.length === 0) {
       reportError('RNN Lab: no trained run to run on the selection yet. Train one first (RNN Lab: Train RNN).');
       return undefined;
@@ -301,10 +327,10 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
       runs.map((r) => ({ label: r.config?.name ?? r.id, description: `${r.config?.task} · ${r.config?.cell.toUpperCase()} ${r.config?.layers}x${r.config?.hidden}`, detail: r.id, run: r })),
       { title: 'RNN Lab: run which model on the selection?' },
     );
-    return pick?.run;
+    return pick && { id: pick.run.id, uri: pick.run.uri };
   };
 
-  const loadModel = async (run: StoredRun): Promise<LoadedModel | undefined> => {
+  const loadModel = async (run: ChosenRun): Promise<LoadedModel | undefined> => {
     const uri = vscode.Uri.joinPath(run.uri, 'checkpoint.safetensors');
     try {
       const stat = await vscode.workspace.fs.stat(uri);
@@ -450,6 +476,8 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
         resolve(accepted);
       });
       qp.show();
+      // The first item is active from the start: preview it without waiting for a move.
+      if (qp.items[0]) showUnit(qp.items[0].layer, qp.items[0].state, qp.items[0].unit);
     });
   };
 
@@ -474,7 +502,7 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
       return undefined;
     }
     const values = influenceOn(st.model.net, r, target);
-    st.influence = { target, values };
+    st.influence = { target, values, max: values.reduce((m, v) => Math.max(m, v), 0) };
     st.mode = 'influence';
     refresh(doc);
     return { target, targetOffset: st.start + ch.offset, char: ch.char, influence: Array.from(values) };
