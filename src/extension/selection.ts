@@ -84,7 +84,7 @@ const influenceRgb = '138, 92, 235';
  * Influence falls off roughly exponentially with distance (more so for a vanilla RNN), so it is
  * coloured on a log scale: 8 buckets over this many decades below the largest; smaller is plain.
  */
-const influenceDecades = 4;
+const influenceDecades = 2;
 
 function influenceBucket(v: number, max: number): number {
   if (!(v > 0 && max > 0)) return -1;

@@ -187,7 +187,6 @@ describe('RNN Lab: run a model on the selection', function () {
     editor.selection = new vscode.Selection(doc.positionAt(offset), doc.positionAt(offset));
     const inf = (await vscode.commands.executeCommand<Influence>('rnnLab.showInfluence'))!;
     assert.ok(inf, api.errors.join(' | '));
-    console.log('INFLUENCE', inf.influence.slice(0, target).map((v) => v.toPrecision(2)).join(' '));
     assert.strictEqual(inf.target, target);
     assert.strictEqual(inf.char, 'f');
     assert.strictEqual(inf.influence.length, result.chars!.length);
