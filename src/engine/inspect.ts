@@ -160,22 +160,28 @@ export function topOf(row: Float64Array, k: number, vocab: string[]): Prediction
  * has no prefix.
  */
 export function influenceOn(net: Network, inspection: TextInspection, target: number): Float64Array {
-  const n = inspection.chars.length;
+  return influenceOnSteps(net, inspection.tokens, Int32Array.from(inspection.chars, (c) => c.step), target);
+}
+
+/**
+ * influenceOn from the fed tokens and each character's step (-1: unknown, not fed) alone: what a
+ * worker needs to be sent.
+ */
+export function influenceOnSteps(net: Network, tokens: Int32Array, steps: Int32Array, target: number): Float64Array {
+  const n = steps.length;
   const out = new Float64Array(n);
-  const ch = inspection.chars[target];
-  if (!ch || !ch.known || ch.step < 1) return out;
-  const g = ch.step; // log p(x_g | x_0..x_{g-1}) is read off the head after step g-1
-  const tokens = inspection.tokens.subarray(0, g);
-  net.forward(tokens, g, 1, net.newState(1));
+  const g = steps[target]; // log p(x_g | x_0..x_{g-1}) is read off the head after step g-1
+  if (!(target >= 0 && target < n) || g < 1) return out;
+  net.forward(tokens.subarray(0, g), g, 1, net.newState(1));
   const targets = new Int32Array(g);
-  targets[g - 1] = inspection.tokens[g];
+  targets[g - 1] = tokens[g];
   // With lastStepOnly the loss is -log p of that one step: d log p = -dL, the same norm.
   net.head(targets, { backward: true, paramGrads: false, lastStepOnly: true });
   net.backward({ paramGrads: false, inputGrad: true });
   const I = net.inputSize;
   const dX = net.dInput;
   for (let i = 0; i < target; i++) {
-    const s = inspection.chars[i].step;
+    const s = steps[i];
     if (s < 0) continue;
     let sum = 0;
     for (let k = 0; k < I; k++) sum += dX[s * I + k] * dX[s * I + k];

@@ -2,18 +2,23 @@ import * as vscode from 'vscode';
 import { loadCheckpoint, type LoadedModel } from '../engine/checkpoint';
 import {
   gateSummary,
-  influenceOn,
-  inspectSeries,
-  inspectText,
   unitsByVariance,
   unitValues,
   unitVariance,
   type SeriesInspection,
   type TextInspection,
 } from '../engine/inspect';
-import { Rng } from '../engine/random';
-import { sampleText } from '../engine/sample';
+import type { FromInspectWorker } from '../protocol';
+import { InspectCancelled, InspectClient, type InspectRequest } from './inspectClient';
 import { exists, type RunStore, type StoredRun } from './runStore';
+
+/** A run's model on the host (for its metadata) and the checkpoint bytes the worker is sent. */
+interface LoadedRun {
+  model: LoadedModel;
+  bytes: Uint8Array;
+  /** run id @ checkpoint mtime: which model the worker holds. */
+  key: string;
+}
 
 interface ChosenRun {
   id: string;
@@ -23,9 +28,11 @@ interface ChosenRun {
 /**
  * Run on selection: a trained run's model over the text under the cursor, in the editor.
  * Decorations colour each character (surprisal, a hidden unit, or input influence); a hover shows
- * what the model expected there. Everything runs on the extension host: the engine is pure TS and
- * a selection is capped (rnnLab.selection.maxChars), so one pass over it is short. Files are read
- * with vscode.workspace.fs only, so it works in VS Code for the web and on untitled documents.
+ * what the model expected there. The model runs in a worker (inspectClient.ts: a Web Worker in VS
+ * Code for the web, worker_threads on desktop), with a cancellable progress notification when it
+ * takes more than a moment, so a large model on a long selection never blocks the extension host;
+ * selections are still capped (rnnLab.selection.maxChars). Files are read with
+ * vscode.workspace.fs only, so it works in VS Code for the web and on untitled documents.
  *
  * Commands return their results when called programmatically (the integration tests use them).
  */
@@ -37,6 +44,7 @@ interface DocState {
   uri: string;
   runId: string;
   model: LoadedModel;
+  loaded: LoadedRun;
   /** Document offset (UTF-16) of the inspected text and its length. */
   start: number;
   length: number;
@@ -118,7 +126,8 @@ function show(ch: string): string {
 
 export function registerSelectionCommands(context: vscode.ExtensionContext, store: RunStore, reportError: (message: string) => void): SelectionApi {
   const states = new Map<string, DocState>();
-  const models = new Map<string, { mtime: number; model: LoadedModel }>();
+  const models = new Map<string, { mtime: number; loaded: LoadedRun }>();
+  const client = new InspectClient(context.extensionUri);
   let lastRunId: string | undefined = context.workspaceState.get<string>('rnnLab.selection.lastRun');
   const shown = new Map<string, { mode: Mode; decorated: number }>();
 
@@ -330,18 +339,57 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
     return pick && { id: pick.run.id, uri: pick.run.uri };
   };
 
-  const loadModel = async (run: ChosenRun): Promise<LoadedModel | undefined> => {
+  const loadModel = async (run: ChosenRun): Promise<LoadedRun | undefined> => {
     const uri = vscode.Uri.joinPath(run.uri, 'checkpoint.safetensors');
     try {
       const stat = await vscode.workspace.fs.stat(uri);
       const cached = models.get(run.id);
-      if (cached && cached.mtime === stat.mtime) return cached.model;
-      const model = loadCheckpoint(await vscode.workspace.fs.readFile(uri), `${run.id}/checkpoint.safetensors`);
-      models.set(run.id, { mtime: stat.mtime, model });
-      return model;
+      if (cached && cached.mtime === stat.mtime) return cached.loaded;
+      const bytes = await vscode.workspace.fs.readFile(uri);
+      const loaded = { model: loadCheckpoint(bytes, `${run.id}/checkpoint.safetensors`), bytes, key: `${run.id}@${stat.mtime}` };
+      models.set(run.id, { mtime: stat.mtime, loaded });
+      return loaded;
     } catch (e) {
       reportError(`RNN Lab: cannot load the model of run ${run.id}: ${e instanceof Error ? e.message : String(e)}${(e as { hint?: string }).hint ? `. ${(e as { hint?: string }).hint}` : ''}`);
       return undefined;
+    }
+  };
+
+  /**
+   * One request to the worker. A progress notification with Cancel appears when it takes longer
+   * than a moment; Cancel terminates the worker. Undefined when cancelled or failed (reported).
+   */
+  const ask = async <T extends FromInspectWorker['type']>(req: InspectRequest, loaded: LoadedRun, expect: T, title: string): Promise<Extract<FromInspectWorker, { type: T }> | undefined> => {
+    const work = (async () => {
+      let reply = await client.request(req, loaded.key, () => loaded.bytes);
+      if (reply.type === 'error' && reply.needModel) {
+        client.forgetModel();
+        reply = await client.request(req, loaded.key, () => loaded.bytes);
+      }
+      return reply;
+    })();
+    let settled = false;
+    const timer = setTimeout(() => {
+      if (settled) return;
+      void vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `RNN Lab: ${title}`, cancellable: true }, (_, token) => {
+        token.onCancellationRequested(() => client.cancel());
+        return work.catch(() => undefined);
+      });
+    }, 400);
+    try {
+      const reply = await work;
+      if (reply.type === 'error') {
+        reportError(`RNN Lab: ${title} failed: ${reply.message}`);
+        return undefined;
+      }
+      if (reply.type !== expect) throw new Error(`unexpected reply ${reply.type}`);
+      return reply as Extract<FromInspectWorker, { type: T }>;
+    } catch (e) {
+      if (!(e instanceof InspectCancelled)) reportError(`RNN Lab: ${title} failed: ${e instanceof Error ? e.message : String(e)}`);
+      return undefined;
+    } finally {
+      settled = true;
+      clearTimeout(timer);
     }
   };
 
@@ -372,12 +420,14 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
     }
     const run = await chooseRun(arg);
     if (!run) return undefined;
-    const model = await loadModel(run);
-    if (!model) return undefined;
+    const loaded = await loadModel(run);
+    if (!loaded) return undefined;
+    const model = loaded.model;
     lastRunId = run.id;
     void context.workspaceState.update('rnnLab.selection.lastRun', run.id);
-    const started = Date.now();
+    const version = doc.version;
     const start = doc.offsetAt(range.start);
+    let milliseconds: number;
     let st: DocState;
     let contextText: string | undefined;
     if (model.series) {
@@ -385,19 +435,24 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
       const last = range.end.character === 0 && range.end.line > first ? range.end.line - 1 : range.end.line;
       const lineNumbers = Array.from({ length: last - first + 1 }, (_, i) => first + i);
       const header = headerOf(doc);
-      const result = inspectSeries(model.net, model.series, lineNumbers.map((l) => doc.lineAt(l).text), header);
+      const reply = await ask({ type: 'inspectSeries', lines: lineNumbers.map((l) => doc.lineAt(l).text), header }, loaded, 'inspected', `running ${run.id} on ${lineNumbers.length} rows`);
+      if (!reply || !unchanged(doc, version)) return undefined;
+      const result = reply.result as SeriesInspection;
+      milliseconds = reply.milliseconds;
       const from = doc.offsetAt(doc.lineAt(first).range.start);
-      st = { uri: doc.uri.toString(), runId: run.id, model, start: from, length: doc.offsetAt(doc.lineAt(last).range.end) - from, result, lines: lineNumbers, mode: 'series' };
+      st = { uri: doc.uri.toString(), runId: run.id, model, loaded, start: from, length: doc.offsetAt(doc.lineAt(last).range.end) - from, result, lines: lineNumbers, mode: 'series' };
     } else if (model.vocab) {
       const contextChars = vscode.workspace.getConfiguration('rnnLab').get<number>('selection.contextChars') ?? 200;
       contextText = doc.getText(new vscode.Range(doc.positionAt(Math.max(0, start - contextChars)), range.start));
-      const result = inspectText(model.net, model.vocab, text, { context: contextText });
-      st = { uri: doc.uri.toString(), runId: run.id, model, start, length: text.length, result, lines: [], mode: 'surprisal' };
+      const reply = await ask({ type: 'inspectText', text, context: contextText }, loaded, 'inspected', `running ${run.id} on ${text.length.toLocaleString('en-US')} characters`);
+      if (!reply || !unchanged(doc, version)) return undefined;
+      const result = reply.result as TextInspection;
+      milliseconds = reply.milliseconds;
+      st = { uri: doc.uri.toString(), runId: run.id, model, loaded, start, length: text.length, result, lines: [], mode: 'surprisal' };
     } else {
       reportError(`RNN Lab: run ${run.id} has neither a vocabulary nor series columns.`);
       return undefined;
     }
-    const milliseconds = Date.now() - started;
     states.set(st.uri, st);
     refresh(doc);
     const base: RunOnSelectionResult = { runId: run.id, kind: st.result.kind, start: st.start, length: st.length, milliseconds };
@@ -501,7 +556,10 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
       reportError(`RNN Lab: '${show(ch.char)}' is not in the model's vocabulary, so nothing predicted it. Pick another character.`);
       return undefined;
     }
-    const values = influenceOn(st.model.net, r, target);
+    const version = doc.version;
+    const reply = await ask({ type: 'influence', tokens: r.tokens, steps: Int32Array.from(r.chars, (c) => c.step), target }, st.loaded, 'influence', `influence on '${show(ch.char)}' (backpropagating through ${target} characters)`);
+    if (!reply || !unchanged(doc, version) || states.get(st.uri) !== st) return undefined;
+    const values = reply.values;
     st.influence = { target, values, max: values.reduce((m, v) => Math.max(m, v), 0) };
     st.mode = 'influence';
     refresh(doc);
@@ -525,9 +583,9 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
     if (!withinCap(prime.length, 'selection')) return undefined;
     const run = await chooseRun(arg?.runId ?? (arg as { id?: string } | undefined)?.id);
     if (!run) return undefined;
-    const model = await loadModel(run);
-    if (!model) return undefined;
-    if (!model.vocab) {
+    const loaded = await loadModel(run);
+    if (!loaded) return undefined;
+    if (!loaded.model.vocab) {
       reportError(`RNN Lab: run ${run.id} forecasts a series; Continue Selection needs a character model.`);
       return undefined;
     }
@@ -536,7 +594,10 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
     const contextChars = cfg.get<number>('selection.contextChars') ?? 200;
     const start = doc.offsetAt(range.start);
     const before = doc.getText(new vscode.Range(doc.positionAt(Math.max(0, start - contextChars)), range.start));
-    const inserted = sampleText(model.net, model.vocab, { length, temperature, topK, prime: before + prime }, new Rng(arg?.seed ?? Date.now() >>> 0));
+    const version = doc.version;
+    const reply = await ask({ type: 'sample', prime: before + prime, length, temperature, topK, seed: arg?.seed ?? Date.now() >>> 0 }, loaded, 'sampled', `generating ${length} characters with ${run.id}`);
+    if (!reply || !unchanged(doc, version)) return undefined;
+    const inserted = reply.text;
     const at = range.end;
     const ok = await editor.edit((b) => b.insert(at, inserted), { undoStopBefore: true, undoStopAfter: true });
     if (!ok) {
@@ -627,6 +688,7 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
     legendLabel,
     ...swatches,
     legendTail,
+    client,
     vscode.commands.registerCommand('rnnLab.runOnSelection', (arg?: unknown) => runOnSelection(arg)),
     vscode.commands.registerCommand('rnnLab.colorByHiddenUnit', (arg?: { layer?: number; unit?: number; state?: 'h' | 'c' }) => colorByHiddenUnit(arg)),
     vscode.commands.registerCommand('rnnLab.showInfluence', (arg?: { offset?: number }) => showInfluence(arg)),
@@ -654,6 +716,13 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
     },
     legend: () => legendText,
   };
+}
+
+/** False (with a note to the user) if the document changed while the worker ran: its result describes old text. */
+function unchanged(doc: vscode.TextDocument, version: number): boolean {
+  if (doc.version === version) return true;
+  void vscode.window.showInformationMessage('RNN Lab: the text changed while the model ran; run the command again.');
+  return false;
 }
 
 function headerOf(doc: vscode.TextDocument): string[] | null {

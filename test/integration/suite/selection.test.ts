@@ -280,7 +280,7 @@ describe('RNN Lab: run a model on the selection', function () {
     const inf = (await vscode.commands.executeCommand<Influence>('rnnLab.showInfluence', { offset: 1999 }))!;
     const infMs = Date.now() - t0;
     assert.strictEqual(inf.target, 1999);
-    console.log(`MEASURE run on a 2,000-char selection (LSTM 1x32, web extension host): command ${times.join(', ')} ms (engine part ${engineMs.join(', ')} ms); Show Influence on char 2000: ${infMs} ms`);
+    console.log(`MEASURE run on a 2,000-char selection (LSTM 1x32, web extension host): command ${times.join(', ')} ms (in the worker ${engineMs.map((m) => Math.round(m)).join(', ')} ms); Show Influence on char 2000: ${infMs} ms`);
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
 
