@@ -3,6 +3,9 @@ import * as vscode from 'vscode';
 import type { RnnLabApi } from '../../../src/extension/extension';
 import type { RunOnSelectionResult } from '../../../src/extension/selection';
 import { loadCheckpoint, type LoadedModel } from '../../../src/engine/checkpoint';
+import { DEFAULT_CONFIG } from '../../../src/engine/config';
+import { checkpointBytes, datasetFor } from '../../../src/engine/session';
+import { Trainer } from '../../../src/engine/trainer';
 import { activateExtension, screenshot } from './helpers';
 
 type Influence = { target: number; targetOffset: number; char: string; influence: number[] };
@@ -281,6 +284,35 @@ describe('RNN Lab: run a model on the selection', function () {
     const infMs = Date.now() - t0;
     assert.strictEqual(inf.target, 1999);
     console.log(`MEASURE run on a 2,000-char selection (LSTM 1x32, web extension host): command ${times.join(', ')} ms (in the worker ${engineMs.map((m) => Math.round(m)).join(', ')} ms); Show Influence on char 2000: ${infMs} ms`);
+
+    // A 2x128 LSTM (untrained) in a run folder written here: the work takes a while, in the
+    // worker; the host's 20 ms timers keep firing meanwhile (lag printed).
+    const mcfg = { ...DEFAULT_CONFIG, name: 'selection-medium', data: 'tiny.txt', cell: 'lstm' as const, layers: 2, hidden: 128, seqLength: 16, batch: 2, steps: 1 };
+    const medium = 'selection-medium-untrained';
+    const dir = api.store.runUri(medium);
+    await vscode.workspace.fs.createDirectory(dir);
+    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(dir, 'config.json'), new TextEncoder().encode(JSON.stringify(mcfg)));
+    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(dir, 'checkpoint.safetensors'), checkpointBytes(new Trainer(mcfg, datasetFor(mcfg, corpus))));
+    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(dir, 'summary.json'), new TextEncoder().encode(JSON.stringify({ status: 'stopped', step: 0 })));
+    const lags: number[] = [];
+    let last = Date.now();
+    const ticker = setInterval(() => {
+      const now = Date.now();
+      lags.push(now - last - 20);
+      last = now;
+    }, 20);
+    const m0 = Date.now();
+    const med = (await vscode.commands.executeCommand<RunOnSelectionResult>('rnnLab.runOnSelection', { runId: medium }))!;
+    const medMs = Date.now() - m0;
+    const i0 = Date.now();
+    const medInf = (await vscode.commands.executeCommand<Influence>('rnnLab.showInfluence', { offset: 1999 }))!;
+    const medInfMs = Date.now() - i0;
+    clearInterval(ticker);
+    assert.strictEqual(med.chars!.length, 2000);
+    assert.strictEqual(medInf.influence.length, 2000);
+    lags.sort((a, b) => a - b);
+    console.log(`MEASURE LSTM 2x128 on 2,000 chars: command ${medMs} ms (worker ${Math.round(med.milliseconds)} ms), Show Influence ${medInfMs} ms; host timer lag meanwhile: median ${lags[lags.length >> 1]} ms, max ${lags[lags.length - 1]} ms over ${lags.length} ticks`);
+    await vscode.workspace.fs.delete(dir, { recursive: true });
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
 
