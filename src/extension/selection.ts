@@ -321,7 +321,8 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
         return undefined;
       }
       const uri = store.runUri(id);
-      if (await exists(vscode.Uri.joinPath(uri, 'checkpoint.safetensors'))) return { id, uri };
+      // A model loaded before is stat'ed by loadModel anyway: one round trip, not two.
+      if (models.has(id) || (await exists(vscode.Uri.joinPath(uri, 'checkpoint.safetensors')))) return { id, uri };
     }
     if (given !== undefined) {
       reportError(`RNN Lab: there is no finished run "${given}" with a model to run on the selection. Pick one from the Runs view.`);
