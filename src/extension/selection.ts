@@ -86,7 +86,7 @@ const surprisalHues = ['#1a9850', '#66bd63', '#a6d96a', '#d9ef8b', '#fee08b', '#
 const surprisalEdges = [0.25, 0.5, 1, 1.5, 2, 3, 4];
 /** ColorBrewer RdBu: blue negative, red positive (as in Karpathy et al.'s cell plots); near 0 stays plain. */
 const divergingHues = ['#2166ac', '#4393c3', '#92c5de', '#d1e5f0', '#fddbc7', '#f4a582', '#d6604d', '#b2182b'];
-const influenceAlphas = [0.1, 0.18, 0.26, 0.34, 0.42, 0.5, 0.6, 0.7];
+const influenceAlphas = [0.06, 0.12, 0.2, 0.3, 0.4, 0.52, 0.65, 0.8];
 const influenceRgb = '138, 92, 235';
 /**
  * Influence falls off roughly exponentially with distance (more so for a vanilla RNN), so it is
@@ -321,8 +321,9 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
         return undefined;
       }
       const uri = store.runUri(id);
-      // A model loaded before is stat'ed by loadModel anyway: one round trip, not two.
-      if (models.has(id) || (await exists(vscode.Uri.joinPath(uri, 'checkpoint.safetensors')))) return { id, uri };
+      // A named run loaded before is stat'ed by loadModel anyway (one round trip, not two); the
+      // last-used run is checked here, so that a deleted one falls back to the quick pick.
+      if ((given !== undefined && models.has(id)) || (await exists(vscode.Uri.joinPath(uri, 'checkpoint.safetensors')))) return { id, uri };
     }
     if (given !== undefined) {
       reportError(`RNN Lab: there is no finished run "${given}" with a model to run on the selection. Pick one from the Runs view.`);

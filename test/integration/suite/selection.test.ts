@@ -260,11 +260,13 @@ describe('RNN Lab: run a model on the selection', function () {
     }
   });
 
-  it('the current line when nothing is selected; a 2,000-character selection (time printed, not asserted)', async () => {
+  it('the current line when nothing is selected, with the last run used; a Runs view item; a 2,000-character selection (time printed, not asserted)', async () => {
     const doc = editor.document;
     const line = doc.lineAt(1);
     editor.selection = new vscode.Selection(line.range.start.translate(0, 3), line.range.start.translate(0, 3));
-    const r = (await vscode.commands.executeCommand<RunOnSelectionResult>('rnnLab.runOnSelection', { runId }))!;
+    // No argument: the run used last (no quick pick opens; the command would wait on it).
+    const r = (await vscode.commands.executeCommand<RunOnSelectionResult>('rnnLab.runOnSelection'))!;
+    assert.strictEqual(r.runId, runId);
     assert.strictEqual(r.start, doc.offsetAt(line.range.start));
     assert.strictEqual(r.length, line.text.length);
     const long = await vscode.workspace.openTextDocument({ content: corpus.repeat(6).slice(0, 2000), language: 'plaintext' });
@@ -272,9 +274,12 @@ describe('RNN Lab: run a model on the selection', function () {
     e2.selection = new vscode.Selection(long.positionAt(0), long.positionAt(2000));
     const times: number[] = [];
     const engineMs: number[] = [];
+    // What the Runs view's context menu passes: its tree item.
+    const item = api.runs.getRuns().find((x) => x.id === runId);
+    assert.ok(item);
     for (let i = 0; i < 3; i++) {
       const t0 = Date.now();
-      const big = (await vscode.commands.executeCommand<RunOnSelectionResult>('rnnLab.runOnSelection', { runId }))!;
+      const big = (await vscode.commands.executeCommand<RunOnSelectionResult>('rnnLab.runOnSelection', item))!;
       times.push(Date.now() - t0);
       engineMs.push(big.milliseconds);
       assert.strictEqual(big.chars!.length, 2000);
