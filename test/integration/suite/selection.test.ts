@@ -279,7 +279,7 @@ describe('RNN Lab: run a model on the selection', function () {
     assert.ok(item);
     for (let i = 0; i < 3; i++) {
       const t0 = Date.now();
-      const big = (await vscode.commands.executeCommand<RunOnSelectionResult>('rnnLab.runOnSelection', item))!;
+      const big: RunOnSelectionResult = (await vscode.commands.executeCommand<RunOnSelectionResult>('rnnLab.runOnSelection', item))!;
       times.push(Date.now() - t0);
       engineMs.push(big.milliseconds);
       assert.strictEqual(big.chars!.length, 2000);
