@@ -132,6 +132,15 @@ describe('RNN Lab: run a model on the selection', function () {
     await vscode.commands.executeCommand('editor.action.showHover');
     await new Promise((r) => setTimeout(r, 700));
     await screenshot('selection-surprisal');
+    // The same in a dark theme: translucent colours over either background.
+    const workbench = vscode.workspace.getConfiguration('workbench');
+    await workbench.update('colorTheme', 'Default Dark Modern', vscode.ConfigurationTarget.Global);
+    try {
+      await new Promise((r) => setTimeout(r, 700));
+      await screenshot('selection-surprisal-dark');
+    } finally {
+      await workbench.update('colorTheme', undefined, vscode.ConfigurationTarget.Global);
+    }
   });
 
   it('the hover shows the top-5 (sorted, summing to at most 1), the actual character\'s p and the gates', async () => {
