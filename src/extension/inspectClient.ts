@@ -50,6 +50,11 @@ export class InspectClient implements vscode.Disposable {
     return reply;
   }
 
+  /** A request is out (the worker is computing). */
+  get busy(): boolean {
+    return this.pending.size > 0;
+  }
+
   /** Forget which model the worker holds (it said it has another): the next request sends it. */
   forgetModel(): void {
     this.heldModel = undefined;

@@ -76,6 +76,10 @@ export interface SelectionApi {
   decorationsOf(doc: vscode.TextDocument): { mode: Mode; decorated: number; start: number; length: number } | undefined;
   /** The legend shown in the status bar (empty when hidden). */
   legend(): string;
+  /** The worker is computing a request. */
+  busy(): boolean;
+  /** What the progress notification's Cancel does: terminate the worker (the next request starts a new one). */
+  cancelWork(): void;
 }
 
 // Colour scales. Backgrounds are translucent so the text stays readable on light and dark themes;
@@ -717,6 +721,8 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
       return st && s ? { ...s, start: st.start, length: st.length } : undefined;
     },
     legend: () => legendText,
+    busy: () => client.busy,
+    cancelWork: () => client.cancel(),
   };
 }
 

@@ -324,6 +324,18 @@ describe('RNN Lab: run a model on the selection', function () {
     clearInterval(ticker);
     assert.strictEqual(med.chars!.length, 2000);
     assert.strictEqual(medInf.influence.length, 2000);
+    // Cancel (the progress notification's button) terminates the worker mid-way: no result, no
+    // error, and the next command works in a fresh worker.
+    const errorsBefore = api.errors.length;
+    const cancelled = vscode.commands.executeCommand<Influence | undefined>('rnnLab.showInfluence', { offset: 1998 });
+    await waitUntil('the worker to be busy', () => api.selection.busy());
+    api.selection.cancelWork();
+    assert.strictEqual(await cancelled, undefined);
+    assert.strictEqual(api.errors.length, errorsBefore);
+    const again = (await vscode.commands.executeCommand<Influence>('rnnLab.showInfluence', { offset: 1998 }))!;
+    assert.strictEqual(again.target, 1998);
+    assert.ok(again.influence[1997] > 0);
+    assert.ok(again.influence.slice(1998).every((v) => v === 0));
     lags.sort((a, b) => a - b);
     console.log(`MEASURE LSTM 2x128 on 2,000 chars: command ${medMs} ms (worker ${Math.round(med.milliseconds)} ms), Show Influence ${medInfMs} ms; host timer lag meanwhile: median ${lags[lags.length >> 1]} ms, max ${lags[lags.length - 1]} ms over ${lags.length} ticks`);
     await vscode.workspace.fs.delete(dir, { recursive: true });
@@ -366,6 +378,14 @@ describe('RNN Lab: run a model on the selection', function () {
     assert.strictEqual(api.selection.decorationsOf(doc), undefined);
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
   });
+
+  async function waitUntil(what: string, check: () => boolean): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
 
   async function waitForMode(doc: vscode.TextDocument, mode: string): Promise<void> {
     const deadline = Date.now() + 10_000;
