@@ -48,6 +48,8 @@ interface DocState {
   /** Document offset (UTF-16) of the inspected text and its length. */
   start: number;
   length: number;
+  /** How many characters before `start` were fed as context (their edits change the predictions too). */
+  contextLength: number;
   result: TextInspection | SeriesInspection;
   /** Series: document line number of each inspected line. */
   lines: number[];
@@ -446,7 +448,7 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
       const result = reply.result as SeriesInspection;
       milliseconds = reply.milliseconds;
       const from = doc.offsetAt(doc.lineAt(first).range.start);
-      st = { uri: doc.uri.toString(), runId: run.id, model, loaded, start: from, length: doc.offsetAt(doc.lineAt(last).range.end) - from, result, lines: lineNumbers, mode: 'series' };
+      st = { uri: doc.uri.toString(), runId: run.id, model, loaded, start: from, length: doc.offsetAt(doc.lineAt(last).range.end) - from, contextLength: 0, result, lines: lineNumbers, mode: 'series' };
     } else if (model.vocab) {
       const contextChars = vscode.workspace.getConfiguration('rnnLab').get<number>('selection.contextChars') ?? 200;
       contextText = doc.getText(new vscode.Range(doc.positionAt(Math.max(0, start - contextChars)), range.start));
@@ -454,7 +456,7 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
       if (!reply || !unchanged(doc, version)) return undefined;
       const result = reply.result as TextInspection;
       milliseconds = reply.milliseconds;
-      st = { uri: doc.uri.toString(), runId: run.id, model, loaded, start, length: text.length, result, lines: [], mode: 'surprisal' };
+      st = { uri: doc.uri.toString(), runId: run.id, model, loaded, start, length: text.length, contextLength: contextText.length, result, lines: [], mode: 'surprisal' };
     } else {
       reportError(`RNN Lab: run ${run.id} has neither a vocabulary nor series columns.`);
       return undefined;
@@ -677,11 +679,11 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
       const from = c.rangeOffset;
       const to = c.rangeOffset + c.rangeLength;
       if (from >= st.start + st.length && !(st.result.kind === 'series' && from === st.start + st.length)) continue; // after the text
-      if (to <= st.start) {
-        shift += c.text.length - c.rangeLength; // before it: the text moves, it does not change
+      if (to <= st.start - st.contextLength) {
+        shift += c.text.length - c.rangeLength; // before it and its context: the text moves, it does not change
         continue;
       }
-      // The text under the decorations changed: they no longer describe it.
+      // The text under the decorations (or the context that was fed before it) changed: they no longer describe it.
       clear(e.document);
       return;
     }

@@ -234,7 +234,7 @@ describe('RNN Lab: run a model on the selection', function () {
     assert.strictEqual(doc.getText(), before);
   });
 
-  it('decorations follow edits before them and clear when the text under them changes', async () => {
+  it('decorations follow edits before them and clear when the text under them (or the context before it) changes', async () => {
     const doc = editor.document;
     const from = doc.getText().indexOf('this truth');
     select(editor, from, from + 60);
@@ -247,9 +247,14 @@ describe('RNN Lab: run a model on the selection', function () {
     await editor.edit((b) => b.insert(doc.positionAt(from + 11), 'Z'));
     assert.strictEqual(api.selection.decorationsOf(doc), undefined, 'an edit inside the text clears the decorations');
     assert.strictEqual(api.selection.legend(), '');
-    await vscode.commands.executeCommand('undo');
-    await vscode.commands.executeCommand('undo');
-    await vscode.commands.executeCommand('undo');
+    // An edit in the context fed before the text changes the predictions too.
+    const again = doc.getText().indexOf('this truth');
+    select(editor, again, again + 60);
+    await vscode.commands.executeCommand('rnnLab.runOnSelection', { runId });
+    assert.strictEqual(api.selection.decorationsOf(doc)?.start, again);
+    await editor.edit((b) => b.insert(doc.positionAt(again - 3), 'W'));
+    assert.strictEqual(api.selection.decorationsOf(doc), undefined, 'an edit in the context clears the decorations');
+    for (let i = 0; i < 4; i++) await vscode.commands.executeCommand('undo');
   });
 
   it('a selection over the cap is refused with one message, nothing run', async () => {
