@@ -232,6 +232,25 @@ describe('RNN Lab: run a model on the selection', function () {
     for (const ch of out.inserted) assert.ok(model.vocab!.includes(ch), `${JSON.stringify(ch)} is not in the vocabulary`);
     await vscode.commands.executeCommand('undo');
     assert.strictEqual(doc.getText(), before);
+    // Length, temperature and top-k from the settings when not given.
+    const cfg = vscode.workspace.getConfiguration('rnnLab');
+    await cfg.update('continue.length', 7, vscode.ConfigurationTarget.Global);
+    await cfg.update('continue.topK', 1, vscode.ConfigurationTarget.Global);
+    try {
+      select(editor, from, to);
+      const greedy = (await vscode.commands.executeCommand<{ inserted: string }>('rnnLab.continueSelection'))!;
+      assert.strictEqual(Array.from(greedy.inserted).length, 7);
+      // top-k 1 is greedy decoding: the same text whatever the seed.
+      await vscode.commands.executeCommand('undo');
+      select(editor, from, to);
+      const again = (await vscode.commands.executeCommand<{ inserted: string }>('rnnLab.continueSelection', { seed: 12345 }))!;
+      assert.strictEqual(again.inserted, greedy.inserted);
+      await vscode.commands.executeCommand('undo');
+      assert.strictEqual(doc.getText(), before);
+    } finally {
+      await cfg.update('continue.length', undefined, vscode.ConfigurationTarget.Global);
+      await cfg.update('continue.topK', undefined, vscode.ConfigurationTarget.Global);
+    }
   });
 
   it('decorations follow edits before them and clear when the text under them (or the context before it) changes', async () => {
