@@ -55,6 +55,11 @@ export interface TextInspection {
   c: Float64Array[];
   /** Per layer, (n, G*H): gate activations while reading char i (NaN rows for unknown chars). */
   gates: Float64Array[];
+  /**
+   * Set by compactGates(): (n, L, G, 2) mean and saturated share per character, layer and gate,
+   * with `gates` emptied (a 2x256 LSTM's gates over 5,000 characters are 80 MB; these are 320 KB).
+   */
+  gateStats?: Float64Array;
   /** The fed token ids: context then text, unknown characters left out. */
   tokens: Int32Array;
   /** How many of `tokens` come from the context. */
@@ -224,7 +229,14 @@ export function gateSummary(inspection: TextInspection, i: number): { layer: num
   const H = inspection.hidden;
   const G = inspection.gateNames.length;
   const out: { layer: number; gate: string; mean: number; saturated: number }[] = [];
+  const stats = inspection.gateStats;
   for (let l = 0; l < inspection.layers; l++) {
+    if (stats) {
+      const o = (i * inspection.layers + l) * G * 2;
+      if (Number.isNaN(stats[o])) continue;
+      inspection.gateNames.forEach((gate, k) => out.push({ layer: l, gate, mean: stats[o + 2 * k], saturated: stats[o + 2 * k + 1] }));
+      continue;
+    }
     const row = inspection.gates[l].subarray(i * G * H, (i + 1) * G * H);
     if (Number.isNaN(row[0])) continue;
     inspection.gateNames.forEach((gate, k) => {
@@ -241,6 +253,27 @@ export function gateSummary(inspection: TextInspection, i: number): { layer: num
     });
   }
   return out;
+}
+
+/** Replaces the full gate activations by their per-character summary (gateSummary reads either). */
+export function compactGates(inspection: TextInspection): void {
+  const n = inspection.chars.length;
+  const L = inspection.layers;
+  const G = inspection.gateNames.length;
+  const stats = new Float64Array(n * L * G * 2);
+  for (let i = 0; i < n; i++) {
+    for (let l = 0; l < L; l++) {
+      const o = (i * L + l) * G * 2;
+      const summary = gateSummary(inspection, i).filter((g) => g.layer === l);
+      if (summary.length === 0) stats.fill(NaN, o, o + G * 2);
+      summary.forEach((g, k) => {
+        stats[o + 2 * k] = g.mean;
+        stats[o + 2 * k + 1] = g.saturated;
+      });
+    }
+  }
+  inspection.gateStats = stats;
+  inspection.gates = inspection.gates.map(() => new Float64Array(0));
 }
 
 export interface SeriesRowInspection {

@@ -6,7 +6,7 @@
  */
 import type { FromInspectWorker, ToInspectWorker } from '../protocol';
 import { loadCheckpoint, type LoadedModel } from '../engine/checkpoint';
-import { influenceOnSteps, inspectSeries, inspectText } from '../engine/inspect';
+import { compactGates, influenceOnSteps, inspectSeries, inspectText } from '../engine/inspect';
 import { Rng } from '../engine/random';
 import { sampleText } from '../engine/sample';
 
@@ -32,7 +32,9 @@ export class InspectHandler {
       if (msg.type === 'inspectText') {
         if (!vocab) throw new Error('this run forecasts a series; it has no vocabulary');
         const result = inspectText(net, vocab, msg.text, { context: msg.context });
-        const transfer = [...result.h, ...result.c, ...result.gates, result.tokens].map((a) => a.buffer as ArrayBuffer);
+        // The host shows gates only in brief (the hover): send the summary, not every activation.
+        compactGates(result);
+        const transfer = [...result.h, ...result.c, result.gateStats!, result.tokens].map((a) => a.buffer as ArrayBuffer);
         return { reply: { type: 'inspected', id: msg.id, result, milliseconds: performance.now() - started }, transfer };
       }
       if (!series) throw new Error('this run is a character model; it has no series columns');

@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import { Network, type ModelSpec } from '../../src/engine/network';
 import { Rng } from '../../src/engine/random';
 import { initialize } from '../../src/engine/init';
-import { influenceOn, inspectSeries, inspectText, unitsByVariance, gateSummary } from '../../src/engine/inspect';
+import { compactGates, influenceOn, inspectSeries, inspectText, unitsByVariance, gateSummary } from '../../src/engine/inspect';
 import type { CellKind } from '../../src/protocol';
 
 const vocab = [' ', 'a', 'b', 'c', 'e', 'h', 't'];
@@ -80,6 +80,11 @@ describe('inspectText: what a model thinks of a text', () => {
       const g = gateSummary(r, 3);
       assert.equal(g.length, 2 * r.gateNames.length);
       for (const e of g) assert.ok(e.saturated >= 0 && e.saturated <= 1 && Number.isFinite(e.mean));
+      // The compact form (what the worker sends) gives the same summary for every character.
+      const full = r.chars.map((_, i) => gateSummary(r, i));
+      compactGates(r);
+      assert.ok(r.gates.every((a) => a.length === 0));
+      r.chars.forEach((_, i) => assert.deepEqual(gateSummary(r, i), full[i]));
     });
   }
 
@@ -117,6 +122,9 @@ describe('inspectText: what a model thinks of a text', () => {
     assert.equal(inf[2], 0);
     assert.equal(inf[3], 0);
     assert.equal(inf[5], 0);
+    compactGates(r);
+    assert.deepEqual(gateSummary(r, 2), []);
+    assert.equal(gateSummary(r, 4).length, 3);
     // Only unknown characters: nothing fed, nothing thrown.
     const none = inspectText(net, vocab, 'XYZ');
     assert.ok(none.chars.every((c) => !c.known && c.p === null));

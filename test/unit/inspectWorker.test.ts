@@ -6,7 +6,7 @@ import { DEFAULT_CONFIG } from '../../src/engine/config';
 import { datasetFor, checkpointBytes } from '../../src/engine/session';
 import { Trainer } from '../../src/engine/trainer';
 import { loadCheckpoint } from '../../src/engine/checkpoint';
-import { influenceOn, inspectText } from '../../src/engine/inspect';
+import { gateSummary, influenceOn, inspectText } from '../../src/engine/inspect';
 
 // The real worker_threads entry of run on selection (dist/inspect-worker.js, built by esbuild.mjs).
 const workerPath = join(__dirname, '../../dist/inspect-worker.js');
@@ -41,6 +41,10 @@ describe('inspect worker (worker_threads)', () => {
       assert.ok(got.kind === 'text');
       assert.deepEqual(got.chars, expected.chars);
       assert.deepEqual(Array.from(got.h[0]), Array.from(expected.h[0]));
+      // Gates travel as their per-character summary.
+      const summaries = got.chars.map((_, i) => gateSummary(expected, i));
+      assert.ok(got.gates.every((a) => a.length === 0));
+      got.chars.forEach((_, i) => assert.deepEqual(gateSummary(got, i), summaries[i]));
       assert.deepEqual(got.chars.filter((c) => !c.known).map((c) => c.char), [':', '?']);
       // Without the checkpoint now: the worker holds model 'a'.
       const inf = await ask({ type: 'influence', id: 3, modelKey: 'a', tokens: got.tokens, steps: Int32Array.from(got.chars, (c) => c.step), target: 15 });
