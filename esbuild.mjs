@@ -2,6 +2,7 @@
 //   dist/cli.js            the `rnn-lab` command line (node)
 //   dist/worker.js         the training worker for worker_threads (node)
 //   dist/worker-web.js     the same training worker as a Web Worker (VS Code for the web)
+//   dist/inspect-worker.js, dist/inspect-worker-web.js  run on selection's worker (node, web)
 //   dist/extension.js      the extension, Node extension host (desktop, code-server)
 //   dist/extension-web.js  the same source for the web worker extension host (VS Code for the web)
 //   dist-test/unit/*.js    the mocha unit suites (node)
@@ -30,7 +31,7 @@ const testFiles = (dir) =>
 const builds = [
   {
     ...common,
-    entryPoints: { cli: 'src/cli/main.ts', worker: 'src/worker/nodeWorker.ts' },
+    entryPoints: { cli: 'src/cli/main.ts', worker: 'src/worker/nodeWorker.ts', 'inspect-worker': 'src/worker/inspectNodeWorker.ts' },
     outdir: 'dist',
     platform: 'node',
     format: 'cjs',
@@ -74,7 +75,7 @@ const builds = [
   {
     ...common,
     // The training worker for VS Code for the web (a Web Worker).
-    entryPoints: { 'worker-web': 'src/worker/webWorker.ts' },
+    entryPoints: { 'worker-web': 'src/worker/webWorker.ts', 'inspect-worker-web': 'src/worker/inspectWebWorker.ts' },
     outdir: 'dist',
     platform: 'browser',
     format: 'iife',

@@ -15,6 +15,8 @@ export interface LoadedModel {
   net: Network;
   config: RunConfig;
   vocab?: string[];
+  /** Forecasting runs: the CSV columns and the training split's normalisation. */
+  series?: { columns: string[]; mean: number[]; std: number[] };
 }
 
 export function loadCheckpoint(bytes: Uint8Array, where: string): LoadedModel {
@@ -44,7 +46,7 @@ export function loadCheckpoint(bytes: Uint8Array, where: string): LoadedModel {
     }
     net.params.view(t.name).set(src.data);
   }
-  return { net, config, vocab: dataset.kind === 'text' ? dataset.vocab : undefined };
+  return { net, config, vocab: dataset.kind === 'text' ? dataset.vocab : undefined, series: dataset.kind === 'series' ? { columns: dataset.columns, mean: dataset.mean, std: dataset.std } : undefined };
 }
 
 export const CHECKPOINT_FORMAT = 'rnn-lab/1';

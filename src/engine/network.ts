@@ -88,7 +88,7 @@ export class Network {
   private headBuf: Float64Array = new Float64Array(0); // (T,B,V) logits -> probabilities -> dlogits
   /** dL/dh_0 (and dc_0) per layer after backward(). */
   readonly dState0: { h: Float64Array[]; c: Float64Array[] } = { h: [], c: [] };
-  /** dL/dX for dense inputs after backward() with inputGrad. */
+  /** dL/dX (T,B,I) after backward() with inputGrad: dense vectors, one-hot vectors (I = V) or embedding rows (I = E). */
   dInput: Float64Array = new Float64Array(0);
 
   constructor(readonly spec: ModelSpec) {
@@ -533,6 +533,13 @@ export class Network {
           for (let k = 0; k < E; k++) p.grad[o + k] += this.dX[r * E + k];
         }
       } else if (spec.input.kind === 'dense' && opts.inputGrad) {
+        const I = this.inputSize;
+        if (this.dInput.length !== N * I) this.dInput = new Float64Array(N * I);
+        gemmNN(N, I, GH, dG, 0, GH, W, wih, I, this.dInput, 0, I, 0);
+      }
+      if (l === 0 && opts.inputGrad && spec.input.kind !== 'dense') {
+        // dL/dx_t = dG_t W_ih for one-hot inputs (the whole V-vector, not only the hot entry) and
+        // for embeddings (the looked-up row): what input influence (src/engine/inspect.ts) needs.
         const I = this.inputSize;
         if (this.dInput.length !== N * I) this.dInput = new Float64Array(N * I);
         gemmNN(N, I, GH, dG, 0, GH, W, wih, I, this.dInput, 0, I, 0);

@@ -4,6 +4,7 @@ import { DiagnosticsViewProvider } from './diagnosticsView';
 import { exists, RunStore, type StoredRun } from './runStore';
 import { TrainingSession } from './trainingSession';
 import { registerImportCommand } from './importCheckpoint';
+import { registerSelectionCommands, type SelectionApi } from './selection';
 import { DEFAULT_CONFIG, validateConfig } from '../engine/config';
 import { decodeText } from '../engine/data';
 import { loadCheckpoint } from '../engine/checkpoint';
@@ -27,6 +28,8 @@ export interface RnnLabApi {
   readonly errors: readonly string[];
   /** Refreshes the Runs tree from disk now. */
   refreshRuns(): Promise<void>;
+  /** Run on selection: the decorations shown per document and the status bar legend. */
+  readonly selection: SelectionApi;
 }
 
 interface ActiveRun {
@@ -458,8 +461,10 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
   );
   registerImportCommand(context, { store, refreshRuns, errors });
   void refreshRuns();
+  const selection = registerSelectionCommands(context, store, showError);
 
   return {
+    selection,
     runs,
     diagnostics,
     store,

@@ -149,3 +149,20 @@ export type FromWorker =
   | { type: 'checkpoint'; runId: string; step: number; bytes: Uint8Array }
   | { type: 'log'; runId: string; message: string }
   | { type: 'done'; runId: string; summary: RunSummary };
+
+/**
+ * Messages to the inspect worker (run on selection: src/extension/selection.ts). A request carries
+ * the checkpoint bytes only when the worker does not hold that model yet (`modelKey`).
+ */
+export type ToInspectWorker =
+  | { type: 'inspectText'; id: number; modelKey: string; checkpoint?: Uint8Array; text: string; context: string }
+  | { type: 'inspectSeries'; id: number; modelKey: string; checkpoint?: Uint8Array; lines: string[]; header: string[] | null }
+  | { type: 'influence'; id: number; modelKey: string; checkpoint?: Uint8Array; tokens: Int32Array; steps: Int32Array; target: number }
+  | { type: 'sample'; id: number; modelKey: string; checkpoint?: Uint8Array; prime: string; length: number; temperature: number; topK: number; seed: number };
+
+/** Replies of the inspect worker, one per request, with the request's id. */
+export type FromInspectWorker =
+  | { type: 'inspected'; id: number; result: import('../engine/inspect').TextInspection | import('../engine/inspect').SeriesInspection; milliseconds: number }
+  | { type: 'influence'; id: number; values: Float64Array; milliseconds: number }
+  | { type: 'sampled'; id: number; text: string; milliseconds: number }
+  | { type: 'error'; id: number; message: string; needModel?: boolean };

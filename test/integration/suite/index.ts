@@ -7,6 +7,7 @@ import './trainingSession.test';
 import './train.test';
 import './sampleDelete.test';
 import './importCheckpoint.test';
+import './selection.test';
 
 export function run(): Promise<void> {
   return new Promise((resolve, reject) => {
