@@ -217,8 +217,8 @@ export class ScatterChart extends CanvasChart {
   private layout(w: number): { cols: number; size: number; gates: string[] } {
     const gates = [...new Set((this.runs[0]?.latestSaturation?.saturation ?? []).map((s) => s.gate))];
     const n = Math.max(1, gates.length);
-    const cols = Math.max(1, Math.min(n, Math.floor((w - 8) / 130)));
-    const size = Math.min(220, Math.floor((w - 8) / cols) - 8);
+    const cols = Math.max(1, Math.min(n, Math.floor((w - 40) / 130)));
+    const size = Math.min(220, Math.floor((w - 40) / cols) - 8);
     return { cols, size, gates };
   }
 
@@ -241,7 +241,7 @@ export class ScatterChart extends CanvasChart {
     legend(p, layers.map((l) => ({ color: this.colorAt(l), label: `layer ${l}` })), 8, 2, w - 16, t.foreground);
     const { cols, size, gates } = this.layout(w);
     gates.forEach((gate, gi) => {
-      const left = 26 + (gi % cols) * (size + 8);
+      const left = 38 + (gi % cols) * (size + 8);
       const top = 30 + Math.floor(gi / cols) * (size + 26);
       const inner = size - 22;
       const f = new Frame(left, top + 12, inner, inner, [0, 1], [0, 1]);

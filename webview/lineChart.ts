@@ -100,7 +100,19 @@ export class LineChart {
       width: this.width,
       height: this.height,
       pxAlign: false,
-      scales: { x: { time: false }, y: spec.logY ? { distr: 3, log: 10 } : {} },
+      // The y range always takes in the threshold / reference lines, so they are on the chart.
+      scales: {
+        x: { time: false },
+        y: {
+          ...(spec.logY ? { distr: 3, log: 10 } : {}),
+          range: (_u, dmin, dmax) => {
+            const vals = [dmin, dmax, ...spec.thresholds.map((t) => t.value)].filter((v) => v != null && Number.isFinite(v) && (!spec.logY || v > 0));
+            const lo = vals.length ? Math.min(...vals) : spec.logY ? 0.1 : 0;
+            const hi = vals.length ? Math.max(...vals) : 1;
+            return spec.logY ? uPlot.rangeLog(lo, hi, 10, true) : uPlot.rangeNum(lo, hi, 0.1, true);
+          },
+        },
+      },
       axes: [axis(spec.xLabel), axis()],
       legend: { live: true },
       cursor: { drag: { x: true, y: false, setScale: true }, points: { size: 6 } },

@@ -277,6 +277,7 @@ function scheduleDraw(): void {
 
 function drawNow(): void {
   lastDraw = performance.now();
+  performance.mark('rnnLab.draw.start');
   const list = shownRuns();
   const specs = lineSpecs(list);
   const counts: Partial<Record<PanelChartId, number>> = {};
@@ -291,6 +292,10 @@ function drawNow(): void {
     }
   }
   updateStatus(list);
+  // Measured by the Chromium test (test/webview/run.mjs) for the 100,000-point figure.
+  // Only the latest measure is kept: a long run would otherwise fill the timeline.
+  performance.clearMeasures('rnnLab.draw');
+  performance.measure('rnnLab.draw', 'rnnLab.draw.start');
   const lastStep = Math.max(0, ...list.map((r) => r.lastStep));
   vscode.postMessage({ type: 'drew', runIds: list.map((r) => r.info.id), lastStep, charts: counts });
   vscode.postMessage({ type: 'received', ...received });
@@ -403,10 +408,13 @@ window.addEventListener('message', (event: MessageEvent<ToPanel>) => {
       scheduleDraw();
       break;
     case 'runData': {
+      performance.mark('rnnLab.ingest.start');
       const series = new RunSeries(m.run);
       for (const r of m.metrics) series.addMetrics(r);
       for (const r of m.diagnostics) series.addDiagnostics(r);
       runs.set(m.run.id, series);
+      performance.clearMeasures('rnnLab.ingest');
+      performance.measure('rnnLab.ingest', 'rnnLab.ingest.start');
       received.metrics += m.metrics.length;
       received.diagnostics += m.diagnostics.length;
       received.lastStep = Math.max(received.lastStep, series.lastStep);

@@ -141,7 +141,7 @@ export class Frame {
       if (t < Math.min(y0, y1) || t > Math.max(y0, y1)) continue;
       const y = this.py(t);
       p.polyline([this.left, y, this.left + this.width, y], grid, 1);
-      p.text(formatNumber(t), this.left - 4, y, fg, 'right', 'middle');
+      p.text(this.logY ? `1e${Math.round(Math.log10(t))}` : formatNumber(t), this.left - 4, y, fg, 'right', 'middle');
     }
     for (const t of xt) {
       if (t < x0 || t > x1) continue;

@@ -3,14 +3,18 @@ import { lowerBound } from './decimate';
 
 /**
  * One run's data as the webview holds it: columns of Float64Array (NaN = no value), bounded.
- * When a column set reaches `capacity` points it is halved in place, each pair of neighbours
+ * When the columns reach `capacity` points they are halved in place, each pair of neighbours
  * becoming one point that keeps, alternately, the pair's min and max (so the envelope a chart
- * draws survives). 100,000 steps therefore cost at most `capacity` points per column.
+ * draws survives); from then on `stride` arriving points are merged into each stored point the
+ * same way. 100,000 steps therefore cost at most `capacity` points per column, evenly spread.
  */
 export class Columns {
   n = 0;
   /** How many original points one stored point stands for (doubles on each halving). */
   stride = 1;
+  /** How many original points the last stored point has absorbed so far. */
+  private fill = 0;
+  private merging = false;
   private cols = new Map<string, Float64Array>();
 
   constructor(readonly capacity: number) {}
@@ -28,15 +32,35 @@ export class Columns {
     return this.cols.has(name);
   }
 
-  names(): string[] {
-    return [...this.cols.keys()];
+  /** Starts the next original point; returns the stored index its values go to (via set). */
+  beginRow(): number {
+    if (this.n > 0 && this.fill < this.stride) {
+      this.fill++;
+      this.merging = true;
+      return this.n - 1;
+    }
+    if (this.n === this.capacity) this.halve();
+    this.merging = false;
+    this.fill = 1;
+    return this.n++;
   }
 
-  /** Appends one row; keys absent from `row` stay NaN. `x` columns (monotonic) keep the pair's first value on halving. */
+  /** Writes a value of the current row; `monotonic` columns (step, seen) keep the first value of a merged point. */
+  set(c: Float64Array, i: number, v: number, monotonic = false): void {
+    if (!this.merging) {
+      c[i] = v;
+      return;
+    }
+    const old = c[i];
+    if (monotonic && Number.isFinite(old)) return;
+    if (!Number.isFinite(old)) c[i] = v;
+    else if (Number.isFinite(v)) c[i] = i % 2 === 0 ? Math.min(old, v) : Math.max(old, v);
+  }
+
+  /** Appends a row by column name (keys absent from `row` stay NaN). */
   push(row: Record<string, number>): void {
-    if (this.n === this.capacity) this.halve();
-    const i = this.n++;
-    for (const [k, v] of Object.entries(row)) this.col(k)[i] = v;
+    const i = this.beginRow();
+    for (const k in row) this.set(this.col(k), i, row[k], k === 'step' || k === 'seen');
   }
 
   private halve(): void {
@@ -54,6 +78,7 @@ export class Columns {
     }
     this.n = half;
     this.stride *= 2;
+    this.fill = this.stride;
   }
 }
 
@@ -84,29 +109,39 @@ export class RunSeries {
   ) {
     this.metrics = new Columns(capacity);
     this.diag = new Columns(Math.min(capacity, 4096));
+    const col = (name: string): Float64Array => this.metrics.col(name);
+    this.cols = { step: col('step'), seen: col('seen'), loss: col('loss'), bpc: col('bpc'), valLoss: col('valLoss'), valBpc: col('valBpc'), gradNorm: col('gradNorm'), gradNormClipped: col('gradNormClipped') };
   }
 
   get lastStep(): number {
     return this.lastMetrics?.step ?? 0;
   }
 
+  private readonly cols: Record<'step' | 'seen' | 'loss' | 'bpc' | 'valLoss' | 'valBpc' | 'gradNorm' | 'gradNormClipped', Float64Array>;
+  private readonly sigmaCols = new Map<string, Float64Array>();
+
   addMetrics(r: MetricsRecord): void {
     if (this.lastMetrics && r.step <= this.lastMetrics.step) return; // a replay overlapping live records
-    const row: Record<string, number> = {
-      step: r.step,
-      seen: r.seen,
-      loss: r.loss,
-      gradNorm: r.gradNorm,
-      gradNormClipped: r.gradNormClipped,
-    };
-    if (r.bpc !== undefined) row.bpc = r.bpc;
-    if (r.valLoss !== undefined) row.valLoss = r.valLoss;
-    if (r.valBpc !== undefined) row.valBpc = r.valBpc;
-    for (const [k, v] of Object.entries(r.sigma1 ?? {})) {
-      if (!this.sigmaKeys.includes(k)) this.sigmaKeys.push(k);
-      row[`sigma:${k}`] = v;
+    const m = this.metrics;
+    const c = this.cols;
+    const i = m.beginRow();
+    m.set(c.step, i, r.step, true);
+    m.set(c.seen, i, r.seen, true);
+    m.set(c.loss, i, r.loss);
+    m.set(c.gradNorm, i, r.gradNorm);
+    m.set(c.gradNormClipped, i, r.gradNormClipped);
+    if (r.bpc !== undefined) m.set(c.bpc, i, r.bpc);
+    if (r.valLoss !== undefined) m.set(c.valLoss, i, r.valLoss);
+    if (r.valBpc !== undefined) m.set(c.valBpc, i, r.valBpc);
+    for (const k in r.sigma1) {
+      let col = this.sigmaCols.get(k);
+      if (!col) {
+        this.sigmaKeys.push(k);
+        col = m.col(`sigma:${k}`);
+        this.sigmaCols.set(k, col);
+      }
+      m.set(col, i, r.sigma1[k]);
     }
-    this.metrics.push(row);
     this.metricsCount++;
     if (r.clipped) this.clippedSteps++;
     this.lastMetrics = r;
