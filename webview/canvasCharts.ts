@@ -22,7 +22,7 @@ interface LegendEntry {
   dash?: number[];
 }
 
-const approxTextWidth = (s: string): number => s.length * 6.2;
+const approxTextWidth = (s: string): number => s.length * 7;
 
 /** Legend entries left to right, wrapping; returns the height used. */
 function legend(p: Painter, entries: LegendEntry[], x0: number, y0: number, width: number, fg: string): number {

@@ -149,7 +149,7 @@ const sectionList: Section[] = sectionDefs.map((def) => {
   host.dataset.chart = def.id;
   c.append(actions, host);
   sections.append(c);
-  const height = def.kind === 'line' ? (tall ? 260 : 150) : def.kind === 'flow' ? (tall ? 300 : 190) : tall ? 280 : 180;
+  const height = def.kind === 'line' ? (tall ? 260 : 150) : def.kind === 'flow' ? (tall ? 300 : 260) : tall ? 280 : 180;
   const chart =
     def.kind === 'line'
       ? new LineChart(def.id, host, height)

@@ -105,6 +105,8 @@ function hostScript({ themes, fontVars, theme }) {
     for (const [k, v] of Object.entries(t.colors)) s.setProperty(`--vscode-${k.replace(/\./g, '-')}`, v);
     for (const [k, v] of Object.entries(fontVars)) s.setProperty(`--vscode-${k}`, v);
     if (!('contrastBorder' in t.colors)) s.removeProperty('--vscode-contrastBorder');
+    // A webview's page is transparent over the part that holds it (side bar or editor).
+    s.background = `var(--vscode-${location.search.includes('report') ? 'editor' : 'sideBar'}-background)`;
     if (document.body) {
       document.body.classList.remove('vscode-light', 'vscode-dark', 'vscode-high-contrast');
       document.body.classList.add(t.bodyClass);
