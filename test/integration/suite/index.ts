@@ -6,6 +6,7 @@ import './extension.test';
 import './trainingSession.test';
 import './train.test';
 import './sampleDelete.test';
+import './panels.test';
 
 export function run(): Promise<void> {
   return new Promise((resolve, reject) => {
