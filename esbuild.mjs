@@ -106,5 +106,7 @@ for (const f of ['codicon.css', 'codicon.ttf']) copyFileSync(join('node_modules/
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();
 } else {
-  await Promise.all(builds.map((b) => esbuild.build(b)));
+  const results = await Promise.all(builds.map((b) => esbuild.build(b)));
+  const webview = results.find((r) => r.metafile)?.metafile.outputs['dist/webview/main.js'];
+  if (webview) console.log(`webview bundle: dist/webview/main.js ${webview.bytes} bytes${production ? ' (minified)' : ''}`);
 }

@@ -2,11 +2,22 @@ import type { DiagnosticsRecord, MetricsRecord, PanelRunInfo } from '../src/prot
 import { lowerBound } from './decimate';
 
 /**
+ * Which of two neighbouring values one merged point keeps: the one farther from the point before
+ * it (the largest-triangle idea of LTTB, Steinarsson 2013, with a flat base). A spike, up or down,
+ * is always farther from its neighbour than the ordinary value it is paired with, so it survives.
+ */
+function pick(a: number, b: number, prev: number): number {
+  if (!Number.isFinite(b)) return a;
+  if (!Number.isFinite(a)) return b;
+  if (!Number.isFinite(prev)) return a;
+  return Math.abs(b - prev) > Math.abs(a - prev) ? b : a;
+}
+
+/**
  * One run's data as the webview holds it: columns of Float64Array (NaN = no value), bounded.
  * When the columns reach `capacity` points they are halved in place, each pair of neighbours
- * becoming one point that keeps, alternately, the pair's min and max (so the envelope a chart
- * draws survives); from then on `stride` arriving points are merged into each stored point the
- * same way. 100,000 steps therefore cost at most `capacity` points per column, evenly spread.
+ * becoming one point (see pick: spikes survive); from then on `stride` arriving points are merged
+ * into each stored point the same way. 100,000 steps therefore cost at most `capacity` points per column, evenly spread.
  */
 export class Columns {
   n = 0;
@@ -53,8 +64,7 @@ export class Columns {
     }
     const old = c[i];
     if (monotonic && Number.isFinite(old)) return;
-    if (!Number.isFinite(old)) c[i] = v;
-    else if (Number.isFinite(v)) c[i] = i % 2 === 0 ? Math.min(old, v) : Math.max(old, v);
+    c[i] = pick(old, v, i > 0 ? c[i - 1] : NaN);
   }
 
   /** Appends a row by column name (keys absent from `row` stay NaN). */
@@ -69,10 +79,7 @@ export class Columns {
       const monotonic = name === 'step' || name === 'seen';
       for (let i = 0; i < half; i++) {
         const a = c[2 * i];
-        const b = c[2 * i + 1];
-        if (monotonic || !Number.isFinite(b)) c[i] = a;
-        else if (!Number.isFinite(a)) c[i] = b;
-        else c[i] = i % 2 === 0 ? Math.min(a, b) : Math.max(a, b);
+        c[i] = monotonic ? a : pick(a, c[2 * i + 1], i > 0 ? c[i - 1] : NaN);
       }
       c.fill(NaN, half);
     }
