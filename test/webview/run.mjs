@@ -325,6 +325,26 @@ try {
     check(!ext.checkFromPanel({ type: 'export', chart: '../../etc/passwd', format: 'png', data: 'data:image/png;base64,AAAA' }).ok, 'a bad chart name passed the check');
     check(!ext.checkFromPanel({ type: 'show', runIds: ['../x'] }).ok, 'a path as run id passed the check');
   }
+  // x by characters seen: the axis says so, and the line ends at the run's last count.
+  {
+    const n = await postedCount(rep.page);
+    await rep.page.evaluate(() => {
+      const sel = document.querySelectorAll('.toolbar vscode-single-select')[0];
+      sel.value = 'seen';
+      sel.dispatchEvent(new Event('change'));
+    });
+    await drew(rep.page, { runs: 2 }, n);
+    // uPlot draws its axes on the canvas; the CSV export says what x is and holds its values.
+    const m = await postedCount(rep.page);
+    await rep.page.locator('vscode-collapsible[data-chart="loss"] vscode-icon[data-format="csv"]').click();
+    await rep.page.waitForFunction((m) => window.__posted.slice(m).some((x) => x.type === 'export'), m);
+    const csv = (await rep.page.evaluate((m) => window.__posted.slice(m).find((x) => x.type === 'export').data, m)).trim().split('\n');
+    check(csv[0].startsWith('run,characters seen,'), `CSV header with x = seen: ${csv[0]}`);
+    const lastLstm = csv.filter((l) => l.startsWith(lstm.info.id)).at(-1).split(',')[1];
+    check(Number(lastLstm) === lstm.metrics.at(-1).seen, `last x of the LSTM run: ${lastLstm}, want ${lstm.metrics.at(-1).seen}`);
+    console.log(`  x by characters seen: CSV header "${csv[0]}", the LSTM run ends at ${lastLstm} characters`);
+    await rep.page.screenshot({ path: join(screenshots, 'webview-report-dark-seen.png'), fullPage: true });
+  }
   await noCspOrErrors(rep.page, 'dark report after export');
   await rep.context.close();
 
