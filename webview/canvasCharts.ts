@@ -61,6 +61,8 @@ export abstract class CanvasChart {
     protected readonly height: number,
   ) {
     host.classList.add('canvas-chart');
+    this.canvas.setAttribute('role', 'img');
+    this.canvas.setAttribute('aria-label', `${id} chart; hover a point for its numbers, or export its data as CSV`);
     this.tip.className = 'chart-tip';
     this.tip.hidden = true;
     host.append(this.canvas, this.tip);
@@ -315,7 +317,9 @@ export class FlowChart extends CanvasChart {
         }
       }
     });
-    const legendH = legend(p, curves.filter((c) => !c.faint || !byRun), 8, 2, w - 16, t.foreground);
+    const shown: LegendEntry[] = curves.filter((c) => !c.faint || !byRun);
+    if (byRun && curves.some((c) => c.faint)) shown.push({ color: withAlpha(t.foreground, 0.4), label: 'faint: each run\'s first record' });
+    const legendH = legend(p, shown, 8, 2, w - 16, t.foreground);
     const maxK = Math.max(...curves.map((c) => c.values.length - 1), 1);
     const y = extent(curves.flatMap((c) => c.values), true);
     const f = new Frame(48, legendH + 14, w - 58, h - legendH - 40, [0, maxK], y, true);

@@ -30,7 +30,7 @@ export interface LineChartSpec {
   thresholds: Threshold[];
   logY: boolean;
   xLabel: string;
-  /** Written beside the first threshold line (e.g. the fraction of clipped steps). */
+  /** A line of text that goes with the chart (e.g. the fraction of clipped steps): the section header shows it, exports carry it. */
   note?: string;
 }
 
@@ -218,7 +218,7 @@ export class LineChart {
     const { left, top, width, height } = u.bbox;
     ctx.save();
     ctx.font = this.theme.font.replace(/^(\d+(\.\d+)?)px/, (_m, px) => `${Number(px) * dpr}px`);
-    spec.thresholds.forEach((th, i) => {
+    spec.thresholds.forEach((th) => {
       const y = u.valToPos(th.value, 'y', true);
       if (!(y >= top && y <= top + height)) return;
       ctx.strokeStyle = this.theme.reference;
@@ -229,10 +229,15 @@ export class LineChart {
       ctx.lineTo(left + width, y);
       ctx.stroke();
       ctx.setLineDash([]);
+      // The label on a patch of the background, so the data under it does not garble it.
+      const text = th.label;
+      const tw = ctx.measureText(text).width;
+      const th0 = 14 * dpr;
+      ctx.fillStyle = withAlpha(this.theme.background || '#ffffff', 0.85);
+      ctx.fillRect(left + width - tw - 8 * dpr, y - th0 - 1 * dpr, tw + 6 * dpr, th0);
       ctx.fillStyle = this.theme.reference;
       ctx.textAlign = 'right';
       ctx.textBaseline = 'bottom';
-      const text = i === 0 && spec.note ? `${th.label} · ${spec.note}` : th.label;
       ctx.fillText(text, left + width - 4 * dpr, y - 2 * dpr);
     });
     ctx.restore();
@@ -253,7 +258,7 @@ export class LineChart {
     ctx.fillRect(0, 0, out.width, out.height);
     ctx.scale(dpr, dpr);
     const p = new CanvasPainter(ctx, this.theme.font);
-    p.text(title, 6, 10, this.theme.foreground);
+    p.text(this.spec?.note ? `${title} · ${this.spec.note}` : title, 6, 10, this.theme.foreground);
     ctx.drawImage(src, 0, 20, src.width / dpr, src.height / dpr);
     this.paintLegend(p, entries, 6, 20 + src.height / dpr + 4, src.width / dpr - 12);
     return out.toDataURL('image/png');
@@ -285,7 +290,7 @@ export class LineChart {
     const b = u.bbox;
     const p = new SvgPainter();
     const top = 20;
-    p.text(title, 6, 10, t.foreground);
+    p.text(spec.note ? `${title} · ${spec.note}` : title, 6, 10, t.foreground);
     const { min: x0, max: x1 } = u.scales.x;
     const { min: y0, max: y1 } = u.scales.y;
     const f = new Frame(b.left / dpr, top + b.top / dpr, b.width / dpr, b.height / dpr, [x0 ?? 0, x1 ?? 1], [y0 ?? 0, y1 ?? 1], spec.logY);
@@ -306,7 +311,8 @@ export class LineChart {
       const y = f.py(th.value);
       if (y < f.top || y > f.top + f.height) return;
       p.polyline([f.left, y, f.left + f.width, y], t.reference, 1, [4, 4]);
-      p.text(i === 0 && spec.note ? `${th.label} · ${spec.note}` : th.label, f.left + f.width - 4, y - 7, t.reference, 'right');
+      p.text(th.label, f.left + f.width - 4, y - 7, t.reference, 'right');
+      void i;
     });
     const legendH = this.paintLegend(p, this.legendEntries(), 6, top + h + 4, w - 12);
     return p.toString(w, top + h + legendH + 10, t.background || '#ffffff', t.font);

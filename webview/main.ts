@@ -109,7 +109,7 @@ interface Section {
 const tall = mode === 'report';
 const sectionDefs: { id: PanelChartId; title: string; kind: 'line' | 'spectrum' | 'scatter' | 'flow' }[] = [
   { id: 'loss', title: 'Loss and bits per character', kind: 'line' },
-  { id: 'gradNorm', title: 'Gradient norm, before and after clipping', kind: 'line' },
+  { id: 'gradNorm', title: 'Gradient norm ‖g‖', kind: 'line' },
   { id: 'sigma1', title: 'σ₁ of W_hh per layer and block', kind: 'line' },
   { id: 'spectrum', title: 'Singular values of W_hh (latest)', kind: 'spectrum' },
   { id: 'saturation', title: 'Gate saturation over steps', kind: 'line' },
@@ -232,7 +232,7 @@ function lineSpecs(list: RunSeries[]): Record<'loss' | 'gradNorm' | 'sigma1' | '
     addSmoothed(grad, { ...base, y: m.col('gradNorm'), label: `${who}‖g‖ before clipping`, color: color(multi ? ri : 0) }, true);
     addSmoothed(grad, { ...base, y: m.col('gradNormClipped'), label: `${who}‖g‖ after clipping`, color: color(multi ? ri : 2), dash: [5, 3] }, true);
     if (run.info.clipMode === 'norm' && run.info.clip !== undefined && !gradThresholds.some((t) => t.value === run.info.clip)) {
-      gradThresholds.push({ value: run.info.clip, label: `threshold t = ${run.info.clip}` });
+      gradThresholds.push({ value: run.info.clip, label: `clip threshold t = ${run.info.clip}` });
     }
     const pct = `${(run.clipFraction * 100).toFixed(run.clipFraction > 0 && run.clipFraction < 0.1 ? 1 : 0)}%`;
     clipNotes.push(multi ? `${run.info.name} ${pct}` : pct);
@@ -247,7 +247,7 @@ function lineSpecs(list: RunSeries[]): Record<'loss' | 'gradNorm' | 'sigma1' | '
       sat.push({ x: d.col(xName), n: d.n, run: run.info.id, y: d.col(`sat:${key}`), label: `${who}${key}`, color: color(multi ? ri : k), dash: Number(key.split('.')[0]) > 0 ? [5, 3] : undefined });
     });
   });
-  const clipNote = list.some((r) => r.info.clipMode !== 'none') ? `clipped on ${clipNotes.join(', ')} of steps` : undefined;
+  const clipNote = list.some((r) => r.info.clipMode !== 'none') ? `clipped on ${clipNotes.join(', ')} of steps` : list.length ? 'no clipping' : undefined;
   return {
     loss: { series: loss, thresholds: [], logY: false, xLabel },
     gradNorm: { series: grad, thresholds: gradThresholds, logY: state.logY, xLabel, note: clipNote },
@@ -284,7 +284,9 @@ function drawNow(): void {
   for (const s of sectionList) {
     if (!s.collapsible.open) continue;
     if (s.chart instanceof LineChart) {
-      s.chart.update(specs[s.id as keyof typeof specs], theme);
+      const spec = specs[s.id as keyof typeof specs];
+      s.chart.update(spec, theme);
+      s.collapsible.description = spec.note ?? '';
       counts[s.id] = s.chart.points;
     } else {
       s.chart.update(list, theme);

@@ -98,6 +98,7 @@ function hostScript({ themes, fontVars, theme }) {
     setState: (s) => (state = JSON.parse(JSON.stringify(s))),
   });
   document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} blocked ${e.blockedURI}`));
+  window.__getState = () => state;
   let current = theme;
   const apply = () => {
     const t = themes[current];
@@ -255,6 +256,12 @@ try {
   for (const name of ['light', 'hc']) await (await sidePanel(name)).context.close();
   const dark = await sidePanel('dark');
 
+  // The clipped fraction is written in the gradient chart's header.
+  {
+    const desc = await dark.page.evaluate(() => document.querySelector('vscode-collapsible[data-chart="gradNorm"]').description);
+    const want = `clipped on ${Math.round(lstm.metrics.at(-1).clipFraction * 100)}% of steps`;
+    check(desc === want, `gradient header: "${desc}", want "${want}"`);
+  }
   // Numbers on hover: uPlot's legend shows the values under the cursor.
   {
     const over = dark.page.locator('.chart[data-chart="loss"] .u-over');
@@ -285,6 +292,9 @@ try {
     });
     const raw = (await drew(dark.page, {}, n)).charts.loss;
     check(before > raw, `smoothing on should draw the raw line and the smoothed one: ${before} vs ${raw} points without smoothing`);
+    // What the report's serializer restores after a reload comes from vscode.setState.
+    const state = await dark.page.evaluate(() => window.__getState());
+    check(state.smoothing === 0 && JSON.stringify(state.shown) === JSON.stringify([lstm.info.id]) && state.xAxis === 'step', `webview state: ${JSON.stringify(state)}`);
     console.log(`  smoothing: ${before} points with EMA 0.6 (smoothed + faint raw), ${raw} without`);
   }
 
