@@ -162,7 +162,8 @@ export class PanelConnection implements vscode.Disposable {
     this.disposables.push(webview.onDidReceiveMessage((m: unknown) => void this.receive(m)));
   }
 
-  private async receive(raw: unknown): Promise<void> {
+  /** Handles one message from the webview (untrusted; checked first). Public so a test can send what a webview could. */
+  async receive(raw: unknown): Promise<void> {
     const checked = checkFromPanel(raw);
     if (!checked.ok) {
       this.rejected.push(checked.reason);

@@ -103,6 +103,24 @@ describe('RNN Lab panels: live side view, run report, comparison', () => {
     await screenshot('panels-report');
   });
 
+  it('an export from the report is checked, asks where to save, and writes the file', async () => {
+    const report = reports().at(-1)!;
+    const rejectedBefore = report.rejected.length;
+    // What a compromised page might send: refused before any dialog opens.
+    await report.receive({ type: 'export', chart: '../../package.json', format: 'csv', data: 'x' });
+    assert.strictEqual(report.rejected.length, rejectedBefore + 1);
+    assert.match(report.rejected.at(-1)!, /unknown chart/);
+    const csv = 'run,step,loss\nr,1,4.2\n';
+    const target = vscode.Uri.joinPath(folder, `${started[0]}-loss.csv`);
+    const pending = report.receive({ type: 'export', chart: 'loss', format: 'csv', data: csv });
+    // VS Code for the web asks with its simple save dialog, prefilled with <workspace>/<run>-loss.csv.
+    await sleep(1000);
+    await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+    await pending;
+    assert.strictEqual(new TextDecoder().decode(await vscode.workspace.fs.readFile(target)), csv);
+    await vscode.workspace.fs.delete(target);
+  });
+
   it('Compare Runs overlays two runs (from the Runs view multi-selection)', async () => {
     const second = await vscode.commands.executeCommand<string>('rnnLab.train', vscode.Uri.joinPath(folder, 'tiny.rnn.json'));
     assert.ok(second);
