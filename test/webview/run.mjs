@@ -256,6 +256,22 @@ try {
   for (const name of ['light', 'hc']) await (await sidePanel(name)).context.close();
   const dark = await sidePanel('dark');
 
+  // The run picker: choosing another run asks the extension for it (the extension then sends its data).
+  {
+    const n = await postedCount(dark.page);
+    await dark.page.locator('.run-picker').click();
+    await dark.page.locator('.run-picker li[role=option]', { hasText: 'austen-rnn' }).click();
+    await dark.page.waitForFunction((n) => window.__posted.slice(n).some((m) => m.type === 'show'), n);
+    const show = await dark.page.evaluate((n) => window.__posted.slice(n).find((m) => m.type === 'show'), n);
+    check(JSON.stringify(show.runIds) === JSON.stringify([rnn.info.id]) && ext.checkFromPanel(show).ok, `picker sent ${JSON.stringify(show)}`);
+    // As the extension would answer: the run list with the new selection, and the run's records.
+    await post(dark.page, [{ type: 'runs', runs: [lstm.info, rnn.info], shown: [rnn.info.id] }, runData(rnn)]);
+    const d = await drew(dark.page, { runs: 1, chart: 'flow' }, n);
+    check(d.runIds[0] === rnn.info.id && d.charts.scatter === 32, `after picking the RNN run: ${JSON.stringify(d)}`);
+    await post(dark.page, [{ type: 'runs', runs: [lstm.info, rnn.info], shown: [lstm.info.id] }, runData(lstm)]);
+    await drew(dark.page, { runs: 1, lastStep: 120, chart: 'scatter' }, n + 2);
+    console.log('  run picker: picking austen-rnn posted a valid "show"; its charts drew (32 units in the scatter)');
+  }
   // The clipped fraction is written in the gradient chart's header.
   {
     const desc = await dark.page.evaluate(() => document.querySelector('vscode-collapsible[data-chart="gradNorm"]').description);
