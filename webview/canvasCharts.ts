@@ -74,7 +74,13 @@ export abstract class CanvasChart {
   protected abstract paint(p: Painter, w: number, h: number): Painted;
   abstract csv(): string;
 
+  private drawnFrom: unknown[] = [];
+
+  /** Redraws when what it draws from changed (these charts change only with diagnostics records, not every step). */
   update(runs: RunSeries[], theme: Theme): void {
+    const from = [theme, this.host.clientWidth, ...runs.flatMap((r) => [r.info, r.latestSpectrum, r.latestSaturation, r.earliestFlow, r.latestFlow])];
+    if (from.length === this.drawnFrom.length && from.every((v, i) => v === this.drawnFrom[i])) return;
+    this.drawnFrom = from;
     this.runs = runs;
     this.theme = theme;
     this.draw();

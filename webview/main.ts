@@ -423,6 +423,18 @@ window.addEventListener('message', (event: MessageEvent<ToPanel>) => {
       scheduleDraw();
       break;
     }
+    case 'records': {
+      const series = runs.get(m.runId);
+      received.metrics += m.metrics.length;
+      received.diagnostics += m.diagnostics.length;
+      for (const r of m.metrics) {
+        received.lastStep = Math.max(received.lastStep, r.step);
+        series?.addMetrics(r);
+      }
+      for (const r of m.diagnostics) series?.addDiagnostics(r);
+      if (series) scheduleDraw();
+      break;
+    }
     case 'metrics': {
       received.metrics++;
       received.lastStep = Math.max(received.lastStep, m.record.step);

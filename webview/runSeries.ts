@@ -154,7 +154,11 @@ export class RunSeries {
     this.lastMetrics = r;
   }
 
+  private lastDiagStep = -Infinity;
+
   addDiagnostics(r: DiagnosticsRecord): void {
+    if (r.step <= this.lastDiagStep) return; // a replay overlapping live records
+    this.lastDiagStep = r.step;
     this.diagnosticsCount++;
     // Characters seen at this step, from the metrics (a replay sends all metrics before the diagnostics).
     const m = this.metrics;

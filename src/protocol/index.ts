@@ -176,7 +176,9 @@ export type ToPanel =
   | { type: 'runs'; runs: PanelRunInfo[]; shown: string[] }
   /** A run's buffered records (bounded and decimated by the extension), replacing what the panel had for it. */
   | { type: 'runData'; run: PanelRunInfo; metrics: MetricsRecord[]; diagnostics: DiagnosticsRecord[]; decimatedFrom?: number }
-  /** Live records, forwarded as the worker sends them. */
+  /** Live records, batched by the extension (one message per ~100 ms instead of one per step). */
+  | { type: 'records'; runId: string; metrics: MetricsRecord[]; diagnostics: DiagnosticsRecord[] }
+  /** One live record. */
   | { type: 'metrics'; runId: string; record: MetricsRecord }
   | { type: 'diagnostics'; runId: string; record: DiagnosticsRecord }
   | { type: 'exported'; chart: string; format: PanelExportFormat; path?: string; error?: string };
