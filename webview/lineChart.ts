@@ -307,12 +307,11 @@ export class LineChart {
       }
       p.polyline(pts, s.faint ? withAlpha(s.color, 0.28) : s.color, s.width ?? (s.faint ? 1 : 1.5), s.dash);
     });
-    spec.thresholds.forEach((th, i) => {
+    spec.thresholds.forEach((th) => {
       const y = f.py(th.value);
       if (y < f.top || y > f.top + f.height) return;
       p.polyline([f.left, y, f.left + f.width, y], t.reference, 1, [4, 4]);
       p.text(th.label, f.left + f.width - 4, y - 7, t.reference, 'right');
-      void i;
     });
     const legendH = this.paintLegend(p, this.legendEntries(), 6, top + h + 4, w - 12);
     return p.toString(w, top + h + legendH + 10, t.background || '#ffffff', t.font);
