@@ -99,6 +99,8 @@ export abstract class CanvasChart {
     const ctx = this.canvas.getContext('2d')!;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, w, h);
+    // A tooltip from the previous picture may name a point that is gone.
+    this.tip.hidden = true;
     const painted = this.paint(new CanvasPainter(ctx, this.theme.font), w, h);
     this.hits = painted.hits;
     this.marks = painted.marks;

@@ -93,7 +93,7 @@ export class LineChart {
       labelFont: t.font,
       label,
       labelSize: label ? 18 : 0,
-      size: 42,
+      size: label ? 42 : 52,
       values: (_u, splits) => splits.map((v) => (v == null ? '' : formatNumber(v))),
     });
     const opts: uPlot.Options = {

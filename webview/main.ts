@@ -201,28 +201,12 @@ function lineSpecs(list: RunSeries[]): Record<'loss' | 'gradNorm' | 'sigma1' | '
     const base = { x, n, run: run.info.id };
     const who = multi ? `${run.info.name} ` : '';
     const charlm = run.info.task !== 'forecast';
-    const lossCols: [string, string, boolean][] = multi
-      ? charlm
-        ? [
-            ['bpc', 'bpc', true],
-            ['valBpc', 'val bpc', false],
-          ]
-        : [
-            ['loss', 'loss', true],
-            ['valLoss', 'val loss', false],
-          ]
-      : [
-          ['loss', 'loss', true],
-          ['valLoss', 'val loss', false],
-          ...(charlm
-            ? ([
-                ['bpc', 'bpc', true],
-                ['valBpc', 'val bpc', false],
-              ] as [string, string, boolean][])
-            : []),
-        ];
+    // One run: loss and bpc, train and validation. Several: one measure each (bpc for text), so the overlay stays readable.
+    const lossCols: [column: string, label: string, smoothable: boolean][] = [];
+    if (!multi || !charlm) lossCols.push(['loss', 'loss', true], ['valLoss', 'val loss', false]);
+    if (charlm) lossCols.push(['bpc', 'bpc', true], ['valBpc', 'val bpc', false]);
     lossCols.forEach(([col, label, smoothable], k) => {
-      if (!m.has(col)) return;
+      if (!run.present.has(col)) return;
       addSmoothed(
         loss,
         { ...base, y: m.col(col), label: who + label, color: color(multi ? ri : k), dash: multi && !smoothable ? [5, 3] : undefined, sparse: !smoothable },

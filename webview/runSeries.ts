@@ -126,6 +126,8 @@ export class RunSeries {
 
   private readonly cols: Record<'step' | 'seen' | 'loss' | 'bpc' | 'valLoss' | 'valBpc' | 'gradNorm' | 'gradNormClipped', Float64Array>;
   private readonly sigmaCols = new Map<string, Float64Array>();
+  /** The metrics columns that have had a value (bpc only for text, validation only when evaluated). */
+  readonly present = new Set<string>(['loss']);
 
   addMetrics(r: MetricsRecord): void {
     if (this.lastMetrics && r.step <= this.lastMetrics.step) return; // a replay overlapping live records
@@ -140,6 +142,7 @@ export class RunSeries {
     if (r.bpc !== undefined) m.set(c.bpc, i, r.bpc);
     if (r.valLoss !== undefined) m.set(c.valLoss, i, r.valLoss);
     if (r.valBpc !== undefined) m.set(c.valBpc, i, r.valBpc);
+    if (this.present.size < 4) for (const k of ['bpc', 'valLoss', 'valBpc'] as const) if (r[k] !== undefined) this.present.add(k);
     for (const k in r.sigma1) {
       let col = this.sigmaCols.get(k);
       if (!col) {

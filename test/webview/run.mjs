@@ -53,6 +53,7 @@ function loadRun(id) {
 }
 const lstm = loadRun('20261123-170500-austen-lstm');
 const rnn = loadRun('20261123-170500-austen-rnn');
+const gru = loadRun('20261123-170500-sunspots-gru');
 const runData = (r) => ({ type: 'runData', run: r.info, metrics: r.metrics, diagnostics: r.diagnostics });
 
 // ---- the page, served as a webview's resources are: one origin for page and assets ----
@@ -322,6 +323,19 @@ try {
     const [lightBlue, darkBlue] = await countColours(dark.page, 'loss', [themes.light.colors['charts.blue'], themes.dark.colors['charts.blue']]);
     check(lightBlue.reduce((a, b) => a + b) > 20 && darkBlue.reduce((a, b) => a + b) === 0, `theme switch: light blue ${lightBlue}, dark blue ${darkBlue}`);
     console.log('  theme switch dark -> light: lines redrawn in the light palette');
+  }
+  // A forecasting run (GRU on monthly sunspots, MSE loss): loss and validation loss, no bpc; GRU gates.
+  {
+    const n = await postedCount(dark.page);
+    await post(dark.page, [{ type: 'runs', runs: [lstm.info, rnn.info, gru.info], shown: [gru.info.id] }, runData(gru)]);
+    const d = await drew(dark.page, { id: gru.info.id, lastStep: 60, chart: 'flow' }, n);
+    for (const c of charts) check(d.charts[c] > 0, `forecast run: chart ${c} drew nothing`);
+    const legend = (await dark.page.locator('.chart[data-chart="loss"] .u-legend .u-series:not(.faint) th').allTextContents()).map((t) => t.trim());
+    check(legend.includes('loss') && legend.includes('val loss') && !legend.some((l) => l.includes('bpc')), `forecast loss legend: ${legend}`);
+    const gates = [...new Set(gru.diagnostics.at(-1).saturation.map((s) => s.gate))];
+    check(d.charts.scatter === gates.length * 12, `GRU scatter: ${d.charts.scatter} points for gates ${gates}`);
+    await dark.page.screenshot({ path: join(screenshots, 'webview-side-light-forecast.png'), fullPage: true });
+    console.log(`  forecast run (GRU, sunspots): loss legend ${legend.join(' / ')}; scatter panels ${gates.join(', ')}`);
   }
   await noCspOrErrors(dark.page, 'dark side after interaction');
   await dark.context.close();
