@@ -103,6 +103,27 @@ describe('RNN Lab panels: live side view, run report, comparison', () => {
     await screenshot('panels-report');
   });
 
+  it('a report of a run made by the CLI (never trained in this window) is read from its files', async () => {
+    // The recorded fixture run, copied into this workspace's run store as `rnn-lab train` would leave it.
+    const id = '20261123-170500-austen-lstm';
+    const ext = vscode.extensions.getExtension('rnn-lab.rnn-lab')!;
+    const from = vscode.Uri.joinPath(ext.extensionUri, 'test', 'fixtures', 'runs', id);
+    const to = api.store.runUri(id);
+    await vscode.workspace.fs.createDirectory(to);
+    for (const f of ['config.json', 'metrics.jsonl', 'diagnostics.jsonl', 'summary.json']) {
+      await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(to, f), await vscode.workspace.fs.readFile(vscode.Uri.joinPath(from, f)));
+    }
+    const before = new Set(reports());
+    await vscode.commands.executeCommand('rnnLab.openReport', { id });
+    const report = await waitFor('a report panel', () => reports().find((c) => !before.has(c)));
+    const d = await waitFor('the report of the stored run to draw every chart', () => (report.lastDrew && allDrawn(report.lastDrew) ? report.lastDrew : undefined));
+    assert.deepStrictEqual(d.runIds, [id]);
+    assert.strictEqual(d.lastStep, 120);
+    // 2 layers x 4 gates x 24 units.
+    assert.strictEqual(d.charts.scatter, 2 * 4 * 24);
+    await vscode.workspace.fs.delete(to, { recursive: true });
+  });
+
   it('an export from the report is checked, asks where to save, and writes the file', async () => {
     const report = reports().at(-1)!;
     const rejectedBefore = report.rejected.length;
@@ -111,7 +132,7 @@ describe('RNN Lab panels: live side view, run report, comparison', () => {
     assert.strictEqual(report.rejected.length, rejectedBefore + 1);
     assert.match(report.rejected.at(-1)!, /unknown chart/);
     const csv = 'run,step,loss\nr,1,4.2\n';
-    const target = vscode.Uri.joinPath(folder, `${started[0]}-loss.csv`);
+    const target = vscode.Uri.joinPath(folder, `${report.shown[0]}-loss.csv`);
     const pending = report.receive({ type: 'export', chart: 'loss', format: 'csv', data: csv });
     // VS Code for the web asks with its simple save dialog, prefilled with <workspace>/<run>-loss.csv.
     await sleep(1000);
