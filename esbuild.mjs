@@ -5,12 +5,13 @@
 //   dist/inspect-worker.js, dist/inspect-worker-web.js  run on selection's worker (node, web)
 //   dist/extension.js      the extension, Node extension host (desktop, code-server)
 //   dist/extension-web.js  the same source for the web worker extension host (VS Code for the web)
+//   dist/webview/main.js, panel.css  the panels' UI (browser), uPlot css inlined; codicons copied beside
 //   dist-test/unit/*.js    the mocha unit suites (node)
 //   dist-test/integration/index.js  the in-host integration suite (runs in the web worker host)
 //   dist-test/integration/fakeTrainingWorker.js  a protocol-only worker for that suite
 // Usage: node esbuild.mjs [--watch]
 import * as esbuild from 'esbuild';
-import { readdirSync, existsSync } from 'node:fs';
+import { readdirSync, existsSync, mkdirSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const watch = process.argv.includes('--watch');
@@ -82,6 +83,15 @@ const builds = [
   },
   {
     ...common,
+    // The panels' webview (side view and report): one browser bundle and one stylesheet.
+    entryPoints: { main: 'webview/main.ts', panel: 'webview/panel.css' },
+    outdir: 'dist/webview',
+    platform: 'browser',
+    format: 'iife',
+    metafile: true,
+  },
+  {
+    ...common,
     entryPoints: testFiles('test/unit'),
     outdir: 'dist-test/unit',
     platform: 'node',
@@ -90,8 +100,14 @@ const builds = [
   },
 ];
 
+// The codicon font for vscode-icon (it links the stylesheet by id, so css and font ship as they are).
+mkdirSync('dist/webview', { recursive: true });
+for (const f of ['codicon.css', 'codicon.ttf']) copyFileSync(join('node_modules/@vscode/codicons/dist', f), join('dist/webview', f));
+
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();
 } else {
-  await Promise.all(builds.map((b) => esbuild.build(b)));
+  const results = await Promise.all(builds.map((b) => esbuild.build(b)));
+  const webview = results.find((r) => r.metafile)?.metafile.outputs['dist/webview/main.js'];
+  if (webview) console.log(`webview bundle: dist/webview/main.js ${webview.bytes} bytes${production ? ' (minified)' : ''}`);
 }

@@ -1,24 +1,35 @@
 import * as vscode from 'vscode';
-
-/** Messages the diagnostics webview posts to the extension. */
-export type FromDiagnosticsWebview = { type: 'ready' } | { type: 'received'; metrics: number; diagnostics: number; lastStep: number };
+import type { FromWorker } from '../protocol';
+import { PanelConnection, PanelHub, panelHtml, panelResourceRoots, type DrewAck } from './panelHub';
 
 /**
- * The "Diagnostics" webview view. A placeholder page for now; it says "ready" once its script
- * runs, so a test can tell the webview really rendered (tests cannot look into its DOM).
+ * The "Diagnostics" webview view in the RNN Lab container: every chart of one run (the running
+ * one by default, or the one picked in the view), live while it trains. The page is the panels'
+ * bundle (webview/main.ts) in side mode; it says 'ready', then gets the run list, the run's
+ * buffered records and live records, and acknowledges what it drew.
  */
 export class DiagnosticsViewProvider implements vscode.WebviewViewProvider {
   static readonly viewId = 'rnnLab.diagnostics';
 
+  /** Shared with the report panels: live buffers and the run store's runs. */
+  readonly hub = new PanelHub();
   private view: vscode.WebviewView | undefined;
+  private connection: PanelConnection | undefined;
   private readonly readyEmitter = new vscode.EventEmitter<void>();
   /** Fires each time the webview's page has loaded and its script has run. */
   readonly onDidBecomeReady = this.readyEmitter.event;
   private readyCount = 0;
-  /** The webview's latest acknowledgement of what it received (tests read it; the DOM is out of reach). */
-  lastAck: { metrics: number; diagnostics: number; lastStep: number } | undefined;
+  /** The run the view shows; kept across page reloads (the view re-creates its page when shown again). */
+  private shown: string[] = [];
 
-  constructor(private readonly extensionUri: vscode.Uri) {}
+  constructor(private readonly extensionUri: vscode.Uri) {
+    // A new run takes over the view: "the running one by default".
+    this.hub.onRunStarted((id) => {
+      if (!this.hub.isLive(id)) return;
+      this.shown = [id];
+      void this.connection?.show(this.shown);
+    });
+  }
 
   /** How many times the webview page reported ready (it reloads when the view is re-created). */
   get timesReady(): number {
@@ -29,89 +40,53 @@ export class DiagnosticsViewProvider implements vscode.WebviewViewProvider {
     return this.view !== undefined;
   }
 
-  /** Forwards a training message (metrics, diagnostics, ...) to the webview if it exists. */
-  post(msg: unknown): void {
-    void this.view?.webview.postMessage(msg);
+  /** The webview's latest acknowledgement of what it received (tests read it; the DOM is out of reach). */
+  get lastAck(): { metrics: number; diagnostics: number; lastStep: number } | undefined {
+    return this.connection?.lastAck;
+  }
+
+  /** The webview's latest report of what it drew: points per chart. */
+  get lastDrew(): DrewAck | undefined {
+    return this.connection?.lastDrew;
+  }
+
+  get shownRuns(): readonly string[] {
+    return this.connection?.shown ?? this.shown;
+  }
+
+  /** Messages from the webview that failed validation. */
+  get rejected(): readonly string[] {
+    return this.connection?.rejected ?? [];
+  }
+
+  /** Every training message (metrics, diagnostics, done) from extension.ts. */
+  post(msg: FromWorker): void {
+    this.hub.record(msg);
+  }
+
+  /** Shows a run in the view (the Runs view's selection, tests). */
+  async showRun(id: string): Promise<void> {
+    this.shown = [id];
+    await this.connection?.show(this.shown);
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
     this.view = view;
-    view.webview.options = {
-      enableScripts: true,
-      // Built assets only; the placeholder needs none yet.
-      localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'dist')],
-    };
-    view.webview.onDidReceiveMessage((msg: unknown) => {
-      if (!isFromDiagnosticsWebview(msg)) return;
-      if (msg.type === 'ready') {
-        this.readyCount++;
-        this.readyEmitter.fire();
-      } else {
-        this.lastAck = { metrics: msg.metrics, diagnostics: msg.diagnostics, lastStep: msg.lastStep };
-      }
+    view.webview.options = { enableScripts: true, localResourceRoots: panelResourceRoots(this.extensionUri) };
+    this.connection?.dispose();
+    const connection = new PanelConnection('side', this.hub, view.webview, () => view.visible, this.shown, (ids) => (this.shown = ids));
+    this.connection = connection;
+    connection.onDidBecomeReady(() => {
+      this.readyCount++;
+      this.readyEmitter.fire();
     });
+    view.onDidChangeVisibility(() => connection.visibilityChanged());
     view.onDidDispose(() => {
+      this.shown = connection.shown;
+      connection.dispose();
+      if (this.connection === connection) this.connection = undefined;
       this.view = undefined;
     });
-    view.webview.html = placeholderHtml(view.webview, makeNonce());
+    view.webview.html = panelHtml(view.webview, this.extensionUri, 'side');
   }
-}
-
-/** Messages from a webview are untrusted: check every field before use. */
-function isFromDiagnosticsWebview(msg: unknown): msg is FromDiagnosticsWebview {
-  if (typeof msg !== 'object' || msg === null) return false;
-  const m = msg as Record<string, unknown>;
-  if (m.type === 'ready') return true;
-  const count = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
-  return m.type === 'received' && count(m.metrics) && count(m.diagnostics) && count(m.lastStep);
-}
-
-function makeNonce(): string {
-  const bytes = new Uint8Array(16);
-  crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-function placeholderHtml(webview: vscode.Webview, nonce: string): string {
-  const csp = [
-    "default-src 'none'",
-    `style-src ${webview.cspSource} 'nonce-${nonce}'`,
-    `script-src 'nonce-${nonce}'`,
-  ].join('; ');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<style nonce="${nonce}">
-  body { color: var(--vscode-foreground); font-family: var(--vscode-font-family); padding: 0 8px; }
-  .hint { color: var(--vscode-descriptionForeground); }
-</style>
-</head>
-<body>
-<h3>RNN Lab diagnostics</h3>
-<p class="hint" id="status">No run selected. Start one with "RNN Lab: Train RNN".</p>
-<script nonce="${nonce}">
-  const vscode = acquireVsCodeApi();
-  const status = document.getElementById('status');
-  let metrics = 0, diagnostics = 0, lastStep = 0;
-  // Until the charts land, say what arrives and acknowledge it (every diagnostics record, every 10th metrics record).
-  window.addEventListener('message', (event) => {
-    const m = event.data;
-    if (!m || typeof m !== 'object') return;
-    if (m.type === 'metrics' && m.record && typeof m.record.step === 'number') {
-      metrics++;
-      lastStep = m.record.step;
-      status.textContent = 'run ' + String(m.runId) + ': step ' + m.record.step + ', loss ' + Number(m.record.loss).toFixed(4);
-      if (metrics % 10 === 1) vscode.postMessage({ type: 'received', metrics, diagnostics, lastStep });
-    } else if (m.type === 'diagnostics') {
-      diagnostics++;
-      vscode.postMessage({ type: 'received', metrics, diagnostics, lastStep });
-    }
-  });
-  vscode.postMessage({ type: 'ready' });
-</script>
-</body>
-</html>`;
 }

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { RunsTreeProvider, type RunItem } from './runsTree';
 import { DiagnosticsViewProvider } from './diagnosticsView';
+import { registerReportPanel } from './reportPanel';
 import { exists, RunStore, type StoredRun } from './runStore';
 import { TrainingSession } from './trainingSession';
 import { registerImportCommand } from './importCheckpoint';
@@ -49,6 +50,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
   const runs = new RunsTreeProvider();
   const diagnostics = new DiagnosticsViewProvider(context.extensionUri);
   const store = RunStore.forWorkspace(context);
+  registerReportPanel(context, diagnostics.hub, store);
   const output = vscode.window.createOutputChannel('RNN Lab');
   const statusBar = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 50);
   statusBar.command = 'workbench.view.extension.rnnLab';
@@ -117,6 +119,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
           output.appendLine(`[${runId}] ${msg.message}`);
           break;
         case 'done': {
+          diagnostics.post(msg);
           const summary = msg.summary;
           void (async () => {
             await checkpoints;
@@ -453,7 +456,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     vscode.commands.registerCommand('rnnLab.deleteRun', (arg?: unknown) => deleteRun(arg)),
     output,
     statusBar,
-    vscode.window.registerTreeDataProvider('rnnLab.runs', runs),
+    vscode.window.createTreeView('rnnLab.runs', { treeDataProvider: runs, canSelectMany: true }),
     vscode.window.registerWebviewViewProvider(DiagnosticsViewProvider.viewId, diagnostics),
     vscode.commands.registerCommand('rnnLab.train', (arg?: unknown) => train(arg)),
     vscode.commands.registerCommand('rnnLab.stopTraining', () => stopTraining()),

@@ -8,6 +8,7 @@ import './train.test';
 import './sampleDelete.test';
 import './importCheckpoint.test';
 import './selection.test';
+import './panels.test';
 
 export function run(): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -1,0 +1,313 @@
+import * as vscode from 'vscode';
+import type { DiagnosticsRecord, FromPanel, FromWorker, MetricsRecord, PanelChartId, PanelRunInfo, RunConfig, RunStatus, ToPanel } from '../protocol';
+import { checkFromPanel, exportBytes, isRunId, panelPageHtml, parseJsonLines, RunBuffer } from './panelMessages';
+import type { RunStore } from './runStore';
+
+export interface DrewAck {
+  runIds: string[];
+  lastStep: number;
+  charts: Partial<Record<PanelChartId, number>>;
+}
+
+/**
+ * Feeds the panels (the side view and any report panels): keeps a bounded buffer of each run
+ * training in this window, forwards live records to the webviews showing that run, and loads
+ * finished runs from the run store on demand (through the same bounded buffer).
+ */
+export class PanelHub {
+  store: RunStore | undefined;
+  private readonly live = new Map<string, { buffer: RunBuffer; info: PanelRunInfo }>();
+  readonly connections = new Set<PanelConnection>();
+  private readonly startedEmitter = new vscode.EventEmitter<string>();
+  /** A run this window had not seen sent its first record. */
+  readonly onRunStarted = this.startedEmitter.event;
+
+  /** Every training message goes through here (extension.ts forwards them). */
+  record(msg: FromWorker): void {
+    if (msg.type !== 'metrics' && msg.type !== 'diagnostics' && msg.type !== 'done') return;
+    let run = this.live.get(msg.runId);
+    if (!run) {
+      if (msg.type === 'done') return;
+      run = { buffer: new RunBuffer(), info: { id: msg.runId, name: msg.runId, status: 'running' } };
+      this.live.set(msg.runId, run);
+      // Ended runs beyond the newest few are dropped: the run store has their files.
+      const ended = [...this.live].filter(([, r]) => r.info.status !== 'running');
+      for (const [id] of ended.slice(0, Math.max(0, ended.length - 4))) this.live.delete(id);
+      void this.readInfo(msg.runId).then((info) => {
+        if (info) run!.info = { ...info, status: run!.info.status };
+        this.startedEmitter.fire(msg.runId);
+      });
+    }
+    if (msg.type === 'metrics') run.buffer.metrics.add(msg.record);
+    else if (msg.type === 'diagnostics') run.buffer.diagnostics.add(msg.record);
+    else {
+      run.info = { ...run.info, status: msg.summary.status };
+      for (const c of this.connections) void c.sendRunList();
+      return;
+    }
+    for (const c of this.connections) c.live(msg);
+  }
+
+  isLive(id: string): boolean {
+    return this.live.get(id)?.info.status === 'running';
+  }
+
+  private async readInfo(id: string): Promise<PanelRunInfo | undefined> {
+    if (!this.store) return undefined;
+    try {
+      const config = JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(this.store.runUri(id), 'config.json')))) as RunConfig;
+      return infoOf(id, config, 'running');
+    } catch {
+      return undefined;
+    }
+  }
+
+  async runList(): Promise<PanelRunInfo[]> {
+    const stored = (await this.store?.list()) ?? [];
+    const list = stored.map((r) => infoOf(r.id, r.config, this.live.get(r.id)?.info.status ?? r.status));
+    for (const [id, r] of this.live) if (!list.some((x) => x.id === id)) list.unshift(r.info);
+    return list;
+  }
+
+  /** The newest run training now, else the newest stored run. */
+  async defaultRun(): Promise<string | undefined> {
+    const running = [...this.live].filter(([, r]) => r.info.status === 'running').map(([id]) => id);
+    if (running.length) return running.at(-1);
+    return (await this.runList())[0]?.id;
+  }
+
+  /** A run's records for a panel: the live buffer, or the run's files read through a buffer of the same bound. */
+  async snapshot(id: string): Promise<Extract<ToPanel, { type: 'runData' }> | undefined> {
+    const live = this.live.get(id);
+    if (live) {
+      const { metrics, diagnostics } = live.buffer;
+      return { type: 'runData', run: live.info, metrics: metrics.snapshot(), diagnostics: diagnostics.snapshot(), decimatedFrom: metrics.thinnedBy > 1 ? metrics.count : undefined };
+    }
+    if (!this.store || !isRunId(id)) return undefined;
+    const dir = this.store.runUri(id);
+    const read = async (file: string): Promise<string | undefined> => {
+      try {
+        return new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(dir, file)));
+      } catch {
+        return undefined;
+      }
+    };
+    const configText = await read('config.json');
+    if (configText === undefined) return undefined;
+    let config: RunConfig | undefined;
+    let status: RunStatus = 'stopped';
+    try {
+      config = JSON.parse(configText) as RunConfig;
+      const summary = await read('summary.json');
+      if (summary) status = (JSON.parse(summary) as { status?: RunStatus }).status ?? 'stopped';
+    } catch {
+      // shown with what can be read
+    }
+    const buffer = new RunBuffer();
+    for (const r of parseJsonLines<MetricsRecord>((await read('metrics.jsonl')) ?? '', 'metrics')) buffer.metrics.add(r);
+    for (const r of parseJsonLines<DiagnosticsRecord>((await read('diagnostics.jsonl')) ?? '', 'diagnostics')) buffer.diagnostics.add(r);
+    return {
+      type: 'runData',
+      run: infoOf(id, config, status),
+      metrics: buffer.metrics.snapshot(),
+      diagnostics: buffer.diagnostics.snapshot(),
+      decimatedFrom: buffer.metrics.thinnedBy > 1 ? buffer.metrics.count : undefined,
+    };
+  }
+}
+
+function infoOf(id: string, config: RunConfig | undefined, status: RunStatus): PanelRunInfo {
+  return {
+    id,
+    name: config?.name ?? id,
+    status,
+    cell: config?.cell,
+    layers: config?.layers,
+    hidden: config?.hidden,
+    clipMode: config?.clipMode,
+    clip: config?.clip,
+    task: config?.task,
+  };
+}
+
+/**
+ * One webview showing panels (the side view, or one report). It waits for the page's 'ready',
+ * sends the run list and the shown runs' buffered records, then live records; a hidden webview
+ * gets nothing and is brought up to date when it shows again.
+ */
+export class PanelConnection implements vscode.Disposable {
+  ready = false;
+  private stale = false;
+  private readonly disposables: vscode.Disposable[] = [];
+  lastAck: { metrics: number; diagnostics: number; lastStep: number } | undefined;
+  lastDrew: DrewAck | undefined;
+  readyCount = 0;
+  private readonly readyEmitter = new vscode.EventEmitter<void>();
+  readonly onDidBecomeReady = this.readyEmitter.event;
+  private readonly drewEmitter = new vscode.EventEmitter<DrewAck>();
+  readonly onDidDraw = this.drewEmitter.event;
+  /** Messages from the webview that failed validation (tests and logs read them). */
+  readonly rejected: string[] = [];
+
+  constructor(
+    readonly kind: 'side' | 'report',
+    private readonly hub: PanelHub,
+    private readonly webview: vscode.Webview,
+    private readonly isVisible: () => boolean,
+    public shown: string[],
+    /** Called when the user picks runs in the webview (the report retitles itself). */
+    private readonly onShow?: (ids: string[]) => void,
+  ) {
+    hub.connections.add(this);
+    this.disposables.push(webview.onDidReceiveMessage((m: unknown) => void this.receive(m)));
+  }
+
+  /** Handles one message from the webview (untrusted; checked first). Public so a test can send what a webview could. */
+  async receive(raw: unknown): Promise<void> {
+    const checked = checkFromPanel(raw);
+    if (!checked.ok) {
+      this.rejected.push(checked.reason);
+      return;
+    }
+    const msg: FromPanel = checked.msg;
+    switch (msg.type) {
+      case 'ready':
+        this.ready = true;
+        this.readyCount++;
+        await this.sendAll();
+        this.readyEmitter.fire();
+        break;
+      case 'received':
+        this.lastAck = { metrics: msg.metrics, diagnostics: msg.diagnostics, lastStep: msg.lastStep };
+        break;
+      case 'drew':
+        this.lastDrew = { runIds: msg.runIds, lastStep: msg.lastStep, charts: msg.charts };
+        this.drewEmitter.fire(this.lastDrew);
+        break;
+      case 'show':
+        await this.show(msg.runIds);
+        this.onShow?.(msg.runIds);
+        break;
+      case 'export':
+        await this.export(msg.chart, msg.format, msg.data);
+        break;
+    }
+  }
+
+  /** Shows these runs (replacing what was shown). */
+  async show(ids: string[]): Promise<void> {
+    this.shown = ids;
+    await this.sendAll();
+  }
+
+  async sendRunList(): Promise<void> {
+    if (!this.ready) return;
+    await this.post({ type: 'runs', runs: await this.hub.runList(), shown: this.shown });
+  }
+
+  /** The run list, then each shown run's records. */
+  async sendAll(): Promise<void> {
+    if (!this.ready) return;
+    if (!this.isVisible()) {
+      this.stale = true;
+      return;
+    }
+    this.stale = false;
+    // The snapshots below hold everything queued so far.
+    this.queue.clear();
+    if (this.kind === 'side' && this.shown.length === 0) {
+      const id = await this.hub.defaultRun();
+      if (id) this.shown = [id];
+    }
+    await this.sendRunList();
+    for (const id of this.shown) {
+      const data = await this.hub.snapshot(id);
+      if (data) await this.post(data);
+    }
+  }
+
+  private queue = new Map<string, { metrics: MetricsRecord[]; diagnostics: DiagnosticsRecord[] }>();
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * A live record: for a ready, visible webview showing that run, queued and posted in one
+   * message per ~100 ms (a small model trains hundreds of steps a second; one message each would
+   * cost more than drawing them).
+   */
+  live(msg: Extract<FromWorker, { type: 'metrics' | 'diagnostics' }>): void {
+    if (!this.ready || !this.shown.includes(msg.runId)) return;
+    if (!this.isVisible()) {
+      this.stale = true;
+      return;
+    }
+    let q = this.queue.get(msg.runId);
+    if (!q) this.queue.set(msg.runId, (q = { metrics: [], diagnostics: [] }));
+    if (msg.type === 'metrics') q.metrics.push(msg.record);
+    else q.diagnostics.push(msg.record);
+    this.flushTimer ??= setTimeout(() => this.flush(), 100);
+  }
+
+  private flush(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const queued = this.queue;
+    this.queue = new Map();
+    for (const [runId, q] of queued) void this.post({ type: 'records', runId, metrics: q.metrics, diagnostics: q.diagnostics });
+  }
+
+  /** The webview shows again: replay if it missed records while hidden. */
+  visibilityChanged(): void {
+    if (this.isVisible() && this.stale) void this.sendAll();
+  }
+
+  private async post(msg: ToPanel): Promise<void> {
+    try {
+      await this.webview.postMessage(msg);
+    } catch {
+      // disposed meanwhile
+    }
+  }
+
+  private async export(chart: PanelChartId, format: 'png' | 'svg' | 'csv', data: string): Promise<void> {
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+    const base = `${this.shown.length === 1 ? this.shown[0] : 'compare'}-${chart}.${format}`;
+    const filters: Record<string, string[]> = { png: { PNG: ['png'] }, svg: { SVG: ['svg'] }, csv: { CSV: ['csv'] } }[format];
+    const target = await vscode.window.showSaveDialog({
+      title: `Export the ${chart} chart as ${format.toUpperCase()}`,
+      defaultUri: folder ? vscode.Uri.joinPath(folder, base) : undefined,
+      filters,
+    });
+    if (!target) {
+      await this.post({ type: 'exported', chart, format });
+      return;
+    }
+    try {
+      await vscode.workspace.fs.writeFile(target, exportBytes(format, data));
+      await this.post({ type: 'exported', chart, format, path: vscode.workspace.asRelativePath(target, false) });
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      void vscode.window.showErrorMessage(`RNN Lab: could not write ${target.fsPath}: ${error}. Pick another place.`);
+      await this.post({ type: 'exported', chart, format, error });
+    }
+  }
+
+  dispose(): void {
+    clearTimeout(this.flushTimer);
+    this.hub.connections.delete(this);
+    this.disposables.forEach((d) => d.dispose());
+  }
+}
+
+/** The panels' page for this webview, with a fresh nonce. */
+export function panelHtml(webview: vscode.Webview, extensionUri: vscode.Uri, mode: 'side' | 'report'): string {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  const nonce = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  const asset = (f: string): string => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', f)).toString();
+  return panelPageHtml({ cspSource: webview.cspSource, nonce, asset, mode });
+}
+
+/** What a webview may load: the built panel assets only. */
+export function panelResourceRoots(extensionUri: vscode.Uri): vscode.Uri[] {
+  return [vscode.Uri.joinPath(extensionUri, 'dist', 'webview')];
+}

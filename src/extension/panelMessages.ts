@@ -1,0 +1,153 @@
+/**
+ * Checks for messages from the panels' webviews, and the bounded per-run record buffer the
+ * extension replays to them. No vscode import: the unit tests run these in plain Node.
+ */
+import { PANEL_CHARTS, type DiagnosticsRecord, type FromPanel, type MetricsRecord, type PanelChartId } from '../protocol';
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+/** Run ids are folder names the run store made: no path separators, no leading dot. */
+export const isRunId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 200 && /^[\w.-]+$/.test(v) && !v.startsWith('.');
+
+/** Largest export a webview may hand over (a PNG of a full-width chart is ~100 KB; CSV of 100,000 steps ~10 MB). */
+export const MAX_EXPORT_CHARS = 64 * 1024 * 1024;
+
+/** Messages from a webview are untrusted: every field is checked before use. Returns a reason when invalid. */
+export function checkFromPanel(msg: unknown): { ok: true; msg: FromPanel } | { ok: false; reason: string } {
+  if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return { ok: false, reason: 'not an object' };
+  const m = msg as Record<string, unknown>;
+  switch (m.type) {
+    case 'ready':
+      return { ok: true, msg: { type: 'ready' } };
+    case 'received':
+      if (!isCount(m.metrics) || !isCount(m.diagnostics) || !isCount(m.lastStep)) return { ok: false, reason: 'received: counts must be whole numbers >= 0' };
+      return { ok: true, msg: { type: 'received', metrics: m.metrics, diagnostics: m.diagnostics, lastStep: m.lastStep } };
+    case 'drew': {
+      if (!Array.isArray(m.runIds) || m.runIds.length > 32 || !m.runIds.every(isRunId)) return { ok: false, reason: 'drew: bad runIds' };
+      if (!isCount(m.lastStep)) return { ok: false, reason: 'drew: bad lastStep' };
+      if (typeof m.charts !== 'object' || m.charts === null || Array.isArray(m.charts)) return { ok: false, reason: 'drew: charts must be an object' };
+      const charts: Record<string, number> = {};
+      for (const [k, v] of Object.entries(m.charts)) {
+        if (!(PANEL_CHARTS as readonly string[]).includes(k) || !isCount(v)) return { ok: false, reason: `drew: bad chart entry ${k}` };
+        charts[k] = v;
+      }
+      return { ok: true, msg: { type: 'drew', runIds: [...m.runIds], lastStep: m.lastStep, charts } };
+    }
+    case 'show':
+      if (!Array.isArray(m.runIds) || m.runIds.length === 0 || m.runIds.length > 16 || !m.runIds.every(isRunId)) return { ok: false, reason: 'show: runIds must be 1 to 16 run ids' };
+      return { ok: true, msg: { type: 'show', runIds: [...new Set(m.runIds as string[])] } };
+    case 'export': {
+      if (typeof m.chart !== 'string' || !(PANEL_CHARTS as readonly string[]).includes(m.chart)) return { ok: false, reason: 'export: unknown chart' };
+      if (m.format !== 'png' && m.format !== 'svg' && m.format !== 'csv') return { ok: false, reason: 'export: format must be png, svg or csv' };
+      if (typeof m.data !== 'string' || m.data.length === 0 || m.data.length > MAX_EXPORT_CHARS) return { ok: false, reason: 'export: data must be a non-empty string under the size limit' };
+      if (m.format === 'png' && !/^data:image\/png;base64,[A-Za-z0-9+/]+=*$/.test(m.data)) return { ok: false, reason: 'export: png data must be a base64 data: URL' };
+      if (m.format === 'svg' && !/^<svg[\s>]/.test(m.data)) return { ok: false, reason: 'export: svg data must start with <svg' };
+      return { ok: true, msg: { type: 'export', chart: m.chart as PanelChartId, format: m.format, data: m.data } };
+    }
+    default:
+      return { ok: false, reason: `unknown message type ${JSON.stringify(m.type)?.slice(0, 40)}` };
+  }
+}
+
+/** The bytes to write for an export (PNG decoded from base64; SVG and CSV as UTF-8). */
+export function exportBytes(format: 'png' | 'svg' | 'csv', data: string): Uint8Array {
+  if (format !== 'png') return new TextEncoder().encode(data);
+  const bin = atob(data.slice(data.indexOf(',') + 1));
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/**
+ * A run's records, bounded. Past `max` entries every other stored record is dropped and from then
+ * on only one in `stride` arriving records is kept (stride doubles each time), so a 100,000-step
+ * run costs at most `max` records here while still spanning the whole run. The first record, the
+ * latest one and the latest diagnostics record carrying a full spectrum are always kept.
+ */
+export class RecordBuffer<R extends { step: number }> {
+  private kept: R[] = [];
+  private stride = 1;
+  private arrived = 0;
+  private latest: R | undefined;
+  private pinned: R | undefined;
+
+  constructor(
+    readonly max: number,
+    /** Records to keep even when thinned (e.g. the latest one with a full spectrum). */
+    private readonly pin?: (r: R) => boolean,
+  ) {}
+
+  add(r: R): void {
+    this.latest = r;
+    if (this.pin?.(r)) this.pinned = r;
+    if (this.arrived++ % this.stride !== 0) return;
+    this.kept.push(r);
+    if (this.kept.length > this.max) {
+      this.kept = this.kept.filter((_, i) => i % 2 === 0);
+      this.stride *= 2;
+    }
+  }
+
+  /** How many records arrived; the snapshot has fewer when thinned. */
+  get count(): number {
+    return this.arrived;
+  }
+
+  get thinnedBy(): number {
+    return this.stride;
+  }
+
+  snapshot(): R[] {
+    const out = [...this.kept];
+    for (const extra of [this.pinned, this.latest]) if (extra && !out.includes(extra)) out.push(extra);
+    return out.sort((a, b) => a.step - b.step);
+  }
+}
+
+export class RunBuffer {
+  readonly metrics: RecordBuffer<MetricsRecord>;
+  readonly diagnostics: RecordBuffer<DiagnosticsRecord>;
+
+  constructor(maxMetrics = 4096, maxDiagnostics = 64) {
+    this.metrics = new RecordBuffer<MetricsRecord>(maxMetrics);
+    this.diagnostics = new RecordBuffer<DiagnosticsRecord>(maxDiagnostics, (r) => r.spectrum?.some((s) => (s.singularValues?.length ?? 0) > 0) ?? false);
+  }
+}
+
+/** Parses JSON lines, skipping blank and unreadable lines (a run cut off mid-write leaves half a line). */
+export function parseJsonLines<T>(text: string, type: string): T[] {
+  const out: T[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const r = JSON.parse(line) as { type?: unknown };
+      if (r && typeof r === 'object' && r.type === type) out.push(r as T);
+    } catch {
+      // a truncated last line
+    }
+  }
+  return out;
+}
+
+/**
+ * The page both panels load: CSP `default-src 'none'`, the one script by nonce, styles and fonts
+ * only from the webview's own resource origin (no 'unsafe-inline', no 'unsafe-eval'). uPlot and
+ * our charts set element styles through the CSSOM, which a CSP does not restrict.
+ */
+export function panelPageHtml(o: { cspSource: string; nonce: string; asset: (file: string) => string; mode: 'side' | 'report' }): string {
+  const csp = [`default-src 'none'`, `style-src ${o.cspSource}`, `font-src ${o.cspSource}`, `script-src 'nonce-${o.nonce}'`].join('; ');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${o.asset('panel.css')}">
+<link rel="stylesheet" id="vscode-codicon-stylesheet" href="${o.asset('codicon.css')}">
+<title>RNN Lab</title>
+</head>
+<body data-mode="${o.mode}">
+<div id="app"></div>
+<script nonce="${o.nonce}" src="${o.asset('main.js')}"></script>
+</body>
+</html>`;
+}

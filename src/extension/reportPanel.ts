@@ -1,0 +1,129 @@
+import * as vscode from 'vscode';
+import { isRunId } from './panelMessages';
+import { PanelConnection, panelHtml, panelResourceRoots, type PanelHub } from './panelHub';
+import type { RunStore } from './runStore';
+
+export const REPORT_VIEW_TYPE = 'rnnLab.report';
+
+/** One report: a WebviewPanel in the editor area showing one run, or several overlaid. */
+export class ReportPanel implements vscode.Disposable {
+  readonly connection: PanelConnection;
+
+  constructor(
+    readonly panel: vscode.WebviewPanel,
+    hub: PanelHub,
+    extensionUri: vscode.Uri,
+    runIds: string[],
+    private readonly onDispose: (r: ReportPanel) => void,
+  ) {
+    panel.webview.options = { enableScripts: true, localResourceRoots: panelResourceRoots(extensionUri) };
+    this.connection = new PanelConnection('report', hub, panel.webview, () => panel.visible, runIds, (ids) => this.retitle(ids));
+    this.retitle(runIds);
+    panel.onDidChangeViewState(() => this.connection.visibilityChanged());
+    panel.onDidDispose(() => this.dispose());
+    panel.webview.html = panelHtml(panel.webview, extensionUri, 'report');
+  }
+
+  private retitle(ids: string[]): void {
+    this.panel.title = ids.length === 1 ? `Report: ${ids[0].replace(/^\d{8}-\d{6}-/, '')}` : `Compare ${ids.length} runs`;
+  }
+
+  get runIds(): readonly string[] {
+    return this.connection.shown;
+  }
+
+  async show(ids: string[]): Promise<void> {
+    this.retitle(ids);
+    await this.connection.show(ids);
+  }
+
+  dispose(): void {
+    this.connection.dispose();
+    this.onDispose(this);
+  }
+}
+
+/** Run ids from a command's arguments: a tree item, a run id, the Runs view's multi-selection, or an array of ids. */
+function idsFrom(args: unknown[]): string[] {
+  const ids: string[] = [];
+  const visit = (a: unknown): void => {
+    if (typeof a === 'string') {
+      if (isRunId(a)) ids.push(a);
+    } else if (Array.isArray(a)) a.forEach(visit);
+    else if (a && typeof a === 'object') {
+      const id = (a as { id?: unknown; runId?: unknown }).runId ?? (a as { id?: unknown }).id;
+      if (isRunId(id)) ids.push(id);
+    }
+  };
+  args.forEach(visit);
+  return [...new Set(ids)];
+}
+
+/**
+ * Registers the report: "Open Run Report" (one run) and "Compare Runs" (several, overlaid), and the
+ * serializer that restores open reports after a reload from the state the webview saved
+ * (vscode.setState: the runs shown, x axis, smoothing, log axis).
+ */
+export function registerReportPanel(context: vscode.ExtensionContext, hub: PanelHub, store: RunStore): { readonly panels: ReadonlySet<ReportPanel>; open(ids: string[]): Promise<ReportPanel | undefined> } {
+  hub.store = store;
+  const panels = new Set<ReportPanel>();
+  const make = (panel: vscode.WebviewPanel, ids: string[]): ReportPanel => {
+    const r = new ReportPanel(panel, hub, context.extensionUri, ids, (p) => panels.delete(p));
+    panels.add(r);
+    return r;
+  };
+
+  const open = async (ids: string[]): Promise<ReportPanel | undefined> => {
+    const known = new Set((await store.list()).map((r) => r.id));
+    const unknown = ids.filter((id) => !known.has(id) && !hub.isLive(id));
+    if (unknown.length) {
+      void vscode.window.showErrorMessage(`RNN Lab: no run ${unknown.join(', ')} in ${store.root.fsPath || store.root.path}. Pick one from the Runs view.`);
+      return undefined;
+    }
+    const panel = vscode.window.createWebviewPanel(REPORT_VIEW_TYPE, 'RNN Lab report', vscode.ViewColumn.Active, {
+      enableScripts: true,
+      localResourceRoots: panelResourceRoots(context.extensionUri),
+    });
+    return make(panel, ids);
+  };
+
+  const pick = async (many: boolean): Promise<string[]> => {
+    const runs = await store.list();
+    if (!runs.length) {
+      void vscode.window.showInformationMessage('RNN Lab: no runs yet. Train one first ("RNN Lab: Train RNN").');
+      return [];
+    }
+    const items = runs.map((r) => ({ label: r.config?.name ?? r.id, description: `${r.status} · ${r.id}`, id: r.id }));
+    if (many) {
+      const picked = await vscode.window.showQuickPick(items, { canPickMany: true, title: 'RNN Lab: runs to compare (overlaid)' });
+      return picked?.map((p) => p.id) ?? [];
+    }
+    const one = await vscode.window.showQuickPick(items, { title: 'RNN Lab: open the report of which run?' });
+    return one ? [one.id] : [];
+  };
+
+  context.subscriptions.push(
+    vscode.commands.registerCommand('rnnLab.openReport', async (...args: unknown[]) => {
+      // From the Runs view: (clicked item, selected items); only the clicked one.
+      let ids = idsFrom(args.slice(0, 1));
+      if (!ids.length) ids = await pick(false);
+      return ids.length ? (await open(ids.slice(0, 1)))?.runIds.join(',') : undefined;
+    }),
+    vscode.commands.registerCommand('rnnLab.compareRuns', async (...args: unknown[]) => {
+      let ids = idsFrom(args);
+      if (ids.length < 2) ids = [...new Set([...ids, ...(await pick(true))])];
+      if (!ids.length) return undefined;
+      return (await open(ids.slice(0, 16)))?.runIds.join(',');
+    }),
+    vscode.window.registerWebviewPanelSerializer(REPORT_VIEW_TYPE, {
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
+        // The state was written by the webview: untrusted, checked like any message.
+        const shown = (state as { shown?: unknown } | undefined)?.shown;
+        const ids = Array.isArray(shown) ? shown.filter(isRunId).slice(0, 16) : [];
+        make(panel, ids);
+      },
+    }),
+    { dispose: () => panels.forEach((p) => p.panel.dispose()) },
+  );
+  return { panels, open };
+}

@@ -1,0 +1,441 @@
+/**
+ * The panels' UI, one bundle for both places: the "Diagnostics" side view (body data-mode="side":
+ * one run, compact) and the run report in the editor area (data-mode="report": full size, several
+ * runs overlaid). It only draws what the extension sends (DESIGN.md: the webview only asks).
+ */
+import '@vscode-elements/elements/dist/vscode-collapsible/index.js';
+import '@vscode-elements/elements/dist/vscode-single-select/index.js';
+import '@vscode-elements/elements/dist/vscode-multi-select/index.js';
+import '@vscode-elements/elements/dist/vscode-option/index.js';
+import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
+import '@vscode-elements/elements/dist/vscode-icon/index.js';
+import type { FromPanel, PanelChartId, PanelExportFormat, PanelRunInfo, ToPanel } from '../src/protocol';
+import { CanvasChart, FlowChart, ScatterChart, SpectrumChart } from './canvasCharts';
+import { ema } from './decimate';
+import { LineChart, type LineChartSpec, type LineSeries, type Threshold } from './lineChart';
+import { RunSeries } from './runSeries';
+import { readTheme, watchTheme, type Theme } from './theme';
+
+interface VsCodeApi {
+  postMessage(msg: FromPanel): void;
+  getState(): unknown;
+  setState(state: PanelState): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+/** What the webview keeps across reloads (vscode.setState; the report's serializer reads it too). */
+export interface PanelState {
+  shown: string[];
+  xAxis: 'step' | 'seen';
+  smoothing: number;
+  logY: boolean;
+  closed: string[];
+}
+
+const vscode = acquireVsCodeApi();
+const mode = document.body.dataset.mode === 'report' ? 'report' : 'side';
+const saved = (vscode.getState() ?? {}) as Partial<PanelState>;
+const state: PanelState = {
+  shown: Array.isArray(saved.shown) ? saved.shown.filter((s) => typeof s === 'string') : [],
+  xAxis: saved.xAxis === 'seen' ? 'seen' : 'step',
+  smoothing: typeof saved.smoothing === 'number' && saved.smoothing >= 0 && saved.smoothing < 1 ? saved.smoothing : 0.6,
+  logY: saved.logY !== false,
+  closed: Array.isArray(saved.closed) ? saved.closed.filter((s) => typeof s === 'string') : [],
+};
+
+let theme: Theme = readTheme();
+let runList: PanelRunInfo[] = [];
+const runs = new Map<string, RunSeries>();
+let received = { metrics: 0, diagnostics: 0, lastStep: 0 };
+
+const el = <K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] => {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+};
+
+// ---- layout ----
+const app = document.getElementById('app')!;
+const toolbar = el('div', 'toolbar');
+const status = el('div', 'status');
+const message = el('div', 'message');
+const sections = el('div', 'sections');
+app.append(toolbar, status, message, sections);
+
+const picker = document.createElement(mode === 'report' ? 'vscode-multi-select' : 'vscode-single-select') as HTMLElement & { value: string | string[] };
+picker.className = 'run-picker';
+picker.setAttribute('aria-label', mode === 'report' ? 'Runs to overlay' : 'Run');
+const xSelect = document.createElement('vscode-single-select') as HTMLElement & { value: string };
+xSelect.setAttribute('aria-label', 'x axis');
+for (const [value, label] of [
+  ['step', 'x: step'],
+  ['seen', 'x: characters seen'],
+]) {
+  const o = document.createElement('vscode-option');
+  o.setAttribute('value', value);
+  o.textContent = label;
+  if (value === state.xAxis) o.setAttribute('selected', '');
+  xSelect.append(o);
+}
+const smoothWrap = el('label', 'smoothing');
+const smoothLabel = el('span', undefined, '');
+const smooth = el('input');
+smooth.type = 'range';
+smooth.min = '0';
+smooth.max = '0.99';
+smooth.step = '0.01';
+smooth.value = String(state.smoothing);
+smooth.setAttribute('aria-label', 'Smoothing (exponential moving average weight)');
+smoothWrap.append(smoothLabel, smooth);
+const logBox = document.createElement('vscode-checkbox') as HTMLElement & { checked: boolean };
+logBox.setAttribute('label', 'log y (gradients)');
+logBox.checked = state.logY;
+if (state.logY) logBox.setAttribute('checked', '');
+toolbar.append(picker, xSelect, smoothWrap, logBox);
+
+const updateSmoothLabel = (): void => {
+  smoothLabel.textContent = `smoothing ${state.smoothing.toFixed(2)}`;
+};
+updateSmoothLabel();
+
+interface Section {
+  id: PanelChartId;
+  title: string;
+  chart: LineChart | CanvasChart;
+  collapsible: HTMLElement & { open: boolean; description: string };
+}
+
+const tall = mode === 'report';
+const sectionDefs: { id: PanelChartId; title: string; kind: 'line' | 'spectrum' | 'scatter' | 'flow' }[] = [
+  { id: 'loss', title: 'Loss and bits per character', kind: 'line' },
+  { id: 'gradNorm', title: 'Gradient norm ‖g‖', kind: 'line' },
+  { id: 'sigma1', title: 'σ₁ of W_hh per layer and block', kind: 'line' },
+  { id: 'spectrum', title: 'Singular values of W_hh (latest)', kind: 'spectrum' },
+  { id: 'saturation', title: 'Gate saturation over steps', kind: 'line' },
+  { id: 'scatter', title: 'Saturation per unit (Karpathy et al. 2015)', kind: 'scatter' },
+  { id: 'flow', title: 'Gradient flow through time', kind: 'flow' },
+];
+
+const exportButtons: [PanelExportFormat, string, string][] = [
+  ['png', 'file-media', 'Export PNG'],
+  ['svg', 'file-code', 'Export SVG'],
+  ['csv', 'table', 'Export data as CSV'],
+];
+
+const sectionList: Section[] = sectionDefs.map((def) => {
+  const c = document.createElement('vscode-collapsible') as Section['collapsible'];
+  c.setAttribute('heading', def.title);
+  c.dataset.chart = def.id;
+  c.open = !state.closed.includes(def.id);
+  if (c.open) c.setAttribute('open', '');
+  if (mode === 'report') c.setAttribute('always-show-header-actions', '');
+  const actions = el('div', 'actions');
+  actions.slot = 'actions';
+  for (const [format, icon, label] of exportButtons) {
+    const b = document.createElement('vscode-icon');
+    b.setAttribute('name', icon);
+    b.setAttribute('action-icon', '');
+    b.setAttribute('label', label);
+    b.title = label;
+    b.dataset.format = format;
+    b.addEventListener('vsc-click', (e) => {
+      e.stopPropagation();
+      exportChart(def.id, format);
+    });
+    actions.append(b);
+  }
+  const host = el('div', 'chart');
+  host.dataset.chart = def.id;
+  c.append(actions, host);
+  sections.append(c);
+  const height = def.kind === 'line' ? (tall ? 260 : 150) : def.kind === 'flow' ? (tall ? 300 : 260) : tall ? 280 : 180;
+  const chart =
+    def.kind === 'line'
+      ? new LineChart(def.id, host, height)
+      : def.kind === 'spectrum'
+        ? new SpectrumChart(def.id, host, height)
+        : def.kind === 'scatter'
+          ? new ScatterChart(def.id, host, height)
+          : new FlowChart(def.id, host, height);
+  c.addEventListener('vsc-collapsible-toggle', () => {
+    state.closed = sectionList.filter((s) => !s.collapsible.open).map((s) => s.id);
+    saveState();
+    scheduleDraw();
+  });
+  return { id: def.id, title: def.title, chart, collapsible: c };
+});
+
+// ---- chart specs ----
+const shownRuns = (): RunSeries[] => state.shown.map((id) => runs.get(id)).filter((r): r is RunSeries => r !== undefined);
+
+function color(i: number): string {
+  return theme.palette[i % theme.palette.length];
+}
+
+/** Adds a series, and with smoothing on, its smoothed twin over a faint raw line. */
+function addSmoothed(out: LineSeries[], s: Omit<LineSeries, 'faint'>, smoothable: boolean): void {
+  if (!smoothable || state.smoothing <= 0) {
+    out.push(s);
+    return;
+  }
+  out.push({ ...s, faint: true, width: 1 });
+  out.push({ ...s, y: ema(s.y, s.n, state.smoothing) });
+}
+
+function lineSpecs(list: RunSeries[]): Record<'loss' | 'gradNorm' | 'sigma1' | 'saturation', LineChartSpec> {
+  const multi = list.length > 1;
+  const xName = state.xAxis;
+  const xLabel = xName === 'seen' ? 'characters seen' : 'step';
+  const loss: LineSeries[] = [];
+  const grad: LineSeries[] = [];
+  const sigma: LineSeries[] = [];
+  const sat: LineSeries[] = [];
+  const gradThresholds: Threshold[] = [];
+  const sigmaRefs = new Set<number>();
+  const clipNotes: string[] = [];
+  list.forEach((run, ri) => {
+    const m = run.metrics;
+    const x = m.col(xName);
+    const n = m.n;
+    const base = { x, n, run: run.info.id };
+    const who = multi ? `${run.info.name} ` : '';
+    const charlm = run.info.task !== 'forecast';
+    // One run: loss and bpc, train and validation. Several: one measure each (bpc for text), so the overlay stays readable.
+    const lossCols: [column: string, label: string, smoothable: boolean][] = [];
+    if (!multi || !charlm) lossCols.push(['loss', 'loss', true], ['valLoss', 'val loss', false]);
+    if (charlm) lossCols.push(['bpc', 'bpc', true], ['valBpc', 'val bpc', false]);
+    lossCols.forEach(([col, label, smoothable], k) => {
+      if (!run.present.has(col)) return;
+      addSmoothed(
+        loss,
+        { ...base, y: m.col(col), label: who + label, color: color(multi ? ri : k), dash: multi && !smoothable ? [5, 3] : undefined, sparse: !smoothable },
+        smoothable,
+      );
+    });
+    addSmoothed(grad, { ...base, y: m.col('gradNorm'), label: `${who}‖g‖ before clipping`, color: color(multi ? ri : 0) }, true);
+    addSmoothed(grad, { ...base, y: m.col('gradNormClipped'), label: `${who}‖g‖ after clipping`, color: color(multi ? ri : 2), dash: [5, 3] }, true);
+    if (run.info.clipMode === 'norm' && run.info.clip !== undefined && !gradThresholds.some((t) => t.value === run.info.clip)) {
+      gradThresholds.push({ value: run.info.clip, label: `clip threshold t = ${run.info.clip}` });
+    }
+    const pct = `${(run.clipFraction * 100).toFixed(run.clipFraction > 0 && run.clipFraction < 0.1 ? 1 : 0)}%`;
+    clipNotes.push(multi ? `${run.info.name} ${pct}` : pct);
+    run.sigmaKeys.forEach((key, k) => {
+      const layer = Number(key.split('.')[0]);
+      sigma.push({ ...base, y: m.col(`sigma:${key}`), label: `${who}${key}`, color: color(multi ? ri : k), dash: layer > 0 || (multi && k > 0) ? [5, 3] : undefined });
+      const ref = run.reference.get(key);
+      if (ref !== undefined) sigmaRefs.add(ref);
+    });
+    const d = run.diag;
+    run.satKeys.forEach((key, k) => {
+      sat.push({ x: d.col(xName), n: d.n, run: run.info.id, y: d.col(`sat:${key}`), label: `${who}${key}`, color: color(multi ? ri : k), dash: Number(key.split('.')[0]) > 0 ? [5, 3] : undefined });
+    });
+  });
+  const clipNote = list.some((r) => r.info.clipMode !== 'none') ? `clipped on ${clipNotes.join(', ')} of steps` : list.length ? 'no clipping' : undefined;
+  return {
+    loss: { series: loss, thresholds: [], logY: false, xLabel },
+    gradNorm: { series: grad, thresholds: gradThresholds, logY: state.logY, xLabel, note: clipNote },
+    sigma1: {
+      series: sigma,
+      thresholds: [...sigmaRefs].sort((a, b) => a - b).map((v) => ({ value: v, label: `1/γ = ${v} (${v === 4 ? 'sigmoid gates' : 'tanh'})` })),
+      logY: false,
+      xLabel,
+    },
+    saturation: { series: sat, thresholds: [], logY: false, xLabel },
+  };
+}
+
+// ---- drawing (throttled: live records arrive faster than anyone reads) ----
+let drawTimer: ReturnType<typeof setTimeout> | undefined;
+let lastDraw = 0;
+const drawEveryMs = 250;
+
+function scheduleDraw(): void {
+  if (drawTimer) return;
+  const wait = Math.max(0, lastDraw + drawEveryMs - performance.now());
+  drawTimer = setTimeout(() => {
+    drawTimer = undefined;
+    requestAnimationFrame(drawNow);
+  }, wait);
+}
+
+function drawNow(): void {
+  lastDraw = performance.now();
+  performance.mark('rnnLab.draw.start');
+  const list = shownRuns();
+  const specs = lineSpecs(list);
+  const counts: Partial<Record<PanelChartId, number>> = {};
+  for (const s of sectionList) {
+    if (!s.collapsible.open) continue;
+    if (s.chart instanceof LineChart) {
+      const spec = specs[s.id as keyof typeof specs];
+      s.chart.update(spec, theme);
+      s.collapsible.description = spec.note ?? '';
+      counts[s.id] = s.chart.points;
+    } else {
+      s.chart.update(list, theme);
+      counts[s.id] = s.chart.marks;
+    }
+  }
+  updateStatus(list);
+  // Measured by the Chromium test (test/webview/run.mjs) for the 100,000-point figure.
+  // Only the latest measure is kept: a long run would otherwise fill the timeline.
+  performance.clearMeasures('rnnLab.draw');
+  performance.measure('rnnLab.draw', 'rnnLab.draw.start');
+  const lastStep = Math.max(0, ...list.map((r) => r.lastStep));
+  vscode.postMessage({ type: 'drew', runIds: list.map((r) => r.info.id), lastStep, charts: counts });
+  vscode.postMessage({ type: 'received', ...received });
+}
+
+function updateStatus(list: RunSeries[]): void {
+  if (!list.length) {
+    status.textContent = runList.length ? 'Pick a run above.' : 'No run yet. Start one with "RNN Lab: Train RNN".';
+    return;
+  }
+  status.textContent = list
+    .map((r) => {
+      const m = r.lastMetrics;
+      const parts = [`${r.info.name} (${r.info.status})`];
+      if (m) {
+        parts.push(`step ${m.step}`, `loss ${m.loss.toFixed(3)}`);
+        if (m.bpc !== undefined) parts.push(`bpc ${m.bpc.toFixed(3)}`);
+        if (r.info.status === 'running') parts.push(`${Math.round(m.charsPerSec)} chars/s`);
+      }
+      if (r.metrics.stride > 1) parts.push(`1 point per ${r.metrics.stride} steps kept`);
+      return parts.join(' · ');
+    })
+    .join('\n');
+}
+
+function saveState(): void {
+  vscode.setState(state);
+}
+
+function flash(text: string): void {
+  message.textContent = text;
+  setTimeout(() => {
+    if (message.textContent === text) message.textContent = '';
+  }, 6000);
+}
+
+function exportChart(id: PanelChartId, format: PanelExportFormat): void {
+  const s = sectionList.find((x) => x.id === id);
+  if (!s || !shownRuns().length) {
+    flash('Nothing to export yet.');
+    return;
+  }
+  const data = format === 'csv' ? s.chart.csv() : format === 'svg' ? s.chart.svg(s.title) : s.chart.png(s.title);
+  vscode.postMessage({ type: 'export', chart: id, format, data });
+}
+
+// ---- controls ----
+function fillPicker(): void {
+  picker.replaceChildren();
+  for (const r of runList) {
+    const o = document.createElement('vscode-option');
+    o.setAttribute('value', r.id);
+    o.textContent = `${r.name} · ${r.status}${r.cell ? ` · ${r.cell.toUpperCase()} ${r.layers}x${r.hidden}` : ''}`;
+    if (state.shown.includes(r.id)) o.setAttribute('selected', '');
+    picker.append(o);
+  }
+}
+
+picker.addEventListener('change', () => {
+  const v = picker.value;
+  const ids = (Array.isArray(v) ? v : [v]).filter((x) => typeof x === 'string' && x);
+  if (!ids.length || JSON.stringify(ids) === JSON.stringify(state.shown)) return;
+  state.shown = ids;
+  saveState();
+  vscode.postMessage({ type: 'show', runIds: ids });
+  scheduleDraw();
+});
+xSelect.addEventListener('change', () => {
+  state.xAxis = xSelect.value === 'seen' ? 'seen' : 'step';
+  saveState();
+  scheduleDraw();
+});
+smooth.addEventListener('input', () => {
+  state.smoothing = Math.min(0.99, Math.max(0, Number(smooth.value) || 0));
+  updateSmoothLabel();
+  saveState();
+  scheduleDraw();
+});
+logBox.addEventListener('change', () => {
+  state.logY = logBox.checked;
+  saveState();
+  scheduleDraw();
+});
+
+// Canvas charts follow the panel's width; uPlot charts observe their own hosts.
+new ResizeObserver(() => {
+  for (const s of sectionList) if (s.chart instanceof CanvasChart && s.collapsible.open) s.chart.draw();
+}).observe(sections);
+
+watchTheme((t) => {
+  theme = t;
+  scheduleDraw();
+});
+
+// ---- messages from the extension ----
+window.addEventListener('message', (event: MessageEvent<ToPanel>) => {
+  const m = event.data;
+  if (!m || typeof m !== 'object') return;
+  switch (m.type) {
+    case 'runs':
+      runList = m.runs;
+      state.shown = m.shown;
+      for (const id of [...runs.keys()]) if (!state.shown.includes(id)) runs.delete(id);
+      for (const r of runList) {
+        const series = runs.get(r.id);
+        if (series) series.info = r;
+      }
+      fillPicker();
+      saveState();
+      scheduleDraw();
+      break;
+    case 'runData': {
+      performance.mark('rnnLab.ingest.start');
+      const series = new RunSeries(m.run);
+      for (const r of m.metrics) series.addMetrics(r);
+      for (const r of m.diagnostics) series.addDiagnostics(r);
+      runs.set(m.run.id, series);
+      performance.clearMeasures('rnnLab.ingest');
+      performance.measure('rnnLab.ingest', 'rnnLab.ingest.start');
+      received.metrics += m.metrics.length;
+      received.diagnostics += m.diagnostics.length;
+      received.lastStep = Math.max(received.lastStep, series.lastStep);
+      scheduleDraw();
+      break;
+    }
+    case 'records': {
+      const series = runs.get(m.runId);
+      received.metrics += m.metrics.length;
+      received.diagnostics += m.diagnostics.length;
+      for (const r of m.metrics) {
+        received.lastStep = Math.max(received.lastStep, r.step);
+        series?.addMetrics(r);
+      }
+      for (const r of m.diagnostics) series?.addDiagnostics(r);
+      if (series) scheduleDraw();
+      break;
+    }
+    case 'metrics': {
+      received.metrics++;
+      received.lastStep = Math.max(received.lastStep, m.record.step);
+      runs.get(m.runId)?.addMetrics(m.record);
+      if (runs.has(m.runId)) scheduleDraw();
+      break;
+    }
+    case 'diagnostics':
+      received.diagnostics++;
+      runs.get(m.runId)?.addDiagnostics(m.record);
+      if (runs.has(m.runId)) scheduleDraw();
+      break;
+    case 'exported':
+      flash(m.error ? `Export failed: ${m.error}` : m.path ? `Saved ${m.path}` : 'Export cancelled.');
+      break;
+  }
+});
+
+updateStatus([]);
+vscode.postMessage({ type: 'ready' });
