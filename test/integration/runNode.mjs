@@ -7,6 +7,7 @@
 //
 // Passes, each a fresh code-server and a fresh browser profile:
 //   suite     the extension from this folder (extensionDevelopmentPath) + dist-test/integration/index.js
+//   no folder an empty window + dist-test/integration/noFolder.js: runs land in the global storage
 //   vsix      with --vsix <file>: `code-server --install-extension <file>`, then the smoke suite
 //             (dist-test/integration/smoke.js) against the installed extension, and a disk check
 // Usage: node test/integration/runNode.mjs [--vsix <file.vsix>] [--only-vsix]   (after `npm run build`)
@@ -20,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { codeServerVersion, ensureCodeServer } from './codeServer.mjs';
-import { checkChromium, runWorkbench, verbose } from './workbench.mjs';
+import { checkChromium, runWorkbench } from './workbench.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const fixture = join(root, 'test/fixtures/workspace');
@@ -120,7 +121,9 @@ function workbenchUrl(port, folder, devPath, testsPath) {
     ['extensionDevelopmentPath', remote(devPath)],
     ['extensionTestsPath', remote(testsPath)],
   ];
-  return `http://127.0.0.1:${port}/?folder=${encodeURIComponent(folder)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  // ew=true: an empty window (no folder), not the last one opened.
+  const where = folder ? `folder=${encodeURIComponent(folder)}` : 'ew=true';
+  return `http://127.0.0.1:${port}/?${where}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
 }
 
 /** A copy of the fixture workspace in a temp dir: the Node host writes the real disk. */
@@ -196,10 +199,8 @@ async function suitePass(entry, measured) {
   measured.push(`suite in the Node host: ${((Date.now() - t0) / 1000).toFixed(1)} s (workbench load included)`);
   stopServer();
   if (code !== 0) {
-    if (verbose || true) {
-      console.error(`code-server log: ${logFile}`);
-      printExtHostLog(dirs.userDataDir);
-    }
+    console.error(`code-server log: ${logFile}`);
+    printExtHostLog(dirs.userDataDir);
     throw new Error(message);
   }
   log(message);
@@ -214,6 +215,27 @@ async function suitePass(entry, measured) {
   if (stopped.length !== 1) throw new Error(`suite: expected one stopped long-gru run on disk, found ${stopped.length}`);
   if (listTree(fixture) !== fixtureBefore) throw new Error(`suite: the repo's fixture folder ${fixture} was written to`);
   log('suite: the stopped run is on disk with its records; the repo fixture folder is untouched');
+}
+
+async function noFolderPass(entry) {
+  const dirs = await codeServerDirs();
+  const { port, logFile } = await startCodeServer(entry, dirs);
+  const url = workbenchUrl(port, undefined, root, join(root, 'dist-test/integration/noFolder.js'));
+  const { code, message } = await runWorkbench({ url, label: 'no-folder', screenshotDir, timeoutMs });
+  stopServer();
+  if (code !== 0) {
+    console.error(`code-server log: ${logFile}`);
+    printExtHostLog(dirs.userDataDir);
+    throw new Error(message);
+  }
+  log(message);
+  const runs = join(dirs.userDataDir, 'User/globalStorage/rnn-lab.rnn-lab/runs');
+  const ids = existsSync(runs) ? readdirSync(runs).filter((n) => /-tiny-nofolder$/.test(n)) : [];
+  if (ids.length !== 1) throw new Error(`no-folder: expected one tiny-nofolder run on disk in ${runs}, found ${ids.length}`);
+  const summary = JSON.parse(readFileSync(join(runs, ids[0], 'summary.json'), 'utf8'));
+  const metrics = readJsonl(join(runs, ids[0], 'metrics.jsonl'));
+  if (summary.status !== 'finished' || metrics.length !== 10) throw new Error(`no-folder: ${ids[0]} on disk: ${summary.status}, ${metrics.length} metrics lines`);
+  log(`no-folder: on disk in the global storage ${join(runs, ids[0])}: finished, 10 metrics lines`);
 }
 
 async function vsixPass(entry, file) {
@@ -243,7 +265,7 @@ async function vsixPass(entry, file) {
 }
 
 async function main() {
-  for (const file of ['dist-test/integration/index.js', 'dist-test/integration/smoke.js', 'dist/extension.js', 'dist/worker.js']) {
+  for (const file of ['dist-test/integration/index.js', 'dist-test/integration/smoke.js', 'dist-test/integration/noFolder.js', 'dist/extension.js', 'dist/worker.js']) {
     if (!existsSync(join(root, file))) throw new Error(`${file} is missing: run \`npm run build\` first`);
   }
   checkChromium();
@@ -252,10 +274,18 @@ async function main() {
   log(`code-server ${codeServerVersion} ready (${((Date.now() - t) / 1000).toFixed(1)} s; installs once into .cache/code-server)`);
   await rm(screenshotDir, { recursive: true, force: true });
   const measured = [];
-  if (!onlyVsix) await suitePass(entry, measured);
-  if (vsix) await vsixPass(entry, vsix);
+  const passes = [];
+  if (!onlyVsix) {
+    await suitePass(entry, measured);
+    await noFolderPass(entry);
+    passes.push('suite', 'no folder');
+  }
+  if (vsix) {
+    await vsixPass(entry, vsix);
+    passes.push('.vsix smoke test');
+  }
   for (const line of measured) log(line);
-  await exit(0, `integration-node: passed${vsix ? ' (suite and .vsix smoke test)' : ''}`);
+  await exit(0, `integration-node: passed (${passes.join(', ')})`);
 }
 
 main().catch((err) => exit(1, `integration-node: FAILED: ${err?.message ?? err}`));

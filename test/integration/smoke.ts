@@ -50,6 +50,7 @@ describe('RNN Lab installed from its .vsix', () => {
       .map((l) => JSON.parse(l) as MetricsRecord);
     assert.strictEqual(metrics.length, 20);
     assert.ok(metrics[19].loss < metrics[0].loss, `loss did not decrease: ${metrics[0].loss} -> ${metrics[19].loss}`);
+    console.log('SCREENSHOT:vsix-smoke');
     console.log(`vsix smoke: ${runId} finished at step ${summary.step}, loss ${summary.loss?.toFixed(4)}`);
   });
 });

@@ -116,6 +116,15 @@ describe('run store (vscode-free logic, real files)', () => {
     assert.equal(cut.config.name, 'cut');
     assert.deepEqual(cut.summary, { status: 'stopped', step: 2, loss: 3.9, bpc: 3.9 / Math.LN2, message: interruptedMessage });
     assert.equal(runs[2].summary?.loss, 3);
+    // A second listing with a cache does not read the interrupted run's metrics again.
+    const cache = new Map();
+    await listRuns(fs, (id) => id === liveId, cache);
+    assert.deepEqual([...cache.keys()], [interruptedId]);
+    let metricsReads = 0;
+    const counting: RunFs = { ...fs, readFile: (p) => ((metricsReads += Number(p.endsWith('metrics.jsonl'))), fs.readFile(p)) };
+    const again = await listRuns(counting, (id) => id === liveId, cache);
+    assert.equal(metricsReads, 0);
+    assert.deepEqual(again.find((r) => r.id === interruptedId)?.summary, cut.summary);
     // Listing only reads: the interrupted run's data is intact and no summary was invented on disk.
     assert.equal(await readFile(join(root, interruptedId, 'metrics.jsonl'), 'utf8'), metricsText);
     assert.deepEqual((await readdir(join(root, interruptedId))).sort(), ['config.json', 'diagnostics.jsonl', 'metrics.jsonl']);
