@@ -10,7 +10,8 @@
 //   no folder an empty window + dist-test/integration/noFolder.js: runs land in the global storage
 //   vsix      with --vsix <file>: `code-server --install-extension <file>`, then the smoke suite
 //             (dist-test/integration/smoke.js) against the installed extension, and a disk check
-// Usage: node test/integration/runNode.mjs [--vsix <file.vsix>] [--only-vsix]   (after `npm run build`)
+// Usage: node test/integration/runNode.mjs [--vsix [<file.vsix>]] [--only-vsix]   (after `npm run build`)
+//        (--vsix without a file: rnn-lab-<version>.vsix, which `npm run package` writes)
 // Env:   as run.mjs (CHROMIUM_PATH, RNN_LAB_TEST_TIMEOUT_MS, RNN_LAB_TEST_VERBOSE, RNN_LAB_TEST_HEADED),
 //        RNN_LAB_CODE_SERVER_DIR (see codeServer.mjs), RNN_LAB_VSIX (same as --vsix)
 import { spawn, spawnSync } from 'node:child_process';
@@ -28,8 +29,11 @@ const fixture = join(root, 'test/fixtures/workspace');
 const screenshotDir = join(root, 'test-output/screenshots-node');
 const timeoutMs = Number(process.env.RNN_LAB_TEST_TIMEOUT_MS ?? 10 * 60_000);
 const args = process.argv.slice(2);
-const vsixArg = args.includes('--vsix') ? args[args.indexOf('--vsix') + 1] : process.env.RNN_LAB_VSIX;
-const vsix = vsixArg ? resolve(vsixArg) : undefined;
+// --vsix alone means the file `npm run package` makes: rnn-lab-<version>.vsix in the repo root.
+const packageVersion = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
+const vsixFlag = args.indexOf('--vsix');
+const vsixArg = vsixFlag >= 0 ? (args[vsixFlag + 1] && !args[vsixFlag + 1].startsWith('--') ? args[vsixFlag + 1] : `rnn-lab-${packageVersion}.vsix`) : process.env.RNN_LAB_VSIX;
+const vsix = vsixArg ? resolve(root, vsixArg) : undefined;
 const onlyVsix = args.includes('--only-vsix');
 const started = Date.now();
 const temps = [];

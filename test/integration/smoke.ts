@@ -50,6 +50,10 @@ describe('RNN Lab installed from its .vsix', () => {
       .map((l) => JSON.parse(l) as MetricsRecord);
     assert.strictEqual(metrics.length, 20);
     assert.ok(metrics[19].loss < metrics[0].loss, `loss did not decrease: ${metrics[0].loss} -> ${metrics[19].loss}`);
+    await vscode.commands.executeCommand('workbench.view.extension.rnnLab');
+    await api.refreshRuns();
+    assert.ok(api.runs.getRuns().some((r) => r.id === runId && r.status === 'finished'), 'the Runs view does not list the finished run');
+    await new Promise((r) => setTimeout(r, 500));
     console.log('SCREENSHOT:vsix-smoke');
     console.log(`vsix smoke: ${runId} finished at step ${summary.step}, loss ${summary.loss?.toFixed(4)}`);
   });
