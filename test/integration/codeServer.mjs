@@ -29,12 +29,17 @@ const nativeModules = ['@parcel/watcher', '@vscode/spdlog', 'kerberos', 'native-
 // Debian packages the build needs: ripgrep's binary, and Kerberos headers for the kerberos module.
 const debianPackages = [
   { pkg: 'ripgrep', present: () => existsSync('/usr/bin/rg') },
-  { pkg: 'libkrb5-dev', present: () => existsSync('/usr/include/krb5.h') || existsSync('/usr/include/gssapi/gssapi.h') },
+  { pkg: 'libkrb5-dev', present: () => existsSync('/usr/include/krb5.h') },
 ];
 
 function log(message) {
   console.log(`[code-server setup] ${message}`);
 }
+
+// node-gyp builds against this Node's own headers (offline it cannot download them); the machine's
+// npm config points there already, this only makes the script not depend on it.
+const nodePrefix = dirname(dirname(process.execPath));
+const nodedirEnv = !process.env.npm_config_nodedir && existsSync(join(nodePrefix, 'include/node/node.h')) ? { npm_config_nodedir: nodePrefix } : {};
 
 function run(cmd, args, cwd, extraEnv = {}) {
   const t = Date.now();
@@ -44,7 +49,7 @@ function run(cmd, args, cwd, extraEnv = {}) {
     // Captured, shown only on failure: node-gyp's build chatter would bury the test output.
     stdio: ['ignore', 'pipe', 'pipe'],
     maxBuffer: 256 * 1024 * 1024,
-    env: { ...process.env, npm_config_yes: 'true', npm_config_audit: 'false', npm_config_fund: 'false', ...extraEnv },
+    env: { ...process.env, npm_config_yes: 'true', npm_config_audit: 'false', npm_config_fund: 'false', ...nodedirEnv, ...extraEnv },
   });
   if (res.status !== 0) {
     process.stderr.write(`${res.stdout ?? ''}${res.stderr ?? ''}`);
