@@ -68,9 +68,7 @@ class OpenRun {
       this.queued = undefined;
       const files = [...this.dirty];
       this.dirty.clear();
-      for (const file of files) {
-        await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(this.uri, file), new TextEncoder().encode(this.text[file]));
-      }
+      await Promise.all(files.map((file) => vscode.workspace.fs.writeFile(vscode.Uri.joinPath(this.uri, file), new TextEncoder().encode(this.text[file]))));
     });
     this.queued = write;
     this.writing = write.catch(() => {});
@@ -130,11 +128,16 @@ export class RunStore {
     await writeAtomicIn(this.fs, `${id}/checkpoint.safetensors`, bytes);
   }
 
-  /** Flushes the records, writes summary.json and closes the run. */
+  /**
+   * Flushes the records, writes summary.json and closes the run. summary.json lands last (its
+   * rename waits for the flush), so a reader that sees it sees every record; its temp file is
+   * written alongside the flush to save a round trip in remote hosts.
+   */
   async finish(id: string, summary: RunSummary): Promise<void> {
     const run = this.open.get(id);
-    if (run) await run.flush();
-    await writeAtomicIn(this.fs, `${id}/summary.json`, JSON.stringify(summary, null, 2) + '\n');
+    const path = `${id}/summary.json`;
+    await Promise.all([run?.flush(), this.fs.writeFile(`${path}.tmp`, new TextEncoder().encode(JSON.stringify(summary, null, 2) + '\n'))]);
+    await this.fs.rename(`${path}.tmp`, path);
     this.open.delete(id);
     this.changed.fire();
   }

@@ -145,29 +145,30 @@ export async function listRuns(fs: RunFs, isOpen: (id: string) => boolean, inter
   } catch {
     return [];
   }
-  const runs: ListedRun[] = [];
-  for (const [id, isDirectory] of entries) {
-    if (!isDirectory) continue;
-    const config = await readJson<RunConfig>(fs, `${id}/${runFiles.config}`);
-    if (!config || typeof config !== 'object') continue;
-    const open = isOpen(id);
-    const stored = open ? undefined : await readJson<RunSummary>(fs, `${id}/${runFiles.summary}`);
-    const cached = !open && !stored ? interrupted?.get(id) : undefined;
-    if (cached) {
-      runs.push({ id, config, status: cached.status, summary: cached });
-      continue;
-    }
-    let metrics: MetricsRecord[] = [];
-    if (!open && !stored) {
-      try {
-        metrics = parseJsonl<MetricsRecord>(decoder.decode(await fs.readFile(`${id}/${runFiles.metrics}`))).records;
-      } catch {
-        // no metrics written yet
+  // The folders are read in parallel: in a remote host (code-server) every read is a round trip
+  // through the browser, and a refresh reads two files per run.
+  const listed = await Promise.all(
+    entries.map(async ([id, isDirectory]): Promise<ListedRun | undefined> => {
+      if (!isDirectory) return undefined;
+      const config = await readJson<RunConfig>(fs, `${id}/${runFiles.config}`);
+      if (!config || typeof config !== 'object') return undefined;
+      const open = isOpen(id);
+      const stored = open ? undefined : await readJson<RunSummary>(fs, `${id}/${runFiles.summary}`);
+      const cached = !open && !stored ? interrupted?.get(id) : undefined;
+      if (cached) return { id, config, status: cached.status, summary: cached };
+      let metrics: MetricsRecord[] = [];
+      if (!open && !stored) {
+        try {
+          metrics = parseJsonl<MetricsRecord>(decoder.decode(await fs.readFile(`${id}/${runFiles.metrics}`))).records;
+        } catch {
+          // no metrics written yet
+        }
       }
-    }
-    const derived = deriveSummary(open, stored, metrics);
-    if (!open && !stored && derived.summary) interrupted?.set(id, derived.summary);
-    runs.push({ id, config, ...derived });
-  }
+      const derived = deriveSummary(open, stored, metrics);
+      if (!open && !stored && derived.summary) interrupted?.set(id, derived.summary);
+      return { id, config, ...derived };
+    }),
+  );
+  const runs = listed.filter((r): r is ListedRun => r !== undefined);
   return runs.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
 }
