@@ -63,6 +63,8 @@ async function exit(code, message) {
   process.exit(code);
 }
 process.on('SIGINT', () => void exit(130, 'integration-node: interrupted'));
+// code-server runs detached (its own process group); it must not outlive this runner however it ends.
+process.on('exit', stopServer);
 
 async function tempDir(prefix) {
   const dir = await mkdtemp(join(tmpdir(), prefix));
