@@ -193,10 +193,13 @@ describe('RNN Lab: Train RNN, run store and Stop Training', () => {
     const doc = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(folder, 'tiny.txt'));
     await vscode.window.showTextDocument(doc);
     const pending = vscode.commands.executeCommand<string>('rnnLab.train');
-    for (let i = 0; i < 2; i++) {
-      // Cell (LSTM is first), then size (tiny is first).
-      await sleep(500);
-      await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+    let settled = false;
+    void Promise.resolve(pending).finally(() => (settled = true));
+    // Cell (LSTM is first), then size (tiny is first): Enter on each pick as it appears. Polled,
+    // because on a loaded machine a pick can take longer than any fixed pause to open.
+    for (let i = 0; i < 60 && !settled; i++) {
+      await sleep(300);
+      if (!settled) await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
     }
     const runId = await pending;
     assert.ok(runId && runId.endsWith('-tiny-lstm-tiny'), `run id ${runId}`);
