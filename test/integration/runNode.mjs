@@ -58,7 +58,9 @@ function stopServer() {
 async function exit(code, message) {
   if (message) (code === 0 ? console.log : console.error)(message);
   stopServer();
-  for (const dir of temps) await rm(dir, { recursive: true, force: true }).catch(() => {});
+  // On failure the temp dirs (code-server's logs, the workspace copy) are kept for a look.
+  if (code === 0) for (const dir of temps) await rm(dir, { recursive: true, force: true }).catch(() => {});
+  else if (temps.length) console.error(`integration-node: kept for a look: ${temps.join(' ')}`);
   log(`exit code ${code}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
   process.exit(code);
 }
