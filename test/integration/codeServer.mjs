@@ -41,6 +41,12 @@ function log(message) {
 const nodePrefix = dirname(dirname(process.execPath));
 const nodedirEnv = !process.env.npm_config_nodedir && existsSync(join(nodePrefix, 'include/node/node.h')) ? { npm_config_nodedir: nodePrefix } : {};
 
+// Run from `npm test`, this script inherits the outer npm's settings as npm_config_* variables
+// (its project's local prefix, its allowScripts, any --omit/--include); the nested npm runs below
+// are about code-server's own folders and must not follow them.
+const inheritedNpm = /^npm_(config_(local_prefix|allow_scripts|omit|include|save|global|workspaces?|ignore_scripts)$|package_|lifecycle_)/i;
+const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !inheritedNpm.test(k)));
+
 function run(cmd, args, cwd, extraEnv = {}) {
   const t = Date.now();
   log(`${cmd} ${args.join(' ')}   (in ${cwd})`);
@@ -49,7 +55,7 @@ function run(cmd, args, cwd, extraEnv = {}) {
     // Captured, shown only on failure: node-gyp's build chatter would bury the test output.
     stdio: ['ignore', 'pipe', 'pipe'],
     maxBuffer: 256 * 1024 * 1024,
-    env: { ...process.env, npm_config_yes: 'true', npm_config_audit: 'false', npm_config_fund: 'false', ...nodedirEnv, ...extraEnv },
+    env: { ...baseEnv, npm_config_yes: 'true', npm_config_audit: 'false', npm_config_fund: 'false', ...nodedirEnv, ...extraEnv },
   });
   if (res.status !== 0) {
     process.stderr.write(`${res.stdout ?? ''}${res.stderr ?? ''}`);
