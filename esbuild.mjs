@@ -7,8 +7,11 @@
 //   dist/extension-web.js  the same source for the web worker extension host (VS Code for the web)
 //   dist/webview/main.js, panel.css  the panels' UI (browser), uPlot css inlined; codicons copied beside
 //   dist-test/unit/*.js    the mocha unit suites (node)
-//   dist-test/integration/index.js  the in-host integration suite (runs in the web worker host)
+//   dist-test/integration/index.js  the in-host integration suite (web worker host and Node host)
+//   dist-test/integration/smoke.js  the smoke suite for an installed .vsix (Node host)
+//   dist-test/integration/noFolder.js  the run store with no folder open (both hosts)
 //   dist-test/integration/fakeTrainingWorker.js  a protocol-only worker for that suite
+//   dist-test/integration/fakeTrainingWorker-node.js  the same for worker_threads (Node host)
 // Usage: node esbuild.mjs [--watch]
 import * as esbuild from 'esbuild';
 import { readdirSync, existsSync, mkdirSync, copyFileSync } from 'node:fs';
@@ -58,7 +61,7 @@ const builds = [
     ...common,
     // Runs inside the extension host, so it is bundled like the web extension; the `assert`
     // package reads `process`, which that host lacks.
-    entryPoints: { index: 'test/integration/suite/index.ts' },
+    entryPoints: { index: 'test/integration/suite/index.ts', smoke: 'test/integration/smoke.ts', noFolder: 'test/integration/noFolder.ts' },
     outdir: 'dist-test/integration',
     platform: 'browser',
     format: 'cjs',
@@ -72,6 +75,15 @@ const builds = [
     outdir: 'dist-test/integration',
     platform: 'browser',
     format: 'iife',
+    external: ['node:worker_threads'],
+  },
+  {
+    ...common,
+    // The same fake worker for worker_threads (the suite in the Node extension host, code-server).
+    entryPoints: { 'fakeTrainingWorker-node': 'test/integration/fakeTrainingWorker.ts' },
+    outdir: 'dist-test/integration',
+    platform: 'node',
+    format: 'cjs',
   },
   {
     ...common,

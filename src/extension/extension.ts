@@ -83,6 +83,16 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     statusBar.tooltip = 'RNN Lab training - click to open the panel';
     statusBar.show();
   };
+  // Metrics arrive hundreds of times a second for small models; every status-bar change is a
+  // message to the workbench, and in a remote (code-server) host those queue in front of the run
+  // store's file writes. Four updates a second is what a person can read anyway.
+  let statusTimer: ReturnType<typeof setTimeout> | undefined;
+  const scheduleStatusBar = (): void => {
+    statusTimer ??= setTimeout(() => {
+      statusTimer = undefined;
+      updateStatusBar();
+    }, 250);
+  };
 
   const startRun = async (config: RunConfig, dataText: string): Promise<string> => {
     const runId = await store.create(config);
@@ -99,7 +109,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
         case 'metrics':
           store.appendMetrics(runId, msg.record);
           if (run) run.last = msg.record;
-          updateStatusBar();
+          scheduleStatusBar();
           scheduleRefresh();
           diagnostics.post(msg);
           break;

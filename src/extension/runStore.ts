@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunStatus, RunSummary } from '../protocol';
+import { createRun, listRuns, writeAtomic as writeAtomicIn, type RunFs } from './runStoreCore';
 
 /**
  * The run store, over vscode.workspace.fs only (works in the web and desktop hosts). Mirrors the
@@ -9,6 +10,7 @@ import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunStatus, RunSummary
  * workspace.fs has no append: each open run keeps its JSONL files' lines in memory and rewrites
  * the whole file on a flush (every ~500 ms and at the end). Fine for runs of thousands of
  * records; a very long run would want chunked files (metrics-0001.jsonl, ...) instead.
+ * The logic that needs no vscode (ids, layout, tolerant reading, status) is in runStoreCore.ts.
  */
 
 export interface StoredRun {
@@ -23,11 +25,17 @@ export interface StoredRun {
 
 const flushEveryMs = 500;
 
+type JsonlFile = 'metrics.jsonl' | 'diagnostics.jsonl';
+
 class OpenRun {
-  readonly lines: Record<'metrics.jsonl' | 'diagnostics.jsonl', string[]> = { 'metrics.jsonl': [], 'diagnostics.jsonl': [] };
-  private dirty = new Set<'metrics.jsonl' | 'diagnostics.jsonl'>();
+  /** Each file's whole text so far: appending to a string is cheap, a join of every line per flush is not. */
+  private readonly text: Record<JsonlFile, string> = { 'metrics.jsonl': '', 'diagnostics.jsonl': '' };
+  private dirty = new Set<JsonlFile>();
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** The last write started or queued; writes run one after another so an older content never lands last. */
   private writing: Promise<void> = Promise.resolve();
+  /** A write queued behind `writing` and not started yet: later flushes join it instead of queueing more. */
+  private queued: Promise<void> | undefined;
   last?: MetricsRecord;
 
   constructor(
@@ -36,28 +44,35 @@ class OpenRun {
     readonly config: RunConfig,
   ) {}
 
-  add(file: 'metrics.jsonl' | 'diagnostics.jsonl', record: unknown): void {
-    this.lines[file].push(JSON.stringify(record));
+  add(file: JsonlFile, record: unknown): void {
+    this.text[file] += JSON.stringify(record) + '\n';
     this.dirty.add(file);
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
-      void this.flush();
+      void this.flush().catch(() => {
+        // reported by the flush in finish(), which writes the same content again
+      });
     }, flushEveryMs);
   }
 
-  /** Writes the dirty files; writes are serialised so an older content never lands last. */
+  /**
+   * Writes the dirty files with everything added so far. When the disk is slower than the
+   * records come (a loaded machine), flushes coalesce into one queued write instead of piling up
+   * whole-file rewrites, which is what made a stop wait for a backlog of them.
+   */
   flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    const files = [...this.dirty];
-    this.dirty.clear();
-    this.writing = this.writing.then(async () => {
-      for (const file of files) {
-        const text = this.lines[file].join('\n') + '\n';
-        await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(this.uri, file), new TextEncoder().encode(text));
-      }
+    if (this.queued) return this.queued;
+    const write = this.writing.then(async () => {
+      this.queued = undefined;
+      const files = [...this.dirty];
+      this.dirty.clear();
+      await Promise.all(files.map((file) => vscode.workspace.fs.writeFile(vscode.Uri.joinPath(this.uri, file), new TextEncoder().encode(this.text[file]))));
     });
-    return this.writing;
+    this.queued = write;
+    this.writing = write.catch(() => {});
+    return write;
   }
 }
 
@@ -66,7 +81,13 @@ export class RunStore {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChange = this.changed.event;
 
-  constructor(readonly root: vscode.Uri) {}
+  private readonly fs: RunFs;
+  /** Summaries rebuilt from interrupted runs' metrics (such a run's files no longer change). */
+  private readonly interrupted = new Map<string, RunSummary>();
+
+  constructor(readonly root: vscode.Uri) {
+    this.fs = workspaceRunFs(root);
+  }
 
   /** `<workspace folder>/.rnn-lab/runs`, or the extension's global storage with no folder open. */
   static forWorkspace(context: vscode.ExtensionContext): RunStore {
@@ -78,14 +99,8 @@ export class RunStore {
 
   /** Creates a new run folder (never reuses one) and writes config.json. Returns the run id. */
   async create(config: RunConfig): Promise<string> {
-    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-    const safe = config.name.replace(/[^\w.-]+/g, '_') || 'run';
-    let id = `${stamp}-${safe}`;
-    for (let i = 2; this.open.has(id) || (await exists(vscode.Uri.joinPath(this.root, id))); i++) id = `${stamp}-${safe}-${i}`;
-    const uri = vscode.Uri.joinPath(this.root, id);
-    await vscode.workspace.fs.createDirectory(uri);
-    await writeAtomic(vscode.Uri.joinPath(uri, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-    this.open.set(id, new OpenRun(id, uri, config));
+    const id = await createRun(this.fs, config, new Date(), (candidate) => this.open.has(candidate));
+    this.open.set(id, new OpenRun(id, this.runUri(id), config));
     this.changed.fire();
     return id;
   }
@@ -110,46 +125,44 @@ export class RunStore {
   }
 
   async writeCheckpoint(id: string, bytes: Uint8Array): Promise<void> {
-    await writeAtomic(vscode.Uri.joinPath(this.runUri(id), 'checkpoint.safetensors'), bytes);
+    await writeAtomicIn(this.fs, `${id}/checkpoint.safetensors`, bytes);
   }
 
-  /** Flushes the records, writes summary.json and closes the run. */
+  /**
+   * Flushes the records, writes summary.json and closes the run. summary.json lands last (its
+   * rename waits for the flush), so a reader that sees it sees every record; its temp file is
+   * written alongside the flush to save a round trip in remote hosts.
+   */
   async finish(id: string, summary: RunSummary): Promise<void> {
     const run = this.open.get(id);
-    if (run) await run.flush();
-    await writeAtomic(vscode.Uri.joinPath(this.runUri(id), 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+    const path = `${id}/summary.json`;
+    await Promise.all([run?.flush(), this.fs.writeFile(`${path}.tmp`, new TextEncoder().encode(JSON.stringify(summary, null, 2) + '\n'))]);
+    await this.fs.rename(`${path}.tmp`, path);
     this.open.delete(id);
     this.changed.fire();
   }
 
-  /** Every run folder, newest first. A folder with config.json but no summary is 'stopped' unless it trains in this window. */
+  /**
+   * Every run folder, newest first. A folder with config.json but no summary is 'stopped' (its
+   * window closed while it trained) unless it trains in this window; its files are left as they are.
+   */
   async list(): Promise<StoredRun[]> {
-    let entries: [string, vscode.FileType][];
-    try {
-      entries = await vscode.workspace.fs.readDirectory(this.root);
-    } catch {
-      return [];
-    }
-    const runs: StoredRun[] = [];
-    for (const [name, type] of entries) {
-      if (type !== vscode.FileType.Directory) continue;
-      const uri = vscode.Uri.joinPath(this.root, name);
-      const config = await readJson<RunConfig>(vscode.Uri.joinPath(uri, 'config.json'));
-      if (!config) continue;
-      const open = this.open.get(name);
-      const summary = open ? undefined : await readJson<RunSummary>(vscode.Uri.joinPath(uri, 'summary.json'));
-      const status: RunStatus = open ? 'running' : (summary?.status ?? 'stopped');
-      runs.push({ id: name, uri, config, summary, status, last: open?.last });
-    }
-    return runs.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    const runs = await listRuns(this.fs, (id) => this.open.has(id), this.interrupted);
+    return runs.map((r) => ({ ...r, uri: this.runUri(r.id), last: this.open.get(r.id)?.last }));
   }
 }
 
-async function writeAtomic(uri: vscode.Uri, data: string | Uint8Array): Promise<void> {
-  const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
-  const tmp = uri.with({ path: `${uri.path}.tmp` });
-  await vscode.workspace.fs.writeFile(tmp, bytes);
-  await vscode.workspace.fs.rename(tmp, uri, { overwrite: true });
+/** vscode.workspace.fs under `root`, for the run store's vscode-free logic. */
+function workspaceRunFs(root: vscode.Uri): RunFs {
+  const at = (path: string): vscode.Uri => (path ? vscode.Uri.joinPath(root, ...path.split('/')) : root);
+  return {
+    readFile: async (path) => vscode.workspace.fs.readFile(at(path)),
+    writeFile: async (path, data) => vscode.workspace.fs.writeFile(at(path), data),
+    rename: async (from, to) => vscode.workspace.fs.rename(at(from), at(to), { overwrite: true }),
+    createDirectory: async (path) => vscode.workspace.fs.createDirectory(at(path)),
+    readDirectory: async (path) => (await vscode.workspace.fs.readDirectory(at(path))).map(([name, type]) => [name, (type & vscode.FileType.Directory) !== 0]),
+    exists: (path) => exists(at(path)),
+  };
 }
 
 export async function exists(uri: vscode.Uri): Promise<boolean> {
@@ -158,13 +171,5 @@ export async function exists(uri: vscode.Uri): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function readJson<T>(uri: vscode.Uri): Promise<T | undefined> {
-  try {
-    return JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(uri))) as T;
-  } catch {
-    return undefined;
   }
 }

@@ -1,23 +1,47 @@
 // A stand-in for the training worker that speaks the real protocol without the engine, so the
 // integration suite can test TrainingSession's worker plumbing in the real extension host.
 // config.steps metrics, 5 ms apart; config.name 'crash' throws inside the worker.
+// Built twice: a Web Worker script (web host) and a worker_threads script (Node host).
 import type { FromWorker, MetricsRecord, ToWorker } from '../../src/protocol';
 
-const scope = self as unknown as DedicatedWorkerGlobalScope;
+interface Port {
+  post(m: FromWorker): void;
+  listen(handler: (msg: ToWorker) => void): void;
+}
+
+function webPort(): Port {
+  const scope = self as unknown as DedicatedWorkerGlobalScope;
+  return { post: (m) => scope.postMessage(m), listen: (h) => (scope.onmessage = (e: MessageEvent<ToWorker>) => h(e.data)) };
+}
+
+function nodePort(): Port {
+  // Only the worker_threads build reaches this; `require` is Node's there.
+  const { parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
+  if (!parentPort) throw new Error('fakeTrainingWorker must run in a worker_threads Worker');
+  return {
+    post: (m) => parentPort.postMessage(m),
+    listen: (h) =>
+      parentPort.on('message', (msg: ToWorker) => {
+        // An exception in a 'message' listener is what makes the worker fail, as in a Web Worker.
+        h(msg);
+      }),
+  };
+}
+
+const port = typeof self !== 'undefined' && typeof (self as { postMessage?: unknown }).postMessage === 'function' ? webPort() : nodePort();
 const stopRequested = new Set<string>();
 
-scope.onmessage = (event: MessageEvent<ToWorker>) => {
-  const msg = event.data;
+port.listen((msg) => {
   if (msg.type === 'stop') {
     stopRequested.add(msg.runId);
     return;
   }
   if (msg.config.name === 'crash') throw new Error('fake worker crashed on purpose');
   void run(msg.runId, msg.config.steps, msg.dataText.length);
-};
+});
 
 async function run(runId: string, steps: number, seen: number): Promise<void> {
-  const post = (m: FromWorker) => scope.postMessage(m);
+  const post = (m: FromWorker) => port.post(m);
   post({ type: 'started', runId, paramCount: 42, vocab: ['a', 'b'] });
   for (let step = 1; step <= steps; step++) {
     if (stopRequested.has(runId)) {

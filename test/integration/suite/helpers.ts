@@ -3,6 +3,20 @@ import type { RnnLabApi } from '../../../src/extension/extension';
 
 export const extensionId = 'rnn-lab.rnn-lab';
 
+/**
+ * Which extension host runs the suite: 'web' (VS Code for the web: a Web Worker, no Node) or
+ * 'node' (code-server, the host desktop VS Code uses). The bundle's `process` is the real one in
+ * the Node host and a small shim in the web host (processShim.ts).
+ */
+export const hostKind: 'node' | 'web' = typeof process === 'object' && typeof (process as { versions?: { node?: string } }).versions?.node === 'string' ? 'node' : 'web';
+
+/** Percentiles of a sample (nearest rank): p50, p99 and max, in the sample's unit. */
+export function percentiles(values: readonly number[]): { p50: number; p99: number; max: number; n: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
+  return { p50: rank(0.5), p99: rank(0.99), max: sorted[sorted.length - 1], n: sorted.length };
+}
+
 export async function activateExtension(): Promise<RnnLabApi> {
   const ext = vscode.extensions.getExtension<RnnLabApi>(extensionId);
   if (!ext) throw new Error(`extension ${extensionId} is not installed in this host`);
@@ -25,17 +39,19 @@ export async function waitFor<T>(what: string, check: () => T | undefined | Prom
 }
 
 /**
- * Asks the runner (test/integration/run.mjs) for a screenshot of the whole workbench, and waits
- * until the PNG exists so the test does not change the UI under the camera. The runner writes into
- * <repo>/test-output/screenshots/, which is inside the extension's folder: the test can see it
- * through the extension's own URI (served over http by the web test server).
+ * Asks the runner (test/integration/run.mjs or runNode.mjs) for a screenshot of the whole
+ * workbench, and waits until the PNG exists so the test does not change the UI under the camera.
+ * The runner writes into <repo>/test-output/screenshots/ (web) or screenshots-node/ (Node host),
+ * inside the extension's folder: the test sees it through the extension's own URI (http in the
+ * web host, the disk in the Node host).
  */
 export async function screenshot(name: string): Promise<void> {
   if (!/^[\w.-]+$/.test(name)) throw new Error(`screenshot name must be a plain file name: ${name}`);
   console.log(`SCREENSHOT:${name}`);
   const ext = vscode.extensions.getExtension(extensionId);
   if (!ext) throw new Error(`extension ${extensionId} is not installed in this host`);
-  const png = vscode.Uri.joinPath(ext.extensionUri, 'test-output', 'screenshots', `${name}.png`);
+  const dir = hostKind === 'node' ? 'screenshots-node' : 'screenshots';
+  const png = vscode.Uri.joinPath(ext.extensionUri, 'test-output', dir, `${name}.png`);
   await waitFor(`screenshot ${name}.png`, () => exists(png), 30_000);
 }
 

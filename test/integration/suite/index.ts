@@ -1,7 +1,7 @@
 // The in-host test entry: VS Code loads this bundle into the extension host and calls run().
 // Test files are imported explicitly (no file globbing in a web worker); ./setup comes first so
 // that describe() exists when they are evaluated.
-import './setup';
+import { runMocha } from './setup';
 import './extension.test';
 import './trainingSession.test';
 import './train.test';
@@ -12,7 +12,7 @@ import './panels.test';
 
 export function run(): Promise<void> {
   return new Promise((resolve, reject) => {
-    mocha.run((failures) => {
+    runMocha((failures) => {
       // A rejection is what makes VS Code exit the extension host with code 1.
       if (failures > 0) reject(new Error(`${failures} integration test(s) failed`));
       else resolve();

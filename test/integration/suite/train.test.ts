@@ -2,9 +2,20 @@ import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { RnnLabApi } from '../../../src/extension/extension';
 import type { MetricsRecord, RunSummary } from '../../../src/protocol';
-import { activateExtension, screenshot, sleep, waitFor } from './helpers';
+import { activateExtension, hostKind, percentiles, screenshot, sleep, waitFor } from './helpers';
 
 const decoder = new TextDecoder();
+
+/** How late `count` timers of `ms` fire, one after another, in ms. */
+async function timerLags(count: number, ms: number): Promise<number[]> {
+  const lags: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t = performance.now();
+    await sleep(ms);
+    lags.push(performance.now() - t - ms);
+  }
+  return lags;
+}
 
 async function readText(uri: vscode.Uri): Promise<string> {
   return decoder.decode(await vscode.workspace.fs.readFile(uri));
@@ -86,6 +97,9 @@ describe('RNN Lab: Train RNN, run store and Stop Training', () => {
   });
 
   it('Stop Training stops a long run within a second', async () => {
+    // The same timer lag with nothing training, to tell the training's share from the machine's load.
+    const idle = percentiles(await timerLags(200, 10));
+    console.log(`LAG ${hostKind} host: extension host timer lag, idle: p50 ${idle.p50.toFixed(1)} ms, p99 ${idle.p99.toFixed(1)} ms, max ${idle.max.toFixed(1)} ms (${idle.n} x 10 ms timers)`);
     const runId = await vscode.commands.executeCommand<string>('rnnLab.train', vscode.Uri.joinPath(folder, 'long.rnn.json'));
     assert.ok(runId, 'no run id');
     const done = api.whenDone(runId);
@@ -96,16 +110,11 @@ describe('RNN Lab: Train RNN, run store and Stop Training', () => {
     );
     assert.deepStrictEqual(api.activeRuns(), [runId]);
     await screenshot('training');
-    // Training runs in a worker: the extension host's event loop must stay responsive.
-    const lags: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const t = Date.now();
-      await sleep(20);
-      lags.push(Date.now() - t - 20);
-    }
-    lags.sort((a, b) => a - b);
-    console.log(`extension host timer lag during training: median ${lags[10]} ms, max ${lags.at(-1)} ms (20 x 20 ms timers)`);
-    assert.ok(lags[10] < 50, `timer lag median ${lags[10]} ms`);
+    // Training runs in a worker: the extension host's event loop must stay responsive. Lag of a
+    // 10 ms timer, 200 times (about 2 s of training, store flushes and view updates included).
+    const lag = percentiles(await timerLags(200, 10));
+    console.log(`LAG ${hostKind} host: extension host timer lag, training: p50 ${lag.p50.toFixed(1)} ms, p99 ${lag.p99.toFixed(1)} ms, max ${lag.max.toFixed(1)} ms (${lag.n} x 10 ms timers)`);
+    assert.ok(lag.p50 < 50, `timer lag p50 ${lag.p50} ms`);
     // The Diagnostics view (visible with the container) receives the live records and says so.
     const ack = await waitFor('the Diagnostics view to acknowledge live records', () => {
       const a = api.diagnostics.lastAck;
@@ -113,13 +122,37 @@ describe('RNN Lab: Train RNN, run store and Stop Training', () => {
     });
     assert.ok(ack.lastStep > 0);
     assert.deepStrictEqual(api.activeRuns(), [runId], 'the long run ended by itself');
+    // When the worker has stopped and handed over its final state, the store gets that run's last
+    // checkpoint or its finish(); the real store is watched, not replaced.
+    const store = api.store;
+    const { writeCheckpoint, finish } = store;
+    let handedOver: number | undefined;
+    store.writeCheckpoint = (id, bytes) => {
+      if (id === runId) handedOver ??= Date.now();
+      return writeCheckpoint.call(store, id, bytes);
+    };
+    store.finish = (id, s) => {
+      if (id === runId) handedOver ??= Date.now();
+      return finish.call(store, id, s);
+    };
     const t0 = Date.now();
-    await vscode.commands.executeCommand('rnnLab.stopTraining');
-    const summary = await done;
+    let summary: RunSummary;
+    try {
+      await vscode.commands.executeCommand('rnnLab.stopTraining');
+      summary = await done;
+    } finally {
+      store.writeCheckpoint = writeCheckpoint;
+      store.finish = finish;
+    }
     const ms = Date.now() - t0;
     assert.strictEqual(summary.status, 'stopped', summary.message);
-    console.log(`Stop Training -> run stopped and summary.json written in ${ms} ms`);
-    assert.ok(ms < 1000, `stopping took ${ms} ms`);
+    assert.ok(handedOver !== undefined, 'the store never saw the stopped run end');
+    const halted = handedOver - t0;
+    console.log(`STOP ${hostKind} host: Stop Training -> worker stopped in ${halted} ms; summary.json written and Runs view refreshed in ${ms} ms`);
+    assert.ok(halted < 1000, `the worker took ${halted} ms to stop`);
+    // Writing the files goes through workspace.fs, which in code-server is a round trip through the
+    // browser and queues behind the view updates; a hang, not a slow disk, is what this catches.
+    assert.ok(ms < 5000, `stopping took ${ms} ms until summary.json was written`);
     assert.ok(summary.step > 0 && summary.step < 100_000);
     const stored = JSON.parse(await readText(vscode.Uri.joinPath(api.store.runUri(runId), 'summary.json'))) as RunSummary;
     assert.strictEqual(stored.status, 'stopped');
@@ -160,10 +193,13 @@ describe('RNN Lab: Train RNN, run store and Stop Training', () => {
     const doc = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(folder, 'tiny.txt'));
     await vscode.window.showTextDocument(doc);
     const pending = vscode.commands.executeCommand<string>('rnnLab.train');
-    for (let i = 0; i < 2; i++) {
-      // Cell (LSTM is first), then size (tiny is first).
-      await sleep(500);
-      await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
+    let settled = false;
+    void Promise.resolve(pending).finally(() => (settled = true));
+    // Cell (LSTM is first), then size (tiny is first): Enter on each pick as it appears. Polled,
+    // because on a loaded machine a pick can take longer than any fixed pause to open.
+    for (let i = 0; i < 60 && !settled; i++) {
+      await sleep(300);
+      if (!settled) await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
     }
     const runId = await pending;
     assert.ok(runId && runId.endsWith('-tiny-lstm-tiny'), `run id ${runId}`);
@@ -184,7 +220,17 @@ describe('RNN Lab: Train RNN, run store and Stop Training', () => {
     const dir = vscode.Uri.joinPath(api.store.root, id);
     await vscode.workspace.fs.createDirectory(dir);
     await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(dir, 'config.json'), new TextEncoder().encode('{"name":"interrupted","cell":"rnn","layers":1,"hidden":4}'));
+    // The window closed mid-flush: two records and half of a third.
+    const metricsText = '{"type":"metrics","step":1,"loss":4.25}\n{"type":"metrics","step":2,"loss":3.5}\n{"type":"metrics","st';
+    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(dir, 'metrics.jsonl'), new TextEncoder().encode(metricsText));
     const run = (await api.store.list()).find((r) => r.id === id);
     assert.strictEqual(run?.status, 'stopped');
+    assert.strictEqual(run.summary?.step, 2);
+    assert.strictEqual(run.summary?.loss, 3.5);
+    await api.refreshRuns();
+    assert.match(api.runs.getRuns().find((r) => r.id === id)?.description ?? '', /^stopped .*loss 3\.500.*step 2/);
+    // Its data is intact: listing wrote nothing.
+    assert.strictEqual(await readText(vscode.Uri.joinPath(dir, 'metrics.jsonl')), metricsText);
+    assert.deepStrictEqual(await listRunDirs(dir), ['config.json', 'metrics.jsonl']);
   });
 });

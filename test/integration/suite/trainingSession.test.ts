@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { FromWorker, RunConfig } from '../../../src/protocol';
 import { TrainingSession } from '../../../src/extension/trainingSession';
-import { extensionId } from './helpers';
+import { extensionId, hostKind } from './helpers';
 import { DEFAULT_CONFIG } from '../../../src/engine/config';
 
 function config(name: string, steps: number): RunConfig {
@@ -15,7 +15,8 @@ describe('TrainingSession (with a protocol-only fake worker)', () => {
   before(() => {
     const ext = vscode.extensions.getExtension(extensionId);
     assert.ok(ext);
-    fakeWorker = vscode.Uri.joinPath(ext.extensionUri, 'dist-test', 'integration', 'fakeTrainingWorker.js');
+    // A Web Worker script in the web host, a worker_threads script in the Node host.
+    fakeWorker = vscode.Uri.joinPath(ext.extensionUri, 'dist-test', 'integration', hostKind === 'node' ? 'fakeTrainingWorker-node.js' : 'fakeTrainingWorker.js');
   });
 
   async function start(name: string, steps: number, onMessage: (m: FromWorker) => void = () => {}) {
@@ -72,8 +73,11 @@ describe('TrainingSession (with the real training worker)', () => {
   it('trains the fixture config to the end in the host\'s worker', async function () {
     const ext = vscode.extensions.getExtension(extensionId);
     assert.ok(ext);
-    const workerBundle = vscode.Uri.joinPath(ext.extensionUri, 'dist', 'worker-web.js');
-    assert.ok(await reachable(workerBundle), 'dist/worker-web.js was not built');
+    // TrainingSession picks the host's worker: worker_threads (dist/worker.js) in the Node host,
+    // a Web Worker (dist/worker-web.js) in the web host.
+    const bundle = hostKind === 'node' ? 'worker.js' : 'worker-web.js';
+    assert.ok(await reachable(vscode.Uri.joinPath(ext.extensionUri, 'dist', bundle)), `dist/${bundle} was not built`);
+    console.log(`training worker in the ${hostKind} host: dist/${bundle}`);
 
     const received: FromWorker[] = [];
     const session = await TrainingSession.start({

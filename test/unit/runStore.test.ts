@@ -1,0 +1,136 @@
+import * as assert from 'node:assert/strict';
+import { mkdtemp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { MetricsRecord, RunConfig } from '../../src/protocol';
+import { DEFAULT_CONFIG } from '../../src/engine/config';
+import { createRun, deriveSummary, interruptedMessage, listRuns, newRunId, parseJsonl, runStamp, safeRunName, writeAtomic, type RunFs } from '../../src/extension/runStoreCore';
+
+// The run store's vscode-free logic over node:fs on a real temp dir (the extension plugs
+// vscode.workspace.fs into the same interface).
+function nodeRunFs(root: string): RunFs {
+  const at = (p: string) => join(root, p);
+  return {
+    readFile: async (p) => new Uint8Array(await readFile(at(p))),
+    writeFile: (p, data) => writeFile(at(p), data),
+    rename: (from, to) => rename(at(from), at(to)),
+    createDirectory: async (p) => void (await mkdir(at(p), { recursive: true })),
+    readDirectory: async (p) => (await readdir(at(p), { withFileTypes: true })).map((e) => [e.name, e.isDirectory()] as [string, boolean]),
+    exists: async (p) => stat(at(p)).then(() => true, () => false),
+  };
+}
+
+function metrics(step: number, loss: number): MetricsRecord {
+  return { type: 'metrics', step, loss, bpc: loss / Math.LN2, gradNorm: 1, gradNormClipped: 1, clipped: false, clipFraction: 0, lr: 0.01, seen: step * 32, charsPerSec: 1000, elapsedMs: step, sigma1: { '0.hh': 1 }, paramGradNorms: {} };
+}
+
+const config: RunConfig = { ...DEFAULT_CONFIG, name: 'tiny lstm/../x', data: 'tiny.txt', hidden: 16 };
+
+describe('run store (vscode-free logic, real files)', () => {
+  let root: string;
+  let fs: RunFs;
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'rnn-lab-runstore-'));
+    fs = nodeRunFs(root);
+  });
+  afterEach(() => rm(root, { recursive: true, force: true }));
+
+  it('names runs <YYYYMMDD-HHMMSS>-<safe name> in UTC and never reuses a taken id', async () => {
+    const now = new Date('2026-11-23T17:04:05.678Z');
+    assert.equal(runStamp(now), '20261123-170405');
+    assert.equal(safeRunName('tiny lstm/../x'), 'tiny_lstm_.._x');
+    assert.equal(safeRunName('..'), 'run');
+    assert.equal(safeRunName(''), 'run');
+    const taken = new Set(['20261123-170405-a', '20261123-170405-a-2']);
+    assert.equal(await newRunId(now, 'a', (id) => taken.has(id)), '20261123-170405-a-3');
+    assert.equal(await newRunId(now, 'b', (id) => taken.has(id)), '20261123-170405-b');
+  });
+
+  it('creates a run folder with config.json, and a second run in the same second gets its own folder', async () => {
+    const now = new Date('2026-11-23T17:04:05Z');
+    const a = await createRun(fs, config, now);
+    const b = await createRun(fs, config, now);
+    assert.equal(a, '20261123-170405-tiny_lstm_.._x');
+    assert.equal(b, `${a}-2`);
+    assert.deepEqual(JSON.parse(await readFile(join(root, a, 'config.json'), 'utf8')), config);
+    assert.deepEqual((await readdir(join(root, a))).sort(), ['config.json'], 'a .tmp file was left behind');
+    // An id reserved by a run still being created in this window is skipped too.
+    const c = await createRun(fs, config, now, (id) => id === `${a}-3`);
+    assert.equal(c, `${a}-4`);
+  });
+
+  it('writeAtomic replaces a file through a .tmp rename and leaves no .tmp', async () => {
+    await fs.createDirectory('r');
+    await writeAtomic(fs, 'r/summary.json', '{"old":true}');
+    await writeAtomic(fs, 'r/summary.json', '{"new":true}');
+    assert.equal(await readFile(join(root, 'r/summary.json'), 'utf8'), '{"new":true}');
+    assert.deepEqual(await readdir(join(root, 'r')), ['summary.json']);
+  });
+
+  it('parses JSON Lines and drops a torn last line (a flush cut short), but reports a bad middle line', () => {
+    const ok = parseJsonl<{ a: number }>('{"a":1}\n{"a":2}\n');
+    assert.deepEqual(ok, { records: [{ a: 1 }, { a: 2 }], tornLastLine: false, badLines: [] });
+    const torn = parseJsonl<{ a: number }>('{"a":1}\n{"a":2}\n{"a":3,"lo');
+    assert.deepEqual(torn, { records: [{ a: 1 }, { a: 2 }], tornLastLine: true, badLines: [] });
+    const bad = parseJsonl<{ a: number }>('{"a":1}\nnot json\n\n{"a":4}\n');
+    assert.deepEqual(bad, { records: [{ a: 1 }, { a: 4 }], tornLastLine: false, badLines: [2] });
+    assert.deepEqual(parseJsonl(''), { records: [], tornLastLine: false, badLines: [] });
+  });
+
+  it('derives the status: running if open, else summary.json, else stopped (interrupted) with step and loss from the last record', () => {
+    assert.deepEqual(deriveSummary(true, undefined, []), { status: 'running' });
+    const finished = { status: 'finished' as const, step: 20, loss: 1.5 };
+    assert.deepEqual(deriveSummary(false, finished, [metrics(3, 9)]), { status: 'finished', summary: finished });
+    const interrupted = deriveSummary(false, undefined, [metrics(1, 4), metrics(2, 3.5)]);
+    assert.equal(interrupted.status, 'stopped');
+    assert.deepEqual(interrupted.summary, { status: 'stopped', step: 2, loss: 3.5, bpc: 3.5 / Math.LN2, message: interruptedMessage });
+    assert.deepEqual(deriveSummary(false, undefined, []).summary, { status: 'stopped', step: 0, message: interruptedMessage });
+  });
+
+  it('lists runs newest first; a run interrupted by a window close is stopped and its files stay byte for byte', async () => {
+    const finishedId = await createRun(fs, { ...config, name: 'done' }, new Date('2026-11-23T10:00:00Z'));
+    await writeFile(join(root, finishedId, 'metrics.jsonl'), `${JSON.stringify(metrics(1, 4))}\n${JSON.stringify(metrics(2, 3))}\n`);
+    await writeAtomic(fs, `${finishedId}/summary.json`, JSON.stringify({ status: 'finished', step: 2, loss: 3 }));
+
+    // The window closed mid-flush: no summary.json, and the metrics file ends in half a record.
+    const interruptedId = await createRun(fs, { ...config, name: 'cut' }, new Date('2026-11-23T11:00:00Z'));
+    const metricsText = `${JSON.stringify(metrics(1, 4.2))}\n${JSON.stringify(metrics(2, 3.9))}\n{"type":"metrics","step":3,"lo`;
+    await writeFile(join(root, interruptedId, 'metrics.jsonl'), metricsText);
+    await writeFile(join(root, interruptedId, 'diagnostics.jsonl'), '{"type":"diagnostics","step":1}\n');
+
+    const liveId = await createRun(fs, { ...config, name: 'live' }, new Date('2026-11-23T12:00:00Z'));
+    // Not runs: a stray file, a folder without config.json, a folder with an unreadable config.
+    await writeFile(join(root, 'notes.txt'), 'hello');
+    await mkdir(join(root, '20261123-130000-empty'));
+    await mkdir(join(root, '20261123-140000-broken'));
+    await writeFile(join(root, '20261123-140000-broken', 'config.json'), '{"name":');
+
+    const runs = await listRuns(fs, (id) => id === liveId);
+    assert.deepEqual(runs.map((r) => [r.id, r.status]), [
+      [liveId, 'running'],
+      [interruptedId, 'stopped'],
+      [finishedId, 'finished'],
+    ]);
+    const cut = runs[1];
+    assert.equal(cut.config.name, 'cut');
+    assert.deepEqual(cut.summary, { status: 'stopped', step: 2, loss: 3.9, bpc: 3.9 / Math.LN2, message: interruptedMessage });
+    assert.equal(runs[2].summary?.loss, 3);
+    // A second listing with a cache does not read the interrupted run's metrics again.
+    const cache = new Map();
+    await listRuns(fs, (id) => id === liveId, cache);
+    assert.deepEqual([...cache.keys()], [interruptedId]);
+    let metricsReads = 0;
+    const counting: RunFs = { ...fs, readFile: (p) => ((metricsReads += Number(p.endsWith('metrics.jsonl'))), fs.readFile(p)) };
+    const again = await listRuns(counting, (id) => id === liveId, cache);
+    assert.equal(metricsReads, 0);
+    assert.deepEqual(again.find((r) => r.id === interruptedId)?.summary, cut.summary);
+    // Listing only reads: the interrupted run's data is intact and no summary was invented on disk.
+    assert.equal(await readFile(join(root, interruptedId, 'metrics.jsonl'), 'utf8'), metricsText);
+    assert.deepEqual((await readdir(join(root, interruptedId))).sort(), ['config.json', 'diagnostics.jsonl', 'metrics.jsonl']);
+  });
+
+  it('lists nothing (no error) when the store folder does not exist yet', async () => {
+    assert.deepEqual(await listRuns(nodeRunFs(join(root, 'nope')), () => false), []);
+  });
+});
