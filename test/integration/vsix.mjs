@@ -54,8 +54,10 @@ const files = await new Promise((done, fail) => {
 });
 console.log(`vsix: ${vsix} holds ${files.length} files; running the integration suite against them in ${dir}`);
 cpSync(join(root, 'dist-test/integration'), join(dir, 'dist-test/integration'), { recursive: true });
-cpSync(join(root, 'test/integration/run.mjs'), join(dir, 'test/integration/run.mjs'));
+for (const f of ['run.mjs', 'workbench.mjs']) cpSync(join(root, 'test/integration', f), join(dir, 'test/integration', f));
 cpSync(join(root, 'test/fixtures/workspace'), join(dir, 'test/fixtures/workspace'), { recursive: true, filter: (src) => !src.includes('.rnn-lab') });
+// The panels suite reads a recorded CLI run from the extension's folder.
+cpSync(join(root, 'test/fixtures/runs'), join(dir, 'test/fixtures/runs'), { recursive: true });
 symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
 const r = spawnSync(process.execPath, [join(dir, 'test/integration/run.mjs')], { stdio: 'inherit' });
 if (r.status === 0) rmSync(dir, { recursive: true, force: true });
