@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { FromWorker, RunConfig, RunSummary, ToWorker } from '../protocol';
+import { spawnWorker, workerScript, type WorkerHandle } from './workerHost';
 
 export interface TrainingSessionOptions {
   extensionUri: vscode.Uri;
@@ -26,7 +27,7 @@ export class TrainingSession implements vscode.Disposable {
   private finished = false;
   private lastStep = 0;
   private stopTimer: ReturnType<typeof setTimeout> | undefined;
-  private worker: WorkerHandle | undefined;
+  private worker: WorkerHandle<ToWorker> | undefined;
 
   private constructor(private readonly options: TrainingSessionOptions) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
@@ -42,9 +43,10 @@ export class TrainingSession implements vscode.Disposable {
 
   static async start(options: TrainingSessionOptions): Promise<TrainingSession> {
     const session = new TrainingSession(options);
-    const script = options.workerScript ?? defaultWorkerScript(options.extensionUri);
-    session.worker = await spawnWorker(
+    const script = options.workerScript ?? workerScript(options.extensionUri, 'worker');
+    session.worker = await spawnWorker<ToWorker, FromWorker>(
       script,
+      'the training worker',
       (msg) => session.receive(msg),
       (message) => session.fail(message),
     );
@@ -93,81 +95,3 @@ export class TrainingSession implements vscode.Disposable {
   }
 }
 
-interface WorkerHandle {
-  post(msg: ToWorker): void;
-  terminate(): void;
-}
-
-/** The Node host has `process`; the web worker host has none (`navigator` exists in both). */
-function isNodeHost(): boolean {
-  return typeof process === 'object' && typeof process.versions?.node === 'string';
-}
-
-function defaultWorkerScript(extensionUri: vscode.Uri): vscode.Uri {
-  return vscode.Uri.joinPath(extensionUri, 'dist', isNodeHost() ? 'worker.js' : 'worker-web.js');
-}
-
-async function spawnWorker(
-  script: vscode.Uri,
-  onMessage: (msg: FromWorker) => void,
-  onFailure: (message: string) => void,
-): Promise<WorkerHandle> {
-  return isNodeHost() ? spawnNodeWorker(script, onMessage, onFailure) : spawnWebWorker(script, onMessage, onFailure);
-}
-
-async function spawnNodeWorker(
-  script: vscode.Uri,
-  onMessage: (msg: FromWorker) => void,
-  onFailure: (message: string) => void,
-): Promise<WorkerHandle> {
-  // Loaded lazily: the web bundle keeps this import external and never reaches it.
-  const { Worker } = await import('node:worker_threads');
-  const worker = new Worker(script.fsPath);
-  let terminated = false;
-  worker.on('message', onMessage);
-  worker.on('error', (err) => onFailure(err.message));
-  worker.on('exit', (code) => {
-    if (!terminated) onFailure(`it exited (code ${code}) before the run was done`);
-  });
-  return {
-    post: (msg) => worker.postMessage(msg),
-    terminate: () => {
-      terminated = true;
-      void worker.terminate();
-    },
-  };
-}
-
-async function spawnWebWorker(
-  script: vscode.Uri,
-  onMessage: (msg: FromWorker) => void,
-  onFailure: (message: string) => void,
-): Promise<WorkerHandle> {
-  // A Worker must come from the creator's own origin, and the extension's files are served from
-  // another one (the web server or a CDN); a blob: URL made from the script's text is ours.
-  const source = await readText(script);
-  const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
-  const worker = new Worker(url, { name: 'rnn-lab-training' });
-  worker.onmessage = (event: MessageEvent<FromWorker>) => onMessage(event.data);
-  worker.onerror = (event) => {
-    event.preventDefault();
-    onFailure(event.message || 'error in the worker script');
-  };
-  worker.onmessageerror = () => onFailure('a message from the worker could not be read');
-  return {
-    post: (msg) => worker.postMessage(msg),
-    terminate: () => {
-      worker.terminate();
-      URL.revokeObjectURL(url);
-    },
-  };
-}
-
-async function readText(uri: vscode.Uri): Promise<string> {
-  if (uri.scheme === 'http' || uri.scheme === 'https') {
-    const res = await fetch(uri.toString(true));
-    if (!res.ok) throw new Error(`cannot load the training worker ${uri.toString(true)}: HTTP ${res.status}`);
-    return res.text();
-  }
-  return new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
-}
