@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 
-/** Messages the diagnostics webview posts to the extension. */
-export type FromDiagnosticsWebview = { type: 'ready' } | { type: 'received'; metrics: number; diagnostics: number; lastStep: number };
+import { isFromDiagnosticsWebview } from './webviewMessages';
+export type { FromDiagnosticsWebview } from './webviewMessages';
 
 /**
  * The "Diagnostics" webview view. A placeholder page for now; it says "ready" once its script
@@ -55,15 +55,6 @@ export class DiagnosticsViewProvider implements vscode.WebviewViewProvider {
     });
     view.webview.html = placeholderHtml(view.webview, makeNonce());
   }
-}
-
-/** Messages from a webview are untrusted: check every field before use. */
-function isFromDiagnosticsWebview(msg: unknown): msg is FromDiagnosticsWebview {
-  if (typeof msg !== 'object' || msg === null) return false;
-  const m = msg as Record<string, unknown>;
-  if (m.type === 'ready') return true;
-  const count = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
-  return m.type === 'received' && count(m.metrics) && count(m.diagnostics) && count(m.lastStep);
 }
 
 function makeNonce(): string {
