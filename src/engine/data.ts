@@ -116,8 +116,8 @@ export function textDataset(text: string, file: string, valFraction: number, min
   return { kind: 'text', vocab, train: ids.subarray(0, ids.length - nVal), val: ids.subarray(ids.length - nVal) };
 }
 
-/** Splits one CSV line (RFC 4180 quotes). */
-function splitCsvLine(line: string): string[] {
+/** Splits one CSV line (RFC 4180 quotes); null if a quote is left open (cells may not span lines here). */
+function splitCsvLine(line: string): string[] | null {
   const out: string[] = [];
   let cur = '';
   let quoted = false;
@@ -131,6 +131,7 @@ function splitCsvLine(line: string): string[] {
     else if (ch === ',') out.push(cur), (cur = '');
     else cur += ch;
   }
+  if (quoted) return null;
   out.push(cur);
   return out.map((s) => s.trim());
 }
@@ -150,6 +151,7 @@ export function parseCsv(text: string, file: string): CsvTable {
   all.forEach((raw, i) => {
     if (raw.trim() === '') return;
     const cells = splitCsvLine(raw);
+    if (!cells) throw new EngineError('bad-csv', `${file} line ${i + 1} has a quote that is never closed`, 'Close the quote on that line (a cell may not span lines).');
     if (!header) {
       // A first line with any non-numeric cell is a header; otherwise columns are numbered.
       if (cells.some((c) => c !== '' && !Number.isFinite(Number(c)))) {
