@@ -141,7 +141,9 @@ async function train(file: string, flags: Map<string, string>, quiet = false): P
       case 'done':
         writeAtomic(join(dir, 'summary.json'), JSON.stringify(m.summary, null, 2) + '\n');
         if (m.summary.status === 'failed' || m.summary.status === 'diverged') failed = m.summary.message;
-        console.log(`${m.summary.status} at step ${m.summary.step}${m.summary.message ? `: ${m.summary.message}` : ''}`);
+        // A diverged run's message names the step that failed; summary.step is the last good one.
+        if (m.summary.status === 'diverged') console.log(`${m.summary.message} Metrics and the checkpoint of step ${m.summary.step} are saved.`);
+        else console.log(`${m.summary.status} at step ${m.summary.step}${m.summary.message ? `: ${m.summary.message}` : ''}`);
         break;
     }
   };
