@@ -71,10 +71,39 @@ function takeScreenshot(page, name) {
   return screenshots;
 }
 
+// Every request the browser makes (pages, frames, webviews, workers), so the run can prove
+// nothing left the machine. Local: localhost, 127.0.0.1, *.localhost (webview origins), and
+// data:/blob:/vscode-*: schemes. The workbench itself (not the extension) may probe the hosts
+// allowed below by name; anything else fails the run.
+const requestCounts = { local: 0, workbench: 0 };
+const externalRequests = [];
+const workbenchHosts = new Set(
+  (process.env.RNN_LAB_TEST_ALLOWED_HOSTS ?? 'marketplace.visualstudio.com,update.code.visualstudio.com,main.vscode-cdn.net,default.exp-tas.com,vscode-sync.trafficmanager.net,az764295.vo.msecnd.net')
+    .split(',').filter(Boolean),
+);
+function recordRequest(request) {
+  let url;
+  try {
+    url = new URL(request.url());
+  } catch {
+    return;
+  }
+  if (!/^(https?|wss?):$/.test(url.protocol)) return;
+  const host = url.hostname;
+  if (host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host.endsWith('.localhost')) requestCounts.local++;
+  else if (workbenchHosts.has(host)) requestCounts.workbench++;
+  else externalRequests.push(`${request.method()} ${url.origin}${url.pathname}`);
+}
+
 async function finish(code, message, screenshotName) {
   if (finishing) return;
   finishing = true;
   clearTimeout(hardTimeout);
+  console.log(`network: ${requestCounts.local} requests to localhost, ${requestCounts.workbench} workbench requests to allowed hosts, ${externalRequests.length} elsewhere`);
+  if (externalRequests.length > 0) {
+    console.error(`integration: requests left the machine:\n  ${[...new Set(externalRequests)].join('\n  ')}`);
+    if (code === 0) code = 1;
+  }
   const page = context?.pages()[0];
   if (screenshotName && page) await takeScreenshot(page, screenshotName);
   await screenshots;
@@ -155,6 +184,7 @@ async function main() {
     ],
   });
   context.on('close', () => void finish(1, 'integration: the browser closed before the suite finished'));
+  context.on('request', recordRequest);
   const page = context.pages()[0] ?? (await context.newPage());
   page.on('crash', () => void finish(1, 'integration: the workbench page crashed', 'crash'));
   page.on('pageerror', (err) => console.error(`[page error] ${err.message}`));

@@ -52,7 +52,9 @@ export function checkWebviewCsp(html: string, cspSource: string): CspReport {
         continue;
       }
       if (lower === "'none'" || lower === "'self'" || /^'sha(256|384|512)-[A-Za-z0-9+/=]+'$/.test(src)) continue;
-      if (src === cspSource) continue;
+      // webview.cspSource may hold several sources separated by spaces (VS Code for the web: the
+      // extension's own server path and the CDN pattern).
+      if (cspSource.split(/\s+/).includes(src)) continue;
       problems.push(`${name} allows ${src}, which is neither the webview's resource origin nor a nonce or hash`);
     }
   }
@@ -81,6 +83,10 @@ export function checkWebviewCsp(html: string, cspSource: string): CspReport {
 
 /** Whether a URL is served from a CSP source expression such as `https://*.vscode-cdn.net`. */
 function fromSource(url: string, cspSource: string): boolean {
+  return cspSource.split(/\s+/).filter(Boolean).some((source) => fromOneSource(url, source));
+}
+
+function fromOneSource(url: string, cspSource: string): boolean {
   const pattern = cspSource.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]+');
   return new RegExp(`^${pattern}(/|$)`, 'i').test(url);
 }

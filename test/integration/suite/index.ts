@@ -6,6 +6,8 @@ import './extension.test';
 import './trainingSession.test';
 import './train.test';
 import './sampleDelete.test';
+import './faults.test';
+import './security.test';
 
 export function run(): Promise<void> {
   return new Promise((resolve, reject) => {
