@@ -92,18 +92,33 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     let run: ActiveRun | undefined;
     // Checkpoint writes in order (they share one .tmp name); 'done' waits for the last.
     let checkpoints: Promise<unknown> = Promise.resolve();
+    // A small model steps thousands of times a second. Forwarding every record to the webview
+    // made VS Code report the extension host unresponsive (two such runs at once, in the fault
+    // tests), so the webview and the status bar get the latest metrics and diagnostics at most
+    // every 50 ms; every record still goes to disk.
+    const latest: { metrics?: FromWorker; diagnostics?: FromWorker } = {};
+    let uiTimer: ReturnType<typeof setTimeout> | undefined;
+    const flushUi = (): void => {
+      clearTimeout(uiTimer);
+      uiTimer = undefined;
+      if (latest.metrics) diagnostics.post(latest.metrics);
+      if (latest.diagnostics) diagnostics.post(latest.diagnostics);
+      latest.metrics = latest.diagnostics = undefined;
+      updateStatusBar();
+    };
     const onMessage = (msg: FromWorker): void => {
       switch (msg.type) {
         case 'metrics':
           store.appendMetrics(runId, msg.record);
           if (run) run.last = msg.record;
-          updateStatusBar();
           scheduleRefresh();
-          diagnostics.post(msg);
+          latest.metrics = msg;
+          uiTimer ??= setTimeout(flushUi, 50);
           break;
         case 'diagnostics':
           store.appendDiagnostics(runId, msg.record);
-          diagnostics.post(msg);
+          latest.diagnostics = msg;
+          uiTimer ??= setTimeout(flushUi, 50);
           break;
         case 'checkpoint':
           {
@@ -117,6 +132,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
           output.appendLine(`[${runId}] ${msg.message}`);
           break;
         case 'done': {
+          flushUi();
           const summary = msg.summary;
           void (async () => {
             await checkpoints;

@@ -171,8 +171,8 @@ describe('faults survived in the extension host', function () {
     let lagMax = 0;
     try {
       const cfgs = {
-        lstm: await writeConfig('pair-lstm.rnn.json', { name: 'pair-lstm', data: 'tiny.txt', cell: 'lstm', hidden: 8, seqLength: 8, batch: 2, steps: 100000, diagEvery: 1000, evalEvery: 0 }),
-        gru: await writeConfig('pair-gru.rnn.json', { name: 'pair-gru', data: 'tiny.txt', cell: 'gru', hidden: 8, seqLength: 8, batch: 2, steps: 100000, diagEvery: 1000, evalEvery: 0 }),
+        lstm: await writeConfig('pair-lstm.rnn.json', { name: 'pair-lstm', data: 'tiny.txt', cell: 'lstm', hidden: 8, seqLength: 8, batch: 2, steps: 1_000_000, diagEvery: 1000, evalEvery: 0 }),
+        gru: await writeConfig('pair-gru.rnn.json', { name: 'pair-gru', data: 'tiny.txt', cell: 'gru', hidden: 8, seqLength: 8, batch: 2, steps: 1_000_000, diagEvery: 1000, evalEvery: 0 }),
       };
       for (let cycle = 0; cycle < cycles; cycle++) {
         tally.injected++;
