@@ -28,6 +28,8 @@ class OpenRun {
   private dirty = new Set<'metrics.jsonl' | 'diagnostics.jsonl'>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private writing: Promise<void> = Promise.resolve();
+  /** How long the last flush took: each flush rewrites whole files, so a long run flushes less often. */
+  private lastFlushMs = 0;
   last?: MetricsRecord;
 
   constructor(
@@ -39,10 +41,12 @@ class OpenRun {
   add(file: 'metrics.jsonl' | 'diagnostics.jsonl', record: unknown): void {
     this.lines[file].push(JSON.stringify(record));
     this.dirty.add(file);
+    // Rewriting is O(file size): waiting 10x the last rewrite's time keeps the host's share of
+    // time spent rewriting under ~10% however long the run grows.
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
       void this.flush();
-    }, flushEveryMs);
+    }, Math.max(flushEveryMs, 10 * this.lastFlushMs));
   }
 
   /** Writes the dirty files; writes are serialised so an older content never lands last. */
@@ -52,10 +56,12 @@ class OpenRun {
     const files = [...this.dirty];
     this.dirty.clear();
     this.writing = this.writing.then(async () => {
+      const t0 = Date.now();
       for (const file of files) {
         const text = this.lines[file].join('\n') + '\n';
         await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(this.uri, file), new TextEncoder().encode(text));
       }
+      this.lastFlushMs = Date.now() - t0;
     });
     return this.writing;
   }
