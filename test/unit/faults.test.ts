@@ -107,7 +107,15 @@ describe('faults survived (CLI, Node)', function () {
         assert.ok(Date.now() < deadline, 'no checkpoint appeared within 60 s');
         await new Promise((r) => setTimeout(r, 5));
       }
-      await new Promise((r) => setTimeout(r, Math.floor(rng.uniform() * 400)));
+      if (k % 2 === 0) {
+        // At a random moment.
+        await new Promise((r) => setTimeout(r, Math.floor(rng.uniform() * 400)));
+      } else {
+        // The moment a checkpoint's temp file appears, i.e. while it is being written.
+        const tmp = join(out, `checkpoint.safetensors.tmp-${child.pid}`);
+        await new Promise((r) => setTimeout(r, Math.floor(rng.uniform() * 100)));
+        while (!existsSync(tmp) && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+      }
       child.kill('SIGKILL');
       await exited;
       const leftovers = readdirSync(out).filter((f) => f.includes('.tmp'));
@@ -122,8 +130,9 @@ describe('faults survived (CLI, Node)', function () {
       checked++;
       tally.survived++;
     }
-    console.log(`      ${kills} SIGKILLs: ${checked} checkpoints under the real name decoded; ${midWrite} kills landed mid-write (a .tmp file left beside it)`);
+    console.log(`      ${kills} SIGKILLs (half at random moments, half as a checkpoint's temp file appeared): ${checked} checkpoints under the real name decoded; ${midWrite} kills landed mid-write (a .tmp file left beside it)`);
     assert.equal(checked, kills);
+    assert.ok(midWrite >= 1, 'no kill landed while a checkpoint was being written: the test proved nothing');
   });
 
   it('a 100,000-step run keeps memory bounded; its metrics files grow linearly and nothing else does', () => {
