@@ -3,11 +3,11 @@
  * `rnn-lab`: train, sample, report and check against the oracles without VS Code.
  * Usage errors and errors a user can cause print one line and exit 2.
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { DiagnosticsRecord, FromWorker, GruVariant, MetricsRecord, RunConfig, RunSummary } from '../protocol';
 import { validateConfig, DEFAULT_CONFIG } from '../engine/config';
-import { decodeText } from '../engine/data';
+import { checkFileSize, decodeText } from '../engine/data';
 import { EngineError } from '../engine/errors';
 import { checkFixture, type OracleFixture } from '../engine/oracle';
 import { loadCheckpoint, type LoadedModel } from '../engine/checkpoint';
@@ -123,9 +123,18 @@ function configFromFlags(file: string, flags: Map<string, string>): RunConfig {
 async function train(file: string, flags: Map<string, string>, quiet = false): Promise<string> {
   const config = configFromFlags(file, flags);
   if (!existsSync(file)) throw new EngineError('bad-config', `${file} does not exist`, 'Check the path.');
+  const stat = statSync(file);
+  if (!stat.isFile()) throw new EngineError('bad-config', `${file} is not a file`, 'Give the path of a text or CSV file.');
+  // The size cap is checked before reading, so an oversized file never enters memory.
+  checkFileSize(stat.size, file, config.maxFileBytes);
   const text = decodeText(readFileSync(file), file, config.maxFileBytes);
   datasetFor(config, text); // bad data is refused before a run directory exists
-  const dir = createRunDir(flags.get('out'), config);
+  let dir: string;
+  try {
+    dir = createRunDir(flags.get('out'), config);
+  } catch (e) {
+    throw new EngineError('bad-config', `cannot create the run directory: ${(e as Error).message}`, 'Pick another --out (a new folder).');
+  }
   console.log(`training ${config.cell} ${config.layers}x${config.hidden} on ${file} -> ${dir}`);
   await trainInDir(dir, config, text, quiet);
   return dir;
@@ -198,7 +207,9 @@ async function trainInDir(dir: string, config: RunConfig, text: string, quiet: b
       case 'done':
         writeAtomic(join(dir, 'summary.json'), JSON.stringify(m.summary, null, 2) + '\n');
         if (m.summary.status === 'failed' || m.summary.status === 'diverged') failed = m.summary.message;
-        console.log(`${m.summary.status} at step ${m.summary.step}${m.summary.message ? `: ${m.summary.message}` : ''}`);
+        // A diverged run's message names the step that failed; summary.step is the last good one.
+        if (m.summary.status === 'diverged') console.log(`${m.summary.message} Metrics and the checkpoint of step ${m.summary.step} are saved.`);
+        else console.log(`${m.summary.status} at step ${m.summary.step}${m.summary.message ? `: ${m.summary.message}` : ''}`);
         break;
     }
   };
@@ -455,6 +466,8 @@ main(process.argv.slice(2)).then(
   (err) => {
     if (err instanceof EngineError) console.error(`rnn-lab: ${err.line}`);
     else if (err instanceof UsageError) console.error(`rnn-lab: ${err.message}`);
+    // A file system refusal (permissions, a name too long, ...) is the user's to fix: one line, no stack.
+    else if (typeof err?.code === 'string' && /^E[A-Z]+$/.test(err.code)) console.error(`rnn-lab: ${err.message}. Check the path and its permissions.`);
     else console.error(`rnn-lab: ${err?.stack ?? err}`);
     process.exit(2);
   },

@@ -38,12 +38,13 @@ export const DEFAULT_CONFIG: RunConfig = {
   checkpointEvery: 0,
 };
 
-type Rule = { kind: 'int' | 'number'; min: number; max: number } | { kind: 'enum'; values: string[] } | { kind: 'string' } | { kind: 'columns' };
+type Rule = { kind: 'int' | 'number'; min: number; max: number } | { kind: 'enum'; values: string[] } | { kind: 'string'; maxLength: number } | { kind: 'columns' };
 
 const RULES: Record<keyof RunConfig, Rule> = {
-  name: { kind: 'string' },
+  // A run's name becomes part of its folder name: file systems refuse names over 255 bytes.
+  name: { kind: 'string', maxLength: 100 },
   task: { kind: 'enum', values: ['charlm', 'forecast'] },
-  data: { kind: 'string' },
+  data: { kind: 'string', maxLength: 4096 },
   columns: { kind: 'columns' },
   cell: { kind: 'enum', values: ['rnn', 'lstm', 'gru'] },
   gruVariant: { kind: 'enum', values: ['reset_after', 'reset_before'] },
@@ -86,13 +87,15 @@ export function validateConfig(raw: unknown, where = 'config'): { config: RunCon
   const out: Record<string, unknown> = { ...DEFAULT_CONFIG };
   for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
     if (key === '$schema') continue;
-    const rule = RULES[key as keyof RunConfig];
+    // Own keys only: "__proto__", "constructor" or "toString" must not find Object.prototype's members.
+    const rule = Object.hasOwn(RULES, key) ? RULES[key as keyof RunConfig] : undefined;
     if (!rule) {
-      warnings.push(`${where}: unknown key "${key}" ignored`);
+      const near = closestKey(key);
+      warnings.push(`${where}: unknown key "${key}" ignored${near ? ` (did you mean "${near}"?)` : ''}`);
       continue;
     }
     const fail = (what: string): never => {
-      throw new EngineError('bad-config', `${where}: "${key}" ${what}, got ${JSON.stringify(value)?.slice(0, 60)}`, 'Fix that field and try again.');
+      throw new EngineError('bad-config', `${where}: "${key}" ${what}, got ${describeValue(value)}`, 'Fix that field and try again.');
     };
     switch (rule.kind) {
       case 'int':
@@ -106,6 +109,7 @@ export function validateConfig(raw: unknown, where = 'config'): { config: RunCon
         break;
       case 'string':
         if (typeof value !== 'string') fail('must be a string');
+        if ((value as string).length > rule.maxLength) fail(`must be at most ${rule.maxLength} characters long`);
         break;
       case 'columns':
         if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' || (Number.isInteger(v) && v >= 0))) {
@@ -113,7 +117,65 @@ export function validateConfig(raw: unknown, where = 'config'): { config: RunCon
         }
         break;
     }
-    out[key] = value;
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   }
   return { config: out as unknown as RunConfig, warnings };
+}
+
+/** A value as the user wrote it, short: JSON.stringify would print NaN and Infinity as null. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  if (value === undefined) return 'nothing';
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
+}
+
+/** The known key a typo most likely meant: case-insensitive match, or edit distance <= 2. */
+function closestKey(key: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const known of Object.keys(RULES)) {
+    if (known.toLowerCase() === key.toLowerCase()) return known;
+    const d = editDistance(known.toLowerCase(), key.toLowerCase(), bestDistance);
+    if (d < bestDistance) (best = known), (bestDistance = d);
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string, cap: number): number {
+  if (Math.abs(a.length - b.length) >= cap) return cap;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/**
+ * Where a run config's `data` points, as a path relative to the workspace folder, or an
+ * EngineError when it would leave the folder. `configDir` is the config file's folder relative to
+ * the workspace folder ('' at the top). Paths are '/'-separated and relative to the config file;
+ * absolute paths, drive letters, URIs and backslashes are refused rather than guessed at.
+ */
+export function resolveDataPath(configDir: string, data: string, where: string): string {
+  const refuse = (why: string): never => {
+    throw new EngineError('bad-config', `${where}: "data" ${why}, got ${describeValue(data)}`, 'Give the data file as a path relative to the config file, inside the workspace folder (e.g. "data/input.txt").');
+  };
+  if (data.trim() === '') refuse('is empty');
+  if (data.includes('\0')) refuse('contains a NUL character');
+  if (data.includes('\\')) refuse('contains a backslash (use "/" between folders)');
+  if (data.startsWith('/') || data.startsWith('~')) refuse('is an absolute path');
+  if (/^[a-zA-Z][\w+.-]*:/.test(data)) refuse('is a URI or drive path, not a relative path');
+  const parts: string[] = configDir.split('/').filter((p) => p !== '' && p !== '.');
+  for (const seg of data.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') {
+      if (parts.length === 0) refuse('leads outside the workspace folder');
+      parts.pop();
+    } else parts.push(seg);
+  }
+  if (parts.length === 0) refuse('names a folder, not a file');
+  return parts.join('/');
 }

@@ -27,13 +27,7 @@ export type Dataset = TextDataset | SeriesDataset;
 
 /** Decodes a data file's bytes as UTF-8 text, refusing what is not text. */
 export function decodeText(bytes: Uint8Array, file: string, maxBytes: number): string {
-  if (bytes.length > maxBytes) {
-    throw new EngineError(
-      'too-large',
-      `${file} is ${formatBytes(bytes.length)}, over the ${formatBytes(maxBytes)} size cap`,
-      'Use a smaller file, or raise the cap (maxFileBytes / rnnLab.maxFileBytes).',
-    );
-  }
+  checkFileSize(bytes.length, file, maxBytes);
   if (bytes.length === 0) throw new EngineError('empty-file', `${file} is empty`, 'Pick a file with some text in it.');
   if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
     throw new EngineError('invalid-utf8', `${file} is UTF-16 (it starts with a UTF-16 byte order mark)`, 'Save it as UTF-8 and try again.');
@@ -50,6 +44,20 @@ export function decodeText(bytes: Uint8Array, file: string, maxBytes: number): s
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   // Windows line ends would double every newline's share of the vocabulary: fold them.
   return text.replace(/\r\n?/g, '\n');
+}
+
+/**
+ * Refuses a file over the size cap. Callers that can stat a file call this before reading it, so
+ * an oversized file is refused without ever entering memory.
+ */
+export function checkFileSize(size: number, file: string, maxBytes: number): void {
+  if (size > maxBytes) {
+    throw new EngineError(
+      'too-large',
+      `${file} is ${formatBytes(size)}, over the ${formatBytes(maxBytes)} size cap`,
+      'Use a smaller file, or raise the cap (maxFileBytes / rnnLab.maxFileBytes).',
+    );
+  }
 }
 
 /** Offset of the first byte that breaks UTF-8 (RFC 3629), or -1. */
@@ -96,7 +104,7 @@ export function textDataset(text: string, file: string, valFraction: number, min
   if (chars.length < minChars) {
     throw new EngineError(
       'too-short',
-      `${file} has ${chars.length} characters, fewer than one training chunk needs (${minChars})`,
+      `${file} has ${chars.length} character${chars.length === 1 ? '' : 's'}, fewer than one training chunk needs (${minChars})`,
       'Use a longer text, or lower seqLength / batch.',
     );
   }
@@ -108,8 +116,8 @@ export function textDataset(text: string, file: string, valFraction: number, min
   return { kind: 'text', vocab, train: ids.subarray(0, ids.length - nVal), val: ids.subarray(ids.length - nVal) };
 }
 
-/** Splits one CSV line (RFC 4180 quotes). */
-function splitCsvLine(line: string): string[] {
+/** Splits one CSV line (RFC 4180 quotes); null if a quote is left open (cells may not span lines here). */
+function splitCsvLine(line: string): string[] | null {
   const out: string[] = [];
   let cur = '';
   let quoted = false;
@@ -123,6 +131,7 @@ function splitCsvLine(line: string): string[] {
     else if (ch === ',') out.push(cur), (cur = '');
     else cur += ch;
   }
+  if (quoted) return null;
   out.push(cur);
   return out.map((s) => s.trim());
 }
@@ -142,6 +151,7 @@ export function parseCsv(text: string, file: string): CsvTable {
   all.forEach((raw, i) => {
     if (raw.trim() === '') return;
     const cells = splitCsvLine(raw);
+    if (!cells) throw new EngineError('bad-csv', `${file} line ${i + 1} has a quote that is never closed`, 'Close the quote on that line (a cell may not span lines).');
     if (!header) {
       // A first line with any non-numeric cell is a header; otherwise columns are numbered.
       if (cells.some((c) => c !== '' && !Number.isFinite(Number(c)))) {
@@ -154,6 +164,18 @@ export function parseCsv(text: string, file: string): CsvTable {
     lines.push(i + 1);
   });
   if (!header || rows.length === 0) throw new EngineError('empty-file', `${file} has no data rows`, 'Pick a CSV with a header and numeric rows.');
+  // A row with more or fewer cells than the header is how an unquoted "1,234" or a lost comma
+  // shows: reading it anyway would shift values into the wrong column.
+  const width = (header as string[]).length;
+  rows.forEach((row, r) => {
+    if (row.length !== width) {
+      throw new EngineError(
+        'bad-csv',
+        `${file} line ${lines[r]} has ${row.length} cell${row.length === 1 ? '' : 's'}, the header has ${width}`,
+        'Give every row as many comma-separated cells as the header (quote cells that contain commas).',
+      );
+    }
+  });
   return { header, rows, lines };
 }
 

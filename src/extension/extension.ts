@@ -6,8 +6,9 @@ import { exists, RunStore, type StoredRun } from './runStore';
 import { TrainingSession } from './trainingSession';
 import { registerImportCommand } from './importCheckpoint';
 import { registerSelectionCommands, type SelectionApi } from './selection';
-import { DEFAULT_CONFIG, validateConfig } from '../engine/config';
-import { decodeText } from '../engine/data';
+import { DEFAULT_CONFIG, resolveDataPath, validateConfig } from '../engine/config';
+import { checkFileSize, decodeText } from '../engine/data';
+import { runIdProblem } from './webviewMessages';
 import { loadCheckpoint } from '../engine/checkpoint';
 import { Rng } from '../engine/random';
 import { sampleText } from '../engine/sample';
@@ -31,6 +32,8 @@ export interface RnnLabApi {
   refreshRuns(): Promise<void>;
   /** Run on selection: the decorations shown per document and the status bar legend. */
   readonly selection: SelectionApi;
+  /** Tests only: start the next runs' workers from this script (a fault-injecting fake), or the real one again with undefined. */
+  useWorkerScriptForTests(script: vscode.Uri | undefined): void;
 }
 
 interface ActiveRun {
@@ -58,6 +61,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
   /** Summaries of runs that ended in this window, so whenDone() also answers after the fact. */
   const endedRuns = new Map<string, RunSummary>();
   const errors: string[] = [];
+  let workerScriptForTests: vscode.Uri | undefined;
 
   const refreshRuns = async (): Promise<void> => {
     const stored = await store.list();
@@ -111,6 +115,8 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
           if (run) run.last = msg.record;
           scheduleStatusBar();
           scheduleRefresh();
+          // Every record: the panels' hub keeps a bounded buffer per run and posts to the
+          // webview in batches (one message per ~100 ms), so a fast run does not flood it.
           diagnostics.post(msg);
           break;
         case 'diagnostics':
@@ -157,7 +163,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     };
     let session: TrainingSession;
     try {
-      session = await TrainingSession.start({ extensionUri: context.extensionUri, runId, config, dataText, onMessage });
+      session = await TrainingSession.start({ extensionUri: context.extensionUri, runId, config, dataText, onMessage, workerScript: workerScriptForTests });
     } catch (e) {
       const summary: RunSummary = { status: 'failed', step: 0, message: errorText(e) };
       await store.finish(runId, summary);
@@ -187,7 +193,18 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     return runId;
   };
 
+  /**
+   * Restricted Mode (package.json capabilities.untrustedWorkspaces "limited"): a workspace's run
+   * configs and data are not read and nothing trains or samples; stored runs are only listed.
+   */
+  const refuseUntrusted = (what: string): boolean => {
+    if (vscode.workspace.isTrusted) return false;
+    showError(`RNN Lab: ${what} is off in Restricted Mode: this workspace is not trusted. Trust it (Manage Workspace Trust) to train on its files.`);
+    return true;
+  };
+
   const train = async (arg?: unknown): Promise<string | undefined> => {
+    if (refuseUntrusted('training')) return undefined;
     const folder = vscode.workspace.workspaceFolders?.[0];
     let uri = arg instanceof vscode.Uri ? arg : undefined;
     if (!uri) {
@@ -293,15 +310,26 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
       return fail(`${rel}: ${errorText(e)}`);
     }
     if (!config.data) return fail(`${rel}: "data" is missing (the path of a text or CSV file, relative to the config file)`);
-    // joinPath normalises '..'; a workspace root URI may have an empty path (vscode-test-web://mount).
-    const dataUri = vscode.Uri.joinPath(configUri, '..', config.data);
+    // The data path is resolved by hand against the workspace folder (or, with none open, the
+    // config's own folder) and refused if it would leave it: a config can name no file outside.
     const folder = vscode.workspace.getWorkspaceFolder(configUri);
-    const inside = (folder?.uri.path || '/').replace(/\/$/, '') + '/';
-    if (folder && (!dataUri.path.startsWith(inside) || dataUri.scheme !== folder.uri.scheme || dataUri.authority !== folder.uri.authority)) {
-      return fail(`${rel}: data file ${config.data} is outside the workspace folder`);
+    const base = folder?.uri ?? vscode.Uri.joinPath(configUri, '..');
+    const baseDir = base.path.replace(/\/$/, '');
+    const configDir = configUri.path.slice(0, configUri.path.lastIndexOf('/'));
+    const configDirRel = folder && configDir.startsWith(baseDir + '/') ? configDir.slice(baseDir.length + 1) : '';
+    let dataUri: vscode.Uri;
+    try {
+      dataUri = vscode.Uri.joinPath(base, resolveDataPath(configDirRel, config.data, rel));
+    } catch (e) {
+      return fail(errorText(e));
     }
     let dataText: string;
     try {
+      const stat = await vscode.workspace.fs.stat(dataUri);
+      // A link could point anywhere on the machine; the workspace's own files only.
+      if (stat.type & vscode.FileType.SymbolicLink) return fail(`${rel}: data file ${config.data} is a symbolic link; RNN Lab reads only real files inside the workspace. Copy the file into the workspace.`);
+      if (stat.type & vscode.FileType.Directory) return fail(`${rel}: data file ${config.data} is a folder. Give the path of a text or CSV file.`);
+      checkFileSize(stat.size, config.data, config.maxFileBytes);
       dataText = decodeText(await vscode.workspace.fs.readFile(dataUri), config.data, config.maxFileBytes);
     } catch (e) {
       return fail(`${rel}: cannot read data file ${config.data}: ${errorText(e)}`);
@@ -311,6 +339,8 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
 
   const readData = async (uri: vscode.Uri, maxBytes: number, rel: string): Promise<string | undefined> => {
     try {
+      // The cap is checked on the size first, so an oversized file is never read into memory.
+      checkFileSize((await vscode.workspace.fs.stat(uri)).size, rel, maxBytes);
       return decodeText(await vscode.workspace.fs.readFile(uri), rel, maxBytes);
     } catch (e) {
       void vscode.window.showErrorMessage(`RNN Lab: cannot read ${rel}: ${errorText(e)}`, 'Show Log').then((a) => (a ? output.show() : undefined));
@@ -334,6 +364,11 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     const all = (await store.list()).filter(filter);
     const id = typeof arg === 'string' ? arg : (arg as { runId?: string; id?: string } | undefined)?.runId ?? (arg as { id?: string } | undefined)?.id;
     if (id) {
+      const problem = runIdProblem(id);
+      if (problem) {
+        showError(`RNN Lab: ${problem}. Pick a run from the Runs view.`);
+        return undefined;
+      }
       const run = all.find((r) => r.id === id);
       if (!run) showError(`RNN Lab: no run "${id}" here for that`);
       return run;
@@ -359,6 +394,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
    * host: a few hundred single steps of a small model take milliseconds, and the length is capped.
    */
   const sampleFromModel = async (arg?: unknown): Promise<string | undefined> => {
+    if (refuseUntrusted('sampling')) return undefined;
     const run = await pickRun(arg, 'Sample from which run?', (r) => r.status !== 'running' && r.config?.task === 'charlm');
     if (!run) return undefined;
     const opts = (typeof arg === 'object' && arg) as { temperature?: number; length?: number; prime?: string } | false;
@@ -423,6 +459,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
    * trailing object overrides config fields (tests use it for short runs).
    */
   const runExample = async (args: unknown[]): Promise<string[]> => {
+    if (refuseUntrusted('running the examples')) return [];
     const folder = vscode.workspace.workspaceFolders?.[0];
     if (!folder) {
       showError('RNN Lab: the example experiments need an open folder to keep their runs in. Open a folder and try again.');
@@ -485,6 +522,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     activeRuns: () => [...active.keys()],
     whenDone: (id) => active.get(id)?.stored ?? (endedRuns.has(id) ? Promise.resolve(endedRuns.get(id)!) : undefined),
     refreshRuns,
+    useWorkerScriptForTests: (script) => (workerScriptForTests = script),
   };
 }
 

@@ -2,11 +2,12 @@
  * Checks for messages from the panels' webviews, and the bounded per-run record buffer the
  * extension replays to them. No vscode import: the unit tests run these in plain Node.
  */
+import { runIdProblem } from './webviewMessages';
 import { PANEL_CHARTS, type DiagnosticsRecord, type FromPanel, type MetricsRecord, type PanelChartId } from '../protocol';
 
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 /** Run ids are folder names the run store made: no path separators, no leading dot. */
-export const isRunId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 200 && /^[\w.-]+$/.test(v) && !v.startsWith('.');
+export const isRunId = (v: unknown): v is string => runIdProblem(v) === undefined;
 
 /** Largest export a webview may hand over (a PNG of a full-width chart is ~100 KB; CSV of 100,000 steps ~10 MB). */
 export const MAX_EXPORT_CHARS = 64 * 1024 * 1024;

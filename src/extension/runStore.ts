@@ -36,6 +36,8 @@ class OpenRun {
   private writing: Promise<void> = Promise.resolve();
   /** A write queued behind `writing` and not started yet: later flushes join it instead of queueing more. */
   private queued: Promise<void> | undefined;
+  /** How long the last flush took: each flush rewrites whole files, so a long run flushes less often. */
+  private lastFlushMs = 0;
   last?: MetricsRecord;
 
   constructor(
@@ -47,12 +49,14 @@ class OpenRun {
   add(file: JsonlFile, record: unknown): void {
     this.text[file] += JSON.stringify(record) + '\n';
     this.dirty.add(file);
+    // Rewriting is O(file size): waiting 10x the last rewrite's time keeps the host's share of
+    // time spent rewriting under ~10% however long the run grows.
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
       void this.flush().catch(() => {
         // reported by the flush in finish(), which writes the same content again
       });
-    }, flushEveryMs);
+    }, Math.max(flushEveryMs, 10 * this.lastFlushMs));
   }
 
   /**
@@ -68,7 +72,9 @@ class OpenRun {
       this.queued = undefined;
       const files = [...this.dirty];
       this.dirty.clear();
+      const t0 = Date.now();
       await Promise.all(files.map((file) => vscode.workspace.fs.writeFile(vscode.Uri.joinPath(this.uri, file), new TextEncoder().encode(this.text[file]))));
+      this.lastFlushMs = Date.now() - t0;
     });
     this.queued = write;
     this.writing = write.catch(() => {});

@@ -1,6 +1,7 @@
 // A stand-in for the training worker that speaks the real protocol without the engine, so the
 // integration suite can test TrainingSession's worker plumbing in the real extension host.
-// config.steps metrics, 5 ms apart; config.name 'crash' throws inside the worker.
+// config.steps metrics, 5 ms apart; config.name 'crash' throws inside the worker; a name
+// 'throw-at-N' posts N metrics and then throws an uncaught error (a worker failing mid-run).
 // Built twice: a Web Worker script (web host) and a worker_threads script (Node host).
 import type { FromWorker, MetricsRecord, ToWorker } from '../../src/protocol';
 
@@ -37,10 +38,11 @@ port.listen((msg) => {
     return;
   }
   if (msg.config.name === 'crash') throw new Error('fake worker crashed on purpose');
-  void run(msg.runId, msg.config.steps, msg.dataText.length);
+  const throwAt = /^throw-at-(\d+)$/.exec(msg.config.name);
+  void run(msg.runId, msg.config.steps, msg.dataText.length, throwAt ? Number(throwAt[1]) : undefined);
 });
 
-async function run(runId: string, steps: number, seen: number): Promise<void> {
+async function run(runId: string, steps: number, seen: number, throwAt?: number): Promise<void> {
   const post = (m: FromWorker) => port.post(m);
   post({ type: 'started', runId, paramCount: 42, vocab: ['a', 'b'] });
   for (let step = 1; step <= steps; step++) {
@@ -50,6 +52,13 @@ async function run(runId: string, steps: number, seen: number): Promise<void> {
     }
     await new Promise((resolve) => setTimeout(resolve, 5));
     post({ type: 'metrics', runId, record: metrics(step, seen * step) });
+    if (throwAt === step) {
+      // Thrown from a timer, not the async function: an uncaught error, as a real bug would be.
+      setTimeout(() => {
+        throw new Error(`fake worker threw at step ${step}`);
+      }, 0);
+      return;
+    }
   }
   post({ type: 'done', runId, summary: { status: 'finished', step: steps, loss: 1 / steps } });
 }

@@ -42,6 +42,33 @@ const noise = [
   /^\[node\.js fs\] readdir with filetypes failed with error: {2}Error: ENOENT/,
 ];
 
+// Every request the browser makes (pages, frames, webviews, workers), so a run can prove nothing
+// left the machine. Local: localhost, 127.0.0.1, *.localhost (webview origins); other schemes
+// (data:, blob:, vscode-*:) never leave it. The workbench itself (not the extension) may probe the
+// hosts allowed below by name; anything else fails the run.
+const workbenchHosts = new Set(
+  (process.env.RNN_LAB_TEST_ALLOWED_HOSTS ?? 'marketplace.visualstudio.com,update.code.visualstudio.com,main.vscode-cdn.net,default.exp-tas.com,vscode-sync.trafficmanager.net,az764295.vo.msecnd.net,open-vsx.org')
+    .split(',').filter(Boolean),
+);
+function requestRecorder() {
+  const counts = { local: 0, workbench: 0 };
+  const external = [];
+  const record = (request) => {
+    let url;
+    try {
+      url = new URL(request.url());
+    } catch {
+      return;
+    }
+    if (!/^(https?|wss?):$/.test(url.protocol)) return;
+    const host = url.hostname;
+    if (host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host.endsWith('.localhost')) counts.local++;
+    else if (workbenchHosts.has(host)) counts.workbench++;
+    else external.push(`${request.method()} ${url.origin}${url.pathname}`);
+  };
+  return { counts, external, record };
+}
+
 /**
  * Opens `url` in a fresh Chromium profile and resolves with { code, message } once the suite in
  * the extension host calls codeAutomationExit, or the page crashes, the browser closes, or
@@ -60,6 +87,7 @@ export async function runWorkbench({ url, label, screenshotDir, timeoutMs, onLin
   );
 
   let context;
+  const requests = requestRecorder();
   let settle;
   const result = new Promise((resolve) => (settle = resolve));
   let finished = false;
@@ -84,6 +112,11 @@ export async function runWorkbench({ url, label, screenshotDir, timeoutMs, onLin
     if (finished) return;
     finished = true;
     clearTimeout(timer);
+    console.log(`${label}: network: ${requests.counts.local} requests to localhost, ${requests.counts.workbench} by the workbench to allowed hosts, ${requests.external.length} elsewhere`);
+    if (requests.external.length > 0) {
+      console.error(`${label}: requests left the machine:\n  ${[...new Set(requests.external)].join('\n  ')}`);
+      if (code === 0) code = 1;
+    }
     const page = context?.pages()[0];
     if (screenshotName && page) await takeScreenshot(page, screenshotName);
     await screenshots;
@@ -111,6 +144,7 @@ export async function runWorkbench({ url, label, screenshotDir, timeoutMs, onLin
       ],
     });
     context.on('close', () => void finish(1, `${label}: the browser closed before the suite finished`));
+    context.on('request', requests.record);
     const page = context.pages()[0] ?? (await context.newPage());
     page.on('crash', () => void finish(1, `${label}: the workbench page crashed`, 'crash'));
     page.on('pageerror', (err) => console.error(`[page error] ${err.message}`));

@@ -9,6 +9,8 @@ import './sampleDelete.test';
 import './importCheckpoint.test';
 import './selection.test';
 import './panels.test';
+import './faults.test';
+import './security.test';
 
 export function run(): Promise<void> {
   return new Promise((resolve, reject) => {
