@@ -15,7 +15,12 @@ export interface CspReport {
   nonce?: string;
 }
 
-export function checkWebviewCsp(html: string, cspSource: string): CspReport {
+/**
+ * `assetRoots`: URLs the extension's own built assets are served from (webview.asWebviewUri of
+ * the localResourceRoots). VS Code for the web serves them from the workbench's own server, whose
+ * origin is not in cspSource; a resource there is the extension's file, not a remote one.
+ */
+export function checkWebviewCsp(html: string, cspSource: string, assetRoots: string[] = []): CspReport {
   const problems: string[] = [];
   const metas = [...html.matchAll(/<meta\b[^>]*http-equiv\s*=\s*["']?content-security-policy["']?[^>]*>/gi)];
   if (metas.length !== 1) {
@@ -75,7 +80,7 @@ export function checkWebviewCsp(html: string, cspSource: string): CspReport {
     for (const attr of tag[0].matchAll(/\s(src|href|action|formaction|poster|data)\s*=\s*["']?([^"'\s>]+)/gi)) {
       const url = attr[2];
       if (/^javascript:/i.test(url)) problems.push(`javascript: URL in ${attr[1]}`);
-      else if (/^(https?:|wss?:)?\/\//i.test(url) && !fromSource(url, cspSource)) problems.push(`remote resource ${attr[1]}="${url.slice(0, 80)}"`);
+      else if (/^(https?:|wss?:)?\/\//i.test(url) && !fromSource(url, cspSource) && !assetRoots.some((root) => url.startsWith(root.endsWith('/') ? root : `${root}/`))) problems.push(`remote resource ${attr[1]}="${url.slice(0, 80)}"`);
     }
   }
   return { problems, directives, nonce };

@@ -44,12 +44,13 @@ describe('security in the extension host', function () {
     const first = await renderView(new DiagnosticsViewProvider(ext.extensionUri));
     const second = await renderView(new DiagnosticsViewProvider(ext.extensionUri));
     try {
-      const report = checkWebviewCsp(first.html, first.webview.cspSource);
+      const assets = vscode.Uri.joinPath(ext.extensionUri, 'dist', 'webview');
+      const report = checkWebviewCsp(first.html, first.webview.cspSource, [first.webview.asWebviewUri(assets).toString()]);
       assert.deepStrictEqual(report.problems, [], report.problems.join('\n'));
-      const again = checkWebviewCsp(second.html, second.webview.cspSource);
+      const again = checkWebviewCsp(second.html, second.webview.cspSource, [second.webview.asWebviewUri(assets).toString()]);
       assert.ok(report.nonce && again.nonce && report.nonce !== again.nonce, 'the nonce is reused between renders');
       const roots = (first.webview.options.localResourceRoots ?? []).map((u) => u.toString());
-      assert.deepStrictEqual(roots, [vscode.Uri.joinPath(ext.extensionUri, 'dist').toString()], 'localResourceRoots reach beyond the built assets');
+      assert.deepStrictEqual(roots, [assets.toString()], 'localResourceRoots reach beyond the built webview assets');
       console.log(`Diagnostics webview CSP: ${Object.entries(report.directives).map(([k, v]) => `${k} ${v.map((s) => s.replace(/'nonce-.*'/, "'nonce-...'")).join(' ')}`).join('; ')}`);
     } finally {
       first.dispose();
