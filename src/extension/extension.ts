@@ -4,6 +4,7 @@ import { DiagnosticsViewProvider } from './diagnosticsView';
 import { registerReportPanel } from './reportPanel';
 import { exists, RunStore, type StoredRun } from './runStore';
 import { TrainingSession } from './trainingSession';
+import { workerCounts } from './workerHost';
 import { registerImportCommand } from './importCheckpoint';
 import { registerSelectionCommands, type SelectionApi } from './selection';
 import { DEFAULT_CONFIG, resolveDataPath, validateConfig } from '../engine/config';
@@ -32,6 +33,8 @@ export interface RnnLabApi {
   refreshRuns(): Promise<void>;
   /** Run on selection: the decorations shown per document and the status bar legend. */
   readonly selection: SelectionApi;
+  /** Workers (training and inspect) started and ended in this host so far: equal when none is alive. */
+  workerCounts(): { started: number; ended: number };
   /** Tests only: start the next runs' workers from this script (a fault-injecting fake), or the real one again with undefined. */
   useWorkerScriptForTests(script: vscode.Uri | undefined): void;
 }
@@ -523,6 +526,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     whenDone: (id) => active.get(id)?.stored ?? (endedRuns.has(id) ? Promise.resolve(endedRuns.get(id)!) : undefined),
     refreshRuns,
     useWorkerScriptForTests: (script) => (workerScriptForTests = script),
+    workerCounts: () => ({ ...workerCounts }),
   };
 }
 

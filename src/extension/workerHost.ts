@@ -10,6 +10,12 @@ export interface WorkerHandle<In> {
   terminate(): void;
 }
 
+/**
+ * Workers started and ended in this extension host, of either kind: a test (and anyone looking
+ * for leaks) compares the two. Ended counts a worker once, whether we terminated it or it died.
+ */
+export const workerCounts = { started: 0, ended: 0 };
+
 /** The Node host has `process`; the web worker host has none (`navigator` exists in both). */
 export function isNodeHost(): boolean {
   return typeof process === 'object' && typeof process.versions?.node === 'string';
@@ -34,10 +40,12 @@ export async function spawnWorker<In, Out>(
     // Loaded lazily: the web bundle keeps this import external and never reaches it.
     const { Worker } = await import('node:worker_threads');
     const worker = new Worker(script.fsPath);
+    workerCounts.started++;
     let terminated = false;
     worker.on('message', onMessage);
     worker.on('error', (err) => onFailure(err.message));
     worker.on('exit', (code) => {
+      workerCounts.ended++;
       if (!terminated) onFailure(`it exited (code ${code}) before its work was done`);
     });
     return {
@@ -53,6 +61,8 @@ export async function spawnWorker<In, Out>(
   const source = await readText(script, what);
   const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
   const worker = new Worker(url, { name: `rnn-lab ${what}` });
+  workerCounts.started++;
+  let ended = false;
   worker.onmessage = (event: MessageEvent<Out>) => onMessage(event.data);
   worker.onerror = (event) => {
     event.preventDefault();
@@ -61,7 +71,9 @@ export async function spawnWorker<In, Out>(
   worker.onmessageerror = () => onFailure('a message from the worker could not be read');
   return {
     post: (msg, transfer) => worker.postMessage(msg, transfer ?? []),
+    // A Web Worker that dies on its own is only seen through onerror; it ends when we terminate it.
     terminate: () => {
+      if (!ended) (ended = true), workerCounts.ended++;
       worker.terminate();
       URL.revokeObjectURL(url);
     },

@@ -63,6 +63,9 @@ function requestRecorder() {
     if (!/^(https?|wss?):$/.test(url.protocol)) return;
     const host = url.hostname;
     if (host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host.endsWith('.localhost')) counts.local++;
+    // A webview's resources are fetched from *.vscode-resource.vscode-cdn.net URLs that its own
+    // service worker answers from the extension's files (code-server); they never reach the network.
+    else if (host.endsWith('.vscode-resource.vscode-cdn.net')) counts.local++;
     else if (workbenchHosts.has(host)) counts.workbench++;
     else external.push(`${request.method()} ${url.origin}${url.pathname}`);
   };
