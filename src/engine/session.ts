@@ -3,7 +3,7 @@
  * Worker) and the CLI run. It posts FromWorker messages and never knows who listens. It yields to
  * the event loop every few tens of milliseconds so that a 'stop' message is read between steps.
  */
-import type { FromWorker, MetricsRecord, RunConfig, RunSummary } from '../protocol';
+import type { FromWorker, MetricsRecord, ResumeFrom, RunConfig, RunSummary } from '../protocol';
 import { seriesDataset, textDataset, type Dataset } from './data';
 import { EngineError } from './errors';
 import { validateConfig } from './config';
@@ -16,7 +16,9 @@ export interface SessionStart {
   config: RunConfig;
   dataText: string;
   /** Continue a saved run: its checkpoint and resume.safetensors bytes (see resume.ts). */
-  resume?: { checkpoint: Uint8Array; state: Uint8Array; where: string };
+  resume?: ResumeFrom;
+  /** Send the resume state with every checkpoint message (the extension's runs; the CLI uses saveState). */
+  keepResumable?: boolean;
 }
 
 export function datasetFor(config: RunConfig, dataText: string): Dataset {
@@ -46,7 +48,7 @@ export async function runSession(
   const { runId } = msg;
   let trainer: Trainer;
   let config: RunConfig;
-  const fingerprint = saveState || msg.resume ? dataFingerprint(msg.dataText) : '';
+  const fingerprint = saveState || msg.resume || msg.keepResumable ? dataFingerprint(msg.dataText) : '';
   try {
     // Whoever started us, the config is validated and its defaults filled here.
     config = validateConfig(msg.config, msg.config?.name ?? 'config').config;
@@ -65,8 +67,9 @@ export async function runSession(
   let last: MetricsRecord | undefined;
   let summary: RunSummary | undefined;
   const checkpoint = (): void => {
-    saveState?.(trainer.step, resumeStateBytes(trainer, fingerprint));
-    post({ type: 'checkpoint', runId, step: trainer.step, bytes: checkpointBytes(trainer) });
+    const state = saveState || msg.keepResumable ? resumeStateBytes(trainer, fingerprint) : undefined;
+    if (state) saveState?.(trainer.step, state);
+    post({ type: 'checkpoint', runId, step: trainer.step, bytes: checkpointBytes(trainer), ...(msg.keepResumable ? { resumeState: state } : {}) });
   };
   const isText = trainer.dataset.kind === 'text';
   while (trainer.step < config.steps) {

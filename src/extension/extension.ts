@@ -11,9 +11,10 @@ import { DEFAULT_CONFIG, resolveDataPath, validateConfig } from '../engine/confi
 import { checkFileSize, decodeText } from '../engine/data';
 import { runIdProblem } from './webviewMessages';
 import { loadCheckpoint } from '../engine/checkpoint';
+import { decodeSafetensors } from '../engine/safetensors';
 import { Rng } from '../engine/random';
 import { sampleText } from '../engine/sample';
-import type { CellKind, FromWorker, MetricsRecord, RunConfig, RunSummary } from '../protocol';
+import type { CellKind, FromWorker, MetricsRecord, ResumeFrom, RunConfig, RunSummary } from '../protocol';
 
 /**
  * What activate() hands back. Integration tests reach the extension's state through this
@@ -101,9 +102,9 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     }, 250);
   };
 
-  const startRun = async (config: RunConfig, dataText: string): Promise<string> => {
+  const startRun = async (config: RunConfig, dataText: string, resume?: ResumeFrom & { fromRun: string; step: number }): Promise<string> => {
     const runId = await store.create(config);
-    output.appendLine(`[${new Date().toISOString()}] run ${runId} started: ${config.cell} ${config.layers}x${config.hidden}, ${config.steps} steps, data ${config.data}`);
+    output.appendLine(`[${new Date().toISOString()}] run ${runId} started: ${config.cell} ${config.layers}x${config.hidden}, ${config.steps} steps, data ${config.data}${resume ? `, resumed from run ${resume.fromRun} at step ${resume.step}` : ''}`);
     let resolveStored!: (s: RunSummary) => void;
     const stored = new Promise<RunSummary>((r) => (resolveStored = r));
     let resolveEnded!: () => void;
@@ -128,9 +129,9 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
           break;
         case 'checkpoint':
           {
-            const bytes = msg.bytes;
+            const { bytes, resumeState } = msg;
             checkpoints = checkpoints.then(() =>
-              store.writeCheckpoint(runId, bytes).catch((e) => output.appendLine(`checkpoint write failed: ${String(e)}`)),
+              store.writeCheckpoint(runId, bytes, resumeState).catch((e) => output.appendLine(`checkpoint write failed: ${String(e)}`)),
             );
           }
           break;
@@ -166,7 +167,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     };
     let session: TrainingSession;
     try {
-      session = await TrainingSession.start({ extensionUri: context.extensionUri, runId, config, dataText, onMessage, workerScript: workerScriptForTests });
+      session = await TrainingSession.start({ extensionUri: context.extensionUri, runId, config, dataText, resume, onMessage, workerScript: workerScriptForTests });
     } catch (e) {
       const summary: RunSummary = { status: 'failed', step: 0, message: errorText(e) };
       await store.finish(runId, summary);
@@ -362,6 +363,62 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     }
   };
 
+  /**
+   * Resume Run: a stopped or finished run carries on exactly where its last checkpoint left it
+   * (optimizer moments, RNG and data position from resume.safetensors) as a new run, so the old
+   * run's files are never touched. Its records start at the checkpoint's step + 1: overlaid in a
+   * report they continue the old curve. Programmatic: { id, steps }.
+   */
+  const resumeRun = async (arg?: unknown): Promise<string | undefined> => {
+    if (refuseUntrusted('training')) return undefined;
+    const run = await pickRun(arg, 'Resume which run?', (r) => r.status !== 'running' && r.config !== undefined);
+    if (!run?.config) return undefined;
+    const fail = (message: string): undefined => {
+      showError(`RNN Lab: cannot resume run ${run.id}: ${message}`);
+      return undefined;
+    };
+    let checkpoint: Uint8Array;
+    let state: Uint8Array;
+    try {
+      checkpoint = await vscode.workspace.fs.readFile(vscode.Uri.joinPath(run.uri, 'checkpoint.safetensors'));
+      state = await vscode.workspace.fs.readFile(vscode.Uri.joinPath(run.uri, 'resume.safetensors'));
+    } catch {
+      return fail('it has no checkpoint.safetensors and resume.safetensors (runs keep them from their first checkpoint on; imported runs have no optimizer state). Train a new run instead.');
+    }
+    let step: number;
+    try {
+      step = Number(decodeSafetensors(checkpoint, `${run.id}/checkpoint.safetensors`).metadata.step);
+    } catch (e) {
+      return fail(errorText(e));
+    }
+    const given = typeof arg === 'object' && arg !== null && !(arg instanceof vscode.Uri) ? (arg as { steps?: unknown }).steps : undefined;
+    let steps = typeof given === 'number' ? given : run.config.steps > step ? run.config.steps : undefined;
+    if (steps === undefined) {
+      const answer = await vscode.window.showInputBox({
+        title: `RNN Lab: resume ${run.config.name} from step ${step}`,
+        prompt: 'Train until which step?',
+        value: String(step * 2),
+        validateInput: (v) => (/^\d+$/.test(v.trim()) && Number(v) > step ? undefined : `a whole number above ${step}`),
+      });
+      if (answer === undefined) return undefined;
+      steps = Number(answer);
+    }
+    if (!Number.isInteger(steps) || steps <= step) return fail(`it is at step ${step}; the steps to train until must be above that (got ${steps}).`);
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    if (!folder) return fail('its data file is read from the workspace folder; open it first.');
+    let dataUri: vscode.Uri;
+    try {
+      dataUri = vscode.Uri.joinPath(folder.uri, resolveDataPath('', run.config.data, `${run.id}/config.json`));
+    } catch (e) {
+      return fail(errorText(e));
+    }
+    const dataText = await readData(dataUri, run.config.maxFileBytes, run.config.data);
+    if (dataText === undefined) return undefined;
+    // The worker checks the rest (the same data, the same model, the resume file's step) before
+    // it trains, and ends the run as failed with the reason if anything differs.
+    return startRun({ ...run.config, steps }, dataText, { checkpoint, state, where: run.id, fromRun: run.id, step });
+  };
+
   /** Picks a run: the tree item or id passed in, else a quick pick over the stored runs. */
   const pickRun = async (arg: unknown, title: string, filter: (r: StoredRun) => boolean): Promise<StoredRun | undefined> => {
     const all = (await store.list()).filter(filter);
@@ -510,6 +567,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     vscode.window.registerWebviewViewProvider(DiagnosticsViewProvider.viewId, diagnostics),
     vscode.commands.registerCommand('rnnLab.train', (arg?: unknown) => train(arg)),
     vscode.commands.registerCommand('rnnLab.stopTraining', () => stopTraining()),
+    vscode.commands.registerCommand('rnnLab.resumeRun', (arg?: unknown) => resumeRun(arg)),
     { dispose: () => active.forEach((r) => r.session.dispose()) },
   );
   registerImportCommand(context, { store, refreshRuns, errors });

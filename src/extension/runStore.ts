@@ -130,7 +130,13 @@ export class RunStore {
     this.open.get(id)?.add('diagnostics.jsonl', record);
   }
 
-  async writeCheckpoint(id: string, bytes: Uint8Array): Promise<void> {
+  /**
+   * The checkpoint, and the resume state of the same step before it: a window closed between the
+   * two leaves a resume file one checkpoint ahead, which resume refuses by its step (never a
+   * silently wrong resume).
+   */
+  async writeCheckpoint(id: string, bytes: Uint8Array, resumeState?: Uint8Array): Promise<void> {
+    if (resumeState) await writeAtomicIn(this.fs, `${id}/resume.safetensors`, resumeState);
     await writeAtomicIn(this.fs, `${id}/checkpoint.safetensors`, bytes);
   }
 

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { FromWorker, RunConfig, RunSummary, ToWorker } from '../protocol';
+import type { FromWorker, ResumeFrom, RunConfig, RunSummary, ToWorker } from '../protocol';
 import { spawnWorker, workerScript, type WorkerHandle } from './workerHost';
 
 export interface TrainingSessionOptions {
@@ -7,6 +7,8 @@ export interface TrainingSessionOptions {
   runId: string;
   config: RunConfig;
   dataText: string;
+  /** Continue this saved run (exactly) instead of starting from fresh weights. */
+  resume?: ResumeFrom;
   /** Every message of the worker, in order, ending with exactly one 'done'. */
   onMessage: (msg: FromWorker) => void;
   /** Another worker bundle (tests use a fake). Default: dist/worker-web.js or dist/worker.js. */
@@ -50,8 +52,9 @@ export class TrainingSession implements vscode.Disposable {
       (msg) => session.receive(msg),
       (message) => session.fail(message),
     );
-    const { runId, config, dataText } = options;
-    session.worker.post({ type: 'start', runId, config, dataText });
+    const { runId, config, dataText, resume } = options;
+    // Every run keeps its optimizer and RNG state beside its checkpoints, so it can be resumed.
+    session.worker.post({ type: 'start', runId, config, dataText, resume, keepResumable: true });
     return session;
   }
 

@@ -23,7 +23,7 @@ port.on('message', (msg: ToWorker) => {
   current = run;
   const post = (m: FromWorker) => {
     // Checkpoint bytes are transferred, not copied.
-    if (m.type === 'checkpoint') port.postMessage(m, [m.bytes.buffer as ArrayBuffer]);
+    if (m.type === 'checkpoint') port.postMessage(m, [m.bytes.buffer as ArrayBuffer, ...(m.resumeState ? [m.resumeState.buffer as ArrayBuffer] : [])]);
     else port.postMessage(m);
   };
   runSession(msg, post, () => run.stop)

@@ -46,7 +46,7 @@ async function start(msg: Extract<ToWorker, { type: 'start' }>): Promise<void> {
   const run = { runId, stopRequested: false };
   current = run;
   try {
-    await runSession({ runId, config, dataText }, post, () => run.stopRequested);
+    await runSession({ runId, config, dataText, resume: msg.resume, keepResumable: msg.keepResumable }, post, () => run.stopRequested);
     // runSession is expected to send its own 'done'; this only covers a run that forgot to.
     finish({ status: run.stopRequested ? 'stopped' : 'finished', step: lastStep });
   } catch (err) {

@@ -36,7 +36,7 @@ describe('RNN Lab with no folder open', () => {
     const dir = api.store.runUri(runId);
     assert.strictEqual(dir.toString(), vscode.Uri.joinPath(root, runId).toString());
     const names = (await vscode.workspace.fs.readDirectory(dir)).map(([n]) => n).sort();
-    assert.deepStrictEqual(names, ['checkpoint.safetensors', 'config.json', 'diagnostics.jsonl', 'metrics.jsonl', 'summary.json']);
+    assert.deepStrictEqual(names, ['checkpoint.safetensors', 'config.json', 'diagnostics.jsonl', 'metrics.jsonl', 'resume.safetensors', 'summary.json']);
     const listed = (await api.store.list()).find((r) => r.id === runId);
     assert.strictEqual(listed?.status, 'finished');
     await api.refreshRuns();

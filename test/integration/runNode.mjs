@@ -169,7 +169,7 @@ function checkFinishedRunOnDisk(workspace, what) {
   if (finished.length === 0) throw new Error(`${what}: no finished tiny-lstm run on disk in ${runs} (found: ${readdirSync(runs).join(', ')})`);
   const dir = join(runs, finished[0]);
   const files = readdirSync(dir).sort();
-  const expected = ['checkpoint.safetensors', 'config.json', 'diagnostics.jsonl', 'metrics.jsonl', 'summary.json'];
+  const expected = ['checkpoint.safetensors', 'config.json', 'diagnostics.jsonl', 'metrics.jsonl', 'resume.safetensors', 'summary.json'];
   if (JSON.stringify(files) !== JSON.stringify(expected)) throw new Error(`${what}: ${dir} holds ${files.join(', ')}, expected ${expected.join(', ')}`);
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
   const metrics = readJsonl(join(dir, 'metrics.jsonl'));

@@ -8,6 +8,7 @@ import './train.test';
 import './sampleDelete.test';
 import './importCheckpoint.test';
 import './selection.test';
+import './resume.test';
 import './panels.test';
 import './faults.test';
 import './security.test';
