@@ -6,7 +6,7 @@ import { loadCheckpoint, type LoadedModel } from '../../../src/engine/checkpoint
 import { DEFAULT_CONFIG } from '../../../src/engine/config';
 import { checkpointBytes, datasetFor } from '../../../src/engine/session';
 import { Trainer } from '../../../src/engine/trainer';
-import { activateExtension, screenshot } from './helpers';
+import { activateExtension, hostKind, screenshot } from './helpers';
 
 type Influence = { target: number; targetOffset: number; char: string; influence: number[] };
 
@@ -321,7 +321,7 @@ describe('RNN Lab: run a model on the selection', function () {
     const inf = (await vscode.commands.executeCommand<Influence>('rnnLab.showInfluence', { offset: 1999 }))!;
     const infMs = Date.now() - t0;
     assert.strictEqual(inf.target, 1999);
-    console.log(`MEASURE run on a 2,000-char selection (LSTM 1x32, web extension host): command ${times.join(', ')} ms (in the worker ${engineMs.map((m) => Math.round(m)).join(', ')} ms); Show Influence on char 2000: ${infMs} ms`);
+    console.log(`MEASURE run on a 2,000-char selection (LSTM 1x32, ${hostKind} extension host): command ${times.join(', ')} ms (in the worker ${engineMs.map((m) => Math.round(m)).join(', ')} ms); Show Influence on char 2000: ${infMs} ms`);
 
     // A 2x128 LSTM (untrained) in a run folder written here: the work takes a while, in the
     // worker; the host's 20 ms timers keep firing meanwhile (lag printed).
