@@ -400,6 +400,9 @@ export class Network {
         const o = r * O;
         let max = -Infinity;
         for (let k = 0; k < O; k++) if (z[o + k] > max) max = z[o + k];
+        // -log p_t = log sum_k exp(z_k - max) - (z_t - max): finite even where p_t underflows to 0
+        // (a confident wrong prediction), which -log(p_t) would turn into Infinity.
+        const zt = z[o + tg[r]] - max;
         let sum = 0;
         for (let k = 0; k < O; k++) {
           const e = Math.exp(z[o + k] - max);
@@ -407,7 +410,7 @@ export class Network {
           sum += e;
         }
         for (let k = 0; k < O; k++) z[o + k] /= sum;
-        if (r >= first) loss -= Math.log(z[o + tg[r]]);
+        if (r >= first) loss += Math.log(sum) - zt;
       }
       loss /= count;
       if (opts.backward) {
