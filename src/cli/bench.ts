@@ -1,25 +1,21 @@
 /**
- * `rnn-lab bench`: training throughput of our engine on the sample text (character LM, Adam,
- * global-norm clipping at 5, diagnostics off), median of several timed windows after warm-up,
- * with model GFLOP/s against a tiled-matmul ceiling measured in the same run. The peer
- * comparison (tfjs cpu / wasm) is not in yet: see the performance issue.
+ * `rnn-lab bench`: training throughput of our engine beside TensorFlow.js (cpu backend, and wasm
+ * backend with SIMD on one thread) on the sample text: character LM, 75 symbols, Adam, global-norm
+ * clipping at 5, the same cell, sizes, seq and batch. Every engine runs in its own child process
+ * (its own peak RSS; a peer that is too slow is killed and reported as skipped). After each
+ * engine's warm-up, timed windows alternate between the engines of a config, so load on the
+ * machine hits them alike; the median window is reported. The tiled-matmul ceiling is measured in
+ * the same run.
  *
  * FLOPs counted per step: 2mnk for every matrix product of forward and backward. The one-hot
  * input of layer 0 is a row lookup for us (no multiply), so its projection counts as 0.
  */
-import { readFileSync } from 'node:fs';
-import { validateConfig } from '../engine/config';
-import { textDataset } from '../engine/data';
+import { fork, type ChildProcess } from 'node:child_process';
 import { gemmNT } from '../engine/linalg';
-import { Trainer } from '../engine/trainer';
+import type { ChildModel, EngineName, FromChild, ToChild } from './bench/child';
 
-interface BenchConfig {
+interface BenchConfig extends ChildModel {
   name: string;
-  cell: 'lstm' | 'gru' | 'rnn';
-  layers: number;
-  hidden: number;
-  seq: number;
-  batch: number;
 }
 
 export const BENCH_CONFIGS: BenchConfig[] = [
@@ -30,7 +26,11 @@ export const BENCH_CONFIGS: BenchConfig[] = [
   { name: 'rnn', cell: 'rnn', layers: 1, hidden: 128, seq: 50, batch: 32 },
 ];
 
-function stepFlops(c: BenchConfig, V: number): number {
+const PEERS: EngineName[] = ['tfjs-cpu', 'tfjs-wasm'];
+/** The config whose diagnostics overhead is measured (full run only). */
+const DIAG_CONFIG = 'b';
+
+export function stepFlops(c: ChildModel, V: number): number {
   const G = c.cell === 'lstm' ? 4 : c.cell === 'gru' ? 3 : 1;
   const N = c.seq * c.batch;
   const H = c.hidden;
@@ -75,43 +75,194 @@ function median(v: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-export interface BenchResult {
-  ceiling_gflops: number;
-  configs: { name: string; chars_per_s: Record<string, number>; model_gflops: number; peak_rss_mib: number }[];
+export interface BenchConfigResult {
+  name: string;
+  chars_per_s: Record<string, number | null>;
+  ratio_vs_tfjs_wasm: number | null;
+  ratio_vs_tfjs_cpu: number | null;
+  model_gflops: number;
+  peak_rss_mib: number;
+  /** Why a peer has no figure (too slow to start, not installed, --quick). */
+  skipped?: Record<string, string>;
+  peer_peak_rss_mib?: Record<string, number>;
 }
 
-export function runBench(dataFile: string, quick: boolean, log: (s: string) => void): BenchResult {
-  const text = readFileSync(dataFile, 'utf8');
-  const windowSec = quick ? 1.5 : 4;
-  const windows = quick ? 3 : 5;
-  const ceiling = matmulCeiling(quick ? 1.5 : 4);
-  log(`tiled matmul ceiling: ${ceiling.toFixed(2)} GFLOP/s (gemmNT 256^3, one core)`);
-  const result: BenchResult = { ceiling_gflops: round(ceiling), configs: [] };
-  for (const c of BENCH_CONFIGS) {
-    const config = validateConfig({
-      cell: c.cell, layers: c.layers, hidden: c.hidden, seqLength: c.seq, batch: c.batch, steps: 1e6,
-      optimizer: 'adam', lr: 0.002, clipMode: 'norm', clip: 5, diagEvery: 0, evalEvery: 0, valFraction: 0,
-    }).config;
-    const trainer = new Trainer(config, textDataset(text, dataFile, 0, c.batch * (c.seq + 1)));
-    const V = trainer.net.outputSize;
-    trainer.trainStep();
-    trainer.trainStep();
-    const rates: number[] = [];
-    for (let w = 0; w < windows; w++) {
-      const t0 = performance.now();
-      let chars = 0;
-      while (performance.now() - t0 < windowSec * 1000 || chars === 0) {
-        trainer.trainStep();
-        chars += c.seq * c.batch;
-      }
-      rates.push(chars / ((performance.now() - t0) / 1000));
-    }
-    const cps = median(rates);
-    const gflops = ((cps / (c.seq * c.batch)) * stepFlops(c, V)) / 1e9;
-    const rss = process.resourceUsage().maxRSS / 1024;
-    log(`${c.name}: ${c.cell} ${c.layers}x${c.hidden}, seq ${c.seq}, batch ${c.batch}: ${Math.round(cps).toLocaleString('en-US')} chars/s, ${gflops.toFixed(2)} model GFLOP/s (${((100 * gflops) / ceiling).toFixed(0)}% of ceiling), peak RSS so far ${rss.toFixed(0)} MiB`);
-    result.configs.push({ name: c.name, chars_per_s: { 'rnn-lab': Math.round(cps) }, model_gflops: round(gflops), peak_rss_mib: Math.round(rss) });
+export interface BenchResult {
+  ceiling_gflops: number;
+  configs: BenchConfigResult[];
+  /** Throughput lost to diagnostics at default settings on config b, percent (full run only). */
+  diagnostics_overhead_pct?: number;
+}
+
+/** One engine in its child process, driven one request at a time with a deadline. */
+class EngineProcess {
+  private proc: ChildProcess;
+  private stderr = '';
+  private pending: { resolve: (m: FromChild) => void; reject: (e: Error) => void } | null = null;
+  info = '';
+  vocab = 0;
+  rates: number[] = [];
+  peakRssMib = 0;
+  failure = '';
+
+  constructor(readonly engine: EngineName) {
+    // Our own bundle, re-entered as `rnn-lab bench --child`; its stdout is not ours (--json).
+    this.proc = fork(process.argv[1], ['bench', '--child'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    this.proc.stderr!.on('data', (d) => (this.stderr = (this.stderr + String(d)).slice(-2000)));
+    this.proc.on('message', (m: FromChild) => {
+      if (m.type === 'rss') this.peakRssMib = m.peakRssMib;
+      const p = this.pending;
+      this.pending = null;
+      if (!p) return;
+      if (m.type === 'error') p.reject(new Error(m.message));
+      else p.resolve(m);
+    });
+    this.proc.on('exit', (code, signal) => {
+      const p = this.pending;
+      this.pending = null;
+      p?.reject(new Error(`engine process ended (${signal ?? `exit ${code}`}) ${this.stderr.trim().split('\n').pop() ?? ''}`.trim()));
+    });
   }
+
+  request(msg: ToChild, timeoutSec: number): Promise<FromChild> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending = null;
+        this.kill();
+        reject(new TimeoutError(timeoutSec));
+      }, timeoutSec * 1000);
+      this.pending = {
+        resolve: (m) => (clearTimeout(timer), resolve(m)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      };
+      this.proc.send(msg);
+    });
+  }
+
+  /** Asks the child for its peak RSS and lets it exit. */
+  async close(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    const exited = new Promise<void>((r) => this.proc.once('exit', () => r()));
+    this.proc.send({ type: 'exit' } satisfies ToChild);
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    this.kill();
+  }
+
+  kill(): void {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
+  }
+}
+
+class TimeoutError extends Error {
+  constructor(readonly seconds: number) {
+    super(`> ${seconds} s`);
+  }
+}
+
+export interface BenchOptions {
+  quick: boolean;
+  log: (s: string) => void;
+}
+
+export async function runBench(dataFile: string, { quick, log }: BenchOptions): Promise<BenchResult> {
+  const windowSec = quick ? 0.6 : 2.5;
+  const windows = quick ? 3 : 5;
+  // A peer must be warmed up (model built, two steps) within this, and a window within 2x this.
+  const peerLimitSec = quick ? 12 : 60;
+  const ceilingBefore = matmulCeiling(quick ? 1 : 3);
+  log(`tiled matmul ceiling: ${ceilingBefore.toFixed(2)} GFLOP/s (gemmNT 256^3, one core)`);
+  const result: BenchResult = { ceiling_gflops: 0, configs: [] };
+  const ourRates = new Map<string, { cps: number; flopsPerChar: number }>();
+  let diagOverhead: number | undefined;
+  for (const c of BENCH_CONFIGS) {
+    const model: ChildModel = { cell: c.cell, layers: c.layers, hidden: c.hidden, seq: c.seq, batch: c.batch };
+    const skipped: Record<string, string> = {};
+    const engines: EngineName[] = ['rnn-lab'];
+    if (!quick && c.name === DIAG_CONFIG) engines.push('rnn-lab+diag');
+    for (const p of PEERS) {
+      if (quick && (c.name === 'd' || c.name === 'rnn')) skipped[p] = 'skipped in --quick';
+      else engines.push(p);
+    }
+    // Start and warm up one engine at a time, so none competes with another for the cores.
+    const live: EngineProcess[] = [];
+    for (const e of engines) {
+      const proc = new EngineProcess(e);
+      const limit = e.startsWith('rnn-lab') ? 600 : peerLimitSec;
+      try {
+        const ready = await proc.request({ type: 'init', engine: e, model, dataFile, warmupSec: quick ? 0.3 : 1 }, limit);
+        if (ready.type !== 'ready') throw new Error(`unexpected ${ready.type}`);
+        proc.info = ready.info;
+        proc.vocab = ready.vocab;
+        live.push(proc);
+      } catch (err) {
+        proc.kill();
+        if (e.startsWith('rnn-lab')) throw err;
+        skipped[e] = err instanceof TimeoutError ? `skipped: > ${limit} s to build and run two steps` : `unavailable: ${(err as Error).message}`;
+      }
+    }
+    // Diagnostics run every 25th step: its windows and those of ours without hold whole 25-step cycles.
+    const minSteps = (e: EngineName) => (c.name === DIAG_CONFIG && !quick && e.startsWith('rnn-lab') ? 25 : 1);
+    for (let w = 0; w < windows; w++) {
+      // Rotate who goes first, so no engine always runs right after the same neighbour.
+      const order = live.map((_, i) => live[(i + w) % live.length]);
+      for (const proc of order) {
+        if (proc.failure) continue;
+        try {
+          const r = await proc.request({ type: 'window', seconds: windowSec, minSteps: minSteps(proc.engine) }, proc.engine.startsWith('rnn-lab') ? 600 : Math.max(2 * peerLimitSec, 20 * windowSec));
+          if (r.type !== 'window') throw new Error(`unexpected ${r.type}`);
+          proc.rates.push((r.steps * c.seq * c.batch) / r.seconds);
+        } catch (err) {
+          if (proc.engine.startsWith('rnn-lab')) throw err;
+          proc.failure = err instanceof TimeoutError ? `skipped: a window took ${err.message}` : `failed: ${(err as Error).message}`;
+        }
+      }
+    }
+    await Promise.all(live.map((p) => p.close()));
+    const get = (e: EngineName) => live.find((p) => p.engine === e && !p.failure && p.rates.length);
+    for (const p of live) if (p.failure) skipped[p.engine] = p.failure;
+    const oursProc = get('rnn-lab')!;
+    const cps = median(oursProc.rates);
+    const V = oursProc.vocab;
+    const flopsPerChar = stepFlops(c, V) / (c.seq * c.batch);
+    ourRates.set(c.name, { cps, flopsPerChar });
+    const chars: Record<string, number | null> = { 'rnn-lab': Math.round(cps) };
+    const peerRss: Record<string, number> = {};
+    for (const e of PEERS) {
+      const p = get(e);
+      chars[e] = p ? Math.round(median(p.rates)) : null;
+      if (p) peerRss[e] = Math.round(p.peakRssMib);
+    }
+    const diag = get('rnn-lab+diag');
+    if (diag) diagOverhead = 100 * (1 - median(diag.rates) / cps);
+    const ratio = (e: EngineName) => (chars[e] ? round(cps / chars[e]!) : null);
+    const entry: BenchConfigResult = {
+      name: c.name,
+      chars_per_s: chars,
+      ratio_vs_tfjs_wasm: ratio('tfjs-wasm'),
+      ratio_vs_tfjs_cpu: ratio('tfjs-cpu'),
+      model_gflops: 0,
+      peak_rss_mib: Math.round(oursProc.peakRssMib),
+    };
+    if (Object.keys(skipped).length) entry.skipped = skipped;
+    if (Object.keys(peerRss).length) entry.peer_peak_rss_mib = peerRss;
+    result.configs.push(entry);
+    const fmt = (n: number | null) => (n === null ? '-' : Math.round(n).toLocaleString('en-US'));
+    log(
+      `${c.name}: ${c.cell} ${c.layers}x${c.hidden}, seq ${c.seq}, batch ${c.batch}: rnn-lab ${fmt(cps)} chars/s (peak RSS ${entry.peak_rss_mib} MiB)` +
+        PEERS.map((e) => `, ${e} ${chars[e] === null ? skipped[e] : `${fmt(chars[e])} (x${ratio(e)!.toFixed(2)}, RSS ${peerRss[e]} MiB)`}`).join(''),
+    );
+    if (diag) log(`   diagnostics at default settings (${diag.info}): ${fmt(median(diag.rates))} chars/s, ${diagOverhead!.toFixed(1)}% overhead`);
+  }
+  const ceilingAfter = matmulCeiling(quick ? 1 : 3);
+  const ceiling = Math.max(ceilingBefore, ceilingAfter);
+  log(`tiled matmul ceiling at the end: ${ceilingAfter.toFixed(2)} GFLOP/s; the higher, ${ceiling.toFixed(2)}, is the reference`);
+  result.ceiling_gflops = round(ceiling);
+  for (const entry of result.configs) {
+    const { cps, flopsPerChar } = ourRates.get(entry.name)!;
+    entry.model_gflops = round((cps * flopsPerChar) / 1e9);
+    log(`${entry.name}: ${entry.model_gflops.toFixed(2)} model GFLOP/s, ${((100 * entry.model_gflops) / ceiling).toFixed(0)}% of the ceiling`);
+  }
+  if (diagOverhead !== undefined) result.diagnostics_overhead_pct = round(diagOverhead);
   return result;
 }
 

@@ -15,6 +15,7 @@ import { Rng } from '../engine/random';
 import { sampleText } from '../engine/sample';
 import { datasetFor, runSession } from '../engine/session';
 import { runBench } from './bench';
+import { benchChild } from './bench/child';
 import { appendJsonl, createRunDir, readJsonl, writeAtomic } from './runDir';
 
 class UsageError extends Error {}
@@ -276,11 +277,16 @@ async function main(argv: string[]): Promise<number> {
       await demo();
       return 0;
     case 'bench': {
+      if (rest[0] === '--child') {
+        // Internal: one engine of the bench in its own process (see bench/child.ts).
+        await benchChild();
+        return 0;
+      }
       const json = rest.includes('--json');
       const quick = rest.includes('--quick');
       const unknown = rest.filter((a) => a !== '--json' && a !== '--quick');
       if (unknown.length) throw new UsageError(`bench takes only --quick and --json, got ${unknown.join(' ')}`);
-      const result = runBench(join(resolve(__dirname, '..'), 'data', 'austen_pride_prejudice.txt'), quick, json ? () => {} : console.log);
+      const result = await runBench(join(resolve(__dirname, '..'), 'data', 'austen_pride_prejudice.txt'), { quick, log: json ? () => {} : console.log });
       if (json) console.log(JSON.stringify(result));
       return 0;
     }
