@@ -20,13 +20,13 @@ export interface ChildModel {
 }
 
 export type ToChild =
-  | { type: 'init'; engine: EngineName; model: ChildModel; dataFile: string; warmupSec: number }
+  | { type: 'init'; engine: EngineName; model: ChildModel; dataFile: string; warmupSec: number; warmupSteps: number }
   | { type: 'window'; seconds: number; minSteps: number }
   | { type: 'exit' };
 
 export type FromChild =
   | { type: 'ready'; info: string; startupSec: number; vocab: number }
-  | { type: 'window'; seconds: number; steps: number; loss: number }
+  | { type: 'window'; seconds: number; cpuSeconds: number; steps: number; loss: number }
   | { type: 'rss'; peakRssMib: number }
   | { type: 'error'; message: string };
 
@@ -80,9 +80,9 @@ export function benchChild(): Promise<void> {
         } else if (msg.type === 'init') {
           const t0 = performance.now();
           stepper = await createStepper(msg);
-          // Warm-up: at least two steps (JIT, first allocations, tfjs kernel setup) and warmupSec.
+          // Warm-up: warmupSteps steps (JIT, first allocations, tfjs kernel setup) and warmupSec.
           let steps = 0;
-          while (steps < 2 || performance.now() - t0 < msg.warmupSec * 1000) {
+          while (steps < msg.warmupSteps || performance.now() - t0 < msg.warmupSec * 1000) {
             stepper.step();
             steps++;
           }
@@ -90,13 +90,15 @@ export function benchChild(): Promise<void> {
         } else if (msg.type === 'window') {
           if (!stepper) throw new Error('window before init');
           const t0 = performance.now();
+          const cpu0 = process.cpuUsage();
           let steps = 0;
           let loss = NaN;
           while (steps < msg.minSteps || performance.now() - t0 < msg.seconds * 1000) {
             loss = stepper.step();
             steps++;
           }
-          send({ type: 'window', seconds: (performance.now() - t0) / 1000, steps, loss });
+          const cpu = process.cpuUsage(cpu0);
+          send({ type: 'window', seconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6, steps, loss });
         }
       } catch (err) {
         send({ type: 'error', message: String((err as Error)?.message ?? err).split('\n')[0] });
