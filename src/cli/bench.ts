@@ -174,7 +174,7 @@ export interface BenchOptions {
 export async function runBench(dataFile: string, { quick, log }: BenchOptions): Promise<BenchResult> {
   const windowSec = quick ? 0.5 : 2.5;
   const windows = quick ? 3 : 5;
-  // A peer must be warmed up (model built, two steps) within this, and a window within 2x this.
+  // A peer must be built and warmed up within this many CPU-seconds, and run a window within 2x this.
   const peerLimitSec = quick ? 8 : 60;
   const ceilingBefore = matmulCeiling(quick ? 1 : 3);
   log(`tiled matmul ceiling: ${ceilingBefore.toFixed(2)} GFLOP/s (gemmNT 256^3, one core)`);
@@ -196,8 +196,10 @@ export async function runBench(dataFile: string, { quick, log }: BenchOptions): 
       const proc = new EngineProcess(e);
       const limit = e.startsWith('rnn-lab') ? 600 : peerLimitSec;
       try {
-        const ready = await proc.request({ type: 'init', engine: e, model, dataFile, warmupSec: quick ? 0.2 : 1, warmupSteps: quick ? 1 : 2 }, limit);
+        // The limit is on the child's CPU time (others' jobs do not count); 3x in wall time is the hard stop.
+        const ready = await proc.request({ type: 'init', engine: e, model, dataFile, warmupSec: quick ? 0.2 : 1, warmupSteps: quick ? 1 : 2 }, 3 * limit);
         if (ready.type !== 'ready') throw new Error(`unexpected ${ready.type}`);
+        if (ready.startupCpuSec > limit) throw new TimeoutError(limit);
         proc.info = ready.info;
         proc.vocab = ready.vocab;
         live.push(proc);
@@ -215,7 +217,7 @@ export async function runBench(dataFile: string, { quick, log }: BenchOptions): 
       for (const proc of order) {
         if (proc.failure) continue;
         try {
-          const r = await proc.request({ type: 'window', seconds: windowSec, minSteps: minSteps(proc.engine) }, proc.engine.startsWith('rnn-lab') ? 600 : Math.max(2 * peerLimitSec, 20 * windowSec));
+          const r = await proc.request({ type: 'window', seconds: windowSec, minSteps: minSteps(proc.engine) }, proc.engine.startsWith('rnn-lab') ? 600 : 3 * Math.max(2 * peerLimitSec, 20 * windowSec));
           if (r.type !== 'window') throw new Error(`unexpected ${r.type}`);
           proc.rates.push((r.steps * c.seq * c.batch) / r.cpuSeconds);
           proc.wallRates.push((r.steps * c.seq * c.batch) / r.seconds);

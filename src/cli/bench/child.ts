@@ -25,7 +25,7 @@ export type ToChild =
   | { type: 'exit' };
 
 export type FromChild =
-  | { type: 'ready'; info: string; startupSec: number; vocab: number }
+  | { type: 'ready'; info: string; startupSec: number; startupCpuSec: number; vocab: number }
   | { type: 'window'; seconds: number; cpuSeconds: number; steps: number; loss: number }
   | { type: 'rss'; peakRssMib: number }
   | { type: 'error'; message: string };
@@ -79,6 +79,7 @@ export function benchChild(): Promise<void> {
           resolve();
         } else if (msg.type === 'init') {
           const t0 = performance.now();
+          const cpu0 = process.cpuUsage();
           stepper = await createStepper(msg);
           // Warm-up: warmupSteps steps (JIT, first allocations, tfjs kernel setup) and warmupSec.
           let steps = 0;
@@ -86,7 +87,8 @@ export function benchChild(): Promise<void> {
             stepper.step();
             steps++;
           }
-          send({ type: 'ready', info: stepper.info, startupSec: (performance.now() - t0) / 1000, vocab: stepper.vocab });
+          const cpu = process.cpuUsage(cpu0);
+          send({ type: 'ready', info: stepper.info, startupSec: (performance.now() - t0) / 1000, startupCpuSec: (cpu.user + cpu.system) / 1e6, vocab: stepper.vocab });
         } else if (msg.type === 'window') {
           if (!stepper) throw new Error('window before init');
           const t0 = performance.now();
