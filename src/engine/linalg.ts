@@ -153,6 +153,24 @@ export function gemmNN(
   }
 }
 
+// Scratch for gemmTN's packed transposes, grown on demand and reused: no allocation per call.
+let packedA: Vec = new Float64Array(0);
+let packedB: Vec = new Float64Array(0);
+
+/** dst[C,R] = src[R,C]^T (src row-major with leading dimension ld), in 32 x 32 blocks so both sides stay in cache. */
+export function transposeInto(R: number, Cn: number, src: Vec, off: number, ld: number, dst: Vec): void {
+  for (let i0 = 0; i0 < R; i0 += 32) {
+    const i1 = Math.min(i0 + 32, R);
+    for (let j0 = 0; j0 < Cn; j0 += 32) {
+      const j1 = Math.min(j0 + 32, Cn);
+      for (let i = i0; i < i1; i++) {
+        const s = off + i * ld;
+        for (let j = j0; j < j1; j++) dst[j * R + i] = src[s + j];
+      }
+    }
+  }
+}
+
 export function gemmTN(
   M: number, N: number, K: number,
   A: Vec, aOff: number, lda: number,
@@ -160,32 +178,13 @@ export function gemmTN(
   C: Vec, cOff: number, ldc: number,
   beta: 0 | 1,
 ): void {
-  if (!beta) for (let i = 0; i < M; i++) C.fill(0, cOff + i * ldc, cOff + i * ldc + N);
-  // Sum over k of outer products A[k,:]^T B[k,:]; two k at a time halves the passes over C.
-  let k = 0;
-  for (; k + 1 < K; k += 2) {
-    const a0 = aOff + k * lda;
-    const a1 = a0 + lda;
-    const b0 = bOff + k * ldb;
-    const b1 = b0 + ldb;
-    for (let i = 0; i < M; i++) {
-      const x0 = A[a0 + i];
-      const x1 = A[a1 + i];
-      if (x0 === 0 && x1 === 0) continue;
-      const c0 = cOff + i * ldc;
-      for (let j = 0; j < N; j++) C[c0 + j] += x0 * B[b0 + j] + x1 * B[b1 + j];
-    }
-  }
-  for (; k < K; k++) {
-    const a0 = aOff + k * lda;
-    const b0 = bOff + k * ldb;
-    for (let i = 0; i < M; i++) {
-      const x = A[a0 + i];
-      if (x === 0) continue;
-      const c0 = cOff + i * ldc;
-      for (let j = 0; j < N; j++) C[c0 + j] += x * B[b0 + j];
-    }
-  }
+  // C = A^T B = (A^T) (B^T)^T: pack A^T [M,K] and B^T [N,K] contiguously (O(K(M+N)) copies for
+  // O(KMN) work), then the register-tiled rows-dot-rows kernel does the product.
+  if (packedA.length < M * K) packedA = new Float64Array(M * K);
+  if (packedB.length < N * K) packedB = new Float64Array(N * K);
+  transposeInto(K, M, A, aOff, lda, packedA);
+  transposeInto(K, N, B, bOff, ldb, packedB);
+  gemmNT(M, N, K, packedA, 0, K, packedB, 0, K, C, cOff, ldc, beta);
 }
 
 /** Adds the rows of A[M,N] into out[N] (bias gradients). */
