@@ -10,6 +10,14 @@
  */
 export type Vec = Float64Array;
 
+// Scratch for the packed transposes of gemmTN and gemmNN, grown on demand and reused: no
+// allocation per call.
+let packedA: Vec = new Float64Array(0);
+let packedB: Vec = new Float64Array(0);
+let packedNN: Vec = new Float64Array(0);
+/** From this many rows of A on, gemmNN transposes B once and runs gemmNT. */
+const PACK_MIN_ROWS = 64;
+
 export function gemmNT(
   M: number, N: number, K: number,
   A: Vec, aOff: number, lda: number,
@@ -93,6 +101,13 @@ export function gemmNN(
   C: Vec, cOff: number, ldc: number,
   beta: 0 | 1,
 ): void {
+  if (M >= PACK_MIN_ROWS) {
+    // C = A B = A (B^T)^T: one transpose of B (K*N copies) serves M rows of the rows-dot-rows kernel.
+    if (packedNN.length < N * K) packedNN = new Float64Array(N * K);
+    transposeInto(K, N, B, bOff, ldb, packedNN);
+    gemmNT(M, N, K, A, aOff, lda, packedNN, 0, K, C, cOff, ldc, beta);
+    return;
+  }
   let i = 0;
   // Two rows of C at a time: each load of four rows of B serves both.
   for (; i + 1 < M; i += 2) {
@@ -153,9 +168,6 @@ export function gemmNN(
   }
 }
 
-// Scratch for gemmTN's packed transposes, grown on demand and reused: no allocation per call.
-let packedA: Vec = new Float64Array(0);
-let packedB: Vec = new Float64Array(0);
 
 /** dst[C,R] = src[R,C]^T (src row-major with leading dimension ld), in 32 x 32 blocks so both sides stay in cache. */
 export function transposeInto(R: number, Cn: number, src: Vec, off: number, ld: number, dst: Vec): void {
