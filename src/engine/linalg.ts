@@ -74,11 +74,21 @@ export function gemmNT(
       const b1 = b0 + ldb;
       const b2 = b1 + ldb;
       const b3 = b2 + ldb;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      for (let k = 0; k < K; k++) {
+      // Two partial sums per output (even and odd k): eight independent add chains instead of
+      // four, so the adds' latency no longer bounds the batch-1 recurrence (1.8 -> 2.4-2.8 GFLOP/s).
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0, t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+      let k = 0;
+      for (; k + 1 < K; k += 2) {
+        const x = A[a0 + k];
+        const y = A[a0 + k + 1];
+        s0 += x * B[b0 + k]; s1 += x * B[b1 + k]; s2 += x * B[b2 + k]; s3 += x * B[b3 + k];
+        t0 += y * B[b0 + k + 1]; t1 += y * B[b1 + k + 1]; t2 += y * B[b2 + k + 1]; t3 += y * B[b3 + k + 1];
+      }
+      if (k < K) {
         const x = A[a0 + k];
         s0 += x * B[b0 + k]; s1 += x * B[b1 + k]; s2 += x * B[b2 + k]; s3 += x * B[b3 + k];
       }
+      s0 += t0; s1 += t1; s2 += t2; s3 += t3;
       if (beta) {
         C[c0 + j] += s0; C[c0 + j + 1] += s1; C[c0 + j + 2] += s2; C[c0 + j + 3] += s3;
       } else {
