@@ -13,8 +13,7 @@
  * input of layer 0 is a row lookup for us (no multiply), so its projection counts as 0.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { gemmNT } from '../engine/linalg';
-import type { ChildModel, EngineName, FromChild, ToChild } from './bench/child';
+import { CEILING_N, type ChildModel, type EngineName, type FromChild, type ToChild } from './bench/child';
 
 interface BenchConfig extends ChildModel {
   name: string;
@@ -52,28 +51,6 @@ export function stepFlops(c: ChildModel, V: number): number {
   return forward + backward;
 }
 
-/** GFLOP/s of the register-tiled gemmNT kernel on 256^3 after warm-up: plain JS's practical ceiling here. */
-export function matmulCeiling(seconds: number): number {
-  const n = 256;
-  const A = Float64Array.from({ length: n * n }, (_, i) => Math.sin(i));
-  const B = Float64Array.from({ length: n * n }, (_, i) => Math.cos(i));
-  const C = new Float64Array(n * n);
-  for (let i = 0; i < 3; i++) gemmNT(n, n, n, A, 0, n, B, 0, n, C, 0, n, 0);
-  const rates: number[] = [];
-  for (let w = 0; w < 3; w++) {
-    let reps = 0;
-    const t0 = performance.now();
-    const cpu0 = process.cpuUsage();
-    while (performance.now() - t0 < (seconds * 1000) / 3) {
-      gemmNT(n, n, n, A, 0, n, B, 0, n, C, 0, n, 0);
-      reps++;
-    }
-    const cpu = process.cpuUsage(cpu0);
-    rates.push((reps * 2 * n * n * n) / ((cpu.user + cpu.system) / 1e6) / 1e9);
-  }
-  return median(rates);
-}
-
 function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -85,6 +62,8 @@ export interface BenchConfigResult {
   ratio_vs_tfjs_wasm: number | null;
   ratio_vs_tfjs_cpu: number | null;
   model_gflops: number;
+  /** The ceiling kernel's GFLOP/s in this config's own rounds. */
+  ceiling_gflops: number;
   peak_rss_mib: number;
   /** Why a peer has no figure (too slow to start, not installed, --quick). */
   skipped?: Record<string, string>;
@@ -173,28 +152,28 @@ export interface BenchOptions {
 
 export async function runBench(dataFile: string, { quick, log }: BenchOptions): Promise<BenchResult> {
   const windowSec = quick ? 0.5 : 2.5;
-  const windows = quick ? 3 : 5;
+  const windows = quick ? 3 : 7;
   // A peer must be built and warmed up within this many CPU-seconds, and run a window within 2x this.
   const peerLimitSec = quick ? 8 : 60;
-  const ceilingBefore = matmulCeiling(quick ? 1 : 3);
-  log(`tiled matmul ceiling: ${ceilingBefore.toFixed(2)} GFLOP/s (gemmNT 256^3, one core)`);
   const result: BenchResult = { ceiling_gflops: 0, configs: [] };
-  const ourRates = new Map<string, { cps: number; flopsPerChar: number }>();
+  const allCeiling: number[] = [];
   let diagOverhead: number | undefined;
   for (const c of BENCH_CONFIGS) {
     const model: ChildModel = { cell: c.cell, layers: c.layers, hidden: c.hidden, seq: c.seq, batch: c.batch };
     const skipped: Record<string, string> = {};
-    const engines: EngineName[] = ['rnn-lab'];
+    // The ceiling kernel takes its turn in the same rotation, so it sees the same load as the model.
+    const engines: EngineName[] = ['rnn-lab', 'matmul-ceiling'];
     if (!quick && c.name === DIAG_CONFIG) engines.push('rnn-lab+diag');
     for (const p of PEERS) {
-      if (quick && (c.name === 'd' || c.name === 'rnn')) skipped[p] = 'skipped in --quick';
+      if (quick && (c.name === 'd' || c.name === 'rnn' || p === 'tfjs-cpu')) skipped[p] = 'skipped in --quick';
       else engines.push(p);
     }
     // Start and warm up one engine at a time, so none competes with another for the cores.
     const live: EngineProcess[] = [];
     for (const e of engines) {
       const proc = new EngineProcess(e);
-      const limit = e.startsWith('rnn-lab') ? 600 : peerLimitSec;
+      const ours = e.startsWith('rnn-lab') || e === 'matmul-ceiling';
+      const limit = ours ? 600 : peerLimitSec;
       try {
         // The limit is on the child's CPU time (others' jobs do not count); 3x in wall time is the hard stop.
         const ready = await proc.request({ type: 'init', engine: e, model, dataFile, warmupSec: quick ? 0.2 : 1, warmupSteps: quick ? 1 : 2 }, 3 * limit);
@@ -205,7 +184,7 @@ export async function runBench(dataFile: string, { quick, log }: BenchOptions): 
         live.push(proc);
       } catch (err) {
         proc.kill();
-        if (e.startsWith('rnn-lab')) throw err;
+        if (ours) throw err;
         skipped[e] = err instanceof TimeoutError ? `skipped: > ${limit} s to build the model and warm up` : `unavailable: ${(err as Error).message}`;
       }
     }
@@ -216,13 +195,17 @@ export async function runBench(dataFile: string, { quick, log }: BenchOptions): 
       const order = live.map((_, i) => live[(i + w) % live.length]);
       for (const proc of order) {
         if (proc.failure) continue;
+        const ours = proc.engine.startsWith('rnn-lab') || proc.engine === 'matmul-ceiling';
         try {
-          const r = await proc.request({ type: 'window', seconds: windowSec, minSteps: minSteps(proc.engine) }, proc.engine.startsWith('rnn-lab') ? 600 : 3 * Math.max(2 * peerLimitSec, 20 * windowSec));
+          const seconds = proc.engine === 'matmul-ceiling' ? Math.min(1, windowSec) : windowSec;
+          const r = await proc.request({ type: 'window', seconds, minSteps: minSteps(proc.engine) }, ours ? 600 : 3 * Math.max(2 * peerLimitSec, 20 * windowSec));
           if (r.type !== 'window') throw new Error(`unexpected ${r.type}`);
-          proc.rates.push((r.steps * c.seq * c.batch) / r.cpuSeconds);
-          proc.wallRates.push((r.steps * c.seq * c.batch) / r.seconds);
+          // For the ceiling kernel a "rate" is GFLOP/s.
+          const work = proc.engine === 'matmul-ceiling' ? (2 * CEILING_N ** 3) / 1e9 : c.seq * c.batch;
+          proc.rates.push((r.steps * work) / r.cpuSeconds);
+          proc.wallRates.push((r.steps * work) / r.seconds);
         } catch (err) {
-          if (proc.engine.startsWith('rnn-lab')) throw err;
+          if (ours) throw err;
           proc.failure = err instanceof TimeoutError ? `skipped: a window took ${err.message}` : `failed: ${(err as Error).message}`;
         }
       }
@@ -234,7 +217,6 @@ export async function runBench(dataFile: string, { quick, log }: BenchOptions): 
     const cps = median(oursProc.rates);
     const V = oursProc.vocab;
     const flopsPerChar = stepFlops(c, V) / (c.seq * c.batch);
-    ourRates.set(c.name, { cps, flopsPerChar });
     const chars: Record<string, number | null> = { 'rnn-lab': Math.round(cps) };
     const peerRss: Record<string, number> = {};
     for (const e of PEERS) {
@@ -243,14 +225,20 @@ export async function runBench(dataFile: string, { quick, log }: BenchOptions): 
       if (p) peerRss[e] = Math.round(p.peakRssMib);
     }
     const diag = get('rnn-lab+diag');
-    if (diag) diagOverhead = 100 * (1 - median(diag.rates) / cps);
+    // Paired: the two ran back to back in every round, so each round's ratio sees the same load.
+    if (diag) diagOverhead = 100 * (1 - median(diag.rates.map((r, w) => r / oursProc.rates[w])));
     const ratio = (e: EngineName) => (chars[e] ? round(cps / chars[e]!) : null);
+    // % of the ceiling against the ceiling windows of this config's own rounds (same load).
+    const ceilingHere = median(get('matmul-ceiling')!.rates);
+    allCeiling.push(...get('matmul-ceiling')!.rates);
+    const gflops = (cps * flopsPerChar) / 1e9;
     const entry: BenchConfigResult = {
       name: c.name,
       chars_per_s: chars,
       ratio_vs_tfjs_wasm: ratio('tfjs-wasm'),
       ratio_vs_tfjs_cpu: ratio('tfjs-cpu'),
-      model_gflops: 0,
+      model_gflops: round(gflops),
+      ceiling_gflops: round(ceilingHere),
       peak_rss_mib: Math.round(oursProc.peakRssMib),
     };
     if (Object.keys(skipped).length) entry.skipped = skipped;
@@ -261,17 +249,13 @@ export async function runBench(dataFile: string, { quick, log }: BenchOptions): 
       `${c.name}: ${c.cell} ${c.layers}x${c.hidden}, seq ${c.seq}, batch ${c.batch}: rnn-lab ${fmt(cps)} chars/s (wall ${fmt(median(oursProc.wallRates))}, peak RSS ${entry.peak_rss_mib} MiB)` +
         PEERS.map((e) => `, ${e} ${chars[e] === null ? skipped[e] : `${fmt(chars[e])} (wall ${fmt(median(get(e)!.wallRates))}; ours x${ratio(e)!.toFixed(2)}; RSS ${peerRss[e]} MiB)`}`).join(''),
     );
-    if (diag) log(`   diagnostics at default settings (${diag.info}): ${fmt(median(diag.rates))} chars/s, ${diagOverhead!.toFixed(1)}% overhead`);
+    log(`   ${gflops.toFixed(2)} model GFLOP/s = ${((100 * gflops) / ceilingHere).toFixed(0)}% of the tiled-matmul ceiling in the same rounds (${ceilingHere.toFixed(2)} GFLOP/s)`);
+    if (diag) log(`   diagnostics at default settings (${diag.info}): ${fmt(median(diag.rates))} chars/s, ${diagOverhead!.toFixed(1)}% overhead (median of the paired windows' ratios)`);
   }
-  const ceilingAfter = matmulCeiling(quick ? 1 : 3);
-  const ceiling = Math.max(ceilingBefore, ceilingAfter);
-  log(`tiled matmul ceiling at the end: ${ceilingAfter.toFixed(2)} GFLOP/s; the higher, ${ceiling.toFixed(2)}, is the reference`);
+  // The run's ceiling: the median of every ceiling window of every config.
+  const ceiling = median(allCeiling);
+  log(`tiled matmul ceiling over the whole run: ${ceiling.toFixed(2)} GFLOP/s (median of ${allCeiling.length} windows, gemmNT ${CEILING_N}^3, in rotation with the engines)`);
   result.ceiling_gflops = round(ceiling);
-  for (const entry of result.configs) {
-    const { cps, flopsPerChar } = ourRates.get(entry.name)!;
-    entry.model_gflops = round((cps * flopsPerChar) / 1e9);
-    log(`${entry.name}: ${entry.model_gflops.toFixed(2)} model GFLOP/s, ${((100 * entry.model_gflops) / ceiling).toFixed(0)}% of the ceiling`);
-  }
   if (diagOverhead !== undefined) result.diagnostics_overhead_pct = round(diagOverhead);
   return result;
 }

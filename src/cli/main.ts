@@ -33,7 +33,8 @@ const HELP: Record<string, string> = {
   oracle: `rnn-lab oracle FILE...
   Checks the engine against oracle fixtures (PyTorch float64); exits 1 if any error exceeds 1e-9.`,
   bench: `rnn-lab bench [--quick] [--json]
-  Measures training throughput (chars/s, model GFLOP/s vs a tiled-matmul ceiling, peak RSS).`,
+  Measures training throughput beside tfjs (cpu, wasm) on configs a-d and a vanilla RNN: chars/s,
+  ratios, model GFLOP/s vs a tiled-matmul ceiling, peak RSS. --quick: under a minute on an idle machine.`,
   demo: `rnn-lab demo
   Trains a small LSTM on the bundled Pride and Prejudice text and prints samples.`,
 };

@@ -411,8 +411,8 @@ export class Network {
       }
       loss /= count;
       if (opts.backward) {
-        const dz = this.dX; // reuse as (N,O) scratch when O fits, else allocate
-        const buf = dz.length >= N * O ? dz : new Float64Array(N * O);
+        const dz = this.dX; // reuse as (N,O) scratch when O fits, else the shared scratch (not in use here)
+        const buf = dz.length >= N * O ? dz : this.scratch(N * O);
         buf.fill(0, 0, N * O);
         for (let r = first; r < N; r++) {
           const o = r * O;
@@ -431,7 +431,8 @@ export class Network {
       }
       loss /= count * O;
       if (opts.backward) {
-        const buf = new Float64Array(N * O);
+        const buf = this.dX.length >= N * O ? this.dX : this.scratch(N * O);
+        buf.fill(0, 0, N * O);
         for (let r = first; r < N; r++) {
           for (let k = 0; k < O; k++) buf[r * O + k] = (2 * (z[r * O + k] - tg[r * O + k])) / (count * O);
         }

@@ -6,10 +6,29 @@
 import { readFileSync } from 'node:fs';
 import { validateConfig } from '../../engine/config';
 import { textDataset } from '../../engine/data';
+import { gemmNT } from '../../engine/linalg';
 import { Trainer } from '../../engine/trainer';
 import { createPeer } from './tfjsPeer';
 
-export type EngineName = 'rnn-lab' | 'rnn-lab+diag' | 'tfjs-cpu' | 'tfjs-wasm';
+export type EngineName = 'rnn-lab' | 'rnn-lab+diag' | 'tfjs-cpu' | 'tfjs-wasm' | 'matmul-ceiling';
+
+/** The ceiling's unit of work: one C = A B^T of 256 x 256 x 256 by the register-tiled gemmNT. */
+export const CEILING_N = 256;
+
+function ceilingKernel(): Stepper {
+  const n = CEILING_N;
+  const A = Float64Array.from({ length: n * n }, (_, i) => Math.sin(i));
+  const B = Float64Array.from({ length: n * n }, (_, i) => Math.cos(i));
+  const C = new Float64Array(n * n);
+  return {
+    info: `gemmNT ${n}^3`,
+    vocab: 0,
+    step(): number {
+      gemmNT(n, n, n, A, 0, n, B, 0, n, C, 0, n, 0);
+      return C[0];
+    },
+  };
+}
 
 export interface ChildModel {
   cell: 'lstm' | 'gru' | 'rnn';
@@ -57,6 +76,7 @@ function ours(model: ChildModel, text: string, file: string, diagnostics: boolea
 }
 
 async function createStepper(msg: Extract<ToChild, { type: 'init' }>): Promise<Stepper> {
+  if (msg.engine === 'matmul-ceiling') return ceilingKernel();
   const text = readFileSync(msg.dataFile, 'utf8');
   if (msg.engine === 'rnn-lab' || msg.engine === 'rnn-lab+diag') return ours(msg.model, text, msg.dataFile, msg.engine === 'rnn-lab+diag');
   // The same 75-symbol vocabulary and token stream as ours.
