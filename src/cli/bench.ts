@@ -1,25 +1,22 @@
 /**
- * `rnn-lab bench`: training throughput of our engine on the sample text (character LM, Adam,
- * global-norm clipping at 5, diagnostics off), median of several timed windows after warm-up,
- * with model GFLOP/s against a tiled-matmul ceiling measured in the same run. The peer
- * comparison (tfjs cpu / wasm) is not in yet: see the performance issue.
+ * `rnn-lab bench`: training throughput of our engine beside TensorFlow.js (cpu backend, and wasm
+ * backend with SIMD on one thread) on the sample text: character LM, 75 symbols, Adam, global-norm
+ * clipping at 5, the same cell, sizes, seq and batch. Every engine runs in its own child process
+ * (its own peak RSS; a peer that is too slow is killed and reported as skipped). After each
+ * engine's warm-up, timed windows alternate between the engines of a config, so load on the
+ * machine hits them alike; the median window is reported. The tiled-matmul ceiling is measured in
+ * the same run. Rates are per CPU-second of the engine's own process (process.cpuUsage): the
+ * machine is shared, and time spent waiting for a core is not the engine's. On an idle machine
+ * that equals wall-clock time (every engine here runs one thread); wall-clock rates are printed too.
  *
  * FLOPs counted per step: 2mnk for every matrix product of forward and backward. The one-hot
  * input of layer 0 is a row lookup for us (no multiply), so its projection counts as 0.
  */
-import { readFileSync } from 'node:fs';
-import { validateConfig } from '../engine/config';
-import { textDataset } from '../engine/data';
-import { gemmNT } from '../engine/linalg';
-import { Trainer } from '../engine/trainer';
+import { fork, type ChildProcess } from 'node:child_process';
+import { CEILING_N, type ChildModel, type EngineName, type FromChild, type ToChild } from './bench/child';
 
-interface BenchConfig {
+interface BenchConfig extends ChildModel {
   name: string;
-  cell: 'lstm' | 'gru' | 'rnn';
-  layers: number;
-  hidden: number;
-  seq: number;
-  batch: number;
 }
 
 export const BENCH_CONFIGS: BenchConfig[] = [
@@ -30,7 +27,11 @@ export const BENCH_CONFIGS: BenchConfig[] = [
   { name: 'rnn', cell: 'rnn', layers: 1, hidden: 128, seq: 50, batch: 32 },
 ];
 
-function stepFlops(c: BenchConfig, V: number): number {
+const PEERS: EngineName[] = ['tfjs-cpu', 'tfjs-wasm'];
+/** The config whose diagnostics overhead is measured (full run only). */
+const DIAG_CONFIG = 'b';
+
+export function stepFlops(c: ChildModel, V: number): number {
   const G = c.cell === 'lstm' ? 4 : c.cell === 'gru' ? 3 : 1;
   const N = c.seq * c.batch;
   const H = c.hidden;
@@ -50,68 +51,212 @@ function stepFlops(c: BenchConfig, V: number): number {
   return forward + backward;
 }
 
-/** GFLOP/s of the register-tiled gemmNT kernel on 256^3 after warm-up: plain JS's practical ceiling here. */
-export function matmulCeiling(seconds: number): number {
-  const n = 256;
-  const A = Float64Array.from({ length: n * n }, (_, i) => Math.sin(i));
-  const B = Float64Array.from({ length: n * n }, (_, i) => Math.cos(i));
-  const C = new Float64Array(n * n);
-  for (let i = 0; i < 3; i++) gemmNT(n, n, n, A, 0, n, B, 0, n, C, 0, n, 0);
-  const rates: number[] = [];
-  for (let w = 0; w < 3; w++) {
-    let reps = 0;
-    const t0 = performance.now();
-    while (performance.now() - t0 < (seconds * 1000) / 3) {
-      gemmNT(n, n, n, A, 0, n, B, 0, n, C, 0, n, 0);
-      reps++;
-    }
-    rates.push((reps * 2 * n * n * n) / ((performance.now() - t0) / 1000) / 1e9);
-  }
-  return median(rates);
-}
-
 function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-export interface BenchResult {
+export interface BenchConfigResult {
+  name: string;
+  chars_per_s: Record<string, number | null>;
+  ratio_vs_tfjs_wasm: number | null;
+  ratio_vs_tfjs_cpu: number | null;
+  model_gflops: number;
+  /** The ceiling kernel's GFLOP/s in this config's own rounds. */
   ceiling_gflops: number;
-  configs: { name: string; chars_per_s: Record<string, number>; model_gflops: number; peak_rss_mib: number }[];
+  peak_rss_mib: number;
+  /** Why a peer has no figure (too slow to start, not installed, --quick). */
+  skipped?: Record<string, string>;
+  peer_peak_rss_mib?: Record<string, number>;
 }
 
-export function runBench(dataFile: string, quick: boolean, log: (s: string) => void): BenchResult {
-  const text = readFileSync(dataFile, 'utf8');
-  const windowSec = quick ? 1.5 : 4;
-  const windows = quick ? 3 : 5;
-  const ceiling = matmulCeiling(quick ? 1.5 : 4);
-  log(`tiled matmul ceiling: ${ceiling.toFixed(2)} GFLOP/s (gemmNT 256^3, one core)`);
-  const result: BenchResult = { ceiling_gflops: round(ceiling), configs: [] };
-  for (const c of BENCH_CONFIGS) {
-    const config = validateConfig({
-      cell: c.cell, layers: c.layers, hidden: c.hidden, seqLength: c.seq, batch: c.batch, steps: 1e6,
-      optimizer: 'adam', lr: 0.002, clipMode: 'norm', clip: 5, diagEvery: 0, evalEvery: 0, valFraction: 0,
-    }).config;
-    const trainer = new Trainer(config, textDataset(text, dataFile, 0, c.batch * (c.seq + 1)));
-    const V = trainer.net.outputSize;
-    trainer.trainStep();
-    trainer.trainStep();
-    const rates: number[] = [];
-    for (let w = 0; w < windows; w++) {
-      const t0 = performance.now();
-      let chars = 0;
-      while (performance.now() - t0 < windowSec * 1000 || chars === 0) {
-        trainer.trainStep();
-        chars += c.seq * c.batch;
-      }
-      rates.push(chars / ((performance.now() - t0) / 1000));
-    }
-    const cps = median(rates);
-    const gflops = ((cps / (c.seq * c.batch)) * stepFlops(c, V)) / 1e9;
-    const rss = process.resourceUsage().maxRSS / 1024;
-    log(`${c.name}: ${c.cell} ${c.layers}x${c.hidden}, seq ${c.seq}, batch ${c.batch}: ${Math.round(cps).toLocaleString('en-US')} chars/s, ${gflops.toFixed(2)} model GFLOP/s (${((100 * gflops) / ceiling).toFixed(0)}% of ceiling), peak RSS so far ${rss.toFixed(0)} MiB`);
-    result.configs.push({ name: c.name, chars_per_s: { 'rnn-lab': Math.round(cps) }, model_gflops: round(gflops), peak_rss_mib: Math.round(rss) });
+export interface BenchResult {
+  ceiling_gflops: number;
+  configs: BenchConfigResult[];
+  /** Throughput lost to diagnostics at default settings on config b, percent (full run only). */
+  diagnostics_overhead_pct?: number;
+}
+
+/** One engine in its child process, driven one request at a time with a deadline. */
+class EngineProcess {
+  private proc: ChildProcess;
+  private stderr = '';
+  private pending: { resolve: (m: FromChild) => void; reject: (e: Error) => void } | null = null;
+  info = '';
+  vocab = 0;
+  /** chars per CPU-second of the engine's process, one per window */
+  rates: number[] = [];
+  /** chars per wall-clock second, one per window */
+  wallRates: number[] = [];
+  peakRssMib = 0;
+  failure = '';
+
+  constructor(readonly engine: EngineName) {
+    // Our own bundle, re-entered as `rnn-lab bench --child`; its stdout is not ours (--json).
+    this.proc = fork(process.argv[1], ['bench', '--child'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    this.proc.stderr!.on('data', (d) => (this.stderr = (this.stderr + String(d)).slice(-2000)));
+    this.proc.on('message', (m: FromChild) => {
+      if (m.type === 'rss') this.peakRssMib = m.peakRssMib;
+      const p = this.pending;
+      this.pending = null;
+      if (!p) return;
+      if (m.type === 'error') p.reject(new Error(m.message));
+      else p.resolve(m);
+    });
+    this.proc.on('exit', (code, signal) => {
+      const p = this.pending;
+      this.pending = null;
+      p?.reject(new Error(`engine process ended (${signal ?? `exit ${code}`}) ${this.stderr.trim().split('\n').pop() ?? ''}`.trim()));
+    });
   }
+
+  request(msg: ToChild, timeoutSec: number): Promise<FromChild> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending = null;
+        this.kill();
+        reject(new TimeoutError(timeoutSec));
+      }, timeoutSec * 1000);
+      this.pending = {
+        resolve: (m) => (clearTimeout(timer), resolve(m)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      };
+      this.proc.send(msg);
+    });
+  }
+
+  /** Asks the child for its peak RSS and lets it exit. */
+  async close(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    const exited = new Promise<void>((r) => this.proc.once('exit', () => r()));
+    this.proc.send({ type: 'exit' } satisfies ToChild);
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    this.kill();
+  }
+
+  kill(): void {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
+  }
+}
+
+class TimeoutError extends Error {
+  constructor(readonly seconds: number) {
+    super(`> ${seconds} s`);
+  }
+}
+
+export interface BenchOptions {
+  quick: boolean;
+  log: (s: string) => void;
+}
+
+export async function runBench(dataFile: string, { quick, log }: BenchOptions): Promise<BenchResult> {
+  const windowSec = quick ? 0.5 : 2.5;
+  const windows = quick ? 3 : 7;
+  // A peer must be built and warmed up within this many CPU-seconds, and run a window within 2x this.
+  const peerLimitSec = quick ? 8 : 60;
+  const result: BenchResult = { ceiling_gflops: 0, configs: [] };
+  const allCeiling: number[] = [];
+  let diagOverhead: number | undefined;
+  for (const c of BENCH_CONFIGS) {
+    const model: ChildModel = { cell: c.cell, layers: c.layers, hidden: c.hidden, seq: c.seq, batch: c.batch };
+    const skipped: Record<string, string> = {};
+    // The ceiling kernel takes its turn in the same rotation, so it sees the same load as the model.
+    const engines: EngineName[] = ['rnn-lab', 'matmul-ceiling'];
+    if (!quick && c.name === DIAG_CONFIG) engines.push('rnn-lab+diag');
+    for (const p of PEERS) {
+      if (quick && (c.name === 'd' || c.name === 'rnn' || p === 'tfjs-cpu')) skipped[p] = 'skipped in --quick';
+      else engines.push(p);
+    }
+    // Start and warm up one engine at a time, so none competes with another for the cores.
+    const live: EngineProcess[] = [];
+    for (const e of engines) {
+      const proc = new EngineProcess(e);
+      const ours = e.startsWith('rnn-lab') || e === 'matmul-ceiling';
+      const limit = ours ? 600 : peerLimitSec;
+      try {
+        // The limit is on the child's CPU time (others' jobs do not count); 3x in wall time is the hard stop.
+        const ready = await proc.request({ type: 'init', engine: e, model, dataFile, warmupSec: quick ? 0.2 : 1, warmupSteps: quick ? 1 : 2 }, 3 * limit);
+        if (ready.type !== 'ready') throw new Error(`unexpected ${ready.type}`);
+        if (ready.startupCpuSec > limit) throw new TimeoutError(limit);
+        proc.info = ready.info;
+        proc.vocab = ready.vocab;
+        live.push(proc);
+      } catch (err) {
+        proc.kill();
+        if (ours) throw err;
+        skipped[e] = err instanceof TimeoutError ? `skipped: > ${limit} s to build the model and warm up` : `unavailable: ${(err as Error).message}`;
+      }
+    }
+    // Diagnostics run every 25th step: its windows and those of ours without hold whole 25-step cycles.
+    const minSteps = (e: EngineName) => (c.name === DIAG_CONFIG && !quick && e.startsWith('rnn-lab') ? 25 : 1);
+    for (let w = 0; w < windows; w++) {
+      // Rotate who goes first, so no engine always runs right after the same neighbour.
+      const order = live.map((_, i) => live[(i + w) % live.length]);
+      for (const proc of order) {
+        if (proc.failure) continue;
+        const ours = proc.engine.startsWith('rnn-lab') || proc.engine === 'matmul-ceiling';
+        try {
+          const seconds = proc.engine === 'matmul-ceiling' ? Math.min(1, windowSec) : windowSec;
+          const r = await proc.request({ type: 'window', seconds, minSteps: minSteps(proc.engine) }, ours ? 600 : 3 * Math.max(2 * peerLimitSec, 20 * windowSec));
+          if (r.type !== 'window') throw new Error(`unexpected ${r.type}`);
+          // For the ceiling kernel a "rate" is GFLOP/s.
+          const work = proc.engine === 'matmul-ceiling' ? (2 * CEILING_N ** 3) / 1e9 : c.seq * c.batch;
+          proc.rates.push((r.steps * work) / r.cpuSeconds);
+          proc.wallRates.push((r.steps * work) / r.seconds);
+        } catch (err) {
+          if (ours) throw err;
+          proc.failure = err instanceof TimeoutError ? `skipped: a window took ${err.message}` : `failed: ${(err as Error).message}`;
+        }
+      }
+    }
+    await Promise.all(live.map((p) => p.close()));
+    const get = (e: EngineName) => live.find((p) => p.engine === e && !p.failure && p.rates.length);
+    for (const p of live) if (p.failure) skipped[p.engine] = p.failure;
+    const oursProc = get('rnn-lab')!;
+    const cps = median(oursProc.rates);
+    const V = oursProc.vocab;
+    const flopsPerChar = stepFlops(c, V) / (c.seq * c.batch);
+    const chars: Record<string, number | null> = { 'rnn-lab': Math.round(cps) };
+    const peerRss: Record<string, number> = {};
+    for (const e of PEERS) {
+      const p = get(e);
+      chars[e] = p ? Math.round(median(p.rates)) : null;
+      if (p) peerRss[e] = Math.round(p.peakRssMib);
+    }
+    const diag = get('rnn-lab+diag');
+    // Paired: the two ran back to back in every round, so each round's ratio sees the same load.
+    if (diag) diagOverhead = 100 * (1 - median(diag.rates.map((r, w) => r / oursProc.rates[w])));
+    const ratio = (e: EngineName) => (chars[e] ? round(cps / chars[e]!) : null);
+    // % of the ceiling against the ceiling windows of this config's own rounds (same load).
+    const ceilingHere = median(get('matmul-ceiling')!.rates);
+    allCeiling.push(...get('matmul-ceiling')!.rates);
+    const gflops = (cps * flopsPerChar) / 1e9;
+    const entry: BenchConfigResult = {
+      name: c.name,
+      chars_per_s: chars,
+      ratio_vs_tfjs_wasm: ratio('tfjs-wasm'),
+      ratio_vs_tfjs_cpu: ratio('tfjs-cpu'),
+      model_gflops: round(gflops),
+      ceiling_gflops: round(ceilingHere),
+      peak_rss_mib: Math.round(oursProc.peakRssMib),
+    };
+    if (Object.keys(skipped).length) entry.skipped = skipped;
+    if (Object.keys(peerRss).length) entry.peer_peak_rss_mib = peerRss;
+    result.configs.push(entry);
+    const fmt = (n: number | null) => (n === null ? '-' : Math.round(n).toLocaleString('en-US'));
+    log(
+      `${c.name}: ${c.cell} ${c.layers}x${c.hidden}, seq ${c.seq}, batch ${c.batch}: rnn-lab ${fmt(cps)} chars/s (wall ${fmt(median(oursProc.wallRates))}, peak RSS ${entry.peak_rss_mib} MiB)` +
+        PEERS.map((e) => `, ${e} ${chars[e] === null ? skipped[e] : `${fmt(chars[e])} (wall ${fmt(median(get(e)!.wallRates))}; ours x${ratio(e)!.toFixed(2)}; RSS ${peerRss[e]} MiB)`}`).join(''),
+    );
+    log(`   ${gflops.toFixed(2)} model GFLOP/s = ${((100 * gflops) / ceilingHere).toFixed(0)}% of the tiled-matmul ceiling in the same rounds (${ceilingHere.toFixed(2)} GFLOP/s)`);
+    if (diag) log(`   diagnostics at default settings (${diag.info}): ${fmt(median(diag.rates))} chars/s, ${diagOverhead!.toFixed(1)}% overhead (median of the paired windows' ratios)`);
+  }
+  // The run's ceiling: the median of every ceiling window of every config.
+  const ceiling = median(allCeiling);
+  log(`tiled matmul ceiling over the whole run: ${ceiling.toFixed(2)} GFLOP/s (median of ${allCeiling.length} windows, gemmNT ${CEILING_N}^3, in rotation with the engines)`);
+  result.ceiling_gflops = round(ceiling);
+  if (diagOverhead !== undefined) result.diagnostics_overhead_pct = round(diagOverhead);
   return result;
 }
 

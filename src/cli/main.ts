@@ -19,6 +19,7 @@ import { decodeSafetensors } from '../engine/safetensors';
 import { exportStateDict, importAsRun, vocabularyFrom } from '../engine/interop';
 import { Trainer } from '../engine/trainer';
 import { runBench } from './bench';
+import { benchChild } from './bench/child';
 import { appendJsonl, createRunDir, readJsonl, writeAtomic, writeRunDirWhole } from './runDir';
 
 class UsageError extends Error {}
@@ -49,7 +50,8 @@ const HELP: Record<string, string> = {
   head): cell, layers and sizes come from the names and shapes. --vocab gives the vocabulary when the
   file has none (a JSON list of strings, or a text whose sorted distinct characters it is).`,
   bench: `rnn-lab bench [--quick] [--json]
-  Measures training throughput (chars/s, model GFLOP/s vs a tiled-matmul ceiling, peak RSS).`,
+  Measures training throughput beside tfjs (cpu, wasm) on configs a-d and a vanilla RNN: chars/s,
+  ratios, model GFLOP/s vs a tiled-matmul ceiling, peak RSS. --quick: under a minute on an idle machine.`,
   demo: `rnn-lab demo
   Trains a small LSTM on the bundled Pride and Prejudice text and prints samples.`,
 };
@@ -449,11 +451,16 @@ async function main(argv: string[]): Promise<number> {
       importRun(one('FILE.safetensors'), flags);
       return 0;
     case 'bench': {
+      if (rest[0] === '--child') {
+        // Internal: one engine of the bench in its own process (see bench/child.ts).
+        await benchChild();
+        return 0;
+      }
       const json = rest.includes('--json');
       const quick = rest.includes('--quick');
       const unknown = rest.filter((a) => a !== '--json' && a !== '--quick');
       if (unknown.length) throw new UsageError(`bench takes only --quick and --json, got ${unknown.join(' ')}`);
-      const result = runBench(join(resolve(__dirname, '..'), 'data', 'austen_pride_prejudice.txt'), quick, json ? () => {} : console.log);
+      const result = await runBench(join(resolve(__dirname, '..'), 'data', 'austen_pride_prejudice.txt'), { quick, log: json ? () => {} : console.log });
       if (json) console.log(JSON.stringify(result));
       return 0;
     }

@@ -10,6 +10,14 @@
  */
 export type Vec = Float64Array;
 
+// Scratch for the packed transposes of gemmTN and gemmNN, grown on demand and reused: no
+// allocation per call.
+let packedA: Vec = new Float64Array(0);
+let packedB: Vec = new Float64Array(0);
+let packedNN: Vec = new Float64Array(0);
+/** From this many rows of A on, gemmNN transposes B once and runs gemmNT. */
+const PACK_MIN_ROWS = 64;
+
 export function gemmNT(
   M: number, N: number, K: number,
   A: Vec, aOff: number, lda: number,
@@ -66,11 +74,21 @@ export function gemmNT(
       const b1 = b0 + ldb;
       const b2 = b1 + ldb;
       const b3 = b2 + ldb;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      for (let k = 0; k < K; k++) {
+      // Two partial sums per output (even and odd k): eight independent add chains instead of
+      // four, so the adds' latency no longer bounds the batch-1 recurrence (1.8 -> 2.4-2.8 GFLOP/s).
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0, t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+      let k = 0;
+      for (; k + 1 < K; k += 2) {
+        const x = A[a0 + k];
+        const y = A[a0 + k + 1];
+        s0 += x * B[b0 + k]; s1 += x * B[b1 + k]; s2 += x * B[b2 + k]; s3 += x * B[b3 + k];
+        t0 += y * B[b0 + k + 1]; t1 += y * B[b1 + k + 1]; t2 += y * B[b2 + k + 1]; t3 += y * B[b3 + k + 1];
+      }
+      if (k < K) {
         const x = A[a0 + k];
         s0 += x * B[b0 + k]; s1 += x * B[b1 + k]; s2 += x * B[b2 + k]; s3 += x * B[b3 + k];
       }
+      s0 += t0; s1 += t1; s2 += t2; s3 += t3;
       if (beta) {
         C[c0 + j] += s0; C[c0 + j + 1] += s1; C[c0 + j + 2] += s2; C[c0 + j + 3] += s3;
       } else {
@@ -93,6 +111,13 @@ export function gemmNN(
   C: Vec, cOff: number, ldc: number,
   beta: 0 | 1,
 ): void {
+  if (M >= PACK_MIN_ROWS) {
+    // C = A B = A (B^T)^T: one transpose of B (K*N copies) serves M rows of the rows-dot-rows kernel.
+    if (packedNN.length < N * K) packedNN = new Float64Array(N * K);
+    transposeInto(K, N, B, bOff, ldb, packedNN);
+    gemmNT(M, N, K, A, aOff, lda, packedNN, 0, K, C, cOff, ldc, beta);
+    return;
+  }
   let i = 0;
   // Two rows of C at a time: each load of four rows of B serves both.
   for (; i + 1 < M; i += 2) {
@@ -153,6 +178,21 @@ export function gemmNN(
   }
 }
 
+
+/** dst[C,R] = src[R,C]^T (src row-major with leading dimension ld), in 32 x 32 blocks so both sides stay in cache. */
+export function transposeInto(R: number, Cn: number, src: Vec, off: number, ld: number, dst: Vec): void {
+  for (let i0 = 0; i0 < R; i0 += 32) {
+    const i1 = Math.min(i0 + 32, R);
+    for (let j0 = 0; j0 < Cn; j0 += 32) {
+      const j1 = Math.min(j0 + 32, Cn);
+      for (let i = i0; i < i1; i++) {
+        const s = off + i * ld;
+        for (let j = j0; j < j1; j++) dst[j * R + i] = src[s + j];
+      }
+    }
+  }
+}
+
 export function gemmTN(
   M: number, N: number, K: number,
   A: Vec, aOff: number, lda: number,
@@ -160,32 +200,13 @@ export function gemmTN(
   C: Vec, cOff: number, ldc: number,
   beta: 0 | 1,
 ): void {
-  if (!beta) for (let i = 0; i < M; i++) C.fill(0, cOff + i * ldc, cOff + i * ldc + N);
-  // Sum over k of outer products A[k,:]^T B[k,:]; two k at a time halves the passes over C.
-  let k = 0;
-  for (; k + 1 < K; k += 2) {
-    const a0 = aOff + k * lda;
-    const a1 = a0 + lda;
-    const b0 = bOff + k * ldb;
-    const b1 = b0 + ldb;
-    for (let i = 0; i < M; i++) {
-      const x0 = A[a0 + i];
-      const x1 = A[a1 + i];
-      if (x0 === 0 && x1 === 0) continue;
-      const c0 = cOff + i * ldc;
-      for (let j = 0; j < N; j++) C[c0 + j] += x0 * B[b0 + j] + x1 * B[b1 + j];
-    }
-  }
-  for (; k < K; k++) {
-    const a0 = aOff + k * lda;
-    const b0 = bOff + k * ldb;
-    for (let i = 0; i < M; i++) {
-      const x = A[a0 + i];
-      if (x === 0) continue;
-      const c0 = cOff + i * ldc;
-      for (let j = 0; j < N; j++) C[c0 + j] += x * B[b0 + j];
-    }
-  }
+  // C = A^T B = (A^T) (B^T)^T: pack A^T [M,K] and B^T [N,K] contiguously (O(K(M+N)) copies for
+  // O(KMN) work), then the register-tiled rows-dot-rows kernel does the product.
+  if (packedA.length < M * K) packedA = new Float64Array(M * K);
+  if (packedB.length < N * K) packedB = new Float64Array(N * K);
+  transposeInto(K, M, A, aOff, lda, packedA);
+  transposeInto(K, N, B, bOff, ldb, packedB);
+  gemmNT(M, N, K, packedA, 0, K, packedB, 0, K, C, cOff, ldc, beta);
 }
 
 /** Adds the rows of A[M,N] into out[N] (bias gradients). */

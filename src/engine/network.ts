@@ -23,7 +23,7 @@
  */
 import type { CellKind, GruVariant } from '../protocol';
 import { ParamStore } from './params';
-import { addColumnSums, gemmNN, gemmNT, gemmTN, l2, sigmoid } from './linalg';
+import { addColumnSums, gemmNN, gemmNT, gemmTN, l2, sigmoid, transposeInto } from './linalg';
 import type { Rng } from './random';
 
 export type InputSpec =
@@ -414,8 +414,8 @@ export class Network {
       }
       loss /= count;
       if (opts.backward) {
-        const dz = this.dX; // reuse as (N,O) scratch when O fits, else allocate
-        const buf = dz.length >= N * O ? dz : new Float64Array(N * O);
+        const dz = this.dX; // reuse as (N,O) scratch when O fits, else the shared scratch (not in use here)
+        const buf = dz.length >= N * O ? dz : this.scratch(N * O);
         buf.fill(0, 0, N * O);
         for (let r = first; r < N; r++) {
           const o = r * O;
@@ -434,7 +434,8 @@ export class Network {
       }
       loss /= count * O;
       if (opts.backward) {
-        const buf = new Float64Array(N * O);
+        const buf = this.dX.length >= N * O ? this.dX : this.scratch(N * O);
+        buf.fill(0, 0, N * O);
         for (let r = first; r < N; r++) {
           for (let k = 0; k < O; k++) buf[r * O + k] = (2 * (z[r * O + k] - tg[r * O + k])) / (count * O);
         }
@@ -570,6 +571,10 @@ export class Network {
     let dhPrev = new Float64Array(B * H);
     const dc = new Float64Array(cell === 'lstm' ? B * H : 0);
     const drh = new Float64Array(cell === 'gru' && !resetAfter ? B * H : 0);
+    // W_hh^T [H, G*H], once per pass: dh_{t-1} = dG_t W_hh then runs as rows dotted with rows
+    // (gemmNT) on contiguous memory at every step. Row j holds d(pre-activations)/dh_j for all gates.
+    const whhT = this.scratch(GH * H);
+    transposeInto(GH, H, W, whh, H, whhT);
     for (let t = T - 1; t >= 0; t--) {
       const hp = t * B * H;
       const hn = hp + B * H;
@@ -582,7 +587,7 @@ export class Network {
           const h = g[go + i];
           dG[go + i] = relu ? (h > 0 ? dh[i] : 0) : dh[i] * (1 - h * h);
         }
-        gemmNN(B, H, H, dG, go, GH, W, whh, H, dhPrev, 0, H, 0);
+        gemmNT(B, H, H, dG, go, GH, whhT, 0, GH, dhPrev, 0, H, 0);
       } else if (cell === 'lstm') {
         let cnorm = 0;
         for (let b = 0; b < B; b++) {
@@ -601,7 +606,7 @@ export class Network {
           }
         }
         if (flow) flow.c[l][t] = Math.sqrt(cnorm);
-        gemmNN(B, H, GH, dG, go, GH, W, whh, H, dhPrev, 0, H, 0);
+        gemmNT(B, H, GH, dG, go, GH, whhT, 0, GH, dhPrev, 0, H, 0);
       } else {
         for (let b = 0; b < B; b++) {
           const row = go + b * GH;
@@ -623,11 +628,11 @@ export class Network {
               dAux[oo + b * H + j] = dnp * r;
             }
           }
-          gemmNN(B, H, 2 * H, dG, go, GH, W, whh, H, dhPrev, 0, H, 0);
-          gemmNN(B, H, H, dAux, oo, H, W, whh + 2 * H * H, H, dhPrev, 0, H, 1);
+          gemmNT(B, H, 2 * H, dG, go, GH, whhT, 0, GH, dhPrev, 0, H, 0);
+          gemmNT(B, H, H, dAux, oo, H, whhT, 2 * H, GH, dhPrev, 0, H, 1);
         } else {
           // d(r h) = dn_pre W_hn
-          gemmNN(B, H, H, dG, go + 2 * H, GH, W, whh + 2 * H * H, H, drh, 0, H, 0);
+          gemmNT(B, H, H, dG, go + 2 * H, GH, whhT, 2 * H, GH, drh, 0, H, 0);
           for (let b = 0; b < B; b++) {
             const row = go + b * GH;
             for (let j = 0; j < H; j++) {
@@ -636,7 +641,7 @@ export class Network {
               dG[row + j] = drh[k] * hs[hp + k] * r * (1 - r);
             }
           }
-          gemmNN(B, H, 2 * H, dG, go, GH, W, whh, H, dhPrev, 0, H, 0);
+          gemmNT(B, H, 2 * H, dG, go, GH, whhT, 0, GH, dhPrev, 0, H, 0);
           for (let b = 0; b < B; b++) {
             for (let j = 0; j < H; j++) dhPrev[b * H + j] += drh[b * H + j] * g[go + b * GH + j];
           }
