@@ -203,15 +203,8 @@ async function suitePass(entry, measured) {
   const url = workbenchUrl(port, workspace, root, join(root, 'dist-test/integration/index.js'));
   log(`code-server ${codeServerVersion} at http://127.0.0.1:${port}, workspace ${workspace} (a copy of the fixture)`);
   const t0 = Date.now();
-  const { code, message } = await runWorkbench({ url, label: 'integration-node', screenshotDir, timeoutMs, onLine: (l) => /^\s*(LAG|STOP) /.test(l) && measured.push(l.trim()) });
+  await runPass({ url, label: 'integration-node', dirs, logFile, onLine: (l) => /^\s*(LAG|STOP) /.test(l) && measured.push(l.trim()) });
   measured.push(`suite in the Node host: ${((Date.now() - t0) / 1000).toFixed(1)} s (workbench load included)`);
-  stopServer();
-  if (code !== 0) {
-    console.error(`code-server log: ${logFile}`);
-    printExtHostLog(dirs.userDataDir);
-    throw new Error(message);
-  }
-  log(message);
   checkFinishedRunOnDisk(workspace, 'suite');
   const stopped = readdirSync(join(workspace, '.rnn-lab/runs')).filter((n) => /-long-gru$/.test(n));
   for (const id of stopped) {
@@ -225,11 +218,9 @@ async function suitePass(entry, measured) {
   log('suite: the stopped run is on disk with its records; the repo fixture folder is untouched');
 }
 
-async function noFolderPass(entry) {
-  const dirs = await codeServerDirs();
-  const { port, logFile } = await startCodeServer(entry, dirs);
-  const url = workbenchUrl(port, undefined, root, join(root, 'dist-test/integration/noFolder.js'));
-  const { code, message } = await runWorkbench({ url, label: 'no-folder', screenshotDir, timeoutMs });
+/** Runs one suite in the workbench at `url`, stops code-server, and throws (after printing its logs) if the suite failed. */
+async function runPass({ url, label, dirs, logFile, onLine }) {
+  const { code, message } = await runWorkbench({ url, label, screenshotDir, timeoutMs, onLine });
   stopServer();
   if (code !== 0) {
     console.error(`code-server log: ${logFile}`);
@@ -237,6 +228,13 @@ async function noFolderPass(entry) {
     throw new Error(message);
   }
   log(message);
+}
+
+async function noFolderPass(entry) {
+  const dirs = await codeServerDirs();
+  const { port, logFile } = await startCodeServer(entry, dirs);
+  const url = workbenchUrl(port, undefined, root, join(root, 'dist-test/integration/noFolder.js'));
+  await runPass({ url, label: 'no-folder', dirs, logFile });
   const runs = join(dirs.userDataDir, 'User/globalStorage/rnn-lab.rnn-lab/runs');
   const ids = existsSync(runs) ? readdirSync(runs).filter((n) => /-tiny-nofolder$/.test(n)) : [];
   if (ids.length !== 1) throw new Error(`no-folder: expected one tiny-nofolder run on disk in ${runs}, found ${ids.length}`);
@@ -261,14 +259,7 @@ async function vsixPass(entry, file) {
   const workspace = await workspaceCopy();
   const { port, logFile } = await startCodeServer(entry, dirs);
   const url = workbenchUrl(port, workspace, harness, join(root, 'dist-test/integration/smoke.js'));
-  const { code, message } = await runWorkbench({ url, label: 'vsix-smoke', screenshotDir, timeoutMs });
-  stopServer();
-  if (code !== 0) {
-    console.error(`code-server log: ${logFile}`);
-    printExtHostLog(dirs.userDataDir);
-    throw new Error(message);
-  }
-  log(message);
+  await runPass({ url, label: 'vsix-smoke', dirs, logFile });
   checkFinishedRunOnDisk(workspace, 'vsix');
 }
 
