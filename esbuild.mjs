@@ -10,6 +10,7 @@
 //   dist-test/integration/index.js  the in-host integration suite (web worker host and Node host)
 //   dist-test/integration/smoke.js  the smoke suite for an installed .vsix (Node host)
 //   dist-test/integration/noFolder.js  the run store with no folder open (both hosts)
+//   dist-test/integration/restricted.js  Restricted Mode in an untrusted folder (Node host)
 //   dist-test/integration/fakeTrainingWorker.js  a protocol-only worker for that suite
 //   dist-test/integration/fakeTrainingWorker-node.js  the same for worker_threads (Node host)
 // Usage: node esbuild.mjs [--watch]
@@ -61,7 +62,7 @@ const builds = [
     ...common,
     // Runs inside the extension host, so it is bundled like the web extension; the `assert`
     // package reads `process`, which that host lacks.
-    entryPoints: { index: 'test/integration/suite/index.ts', smoke: 'test/integration/smoke.ts', noFolder: 'test/integration/noFolder.ts' },
+    entryPoints: { index: 'test/integration/suite/index.ts', smoke: 'test/integration/smoke.ts', noFolder: 'test/integration/noFolder.ts', restricted: 'test/integration/restricted.ts' },
     outdir: 'dist-test/integration',
     platform: 'browser',
     format: 'cjs',

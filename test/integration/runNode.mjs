@@ -86,16 +86,18 @@ function freePort() {
 }
 
 /** A fresh user-data dir (workspace trust off: a restricted folder would not activate the extension) and extensions dir. */
-async function codeServerDirs() {
+/** `trust: true` (the restricted pass) leaves workspace trust on, so a new folder opens in Restricted Mode. */
+async function codeServerDirs({ trust = false } = {}) {
   const userDataDir = await tempDir('rnn-lab-cs-user-');
   const extensionsDir = await tempDir('rnn-lab-cs-ext-');
   await mkdir(join(userDataDir, 'User'), { recursive: true });
-  await writeFile(join(userDataDir, 'User/settings.json'), JSON.stringify({ 'security.workspace.trust.enabled': false }));
-  return { userDataDir, extensionsDir };
+  const settings = trust ? { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never' } : { 'security.workspace.trust.enabled': false };
+  await writeFile(join(userDataDir, 'User/settings.json'), JSON.stringify(settings));
+  return { userDataDir, extensionsDir, trust };
 }
 
-function codeServerArgs({ userDataDir, extensionsDir }) {
-  return ['--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir];
+function codeServerArgs({ userDataDir, extensionsDir, trust }) {
+  return ['--disable-telemetry', '--disable-update-check', ...(trust ? [] : ['--disable-workspace-trust']), '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir];
 }
 
 async function startCodeServer(entry, dirs) {
@@ -230,6 +232,18 @@ async function runPass({ url, label, dirs, logFile, onLine }) {
   log(message);
 }
 
+/** Restricted Mode: the fixture copy opened untrusted; the suite checks nothing trains, and the runner that nothing was written. */
+async function restrictedPass(entry) {
+  const dirs = await codeServerDirs({ trust: true });
+  const workspace = await workspaceCopy();
+  await rm(join(workspace, '.rnn-lab'), { recursive: true, force: true }); // runs of earlier local test runs
+  const { port, logFile } = await startCodeServer(entry, dirs);
+  const url = workbenchUrl(port, workspace, root, join(root, 'dist-test/integration/restricted.js'));
+  await runPass({ url, label: 'restricted', dirs, logFile });
+  if (existsSync(join(workspace, '.rnn-lab'))) throw new Error(`restricted: ${join(workspace, '.rnn-lab')} was created in Restricted Mode`);
+  log('restricted: nothing written to the untrusted workspace');
+}
+
 async function noFolderPass(entry) {
   const dirs = await codeServerDirs();
   const { port, logFile } = await startCodeServer(entry, dirs);
@@ -264,7 +278,7 @@ async function vsixPass(entry, file) {
 }
 
 async function main() {
-  for (const file of ['dist-test/integration/index.js', 'dist-test/integration/smoke.js', 'dist-test/integration/noFolder.js', 'dist/extension.js', 'dist/worker.js']) {
+  for (const file of ['dist-test/integration/index.js', 'dist-test/integration/smoke.js', 'dist-test/integration/noFolder.js', 'dist-test/integration/restricted.js', 'dist/extension.js', 'dist/worker.js']) {
     if (!existsSync(join(root, file))) throw new Error(`${file} is missing: run \`npm run build\` first`);
   }
   checkChromium();
@@ -277,7 +291,8 @@ async function main() {
   if (!onlyVsix) {
     await suitePass(entry, measured);
     await noFolderPass(entry);
-    passes.push('suite', 'no folder');
+    await restrictedPass(entry);
+    passes.push('suite', 'no folder', 'restricted mode');
   }
   if (vsix) {
     await vsixPass(entry, vsix);
