@@ -116,8 +116,11 @@ export function textDataset(text: string, file: string, valFraction: number, min
   return { kind: 'text', vocab, train: ids.subarray(0, ids.length - nVal), val: ids.subarray(ids.length - nVal) };
 }
 
-/** Splits one CSV line (RFC 4180 quotes); null if a quote is left open (cells may not span lines here). */
-function splitCsvLine(line: string): string[] | null {
+/**
+ * Splits one CSV line (RFC 4180 quotes); null if a quote is left open (cells may not span lines
+ * here). Training and run-on-selection read rows with this one rule, so a row means the same to both.
+ */
+export function splitCsvLine(line: string): string[] | null {
   const out: string[] = [];
   let cur = '';
   let quoted = false;

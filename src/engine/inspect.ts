@@ -21,6 +21,7 @@
  */
 import type { CellKind } from '../protocol';
 import { GATE_NAMES, type Network } from './network';
+import { splitCsvLine } from './data';
 
 export interface Prediction {
   char: string;
@@ -317,7 +318,8 @@ export function inspectSeries(net: Network, series: { columns: string[]; mean: n
     const row: SeriesRowInspection = { line: li, actual: null, predicted: null, error: null };
     rows.push(row);
     if (raw.trim() === '') return void (row.problem = 'empty line');
-    const cells = raw.split(',').map((s) => s.trim().replace(/^"(.*)"$/, '$1'));
+    const cells = splitCsvLine(raw);
+    if (!cells) return void (row.problem = 'a quote is left open on this line');
     const values: number[] = [];
     for (let c = 0; c < C; c++) {
       const k = colIndex[c];

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { loadCheckpoint, type LoadedModel } from '../engine/checkpoint';
+import { splitCsvLine } from '../engine/data';
 import {
   gateSummary,
   unitsByVariance,
@@ -739,7 +740,8 @@ function headerOf(doc: vscode.TextDocument): string[] | null {
   for (let l = 0; l < doc.lineCount; l++) {
     const text = doc.lineAt(l).text;
     if (text.trim() === '') continue;
-    const cells = text.split(',').map((s) => s.trim().replace(/^"(.*)"$/, '$1'));
+    const cells = splitCsvLine(text);
+    if (!cells) return null;
     return cells.some((c) => c !== '' && !Number.isFinite(Number(c))) ? cells : null;
   }
   return null;

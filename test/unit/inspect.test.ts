@@ -193,4 +193,12 @@ describe('inspectSeries: one-step-ahead forecasts per row', () => {
     assert.ok(Math.abs(r.rows[3].error![0] - (11 - expected)) < 1e-12);
     assert.ok(Number.isFinite(r.rmse[0]));
   });
+  it('reads rows with the CSV rules training uses: a quoted comma stays in its cell; an open quote is a problem, not a crash', () => {
+    const net = new Network({ cell: 'rnn', gruVariant: 'reset_after', rnnActivation: 'tanh', layers: 1, hidden: 3, input: { kind: 'dense', size: 1 }, head: { kind: 'linear', outputs: 1 }, dropout: 0 });
+    initialize(net, new Rng(5), { hiddenInit: 'orthogonal', hiddenScale: 1, forgetBias: 1 });
+    const series = { columns: ['value'], mean: [0], std: [1] };
+    const r = inspectSeries(net, series, ['"Jan, 2020",1.5', '"Feb, 2020",2.5', '"Mar, 2020,3'], ['month', 'value']);
+    assert.deepStrictEqual(r.rows.map((x) => x.actual?.[0] ?? null), [1.5, 2.5, null]);
+    assert.match(r.rows[2].problem!, /quote is left open/);
+  });
 });
