@@ -329,23 +329,29 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     }
     let dataText: string;
     try {
-      const stat = await vscode.workspace.fs.stat(dataUri);
-      // A link could point anywhere on the machine; the workspace's own files only.
-      if (stat.type & vscode.FileType.SymbolicLink) return fail(`${rel}: data file ${config.data} is a symbolic link; RNN Lab reads only real files inside the workspace. Copy the file into the workspace.`);
-      if (stat.type & vscode.FileType.Directory) return fail(`${rel}: data file ${config.data} is a folder. Give the path of a text or CSV file.`);
-      checkFileSize(stat.size, config.data, config.maxFileBytes);
-      dataText = decodeText(await vscode.workspace.fs.readFile(dataUri), config.data, config.maxFileBytes);
+      dataText = await loadDataFile(dataUri, config.data, config.maxFileBytes);
     } catch (e) {
       return fail(`${rel}: cannot read data file ${config.data}: ${errorText(e)}`);
     }
     return startRun({ ...config, data: vscode.workspace.asRelativePath(dataUri, false) }, dataText);
   };
 
+  /**
+   * Every training path reads its data through here: real files only (a link could point anywhere
+   * on the machine, so links and folders are refused), the size cap checked on the stat before
+   * reading so an oversized file never enters memory, then the text checks. Throws what is wrong.
+   */
+  const loadDataFile = async (uri: vscode.Uri, name: string, maxBytes: number): Promise<string> => {
+    const stat = await vscode.workspace.fs.stat(uri);
+    if (stat.type & vscode.FileType.SymbolicLink) throw new Error(`${name} is a symbolic link; RNN Lab reads only real files inside the workspace. Copy the file into the workspace.`);
+    if (stat.type & vscode.FileType.Directory) throw new Error(`${name} is a folder. Give the path of a text or CSV file.`);
+    checkFileSize(stat.size, name, maxBytes);
+    return decodeText(await vscode.workspace.fs.readFile(uri), name, maxBytes);
+  };
+
   const readData = async (uri: vscode.Uri, maxBytes: number, rel: string): Promise<string | undefined> => {
     try {
-      // The cap is checked on the size first, so an oversized file is never read into memory.
-      checkFileSize((await vscode.workspace.fs.stat(uri)).size, rel, maxBytes);
-      return decodeText(await vscode.workspace.fs.readFile(uri), rel, maxBytes);
+      return await loadDataFile(uri, rel, maxBytes);
     } catch (e) {
       void vscode.window.showErrorMessage(`RNN Lab: cannot read ${rel}: ${errorText(e)}`, 'Show Log').then((a) => (a ? output.show() : undefined));
       return undefined;
