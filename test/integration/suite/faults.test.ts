@@ -157,34 +157,32 @@ describe('faults survived in the extension host', function () {
     const cycles = 20;
     const lagMedians: number[] = [];
     let lagMax = 0;
-    {
-      const cfgs = {
-        lstm: await writeConfig('pair-lstm.rnn.json', { name: 'pair-lstm', data: 'tiny.txt', cell: 'lstm', hidden: 8, seqLength: 8, batch: 2, steps: 1_000_000, diagEvery: 1000, evalEvery: 0 }),
-        gru: await writeConfig('pair-gru.rnn.json', { name: 'pair-gru', data: 'tiny.txt', cell: 'gru', hidden: 8, seqLength: 8, batch: 2, steps: 1_000_000, diagEvery: 1000, evalEvery: 0 }),
-      };
-      for (let cycle = 0; cycle < cycles; cycle++) {
-        tally.injected++;
-        const pair: { runId: string; cell: string }[] = [];
-        for (const cell of ['lstm', 'gru'] as const) {
-          const runId = await vscode.commands.executeCommand<string>('rnnLab.train', cfgs[cell]);
-          assert.ok(runId, api.errors.at(-1));
-          pair.push({ runId, cell });
-        }
-        assert.deepStrictEqual([...api.activeRuns()].sort(), pair.map((p) => p.runId).sort());
-        await waitFor('both runs to report a step', async () => {
-          const listed = await api.store.list();
-          return pair.every((p) => listed.find((r) => r.id === p.runId)?.last) ? true : undefined;
-        });
-        // Both train now: the host's event loop must keep time while their records pour in.
-        const [median, max] = await timerLag(10);
-        lagMedians.push(median);
-        lagMax = Math.max(lagMax, max);
-        await vscode.commands.executeCommand('rnnLab.stopTraining');
-        const summaries = await Promise.all(pair.map((p) => api.whenDone(p.runId)!));
-        assert.deepStrictEqual(summaries.map((s) => s.status), ['stopped', 'stopped']);
-        runs.push(...pair);
-        tally.survived++;
+    const cfgs = {
+      lstm: await writeConfig('pair-lstm.rnn.json', { name: 'pair-lstm', data: 'tiny.txt', cell: 'lstm', hidden: 8, seqLength: 8, batch: 2, steps: 1_000_000, diagEvery: 1000, evalEvery: 0 }),
+      gru: await writeConfig('pair-gru.rnn.json', { name: 'pair-gru', data: 'tiny.txt', cell: 'gru', hidden: 8, seqLength: 8, batch: 2, steps: 1_000_000, diagEvery: 1000, evalEvery: 0 }),
+    };
+    for (let cycle = 0; cycle < cycles; cycle++) {
+      tally.injected++;
+      const pair: { runId: string; cell: string }[] = [];
+      for (const cell of ['lstm', 'gru'] as const) {
+        const runId = await vscode.commands.executeCommand<string>('rnnLab.train', cfgs[cell]);
+        assert.ok(runId, api.errors.at(-1));
+        pair.push({ runId, cell });
       }
+      assert.deepStrictEqual([...api.activeRuns()].sort(), pair.map((p) => p.runId).sort());
+      await waitFor('both runs to report a step', async () => {
+        const listed = await api.store.list();
+        return pair.every((p) => listed.find((r) => r.id === p.runId)?.last) ? true : undefined;
+      });
+      // Both train now: the host's event loop must keep time while their records pour in.
+      const [median, max] = await timerLag(10);
+      lagMedians.push(median);
+      lagMax = Math.max(lagMax, max);
+      await vscode.commands.executeCommand('rnnLab.stopTraining');
+      const summaries = await Promise.all(pair.map((p) => api.whenDone(p.runId)!));
+      assert.deepStrictEqual(summaries.map((s) => s.status), ['stopped', 'stopped']);
+      runs.push(...pair);
+      tally.survived++;
     }
     assert.deepStrictEqual(api.activeRuns(), []);
     // A worker_threads worker reports its exit a moment after terminate(): give it up to 5 s.
