@@ -63,6 +63,7 @@ interface LayerCache {
   gates: Float64Array;
   hs: Float64Array;
   cs: Float64Array;
+  tc: Float64Array; // (T,B,H) LSTM only: tanh(c_t), kept so the backward pass need not recompute it
   aux: Float64Array;
   mask: Float64Array | null; // inverted-dropout mask applied to x (layers > 0)
 }
@@ -150,6 +151,7 @@ export class Network {
         gates: new Float64Array(T * B * GH),
         hs: new Float64Array((T + 1) * B * H),
         cs: new Float64Array(lstm ? (T + 1) * B * H : 0),
+        tc: new Float64Array(lstm ? T * B * H : 0),
         aux: new Float64Array(gru ? T * B * H : 0),
         mask: l > 0 && this.spec.dropout > 0 ? new Float64Array(T * B * H) : null,
       });
@@ -248,7 +250,7 @@ export class Network {
     const W = this.params.data;
     const whh = this.params.spec(`weight_hh_l${l}`).offset;
     const bhh = this.params.spec(`bias_hh_l${l}`).offset;
-    const { gates: g, hs, cs, aux } = this.caches[l];
+    const { gates: g, hs, cs, tc, aux } = this.caches[l];
     const cell = this.spec.cell;
     const relu = this.spec.rnnActivation === 'relu';
     const resetAfter = this.spec.gruVariant === 'reset_after';
@@ -278,8 +280,10 @@ export class Network {
             g[row + 2 * H + j] = gg;
             g[row + 3 * H + j] = o;
             const c = f * cs[hp + b * H + j] + i * gg;
+            const tanhC = Math.tanh(c);
             cs[hn + b * H + j] = c;
-            hs[hn + b * H + j] = o * Math.tanh(c);
+            tc[hp + b * H + j] = tanhC;
+            hs[hn + b * H + j] = o * tanhC;
           }
         }
       } else if (resetAfter) {
@@ -374,8 +378,8 @@ export class Network {
    * The head on the last forward's top outputs. Softmax: mean cross-entropy against integer
    * targets (T,B), probabilities left in `probabilities()`. Linear: mean squared error against
    * targets (T,B,O). With `backward`, dL/dlogits goes into the head gradients (if `paramGrads`)
-   * and into the gradient of the top outputs, ready for backward(). `positions`, when given,
-   * restricts the loss to those time steps (the flow diagnostic uses only the last one).
+   * and into the gradient of the top outputs, ready for backward(). `lastStepOnly` restricts the
+   * loss to the last time step (the flow diagnostic) and computes only that step's outputs.
    */
   head(targets: Int32Array | Float64Array, opts: { backward: boolean; paramGrads?: boolean; lastStepOnly?: boolean }): number {
     const T = this.T;
@@ -388,15 +392,15 @@ export class Network {
     const bias = p.spec('head.bias').offset;
     const z = this.headBuf;
     const N = T * B;
-    gemmNT(N, O, H, top, B * H, H, p.data, w, H, z, 0, O, 0);
-    for (let r = 0; r < N; r++) for (let k = 0; k < O; k++) z[r * O + k] += p.data[bias + k];
     const first = opts.lastStepOnly ? (T - 1) * B : 0;
     const count = N - first;
+    gemmNT(count, O, H, top, (first + B) * H, H, p.data, w, H, z, first * O, O, 0);
+    for (let r = first; r < N; r++) for (let k = 0; k < O; k++) z[r * O + k] += p.data[bias + k];
     let loss = 0;
     if (this.spec.head.kind === 'softmax') {
       const tg = targets as Int32Array;
       // Fused softmax + cross-entropy: dlogits = (p - onehot(target)) / count.
-      for (let r = 0; r < N; r++) {
+      for (let r = first; r < N; r++) {
         const o = r * O;
         let max = -Infinity;
         for (let k = 0; k < O; k++) if (z[o + k] > max) max = z[o + k];
@@ -410,19 +414,18 @@ export class Network {
           sum += e;
         }
         for (let k = 0; k < O; k++) z[o + k] /= sum;
-        if (r >= first) loss += Math.log(sum) - zt;
+        loss += Math.log(sum) - zt;
       }
       loss /= count;
       if (opts.backward) {
         const dz = this.dX; // reuse as (N,O) scratch when O fits, else the shared scratch (not in use here)
         const buf = dz.length >= N * O ? dz : this.scratch(N * O);
-        buf.fill(0, 0, N * O);
         for (let r = first; r < N; r++) {
           const o = r * O;
           for (let k = 0; k < O; k++) buf[o + k] = z[o + k] / count;
           buf[o + tg[r]] -= 1 / count;
         }
-        this.headBackward(buf, opts.paramGrads ?? true);
+        this.headBackward(buf, first, opts.paramGrads ?? true);
       }
     } else {
       const tg = targets as Float64Array;
@@ -435,34 +438,36 @@ export class Network {
       loss /= count * O;
       if (opts.backward) {
         const buf = this.dX.length >= N * O ? this.dX : this.scratch(N * O);
-        buf.fill(0, 0, N * O);
         for (let r = first; r < N; r++) {
           for (let k = 0; k < O; k++) buf[r * O + k] = (2 * (z[r * O + k] - tg[r * O + k])) / (count * O);
         }
-        this.headBackward(buf, opts.paramGrads ?? true);
+        this.headBackward(buf, first, opts.paramGrads ?? true);
       }
     }
     return loss;
   }
 
-  /** Softmax probabilities (T,B,V) or linear predictions (T,B,O) of the last head() call. */
+  /** Softmax probabilities (T,B,V) or linear predictions (T,B,O) of the last head() call (its last step's rows only after lastStepOnly). */
   headOutputs(): Float64Array {
     return this.headBuf.subarray(0, this.T * this.B * this.outputSize);
   }
 
-  private headBackward(dz: Float64Array, paramGrads: boolean): void {
+  /** Backward through the head from dz (rows first..N-1 of (N,O); the rows before carry no loss). */
+  private headBackward(dz: Float64Array, first: number, paramGrads: boolean): void {
     const N = this.T * this.B;
+    const rows = N - first;
     const H = this.spec.hidden;
     const O = this.outputSize;
     const p = this.params;
     const top = this.caches[this.spec.layers - 1].hs;
     const w = p.spec('head.weight').offset;
     if (paramGrads) {
-      gemmTN(O, H, N, dz, 0, O, top, this.B * H, H, p.grad, w, H, 1);
-      addColumnSums(N, O, dz, 0, O, p.grad, p.spec('head.bias').offset);
+      gemmTN(O, H, rows, dz, first * O, O, top, (first + this.B) * H, H, p.grad, w, H, 1);
+      addColumnSums(rows, O, dz, first * O, O, p.grad, p.spec('head.bias').offset);
     }
     // dL/dh_top = dlogits W_head; stored as the gradient into the top layer's outputs.
-    gemmNN(N, H, O, dz, 0, O, p.data, w, H, this.dOut, 0, H, 0);
+    this.dOut.fill(0, 0, first * H);
+    gemmNN(rows, H, O, dz, first * O, O, p.data, w, H, this.dOut, first * H, H, 0);
   }
 
   /** Sets the gradient of the top outputs directly (losses defined on h, e.g. the oracle's sum of squares). */
@@ -560,7 +565,7 @@ export class Network {
     const GH = this.gates * H;
     const W = this.params.data;
     const whh = this.params.spec(`weight_hh_l${l}`).offset;
-    const { gates: g, hs, cs, aux } = this.caches[l];
+    const { gates: g, hs, cs, tc: tanhC, aux } = this.caches[l];
     const dG = this.dG;
     const dAux = this.dAux;
     const dOut = this.dOut;
@@ -577,7 +582,6 @@ export class Network {
     transposeInto(GH, H, W, whh, H, whhT);
     for (let t = T - 1; t >= 0; t--) {
       const hp = t * B * H;
-      const hn = hp + B * H;
       const go = t * B * GH;
       const oo = t * B * H;
       for (let i = 0; i < B * H; i++) dh[i] += dOut[oo + i];
@@ -595,7 +599,7 @@ export class Network {
           for (let j = 0; j < H; j++) {
             const k = b * H + j;
             const i = g[row + j], f = g[row + H + j], gg = g[row + 2 * H + j], o = g[row + 3 * H + j];
-            const tc = Math.tanh(cs[hn + k]);
+            const tc = tanhC[oo + k];
             const dct = dc[k] + dh[k] * o * (1 - tc * tc); // total dL/dc_t: carried + through h_t
             cnorm += dct * dct;
             dG[row + j] = dct * gg * i * (1 - i);

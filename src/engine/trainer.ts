@@ -61,7 +61,6 @@ export class Trainer {
   seen = 0;
   private readonly input: Int32Array | Float64Array;
   private readonly target: Int32Array | Float64Array;
-  private readonly chunkStart: RecurrentState;
   private readonly lastGood: Float64Array;
   private evalNet: Network | null = null;
 
@@ -80,7 +79,6 @@ export class Trainer {
     this.input = dataset.kind === 'text' ? new Int32Array(T * B) : new Float64Array(T * B * width);
     this.target = dataset.kind === 'text' ? new Int32Array(T * B) : new Float64Array(T * B * width);
     this.state = this.net.newState(B);
-    this.chunkStart = this.net.newState(B);
     this.lastGood = new Float64Array(this.net.params.size);
     this.spectrum = new SpectrumTracker(this.net);
   }
@@ -111,15 +109,20 @@ export class Trainer {
     const T = config.seqLength;
     const B = config.batch;
     if (this.batcher.next(this.input, this.target)) this.resetState();
-    copyState(this.state, this.chunkStart);
     net.params.zeroGrad();
     net.forward(this.input, T, B, this.state, this.rng);
     const saturation = diagnose ? gateSaturation(net) : [];
     const loss = net.head(this.target, { backward: true });
     net.backward();
+    // Per-tensor norms, and the global norm from their squares: one pass over the gradient.
     const paramGradNorms: Record<string, number> = {};
-    for (const t of net.params.tensors) paramGradNorms[t.name] = l2(net.params.grad, t.offset, t.offset + t.size);
-    const clip = clipGradients(net.params.grad, config.clipMode, config.clip);
+    let sumSquares = 0;
+    for (const t of net.params.tensors) {
+      const n = l2(net.params.grad, t.offset, t.offset + t.size);
+      paramGradNorms[t.name] = n;
+      sumSquares += n * n;
+    }
+    const clip = clipGradients(net.params.grad, config.clipMode, config.clip, Math.sqrt(sumSquares));
     const nextStep = this.step + 1;
     if (!Number.isFinite(loss) || !Number.isFinite(clip.norm)) {
       throw new EngineError('diverged', `diverged at step ${nextStep} (loss ${loss}, gradient norm ${clip.norm})`, 'Lower the learning rate, turn on clipping, or lower hiddenScale; the parameters of the last good step were kept.');
@@ -146,17 +149,16 @@ export class Trainer {
   }
 
   /**
-   * ||dL_T / dh_{T-k}|| for k = 0..T-1 (and the LSTM's ||dL_T / dc_{T-k}||): an extra forward
-   * and backward over the chunk just trained on, from the same initial state, with the loss of
-   * the last time step only and no parameter gradients. Index k counts steps back from the end.
+   * ||dL_T / dh_{T-k}|| for k = 0..T-1 (and the LSTM's ||dL_T / dc_{T-k}||): one more backward
+   * pass over the chunk just trained on, from the loss of the last time step only, with no
+   * parameter gradients. It reuses the training step's forward activations (same weights, same
+   * dropout masks: the flow of the step that was taken), so it costs a backward through the
+   * recurrence and no forward. Index k counts steps back from the end.
    */
   private flowThroughTime(): FlowEntry[] {
     const { net, config } = this;
     const T = config.seqLength;
     const L = net.spec.layers;
-    const state = net.newState(config.batch);
-    copyState(this.chunkStart, state);
-    net.forward(this.input, T, config.batch, state);
     net.head(this.target, { backward: true, paramGrads: false, lastStepOnly: true });
     const rec = {
       h: Array.from({ length: L }, () => new Float64Array(T)),

@@ -272,6 +272,70 @@ describe('gradient flow through time, known answer', () => {
   });
 });
 
+describe('gradient flow in a training step', () => {
+  for (const cell of ['lstm', 'gru', 'rnn'] as const) {
+    it(`${cell}: the trainer's flow (reusing the step's forward) equals a clean forward and backward from the chunk's start`, () => {
+      // The trainer measures the flow from the training forward's caches; this recomputes it with
+      // a separate network from the same initial state and weights, the way a reader would.
+      const t = new Trainer(tinyConfig({ cell, layers: 2, hidden: 12, seqLength: 7, batch: 3 }), textDataset(text, 't', 0.1, 21));
+      t.trainStep();
+      t.trainStep();
+      const state = { batch: 3, h: t.state.h.map((h) => h.slice()), c: t.state.c.map((c) => c.slice()) };
+      const weights = t.net.params.data.slice();
+      const d = t.trainStep(true).diagnostics!;
+      const net = new Network(t.net.spec);
+      net.params.data.set(weights);
+      const input = (t as unknown as { input: Int32Array }).input;
+      const target = (t as unknown as { target: Int32Array }).target;
+      net.forward(input, 7, 3, state);
+      // dL_T/dh_T by hand from the full head's probabilities: (p - onehot) / B, times W_head.
+      net.head(target, { backward: false });
+      const p = net.headOutputs();
+      const V = net.outputSize;
+      const W = net.params.view('head.weight');
+      const dTop = new Float64Array(7 * 3 * 12);
+      for (let r = 6 * 3; r < 7 * 3; r++) {
+        for (let k = 0; k < V; k++) {
+          const dz = (p[r * V + k] - (k === target[r] ? 1 : 0)) / 3;
+          for (let j = 0; j < 12; j++) dTop[r * 12 + j] += dz * W[k * 12 + j];
+        }
+      }
+      net.setTopGradient(dTop);
+      const rec = { h: [new Float64Array(7), new Float64Array(7)], c: [new Float64Array(cell === 'lstm' ? 7 : 0), new Float64Array(cell === 'lstm' ? 7 : 0)] };
+      net.backward({ paramGrads: false, flow: rec });
+      for (let l = 0; l < 2; l++) {
+        const want = Array.from(rec.h[l]).reverse();
+        d.flow[l].h.forEach((x, k) => assert.ok(Math.abs(x - want[k]) <= 1e-12 * want[k], `layer ${l} k=${k}: ${x} vs ${want[k]}`));
+        if (cell === 'lstm') {
+          const wantC = Array.from(rec.c[l]).reverse();
+          d.flow[l].c!.forEach((x, k) => assert.ok(Math.abs(x - wantC[k]) <= 1e-12 * wantC[k], `layer ${l} c k=${k}`));
+        }
+      }
+    });
+  }
+  it('head with lastStepOnly: the mean cross-entropy of the last step, from h_T and the head weights directly', () => {
+    const t = new Trainer(tinyConfig({ hidden: 10, seqLength: 5, batch: 4 }), textDataset(text, 't', 0.1, 20));
+    t.trainStep();
+    const net = t.net;
+    const target = (t as unknown as { target: Int32Array }).target;
+    const top = net.topOutputs(); // (T,B,H): h_1..h_T
+    const W = net.params.view('head.weight');
+    const bias = net.params.view('head.bias');
+    const V = net.outputSize;
+    const H = 10;
+    let want = 0;
+    for (let b = 0; b < 4; b++) {
+      const r = 4 * 4 + b; // time step T-1 (0-based), stream b
+      const z = Array.from({ length: V }, (_, k) => bias[k] + top.subarray(r * H, r * H + H).reduce((a, h, j) => a + h * W[k * H + j], 0));
+      const max = Math.max(...z);
+      const lse = max + Math.log(z.reduce((a, x) => a + Math.exp(x - max), 0));
+      want += lse - z[target[r]];
+    }
+    const got = net.head(target, { backward: false, lastStepOnly: true });
+    assert.ok(Math.abs(got - want / 4) < 1e-12, `${got} vs ${want / 4}`);
+  });
+});
+
 describe('runSession: the records a run emits', () => {
   it('metrics every step (sigma_1 per W_hh block, per-tensor gradient norms, post-clip norm <= t), diagnostics every N, a checkpoint, one done', async () => {
     const { runSession } = await import('../../src/engine/session');
