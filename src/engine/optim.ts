@@ -77,22 +77,45 @@ export class Optimizer {
     this.v = new Float64Array(needV ? size : 0);
   }
 
-  step(w: Float64Array, g: Float64Array, lr: number): void {
+  /**
+   * One update of w from g. With `prev`, w's values before the update are copied into it in the
+   * same pass (what a divergence guard restores). Returns whether every updated weight is finite
+   * (x * 0 is 0 for finite x, NaN otherwise), also counted in that pass: one sweep over the
+   * parameters instead of three (update, copy, check).
+   */
+  step(w: Float64Array, g: Float64Array, lr: number, prev?: Float64Array): boolean {
     const o = this.opts;
     const { m, v } = this;
     this.t++;
+    const n = w.length;
+    // Without prev the old value is stored into w itself, right before the new one overwrites it.
+    const keep = prev ?? w;
+    let check = 0;
     switch (o.kind) {
-      case 'sgd':
-        if (o.momentum > 0) {
+      case 'sgd': {
+        const mu = o.momentum;
+        if (mu > 0) {
           // PyTorch form: m <- mu m + g; w <- w - lr m
-          for (let i = 0; i < w.length; i++) {
-            m[i] = o.momentum * m[i] + g[i];
-            w[i] -= lr * m[i];
+          for (let i = 0; i < n; i++) {
+            const wi = w[i];
+            keep[i] = wi;
+            const mi = mu * m[i] + g[i];
+            m[i] = mi;
+            const next = wi - lr * mi;
+            w[i] = next;
+            check += next * 0;
           }
         } else {
-          for (let i = 0; i < w.length; i++) w[i] -= lr * g[i];
+          for (let i = 0; i < n; i++) {
+            const wi = w[i];
+            keep[i] = wi;
+            const next = wi - lr * g[i];
+            w[i] = next;
+            check += next * 0;
+          }
         }
         break;
+      }
       case 'adam': {
         // Kingma & Ba 2015, bias-corrected, in PyTorch's arrangement:
         //   w -= (lr / c1) m / (sqrt(v) / sqrt(c2) + eps)
@@ -101,31 +124,52 @@ export class Optimizer {
         const b1 = o.beta1, b2 = o.beta2, eps = o.eps;
         const stepSize = lr / (1 - Math.pow(b1, this.t));
         const rootC2 = 1 / Math.sqrt(1 - Math.pow(b2, this.t));
-        for (let i = 0; i < w.length; i++) {
+        for (let i = 0; i < n; i++) {
+          const wi = w[i];
+          keep[i] = wi;
           const gi = g[i];
           const mi = b1 * m[i] + (1 - b1) * gi;
           const vi = b2 * v[i] + (1 - b2) * gi * gi;
           m[i] = mi;
           v[i] = vi;
-          w[i] -= (stepSize * mi) / (Math.sqrt(vi) * rootC2 + eps);
+          const next = wi - (stepSize * mi) / (Math.sqrt(vi) * rootC2 + eps);
+          w[i] = next;
+          check += next * 0;
         }
         break;
       }
-      case 'rmsprop':
+      case 'rmsprop': {
         // Tieleman & Hinton 2012: v <- rho v + (1 - rho) g^2; w <- w - lr g / (sqrt(v) + eps)
-        for (let i = 0; i < w.length; i++) {
-          v[i] = o.rho * v[i] + (1 - o.rho) * g[i] * g[i];
-          w[i] -= (lr * g[i]) / (Math.sqrt(v[i]) + o.eps);
+        const rho = o.rho, eps = o.eps;
+        for (let i = 0; i < n; i++) {
+          const wi = w[i];
+          keep[i] = wi;
+          const gi = g[i];
+          const vi = rho * v[i] + (1 - rho) * gi * gi;
+          v[i] = vi;
+          const next = wi - (lr * gi) / (Math.sqrt(vi) + eps);
+          w[i] = next;
+          check += next * 0;
         }
         break;
-      case 'adagrad':
+      }
+      case 'adagrad': {
         // Duchi et al. 2011: v <- v + g^2; w <- w - lr g / (sqrt(v) + eps)
-        for (let i = 0; i < w.length; i++) {
-          v[i] += g[i] * g[i];
-          w[i] -= (lr * g[i]) / (Math.sqrt(v[i]) + o.eps);
+        const eps = o.eps;
+        for (let i = 0; i < n; i++) {
+          const wi = w[i];
+          keep[i] = wi;
+          const gi = g[i];
+          const vi = v[i] + gi * gi;
+          v[i] = vi;
+          const next = wi - (lr * gi) / (Math.sqrt(vi) + eps);
+          w[i] = next;
+          check += next * 0;
         }
         break;
+      }
     }
+    return check === 0;
   }
 
   /** The state an exact resume needs: step count and the moment buffers (copies). */

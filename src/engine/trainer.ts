@@ -129,9 +129,8 @@ export class Trainer {
     }
     const flow = diagnose ? this.flowThroughTime() : [];
     const lr = this.lr;
-    this.lastGood.set(net.params.data);
-    this.optimizer.step(net.params.data, net.params.grad, lr);
-    if (!allFinite(net.params.data)) {
+    // The update keeps the old weights in lastGood and checks the new ones, in the same pass.
+    if (!this.optimizer.step(net.params.data, net.params.grad, lr, this.lastGood)) {
       net.params.data.set(this.lastGood);
       throw new EngineError('diverged', `diverged at step ${nextStep} (the update made a parameter non-finite)`, 'Lower the learning rate or turn on clipping; the parameters of the last good step were kept.');
     }
@@ -229,13 +228,6 @@ export class Trainer {
     const loss = total / chunks;
     return d.kind === 'text' ? { loss, bpc: loss / Math.LN2 } : { loss };
   }
-}
-
-/** x * 0 is 0 for every finite x and NaN for +-Infinity and NaN: one plain loop, no callback per element. */
-function allFinite(v: Float64Array): boolean {
-  let s = 0;
-  for (let i = 0; i < v.length; i++) s += v[i] * 0;
-  return s === 0;
 }
 
 export function copyState(from: RecurrentState, to: RecurrentState): void {

@@ -110,6 +110,21 @@ describe('optimizers, one step known answers', () => {
   it('Adam: the first bias-corrected step moves each weight by lr', () => close(run('adam'), [1 - 0.1 * 0.5 / (0.5 + 1e-8), -2 + 0.1 * 1 / (1 + 1e-8)]));
   it('RMSProp: v = 0.01 g^2', () => close(run('rmsprop'), [1 - (0.1 * 0.5) / (Math.sqrt(0.01 * 0.25) + 1e-8), -2 + 0.1 / (Math.sqrt(0.01) + 1e-8)]));
   it('Adagrad: v = g^2', () => close(run('adagrad'), [1 - 0.1 * 0.5 / (0.5 + 1e-8), -2 + 0.1 / (1 + 1e-8)]));
+  it('each optimizer keeps the old weights in prev and reports whether the new ones are finite, in one pass', () => {
+    for (const kind of ['sgd', 'adam', 'rmsprop', 'adagrad'] as const) {
+      const o = new Optimizer(3, { ...DEFAULT_OPTIMIZER, kind, momentum: kind === 'sgd' ? 0.5 : 0 });
+      const w = Float64Array.from([1, -2, 3]);
+      const prev = new Float64Array(3);
+      assert.equal(o.step(w, Float64Array.from([0.5, -1, 0.25]), 0.1, prev), true, kind);
+      assert.deepEqual([...prev], [1, -2, 3], `${kind}: prev holds the weights before the step`);
+      assert.notDeepEqual([...w], [1, -2, 3]);
+      // A learning rate that overflows the update: the step says so, prev still has the last good weights.
+      const before = [...w];
+      assert.equal(o.step(w, Float64Array.from([1e300, 1, 1]), 1e308, prev), false, `${kind}: an infinite weight is reported`);
+      assert.deepEqual([...prev], before);
+      assert.ok(!Number.isFinite(w[0]));
+    }
+  });
 });
 
 const text = 'the quick brown fox jumps over the lazy dog. '.repeat(40);
