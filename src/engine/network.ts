@@ -23,7 +23,7 @@
  */
 import type { CellKind, GruVariant } from '../protocol';
 import { ParamStore } from './params';
-import { addColumnSums, gemmNN, gemmNT, gemmTN, l2, sigmoid, transposeInto } from './linalg';
+import { addColumnSums, gemmNN, gemmNT, gemmTN, gemvPacked, l2, packColumns, packRows, panelLength, sigmoid, transposeInto } from './linalg';
 import type { Rng } from './random';
 
 export type InputSpec =
@@ -254,12 +254,16 @@ export class Network {
     const cell = this.spec.cell;
     const relu = this.spec.rnnActivation === 'relu';
     const resetAfter = this.spec.gruVariant === 'reset_after';
+    // Batch 1: every product is matrix-vector; W_hh goes into panels once for the whole chunk.
+    const P = B === 1 ? this.packRecurrent(l, 'rows') : null;
+    const pn = cell === 'gru' ? panelLength(2 * H, H) : 0; // the GRU's candidate block n starts here
     for (let t = 0; t < T; t++) {
       const hp = t * B * H; // h_{t-1}
       const hn = hp + B * H; // h_t
       const go = t * B * GH;
       if (cell === 'rnn') {
-        gemmNT(B, H, H, hs, hp, H, W, whh, H, g, go, GH, 1);
+        if (P) gemvPacked(H, H, hs, hp, P, 0, g, go, 1);
+        else gemmNT(B, H, H, hs, hp, H, W, whh, H, g, go, GH, 1);
         for (let i = 0; i < B * H; i++) {
           const a = g[go + i];
           const h = relu ? (a > 0 ? a : 0) : Math.tanh(a);
@@ -267,7 +271,8 @@ export class Network {
           hs[hn + i] = h;
         }
       } else if (cell === 'lstm') {
-        gemmNT(B, GH, H, hs, hp, H, W, whh, H, g, go, GH, 1);
+        if (P) gemvPacked(GH, H, hs, hp, P, 0, g, go, 1);
+        else gemmNT(B, GH, H, hs, hp, H, W, whh, H, g, go, GH, 1);
         for (let b = 0; b < B; b++) {
           const row = go + b * GH;
           for (let j = 0; j < H; j++) {
@@ -289,7 +294,12 @@ export class Network {
       } else if (resetAfter) {
         // aux[t] = h_{t-1} W_hh^T + b_hh for all three blocks is needed; keep only the n block.
         const hg = this.scratch(B * GH);
-        gemmNT(B, GH, H, hs, hp, H, W, whh, H, hg, 0, GH, 0);
+        if (P) {
+          gemvPacked(2 * H, H, hs, hp, P, 0, hg, 0, 0);
+          gemvPacked(H, H, hs, hp, P, pn, hg, 2 * H, 0);
+        } else {
+          gemmNT(B, GH, H, hs, hp, H, W, whh, H, hg, 0, GH, 0);
+        }
         for (let b = 0; b < B; b++) {
           const row = go + b * GH;
           for (let j = 0; j < H; j++) {
@@ -307,7 +317,8 @@ export class Network {
         }
       } else {
         const hg = this.scratch(B * GH);
-        gemmNT(B, 2 * H, H, hs, hp, H, W, whh, H, hg, 0, GH, 0);
+        if (P) gemvPacked(2 * H, H, hs, hp, P, 0, hg, 0, 0);
+        else gemmNT(B, 2 * H, H, hs, hp, H, W, whh, H, hg, 0, GH, 0);
         const ao = t * B * H;
         for (let b = 0; b < B; b++) {
           const row = go + b * GH;
@@ -320,7 +331,8 @@ export class Network {
           }
         }
         // (r * h_{t-1}) W_hn^T
-        gemmNT(B, H, H, aux, ao, H, W, whh + 2 * H * H, H, hg, 0, GH, 0);
+        if (P) gemvPacked(H, H, aux, ao, P, pn, hg, 0, 0);
+        else gemmNT(B, H, H, aux, ao, H, W, whh + 2 * H * H, H, hg, 0, GH, 0);
         for (let b = 0; b < B; b++) {
           const row = go + b * GH;
           for (let j = 0; j < H; j++) {
@@ -332,6 +344,35 @@ export class Network {
         }
       }
     }
+  }
+
+  private panelBuf = new Float64Array(0);
+  /**
+   * W_hh of layer l in panels for batch-1 products (linalg's packRows / packColumns): its rows,
+   * for h W_hh^T in the forward pass, or its columns, for dG W_hh in the backward pass. The GRU's
+   * is packed in two parts, gates r and z, then the candidate n (from panelLength(2H, H) on),
+   * because its n block is also used alone.
+   */
+  private packRecurrent(l: number, side: 'rows' | 'columns'): Float64Array {
+    const H = this.spec.hidden;
+    const GH = this.gates * H;
+    const W = this.params.data;
+    const whh = this.params.spec(`weight_hh_l${l}`).offset;
+    // rows: N outputs = rows of W_hh, K = H; columns: N outputs = H, K = rows of W_hh.
+    const size = (rows: number) => (side === 'rows' ? panelLength(rows, H) : panelLength(H, rows));
+    const gru = this.spec.cell === 'gru';
+    const need = gru ? size(2 * H) + size(H) : size(GH);
+    if (this.panelBuf.length < need) this.panelBuf = new Float64Array(need);
+    const P = this.panelBuf;
+    const part = (row0: number, rows: number, at: number) =>
+      side === 'rows' ? packRows(rows, H, W, whh + row0 * H, H, P, at) : packColumns(H, rows, W, whh + row0 * H, H, P, at);
+    if (gru) {
+      part(0, 2 * H, 0);
+      part(2 * H, H, size(2 * H));
+    } else {
+      part(0, GH, 0);
+    }
+    return P;
   }
 
   private scratchBuf = new Float64Array(0);
@@ -578,8 +619,11 @@ export class Network {
     const drh = new Float64Array(cell === 'gru' && !resetAfter ? B * H : 0);
     // W_hh^T [H, G*H], once per pass: dh_{t-1} = dG_t W_hh then runs as rows dotted with rows
     // (gemmNT) on contiguous memory at every step. Row j holds d(pre-activations)/dh_j for all gates.
-    const whhT = this.scratch(GH * H);
-    transposeInto(GH, H, W, whh, H, whhT);
+    // Batch 1: W_hh's columns in panels instead (matrix-vector products; n block from pn on).
+    const P = B === 1 ? this.packRecurrent(l, 'columns') : null;
+    const pn = cell === 'gru' ? panelLength(H, 2 * H) : 0;
+    const whhT = this.scratch(P ? 0 : GH * H);
+    if (!P) transposeInto(GH, H, W, whh, H, whhT);
     for (let t = T - 1; t >= 0; t--) {
       const hp = t * B * H;
       const go = t * B * GH;
@@ -591,7 +635,8 @@ export class Network {
           const h = g[go + i];
           dG[go + i] = relu ? (h > 0 ? dh[i] : 0) : dh[i] * (1 - h * h);
         }
-        gemmNT(B, H, H, dG, go, GH, whhT, 0, GH, dhPrev, 0, H, 0);
+        if (P) gemvPacked(H, H, dG, go, P, 0, dhPrev, 0, 0);
+        else gemmNT(B, H, H, dG, go, GH, whhT, 0, GH, dhPrev, 0, H, 0);
       } else if (cell === 'lstm') {
         let cnorm = 0;
         for (let b = 0; b < B; b++) {
@@ -610,7 +655,8 @@ export class Network {
           }
         }
         if (flow) flow.c[l][t] = Math.sqrt(cnorm);
-        gemmNT(B, H, GH, dG, go, GH, whhT, 0, GH, dhPrev, 0, H, 0);
+        if (P) gemvPacked(H, GH, dG, go, P, 0, dhPrev, 0, 0);
+        else gemmNT(B, H, GH, dG, go, GH, whhT, 0, GH, dhPrev, 0, H, 0);
       } else {
         for (let b = 0; b < B; b++) {
           const row = go + b * GH;
@@ -632,11 +678,17 @@ export class Network {
               dAux[oo + b * H + j] = dnp * r;
             }
           }
-          gemmNT(B, H, 2 * H, dG, go, GH, whhT, 0, GH, dhPrev, 0, H, 0);
-          gemmNT(B, H, H, dAux, oo, H, whhT, 2 * H, GH, dhPrev, 0, H, 1);
+          if (P) {
+            gemvPacked(H, 2 * H, dG, go, P, 0, dhPrev, 0, 0);
+            gemvPacked(H, H, dAux, oo, P, pn, dhPrev, 0, 1);
+          } else {
+            gemmNT(B, H, 2 * H, dG, go, GH, whhT, 0, GH, dhPrev, 0, H, 0);
+            gemmNT(B, H, H, dAux, oo, H, whhT, 2 * H, GH, dhPrev, 0, H, 1);
+          }
         } else {
           // d(r h) = dn_pre W_hn
-          gemmNT(B, H, H, dG, go + 2 * H, GH, whhT, 2 * H, GH, drh, 0, H, 0);
+          if (P) gemvPacked(H, H, dG, go + 2 * H, P, pn, drh, 0, 0);
+          else gemmNT(B, H, H, dG, go + 2 * H, GH, whhT, 2 * H, GH, drh, 0, H, 0);
           for (let b = 0; b < B; b++) {
             const row = go + b * GH;
             for (let j = 0; j < H; j++) {
@@ -645,7 +697,8 @@ export class Network {
               dG[row + j] = drh[k] * hs[hp + k] * r * (1 - r);
             }
           }
-          gemmNT(B, H, 2 * H, dG, go, GH, whhT, 0, GH, dhPrev, 0, H, 0);
+          if (P) gemvPacked(H, 2 * H, dG, go, P, 0, dhPrev, 0, 0);
+          else gemmNT(B, H, 2 * H, dG, go, GH, whhT, 0, GH, dhPrev, 0, H, 0);
           for (let b = 0; b < B; b++) {
             for (let j = 0; j < H; j++) dhPrev[b * H + j] += drh[b * H + j] * g[go + b * GH + j];
           }
