@@ -108,7 +108,11 @@ export interface SaturationEntry {
 
 export interface FlowEntry {
   layer: number;
-  /** ||dL_T / dh_{T-k}|| for k = 0..T-1. */
+  /**
+   * ||dL_T / dh_{T-k}|| for k = 0..T-1: L_T is the mean loss of the chunk's last step over the
+   * batch, through the training step's own forward pass (its weights before the update, and its
+   * dropout masks).
+   */
   h: number[];
   /** ||dL_T / dc_{T-k}|| (LSTM only). */
   c?: number[];
