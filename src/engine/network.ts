@@ -44,6 +44,9 @@ export interface ModelSpec {
   dropout: number;
 }
 
+/** From this many time steps on, batch-1 recurrences pack W_hh into panels (linalg's gemvPacked). */
+export const PANEL_MIN_STEPS = 8;
+
 export const GATE_NAMES: Record<CellKind, string[]> = {
   rnn: ['h'],
   lstm: ['i', 'f', 'g', 'o'],
@@ -254,8 +257,9 @@ export class Network {
     const cell = this.spec.cell;
     const relu = this.spec.rnnActivation === 'relu';
     const resetAfter = this.spec.gruVariant === 'reset_after';
-    // Batch 1: every product is matrix-vector; W_hh goes into panels once for the whole chunk.
-    const P = B === 1 ? this.packRecurrent(l, 'rows') : null;
+    // Batch 1: every product is matrix-vector; W_hh goes into panels once for the whole chunk
+    // (not for a few steps, e.g. sampling's one at a time: packing costs about two products).
+    const P = B === 1 && T >= PANEL_MIN_STEPS ? this.packRecurrent(l, 'rows') : null;
     const pn = cell === 'gru' ? panelLength(2 * H, H) : 0; // the GRU's candidate block n starts here
     for (let t = 0; t < T; t++) {
       const hp = t * B * H; // h_{t-1}
@@ -620,7 +624,7 @@ export class Network {
     // W_hh^T [H, G*H], once per pass: dh_{t-1} = dG_t W_hh then runs as rows dotted with rows
     // (gemmNT) on contiguous memory at every step. Row j holds d(pre-activations)/dh_j for all gates.
     // Batch 1: W_hh's columns in panels instead (matrix-vector products; n block from pn on).
-    const P = B === 1 ? this.packRecurrent(l, 'columns') : null;
+    const P = B === 1 && T >= PANEL_MIN_STEPS ? this.packRecurrent(l, 'columns') : null;
     const pn = cell === 'gru' ? panelLength(H, 2 * H) : 0;
     const whhT = this.scratch(P ? 0 : GH * H);
     if (!P) transposeInto(GH, H, W, whh, H, whhT);

@@ -10,7 +10,7 @@ import { Trainer } from '../../src/engine/trainer';
 import { encodeSafetensors, decodeSafetensors } from '../../src/engine/safetensors';
 import type { CellKind, GruVariant, RunConfig } from '../../src/protocol';
 
-type Case = { cell: CellKind; variant: GruVariant; layers: number; head: 'softmax' | 'linear'; relu?: boolean; batch?: number; hidden?: number };
+type Case = { cell: CellKind; variant: GruVariant; layers: number; head: 'softmax' | 'linear'; relu?: boolean; batch?: number; hidden?: number; steps?: number };
 
 function lossOf(net: Network, input: Int32Array | Float64Array, targets: Int32Array | Float64Array, T: number, B: number, h0: Float64Array[], c0: Float64Array[]): number {
   const s = net.newState(B);
@@ -28,16 +28,19 @@ describe('centered finite differences (float64) on random small models', () => {
     }
   }
   cases.push({ cell: 'rnn', variant: 'reset_after', layers: 2, head: 'softmax', relu: true });
-  // Batch 1 runs its recurrent products on packed panels (linalg's gemvPacked): H = 9 is one full
-  // panel of 8 units and a partial one; the gates' G*H rows cross panel boundaries too.
+  // Batch 1 runs its recurrent products as matrix-vector ones: on packed panels (linalg's
+  // gemvPacked) from PANEL_MIN_STEPS = 8 steps on, by gemmNT's 1 x 8 tiles below. H = 9 is one
+  // full panel of 8 units and a partial one; the gates' G*H rows cross panel boundaries too.
   for (const [cell, variant] of [['rnn', 'reset_after'], ['lstm', 'reset_after'], ['gru', 'reset_after'], ['gru', 'reset_before']] as [CellKind, GruVariant][]) {
-    for (const head of ['softmax', 'linear'] as const) cases.push({ cell, variant, layers: 2, head, batch: 1, hidden: 9 });
+    for (const head of ['softmax', 'linear'] as const) {
+      for (const steps of [3, 8]) cases.push({ cell, variant, layers: 2, head, batch: 1, hidden: 9, steps });
+    }
   }
   for (const c of cases) {
-    const label = `${c.cell}${c.cell === 'gru' ? ` ${c.variant}` : ''}${c.relu ? ' relu' : ''}, ${c.layers} layer(s), ${c.head} head${c.batch ? `, batch ${c.batch}, hidden ${c.hidden}` : ''}`;
+    const label = `${c.cell}${c.cell === 'gru' ? ` ${c.variant}` : ''}${c.relu ? ' relu' : ''}, ${c.layers} layer(s), ${c.head} head${c.batch ? `, batch ${c.batch}, hidden ${c.hidden}, ${c.steps} steps` : ''}`;
     it(`${label}: every parameter gradient matches`, () => {
       const rng = new Rng(42 + c.layers);
-      const T = 4, B = c.batch ?? 2, H = c.hidden ?? 3, V = 4, I = 3;
+      const T = c.steps ?? 4, B = c.batch ?? 2, H = c.hidden ?? 3, V = 4, I = 3;
       const spec: ModelSpec = {
         cell: c.cell, gruVariant: c.variant, rnnActivation: c.relu ? 'relu' : 'tanh', layers: c.layers, hidden: H,
         input: c.head === 'softmax' ? { kind: 'onehot', vocab: V } : { kind: 'dense', size: I },
