@@ -86,8 +86,9 @@ export class Optimizer {
   step(w: Float64Array, g: Float64Array, lr: number, prev?: Float64Array): boolean {
     const o = this.opts;
     const { m, v } = this;
-    this.t++;
     const n = w.length;
+    if (prev && prev.length < n) throw new RangeError(`prev holds ${prev.length} values, the update ${n}`);
+    this.t++;
     // Without prev the old value is stored into w itself, right before the new one overwrites it.
     const keep = prev ?? w;
     let check = 0;
