@@ -3,7 +3,7 @@
  * `rnn-lab`: train, sample, report and check against the oracles without VS Code.
  * Usage errors and errors a user can cause print one line and exit 2.
  */
-import { readFileSync, existsSync, statSync } from 'node:fs';
+import { readFileSync, existsSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { DiagnosticsRecord, FromWorker, GruVariant, MetricsRecord, RunConfig, RunSummary } from '../protocol';
 import { validateConfig, DEFAULT_CONFIG } from '../engine/config';
@@ -20,7 +20,7 @@ import { exportStateDict, importAsRun, vocabularyFrom } from '../engine/interop'
 import { Trainer } from '../engine/trainer';
 import { runBench } from './bench';
 import { benchChild } from './bench/child';
-import { appendJsonl, createRunDir, readJsonl, writeAtomic, writeRunDirWhole } from './runDir';
+import { appendJsonl, createRunDir, jsonlChunkPaths, readJsonl, writeAtomic, writeRunDirWhole } from './runDir';
 
 class UsageError extends Error {}
 
@@ -178,7 +178,10 @@ async function resume(dir: string, positional: string[], flags: Map<string, stri
   for (const name of ['metrics.jsonl', 'diagnostics.jsonl']) {
     const records = readJsonl<{ step: number }>(join(dir, name));
     const kept = records.filter((r) => r.step <= doneStep);
-    if (kept.length !== records.length) writeAtomic(join(dir, name), kept.map((r) => JSON.stringify(r) + '\n').join(''));
+    // The CLI appends to one file: a run the extension wrote in chunks is joined back into it.
+    const chunks = jsonlChunkPaths(join(dir, name)).slice(1);
+    if (kept.length !== records.length || chunks.length) writeAtomic(join(dir, name), kept.map((r) => JSON.stringify(r) + '\n').join(''));
+    for (const chunk of chunks) rmSync(chunk);
   }
   writeAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   console.log(`resuming ${config.cell} ${config.layers}x${config.hidden} in ${dir} from step ${doneStep} to ${config.steps}`);

@@ -4,9 +4,9 @@
  * (temp file, then rename), so a crash never leaves a half file under the real name.
  */
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { EngineError } from '../engine/errors';
-import type { RunConfig } from '../protocol';
+import { jsonlChunkName, type RunConfig } from '../protocol';
 
 export function writeAtomic(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -38,12 +38,20 @@ export function appendJsonl(dir: string, file: string, record: unknown): void {
   appendFileSync(join(dir, file), JSON.stringify(record) + '\n');
 }
 
+/** The records of a JSONL file and of its chunks (`x.2.jsonl`, ... as the extension writes them), in order. */
 export function readJsonl<T>(path: string): T[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as T);
+  const records: T[] = [];
+  for (const chunk of jsonlChunkPaths(path)) {
+    for (const l of readFileSync(chunk, 'utf8').split('\n')) if (l.trim() !== '') records.push(JSON.parse(l) as T);
+  }
+  return records;
+}
+
+/** `path` and its chunk files that exist, up to the first one missing. */
+export function jsonlChunkPaths(path: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; existsSync(join(dirname(path), jsonlChunkName(basename(path), i))); i++) out.push(join(dirname(path), jsonlChunkName(basename(path), i)));
+  return out;
 }
 
 /**

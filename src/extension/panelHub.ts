@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { DiagnosticsRecord, FromPanel, FromWorker, MetricsRecord, PanelChartId, PanelRunInfo, RunConfig, RunStatus, ToPanel } from '../protocol';
 import { checkFromPanel, exportBytes, isRunId, panelPageHtml, parseJsonLines, RunBuffer } from './panelMessages';
 import type { RunStore } from './runStore';
+import { readJsonlChunks } from './runStoreCore';
 
 export interface DrewAck {
   runIds: string[];
@@ -104,8 +105,8 @@ export class PanelHub {
       // shown with what can be read
     }
     const buffer = new RunBuffer();
-    for (const r of parseJsonLines<MetricsRecord>((await read('metrics.jsonl')) ?? '', 'metrics')) buffer.metrics.add(r);
-    for (const r of parseJsonLines<DiagnosticsRecord>((await read('diagnostics.jsonl')) ?? '', 'diagnostics')) buffer.diagnostics.add(r);
+    for (const r of parseJsonLines<MetricsRecord>((await readJsonlChunks(read, 'metrics.jsonl')) ?? '', 'metrics')) buffer.metrics.add(r);
+    for (const r of parseJsonLines<DiagnosticsRecord>((await readJsonlChunks(read, 'diagnostics.jsonl')) ?? '', 'diagnostics')) buffer.diagnostics.add(r);
     return {
       type: 'runData',
       run: infoOf(id, config, status),

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunStatus, RunSummary } from '../protocol';
-import { createRun, listRuns, writeAtomic as writeAtomicIn, type RunFs } from './runStoreCore';
+import { createRun, JsonlChunks, listRuns, writeAtomic as writeAtomicIn, type RunFs } from './runStoreCore';
 
 /**
  * The run store, over vscode.workspace.fs only (works in the web and desktop hosts). Mirrors the
@@ -8,8 +8,8 @@ import { createRun, listRuns, writeAtomic as writeAtomicIn, type RunFs } from '.
  * metrics.jsonl, diagnostics.jsonl, checkpoint.safetensors and summary.json.
  *
  * workspace.fs has no append: each open run keeps its JSONL files' lines in memory and rewrites
- * the whole file on a flush (every ~500 ms and at the end). Fine for runs of thousands of
- * records; a very long run would want chunked files (metrics-0001.jsonl, ...) instead.
+ * them on a flush (every ~500 ms and at the end), in chunks of a few MB (metrics.jsonl,
+ * metrics.2.jsonl, ...) so that no rewrite grows with the run (runStoreCore's JsonlChunks).
  * The logic that needs no vscode (ids, layout, tolerant reading, status) is in runStoreCore.ts.
  */
 
@@ -28,8 +28,8 @@ const flushEveryMs = 500;
 type JsonlFile = 'metrics.jsonl' | 'diagnostics.jsonl';
 
 class OpenRun {
-  /** Each file's whole text so far: appending to a string is cheap, a join of every line per flush is not. */
-  private readonly text: Record<JsonlFile, string> = { 'metrics.jsonl': '', 'diagnostics.jsonl': '' };
+  /** Each file's text so far, in chunks: appending to a string is cheap, a join of every line per flush is not. */
+  private readonly chunks: Record<JsonlFile, JsonlChunks> = { 'metrics.jsonl': new JsonlChunks('metrics.jsonl'), 'diagnostics.jsonl': new JsonlChunks('diagnostics.jsonl') };
   private dirty = new Set<JsonlFile>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** The last write started or queued; writes run one after another so an older content never lands last. */
@@ -47,7 +47,7 @@ class OpenRun {
   ) {}
 
   add(file: JsonlFile, record: unknown): void {
-    this.text[file] += JSON.stringify(record) + '\n';
+    this.chunks[file].add(JSON.stringify(record) + '\n');
     this.dirty.add(file);
     // Rewriting is O(file size): waiting 10x the last rewrite's time keeps the host's share of
     // time spent rewriting under ~10% however long the run grows.
@@ -73,7 +73,14 @@ class OpenRun {
       const files = [...this.dirty];
       this.dirty.clear();
       const t0 = Date.now();
-      await Promise.all(files.map((file) => vscode.workspace.fs.writeFile(vscode.Uri.joinPath(this.uri, file), new TextEncoder().encode(this.text[file]))));
+      const writes = files.map((file) => [file, this.chunks[file].writes()] as const);
+      try {
+        await Promise.all(writes.flatMap(([, w]) => w.map(([name, text]) => vscode.workspace.fs.writeFile(vscode.Uri.joinPath(this.uri, name), new TextEncoder().encode(text)))));
+      } catch (err) {
+        for (const file of files) this.dirty.add(file); // the next flush writes them again
+        throw err;
+      }
+      for (const [file, w] of writes) this.chunks[file].written(w);
       this.lastFlushMs = Date.now() - t0;
     });
     this.queued = write;

@@ -228,3 +228,13 @@ export type FromPanel =
   | { type: 'show'; runIds: string[] }
   /** A chart exported by the user: PNG as a data: URL, SVG and CSV as text. */
   | { type: 'export'; chart: PanelChartId; format: PanelExportFormat; data: string };
+
+/**
+ * A run's JSONL files may come in chunks: `metrics.jsonl`, then `metrics.2.jsonl`, `metrics.3.jsonl`,
+ * ... (the extension seals a chunk at a few MB, because workspace.fs can only rewrite a file
+ * whole). Readers concatenate the chunks in order and stop at the first one missing; the CLI
+ * appends to one file and writes no chunks.
+ */
+export function jsonlChunkName(file: string, index: number): string {
+  return index === 0 ? file : file.replace(/\.jsonl$/, `.${index + 1}.jsonl`);
+}

@@ -499,9 +499,16 @@ describe('exact resume', () => {
     assert.equal(run('train', data, ...args, '--steps', '20', '--out', 'split').status, 0);
     const lines = (d: string, f: string) => readFileSync(join(dir, d, f), 'utf8').trim().split('\n');
     // As if the process died after step 22 with its last checkpoint at step 20.
-    writeFileSync(join(dir, 'split', 'metrics.jsonl'), [...lines('split', 'metrics.jsonl'), ...lines('straight', 'metrics.jsonl').slice(20, 22)].join('\n') + '\n');
+    const cut = [...lines('split', 'metrics.jsonl'), ...lines('straight', 'metrics.jsonl').slice(20, 22)];
+    // ...and written in chunks, as the extension writes a long run (metrics.jsonl, metrics.2.jsonl).
+    writeFileSync(join(dir, 'split', 'metrics.jsonl'), cut.slice(0, 12).join('\n') + '\n');
+    writeFileSync(join(dir, 'split', 'metrics.2.jsonl'), cut.slice(12).join('\n') + '\n');
+    const report = run('report', 'split');
+    assert.equal(report.status, 0, report.stderr);
+    assert.match(report.stdout, /steps 22, final loss/, 'the report reads both chunks');
     const r = run('train', '--resume', 'split', '--steps', '30');
     assert.equal(r.status, 0, r.stderr);
+    assert.ok(!existsSync(join(dir, 'split', 'metrics.2.jsonl')), 'the chunks are joined back into metrics.jsonl, which the CLI appends to');
     const losses = (d: string) => lines(d, 'metrics.jsonl').map((l) => { const m = JSON.parse(l) as MetricsRecord; return [m.step, m.loss, m.gradNorm, m.valLoss]; });
     assert.deepEqual(losses('split'), losses('straight'));
     assert.deepEqual(readFileSync(join(dir, 'split', 'checkpoint.safetensors')), readFileSync(join(dir, 'straight', 'checkpoint.safetensors')));

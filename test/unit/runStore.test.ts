@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MetricsRecord, RunConfig } from '../../src/protocol';
 import { DEFAULT_CONFIG } from '../../src/engine/config';
-import { createRun, deriveSummary, interruptedMessage, listRuns, newRunId, parseJsonl, runStamp, safeRunName, writeAtomic, type RunFs } from '../../src/extension/runStoreCore';
+import { createRun, deriveSummary, interruptedMessage, JsonlChunks, listRuns, newRunId, parseJsonl, readJsonlChunks, runStamp, safeRunName, writeAtomic, type RunFs } from '../../src/extension/runStoreCore';
+import { jsonlChunkName } from '../../src/protocol';
 
 // The run store's vscode-free logic over node:fs on a real temp dir (the extension plugs
 // vscode.workspace.fs into the same interface).
@@ -128,6 +129,57 @@ describe('run store (vscode-free logic, real files)', () => {
     // Listing only reads: the interrupted run's data is intact and no summary was invented on disk.
     assert.equal(await readFile(join(root, interruptedId, 'metrics.jsonl'), 'utf8'), metricsText);
     assert.deepEqual((await readdir(join(root, interruptedId))).sort(), ['config.json', 'diagnostics.jsonl', 'metrics.jsonl']);
+  });
+
+  it('a long run\'s JSONL goes into sealed chunks; each flush rewrites only the current one (and sealed ones not yet on disk); readers join them', async () => {
+    assert.deepEqual([0, 1, 2].map((i) => jsonlChunkName('metrics.jsonl', i)), ['metrics.jsonl', 'metrics.2.jsonl', 'metrics.3.jsonl']);
+    const id = await createRun(fs, { ...config, name: 'long' }, new Date('2026-11-23T09:00:00Z'));
+    const lines = Array.from({ length: 40 }, (_, i) => JSON.stringify(metrics(i + 1, 5 - i / 10)) + '\n');
+    const chunkChars = 3 * lines[0].length + 10; // three records per chunk
+    const chunks = new JsonlChunks('metrics.jsonl', chunkChars);
+    const flush = async () => {
+      const w = chunks.writes();
+      for (const [name, text] of w) await fs.writeFile(`${id}/${name}`, new TextEncoder().encode(text));
+      chunks.written(w);
+      return w;
+    };
+    let largest = 0;
+    const sealedBefore = new Set<string>();
+    for (let i = 0; i < lines.length; i++) {
+      chunks.add(lines[i]);
+      if (i % 5 === 4) {
+        const w = await flush();
+        largest = Math.max(largest, ...w.map(([, text]) => text.length));
+        // The sealed chunks since the last flush, then the current one: nothing sealed earlier.
+        for (const [name] of w.slice(0, -1)) assert.ok(!sealedBefore.has(name), `${name} written again after it was sealed and written`);
+        w.slice(0, -1).forEach(([name]) => sealedBefore.add(name));
+      }
+    }
+    // A failed flush keeps its sealed chunks: the next flush writes them again.
+    chunks.add(lines[0]);
+    chunks.add(lines[1]);
+    chunks.add(lines[2]);
+    const lost = chunks.writes();
+    assert.equal(lost.length, 2, 'one sealed chunk and the current one');
+    const retried = chunks.writes();
+    assert.deepEqual(retried.map(([n]) => n), lost.map(([n]) => n));
+    chunks.written(retried);
+    assert.equal(chunks.writes().length, 1, 'once written, only the current chunk is left to write');
+    assert.ok(largest <= chunkChars, `no write is larger than a chunk (${largest})`);
+    // A flush that failed halfway (the window closed) and left a chunk torn does not glue lines.
+    const names = (await readdir(join(root, id))).filter((n) => n.startsWith('metrics')).sort();
+    assert.ok(names.length >= 13, `${names.length} chunk files`);
+    const read = async (name: string) => readFile(join(root, id, name), 'utf8').catch(() => undefined);
+    const joined = await readJsonlChunks(read, 'metrics.jsonl');
+    assert.deepEqual(parseJsonl<MetricsRecord>(joined!).records.map((r) => r.step), Array.from({ length: 40 }, (_, i) => i + 1));
+    assert.equal(await readJsonlChunks(read, 'diagnostics.jsonl'), undefined);
+    const second = await readFile(join(root, id, 'metrics.2.jsonl'), 'utf8');
+    await writeFile(join(root, id, 'metrics.2.jsonl'), second.slice(0, -20)); // its last record cut short
+    const torn = parseJsonl<MetricsRecord>((await readJsonlChunks(read, 'metrics.jsonl'))!);
+    assert.equal(torn.records.length, 39, 'only the torn record is lost');
+    // The run list rebuilds an interrupted chunked run's summary from its last chunk's last record.
+    const listed = (await listRuns(fs, () => false)).find((r) => r.id === id)!;
+    assert.equal(listed.summary?.step, 40);
   });
 
   it('lists nothing (no error) when the store folder does not exist yet', async () => {
