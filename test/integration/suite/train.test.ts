@@ -160,6 +160,38 @@ describe('RNN Lab: Train RNN, run store and Stop Training', () => {
     assert.strictEqual((await api.store.list()).find((r) => r.id === runId)?.status, 'stopped');
   });
 
+  it('a long run continues its metrics in chunks; the host stays responsive; the chunks read back as one run', async function () {
+    this.timeout(120_000);
+    const runId = await vscode.commands.executeCommand<string>('rnnLab.train', vscode.Uri.joinPath(folder, 'long.rnn.json'));
+    assert.ok(runId, 'no run id');
+    const done = api.whenDone(runId);
+    assert.ok(done);
+    const dir = api.store.runUri(runId);
+    const exists = (name: string) => vscode.workspace.fs.stat(vscode.Uri.joinPath(dir, name)).then(() => true, () => false);
+    // A chunk holds ~4 MB (about 7,000 records of this model): watch the lag until the second one appears.
+    const lags: number[] = [];
+    const t0 = Date.now();
+    while (!(await exists('metrics.2.jsonl'))) {
+      assert.ok(Date.now() - t0 < 90_000, 'no second metrics chunk after 90 s');
+      lags.push(...(await timerLags(50, 10)));
+    }
+    const lag = percentiles(lags);
+    console.log(`LAG ${hostKind} host: extension host timer lag over a long run's first metrics chunk (${((Date.now() - t0) / 1000).toFixed(1)} s): p50 ${lag.p50.toFixed(1)} ms, p99 ${lag.p99.toFixed(1)} ms, max ${lag.max.toFixed(1)} ms (${lag.n} x 10 ms timers)`);
+    await vscode.commands.executeCommand('rnnLab.stopTraining');
+    const summary = await done;
+    assert.strictEqual(summary.status, 'stopped', summary.message);
+    const chunks: string[] = [];
+    for (let i = 1; await exists(i === 1 ? 'metrics.jsonl' : `metrics.${i}.jsonl`); i++) chunks.push(await readText(vscode.Uri.joinPath(dir, i === 1 ? 'metrics.jsonl' : `metrics.${i}.jsonl`)));
+    assert.ok(chunks.length >= 2, `${chunks.length} chunk(s)`);
+    const sizes = chunks.map((c) => c.length);
+    assert.ok(sizes.every((n) => n <= 4_000_000), `chunk sizes ${sizes.join(', ')}`);
+    const steps = chunks.join('').split('\n').filter((l) => l.trim()).map((l) => (JSON.parse(l) as MetricsRecord).step);
+    assert.deepStrictEqual(steps, Array.from({ length: summary.step }, (_, i) => i + 1), 'every step once, in order, across the chunks');
+    console.log(`CHUNKS ${hostKind} host: ${summary.step} metrics records in ${chunks.length} files (${sizes.map((n) => (n / 1e6).toFixed(2)).join(' + ')} MB)`);
+    // The run list shows it stopped at that step.
+    assert.strictEqual((await api.store.list()).find((r) => r.id === runId)?.summary?.step, summary.step);
+  });
+
   it('a bad config gives an error and creates no run', async () => {
     const root = api.store.root;
     const before = await listRunDirs(root);
