@@ -1,8 +1,7 @@
 import * as vscode from 'vscode';
 import type { DiagnosticsRecord, FromPanel, FromWorker, MetricsRecord, PanelChartId, PanelRunInfo, RunConfig, RunStatus, ToPanel } from '../protocol';
-import { checkFromPanel, exportBytes, isRunId, panelPageHtml, parseJsonLines, RunBuffer } from './panelMessages';
+import { checkFromPanel, exportBytes, forEachJsonlRecord, isRunId, panelPageHtml, RunBuffer } from './panelMessages';
 import type { RunStore } from './runStore';
-import { readJsonlChunks } from './runStoreCore';
 
 export interface DrewAck {
   runIds: string[];
@@ -105,8 +104,8 @@ export class PanelHub {
       // shown with what can be read
     }
     const buffer = new RunBuffer();
-    for (const r of parseJsonLines<MetricsRecord>((await readJsonlChunks(read, 'metrics.jsonl')) ?? '', 'metrics')) buffer.metrics.add(r);
-    for (const r of parseJsonLines<DiagnosticsRecord>((await readJsonlChunks(read, 'diagnostics.jsonl')) ?? '', 'diagnostics')) buffer.diagnostics.add(r);
+    await forEachJsonlRecord<MetricsRecord>(read, 'metrics.jsonl', 'metrics', (r) => buffer.metrics.add(r));
+    await forEachJsonlRecord<DiagnosticsRecord>(read, 'diagnostics.jsonl', 'diagnostics', (r) => buffer.diagnostics.add(r));
     return {
       type: 'runData',
       run: infoOf(id, config, status),

@@ -3,7 +3,7 @@
  * extension replays to them. No vscode import: the unit tests run these in plain Node.
  */
 import { runIdProblem } from './webviewMessages';
-import { PANEL_CHARTS, type DiagnosticsRecord, type FromPanel, type MetricsRecord, type PanelChartId } from '../protocol';
+import { jsonlChunkName, PANEL_CHARTS, type DiagnosticsRecord, type FromPanel, type MetricsRecord, type PanelChartId } from '../protocol';
 
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 /** Run ids are folder names the run store made: no path separators, no leading dot. */
@@ -127,6 +127,41 @@ export function parseJsonLines<T>(text: string, type: string): T[] {
     }
   }
   return out;
+}
+
+/**
+ * The records of `type` in a run's JSONL file and its chunks (jsonlChunkName), read in order and
+ * parsed `linesPerSlice` lines at a time with a pause between slices (by default a turn of the
+ * event loop): a run of 100k steps is ~90 MB, and parsing it in one go held the extension host
+ * for seconds. A chunk's torn last line is dropped, as parseJsonLines drops any bad line.
+ */
+export async function forEachJsonlRecord<T>(
+  read: (name: string) => Promise<string | undefined>,
+  file: string,
+  type: string,
+  add: (record: T) => void,
+  linesPerSlice = 2000,
+  pause: () => Promise<void> = () => new Promise((resolve) => setTimeout(resolve, 0)),
+): Promise<void> {
+  for (let i = 0; ; i++) {
+    const text = await read(jsonlChunkName(file, i));
+    if (text === undefined) return;
+    let start = 0;
+    while (start < text.length) {
+      let end = start;
+      for (let n = 0; n < linesPerSlice; n++) {
+        const newline = text.indexOf('\n', end);
+        if (newline === -1) {
+          end = text.length;
+          break;
+        }
+        end = newline + 1;
+      }
+      for (const r of parseJsonLines<T>(text.slice(start, end), type)) add(r);
+      start = end;
+      if (start < text.length) await pause();
+    }
+  }
 }
 
 /**

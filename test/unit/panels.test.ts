@@ -5,7 +5,7 @@
 import * as assert from 'node:assert/strict';
 import { ema, minMaxDecimate } from '../../webview/decimate';
 import { Columns } from '../../webview/runSeries';
-import { checkFromPanel, exportBytes, parseJsonLines, RecordBuffer } from '../../src/extension/panelMessages';
+import { checkFromPanel, exportBytes, forEachJsonlRecord, parseJsonLines, RecordBuffer } from '../../src/extension/panelMessages';
 import { Rng } from '../../src/engine/random';
 
 describe('panels: min/max decimation', () => {
@@ -108,6 +108,27 @@ describe('panels: bounded storage', () => {
   it('parseJsonLines skips a half-written last line and records of another type', () => {
     const text = '{"type":"metrics","step":1}\n{"type":"diagnostics","step":1}\n\n{"type":"metrics","step":2}\n{"type":"metr';
     assert.deepEqual(parseJsonLines<{ step: number }>(text, 'metrics').map((r) => r.step), [1, 2]);
+  });
+
+  it('a stored run is read chunk by chunk and slice by slice, pausing between slices; a torn chunk loses only its last line', async () => {
+    const line = (step: number) => JSON.stringify({ type: 'metrics', step }) + '\n';
+    const lines = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => line(from + i)).join('');
+    const files: Record<string, string> = {
+      'metrics.jsonl': lines(1, 25),
+      'metrics.2.jsonl': lines(26, 50) + '{"type":"metrics","st', // cut short by a closed window
+      'metrics.3.jsonl': lines(51, 60),
+      'metrics.5.jsonl': lines(90, 99), // after a gap: not part of the run
+    };
+    const read = async (name: string) => files[name];
+    const steps: number[] = [];
+    let pauses = 0;
+    await forEachJsonlRecord<{ step: number }>(read, 'metrics.jsonl', 'metrics', (r) => steps.push(r.step), 10, async () => void pauses++);
+    assert.deepEqual(steps, Array.from({ length: 60 }, (_, i) => i + 1));
+    // 25 + 26 + 10 lines in slices of 10: 3 + 3 + 1 slices, a pause between the slices of a chunk.
+    assert.equal(pauses, 2 + 2 + 0);
+    const none: number[] = [];
+    await forEachJsonlRecord<{ step: number }>(read, 'diagnostics.jsonl', 'diagnostics', (r) => none.push(r.step));
+    assert.deepEqual(none, []);
   });
 });
 
