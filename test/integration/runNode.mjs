@@ -162,6 +162,16 @@ function readJsonl(file) {
   return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
 }
 
+/** A run's metrics across its chunk files (metrics.jsonl, metrics.2.jsonl, ...), and how many files. */
+function readMetricsChunks(dir) {
+  const records = [];
+  let files = 0;
+  for (let i = 1; existsSync(join(dir, i === 1 ? 'metrics.jsonl' : `metrics.${i}.jsonl`)); i++, files++) {
+    records.push(...readJsonl(join(dir, i === 1 ? 'metrics.jsonl' : `metrics.${i}.jsonl`)));
+  }
+  return { records, files };
+}
+
 /** Asserts a finished run of the fixture's tiny.rnn.json is on disk under `workspace`; returns its folder. */
 function checkFinishedRunOnDisk(workspace, what) {
   const runs = join(workspace, '.rnn-lab/runs');
@@ -208,16 +218,23 @@ async function suitePass(entry, measured) {
   await runPass({ url, label: 'integration-node', dirs, logFile, onLine: (l) => /^\s*(LAG|STOP) /.test(l) && measured.push(l.trim()) });
   measured.push(`suite in the Node host: ${((Date.now() - t0) / 1000).toFixed(1)} s (workbench load included)`);
   checkFinishedRunOnDisk(workspace, 'suite');
-  const stopped = readdirSync(join(workspace, '.rnn-lab/runs')).filter((n) => /-long-gru$/.test(n));
+  // Two stopped long runs: Stop Training's, and the one trained into a second metrics chunk.
+  const stopped = readdirSync(join(workspace, '.rnn-lab/runs')).filter((n) => /-long-gru(-\d+)?$/.test(n));
+  let chunked = 0;
   for (const id of stopped) {
     const s = JSON.parse(readFileSync(join(workspace, '.rnn-lab/runs', id, 'summary.json'), 'utf8'));
     if (s.status !== 'stopped') throw new Error(`suite: ${id} on disk is ${s.status}, expected stopped`);
-    const lines = readJsonl(join(workspace, '.rnn-lab/runs', id, 'metrics.jsonl'));
-    if (lines.length === 0 || lines.at(-1).step > s.step) throw new Error(`suite: stopped run ${id} has ${lines.length} metrics lines, summary step ${s.step}`);
+    const { records, files } = readMetricsChunks(join(workspace, '.rnn-lab/runs', id));
+    if (records.length === 0 || records.at(-1).step > s.step) throw new Error(`suite: stopped run ${id} has ${records.length} metrics lines, summary step ${s.step}`);
+    if (files > 1) {
+      chunked++;
+      if (records.some((r, i) => r.step !== i + 1) || records.length !== s.step) throw new Error(`suite: ${id}'s ${files} metrics chunks do not hold steps 1..${s.step} once each`);
+    }
   }
-  if (stopped.length !== 1) throw new Error(`suite: expected one stopped long-gru run on disk, found ${stopped.length}`);
+  // (Stop Training's run may reach a second chunk too, on a fast machine.)
+  if (stopped.length !== 2 || chunked < 1) throw new Error(`suite: expected two stopped long-gru runs on disk, at least one in chunks; found ${stopped.length}, ${chunked} in chunks`);
   if (listTree(fixture) !== fixtureBefore) throw new Error(`suite: the repo's fixture folder ${fixture} was written to`);
-  log('suite: the stopped run is on disk with its records; the repo fixture folder is untouched');
+  log(`suite: the stopped runs are on disk with their records (${chunked} in metrics chunks); the repo fixture folder is untouched`);
 }
 
 /** Runs one suite in the workbench at `url`, stops code-server, and throws (after printing its logs) if the suite failed. */
