@@ -20,7 +20,7 @@ import { exportStateDict, importAsRun, vocabularyFrom } from '../engine/interop'
 import { Trainer } from '../engine/trainer';
 import { runBench } from './bench';
 import { benchChild } from './bench/child';
-import { appendJsonl, createRunDir, jsonlChunkPaths, readJsonl, writeAtomic, writeRunDirWhole } from './runDir';
+import { appendJsonl, createRunDir, jsonlChunkPaths, lastJsonlChunk, readJsonl, readJsonlFile, writeAtomic, writeRunDirWhole } from './runDir';
 
 class UsageError extends Error {}
 
@@ -176,12 +176,21 @@ async function resume(dir: string, positional: string[], flags: Map<string, stri
   // Every check of the resume happens here, before a file of the run is touched.
   restoreTrainer(new Trainer(config, datasetFor(config, text)), checkpoint, state, dataFingerprint(text), dir);
   for (const name of ['metrics.jsonl', 'diagnostics.jsonl']) {
-    const records = readJsonl<{ step: number }>(join(dir, name));
-    const kept = records.filter((r) => r.step <= doneStep);
-    // The CLI appends to one file: a run the extension wrote in chunks is joined back into it.
-    const chunks = jsonlChunkPaths(join(dir, name)).slice(1);
-    if (kept.length !== records.length || chunks.length) writeAtomic(join(dir, name), kept.map((r) => JSON.stringify(r) + '\n').join(''));
-    for (const chunk of chunks) rmSync(chunk);
+    // Newest chunk first (a run the extension wrote may have several): chunks wholly past the
+    // checkpoint go, the one holding it is cut. A crash at any point leaves a prefix of the
+    // records, and resuming again finishes the job.
+    const chunks = jsonlChunkPaths(join(dir, name));
+    for (let i = chunks.length - 1; i >= 0; i--) {
+      const records = readJsonlFile<{ step: number }>(chunks[i]);
+      const kept = records.filter((r) => r.step <= doneStep);
+      if (kept.length === records.length) break;
+      if (kept.length === 0 && i > 0) {
+        rmSync(chunks[i]);
+        continue;
+      }
+      writeAtomic(chunks[i], kept.map((r) => JSON.stringify(r) + '\n').join(''));
+      break;
+    }
   }
   writeAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   console.log(`resuming ${config.cell} ${config.layers}x${config.hidden} in ${dir} from step ${doneStep} to ${config.steps}`);
@@ -191,17 +200,19 @@ async function resume(dir: string, positional: string[], flags: Map<string, stri
 
 async function trainInDir(dir: string, config: RunConfig, text: string, quiet: boolean, resumeFrom?: SessionStart['resume']): Promise<void> {
   let failed: string | undefined;
+  const metricsFile = lastJsonlChunk(dir, 'metrics.jsonl');
+  const diagnosticsFile = lastJsonlChunk(dir, 'diagnostics.jsonl');
   const post = (m: FromWorker) => {
     switch (m.type) {
       case 'started':
         console.log(`${m.paramCount.toLocaleString('en-US')} parameters${m.vocab ? `, vocabulary of ${m.vocab.length}` : ''}`);
         break;
       case 'metrics':
-        appendJsonl(dir, 'metrics.jsonl', m.record);
+        appendJsonl(dir, metricsFile, m.record);
         if (!quiet && (m.record.step % 25 === 0 || m.record.step === 1 || m.record.valLoss !== undefined)) console.log(progressLine(m.record));
         break;
       case 'diagnostics':
-        appendJsonl(dir, 'diagnostics.jsonl', m.record);
+        appendJsonl(dir, diagnosticsFile, m.record);
         break;
       case 'checkpoint':
         writeAtomic(join(dir, 'checkpoint.safetensors'), m.bytes);

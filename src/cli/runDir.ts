@@ -40,11 +40,32 @@ export function appendJsonl(dir: string, file: string, record: unknown): void {
 
 /** The records of a JSONL file and of its chunks (`x.2.jsonl`, ... as the extension writes them), in order. */
 export function readJsonl<T>(path: string): T[] {
+  return jsonlChunkPaths(path).flatMap((chunk) => readJsonlFile<T>(chunk));
+}
+
+/**
+ * The records of one JSONL file. A last line cut short (no newline: a write the process or window
+ * did not finish) is dropped; any other line that does not parse is an error.
+ */
+export function readJsonlFile<T>(path: string): T[] {
+  const text = readFileSync(path, 'utf8');
+  const lines = text.split('\n');
   const records: T[] = [];
-  for (const chunk of jsonlChunkPaths(path)) {
-    for (const l of readFileSync(chunk, 'utf8').split('\n')) if (l.trim() !== '') records.push(JSON.parse(l) as T);
-  }
+  lines.forEach((l, i) => {
+    if (l.trim() === '') return;
+    try {
+      records.push(JSON.parse(l) as T);
+    } catch (err) {
+      if (i === lines.length - 1 && !text.endsWith('\n')) return;
+      throw new EngineError('bad-config', `${path} line ${i + 1} is not a JSON record (${(err as Error).message})`, 'The run\'s files were edited or damaged; remove that line.');
+    }
+  });
   return records;
+}
+
+/** The file name records go to: a run the extension wrote in chunks continues in its last chunk. */
+export function lastJsonlChunk(dir: string, name: string): string {
+  return basename(jsonlChunkPaths(join(dir, name)).at(-1) ?? name);
 }
 
 /** `path` and its chunk files that exist, up to the first one missing. */

@@ -143,13 +143,14 @@ export async function forEachJsonlRecord<T>(
   linesPerSlice = 2000,
   pause: () => Promise<void> = () => new Promise((resolve) => setTimeout(resolve, 0)),
 ): Promise<void> {
+  const perSlice = Math.max(1, Math.floor(linesPerSlice));
   for (let i = 0; ; i++) {
     const text = await read(jsonlChunkName(file, i));
     if (text === undefined) return;
     let start = 0;
     while (start < text.length) {
       let end = start;
-      for (let n = 0; n < linesPerSlice; n++) {
+      for (let n = 0; n < perSlice; n++) {
         const newline = text.indexOf('\n', end);
         if (newline === -1) {
           end = text.length;

@@ -74,8 +74,18 @@ class OpenRun {
       this.dirty.clear();
       const t0 = Date.now();
       const writes = files.map((file) => [file, this.chunks[file].writes()] as const);
+      const put = async (list: (readonly [string, string])[]) => {
+        // Every write ends before the flush does (allSettled): a late write of this flush must
+        // not land after the next flush's write of the same file.
+        const results = await Promise.allSettled(list.map(([name, text]) => vscode.workspace.fs.writeFile(vscode.Uri.joinPath(this.uri, name), new TextEncoder().encode(text))));
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+      };
       try {
-        await Promise.all(writes.flatMap(([, w]) => w.map(([name, text]) => vscode.workspace.fs.writeFile(vscode.Uri.joinPath(this.uri, name), new TextEncoder().encode(text)))));
+        // Sealed chunks land before the current one: a window closed mid-flush never leaves a
+        // later chunk on disk behind a missing or partial earlier one.
+        await put(writes.flatMap(([, w]) => w.slice(0, -1)));
+        await put(writes.map(([, w]) => w[w.length - 1]));
       } catch (err) {
         for (const file of files) this.dirty.add(file); // the next flush writes them again
         throw err;

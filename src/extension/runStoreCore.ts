@@ -119,15 +119,22 @@ export class JsonlChunks {
   }
 }
 
-/** A JSONL file's chunks read in order and joined; undefined when not even the first exists. */
-export async function readJsonlChunks(read: (name: string) => Promise<string | undefined>, file: string): Promise<string | undefined> {
-  let all: string | undefined;
-  for (let i = 0; ; i++) {
-    const text = await read(jsonlChunkName(file, i));
-    if (text === undefined) return all;
-    // A chunk cut short (a window closed mid-write) must not glue its torn line to the next one's first.
-    all = all === undefined ? text : all + (all.endsWith('\n') || all === '' ? '' : '\n') + text;
+/**
+ * The records of the last chunk of a run's JSONL file that holds any (see jsonlChunkName): all an
+ * interrupted run's summary needs is its last record, so a long run is not parsed whole for it.
+ */
+async function lastChunkRecords(fs: RunFs, id: string, file: string): Promise<MetricsRecord[]> {
+  let chunks = 0;
+  while (await fs.exists(`${id}/${jsonlChunkName(file, chunks)}`)) chunks++;
+  for (let i = chunks - 1; i >= 0; i--) {
+    try {
+      const records = parseJsonl<MetricsRecord>(decoder.decode(await fs.readFile(`${id}/${jsonlChunkName(file, i)}`))).records;
+      if (records.length) return records;
+    } catch {
+      // unreadable: try the chunk before
+    }
   }
+  return [];
 }
 
 /**
@@ -207,21 +214,7 @@ export async function listRuns(fs: RunFs, isOpen: (id: string) => boolean, inter
       const stored = open ? undefined : await readJson<RunSummary>(fs, `${id}/${runFiles.summary}`);
       const cached = !open && !stored ? interrupted?.get(id) : undefined;
       if (cached) return { id, config, status: cached.status, summary: cached };
-      let metrics: MetricsRecord[] = [];
-      if (!open && !stored) {
-        try {
-          const read = async (name: string) => {
-            try {
-              return decoder.decode(await fs.readFile(`${id}/${name}`));
-            } catch {
-              return undefined;
-            }
-          };
-          metrics = parseJsonl<MetricsRecord>((await readJsonlChunks(read, runFiles.metrics)) ?? '').records;
-        } catch {
-          // no metrics written yet
-        }
-      }
+      const metrics = !open && !stored ? await lastChunkRecords(fs, id, runFiles.metrics) : [];
       const derived = deriveSummary(open, stored, metrics);
       if (!open && !stored && derived.summary) interrupted?.set(id, derived.summary);
       return { id, config, ...derived };

@@ -500,16 +500,22 @@ describe('exact resume', () => {
     const lines = (d: string, f: string) => readFileSync(join(dir, d, f), 'utf8').trim().split('\n');
     // As if the process died after step 22 with its last checkpoint at step 20.
     const cut = [...lines('split', 'metrics.jsonl'), ...lines('straight', 'metrics.jsonl').slice(20, 22)];
-    // ...and written in chunks, as the extension writes a long run (metrics.jsonl, metrics.2.jsonl).
+    // ...and written in chunks, as the extension writes a long run (metrics.jsonl, metrics.2.jsonl,
+    // ...), the last one ending in a record cut short by the closed window.
     writeFileSync(join(dir, 'split', 'metrics.jsonl'), cut.slice(0, 12).join('\n') + '\n');
-    writeFileSync(join(dir, 'split', 'metrics.2.jsonl'), cut.slice(12).join('\n') + '\n');
+    writeFileSync(join(dir, 'split', 'metrics.2.jsonl'), cut.slice(12, 20).join('\n') + '\n');
+    writeFileSync(join(dir, 'split', 'metrics.3.jsonl'), cut.slice(20).join('\n') + '\n{"type":"metr');
     const report = run('report', 'split');
     assert.equal(report.status, 0, report.stderr);
     assert.match(report.stdout, /steps 22, final loss/, 'the report reads both chunks');
     const r = run('train', '--resume', 'split', '--steps', '30');
     assert.equal(r.status, 0, r.stderr);
-    assert.ok(!existsSync(join(dir, 'split', 'metrics.2.jsonl')), 'the chunks are joined back into metrics.jsonl, which the CLI appends to');
-    const losses = (d: string) => lines(d, 'metrics.jsonl').map((l) => { const m = JSON.parse(l) as MetricsRecord; return [m.step, m.loss, m.gradNorm, m.valLoss]; });
+    // The chunk wholly past the checkpoint is gone; training continued in the one before it.
+    assert.ok(!existsSync(join(dir, 'split', 'metrics.3.jsonl')));
+    assert.equal(lines('split', 'metrics.jsonl').length, 12, 'the first chunk is left as it was');
+    assert.deepEqual(lines('split', 'metrics.2.jsonl').map((l) => (JSON.parse(l) as MetricsRecord).step), Array.from({ length: 18 }, (_, i) => 13 + i));
+    const all = (d: string) => [...lines(d, 'metrics.jsonl'), ...(existsSync(join(dir, d, 'metrics.2.jsonl')) ? lines(d, 'metrics.2.jsonl') : [])];
+    const losses = (d: string) => all(d).map((l) => { const m = JSON.parse(l) as MetricsRecord; return [m.step, m.loss, m.gradNorm, m.valLoss]; });
     assert.deepEqual(losses('split'), losses('straight'));
     assert.deepEqual(readFileSync(join(dir, 'split', 'checkpoint.safetensors')), readFileSync(join(dir, 'straight', 'checkpoint.safetensors')));
     const again = run('train', '--resume', 'split');

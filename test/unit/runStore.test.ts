@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MetricsRecord, RunConfig } from '../../src/protocol';
 import { DEFAULT_CONFIG } from '../../src/engine/config';
-import { createRun, deriveSummary, interruptedMessage, JsonlChunks, listRuns, newRunId, parseJsonl, readJsonlChunks, runStamp, safeRunName, writeAtomic, type RunFs } from '../../src/extension/runStoreCore';
+import { createRun, deriveSummary, interruptedMessage, JsonlChunks, listRuns, newRunId, parseJsonl, runStamp, safeRunName, writeAtomic, type RunFs } from '../../src/extension/runStoreCore';
+import { forEachJsonlRecord } from '../../src/extension/panelMessages';
 import { jsonlChunkName } from '../../src/protocol';
 
 // The run store's vscode-free logic over node:fs on a real temp dir (the extension plugs
@@ -170,16 +171,27 @@ describe('run store (vscode-free logic, real files)', () => {
     const names = (await readdir(join(root, id))).filter((n) => n.startsWith('metrics')).sort();
     assert.ok(names.length >= 13, `${names.length} chunk files`);
     const read = async (name: string) => readFile(join(root, id, name), 'utf8').catch(() => undefined);
-    const joined = await readJsonlChunks(read, 'metrics.jsonl');
-    assert.deepEqual(parseJsonl<MetricsRecord>(joined!).records.map((r) => r.step), Array.from({ length: 40 }, (_, i) => i + 1));
-    assert.equal(await readJsonlChunks(read, 'diagnostics.jsonl'), undefined);
+    const stepsOnDisk = async () => {
+      const steps: number[] = [];
+      await forEachJsonlRecord<MetricsRecord>(read, 'metrics.jsonl', 'metrics', (r) => steps.push(r.step));
+      return steps;
+    };
+    assert.deepEqual(await stepsOnDisk(), Array.from({ length: 40 }, (_, i) => i + 1));
     const second = await readFile(join(root, id, 'metrics.2.jsonl'), 'utf8');
     await writeFile(join(root, id, 'metrics.2.jsonl'), second.slice(0, -20)); // its last record cut short
-    const torn = parseJsonl<MetricsRecord>((await readJsonlChunks(read, 'metrics.jsonl'))!);
-    assert.equal(torn.records.length, 39, 'only the torn record is lost');
-    // The run list rebuilds an interrupted chunked run's summary from its last chunk's last record.
-    const listed = (await listRuns(fs, () => false)).find((r) => r.id === id)!;
+    assert.equal((await stepsOnDisk()).length, 39, 'only the torn record is lost');
+    // The run list rebuilds an interrupted chunked run's summary from its last chunk's last record,
+    // reading that chunk only; a last chunk with nothing whole in it falls back to the one before.
+    let reads: string[] = [];
+    const counting: RunFs = { ...fs, readFile: (p) => (reads.push(p), fs.readFile(p)) };
+    const listed = (await listRuns(counting, () => false)).find((r) => r.id === id)!;
     assert.equal(listed.summary?.step, 40);
+    const last = names.filter((n) => /^metrics/.test(n)).length;
+    assert.deepEqual(reads.filter((p) => p.includes('/metrics')), [`${id}/metrics.${last}.jsonl`]);
+    await writeFile(join(root, id, `metrics.${last + 1}.jsonl`), '{"type":"metr');
+    reads = [];
+    assert.equal((await listRuns(counting, () => false)).find((r) => r.id === id)!.summary?.step, 40);
+    assert.deepEqual(reads.filter((p) => p.includes('/metrics')), [`${id}/metrics.${last + 1}.jsonl`, `${id}/metrics.${last}.jsonl`]);
   });
 
   it('lists nothing (no error) when the store folder does not exist yet', async () => {
