@@ -229,10 +229,11 @@ export function gemmTN(
 }
 
 /**
- * Panels for batch-1 recurrences. A matrix-vector product reads each weight once, so how the
- * weights are laid out decides its speed: eight rows of the matrix interleaved k-major,
+ * Panels for the batch-1 backward recurrence. A matrix-vector product reads each weight once, so
+ * how the weights are laid out decides its speed: eight rows of the matrix interleaved k-major,
  * P[pOff + (g*K + k)*8 + r] = row (8g + r), column k, make the kernel one sequential stream
- * (+10-30% over eight separate row streams, measured at 512 x 128 and 128 x 512). Packing costs
+ * (+10-30% per product over eight separate row streams in a microbenchmark; in a training step
+ * the backward gained 3-8%, the forward nothing, so only the backward uses them). Packing costs
  * about two products, so it pays when the same matrix serves a whole chunk's time steps.
  * Rows past N in the last panel are 0.
  */
@@ -240,19 +241,6 @@ const tail = new Float64Array(8);
 
 export function panelLength(N: number, K: number): number {
   return Math.ceil(N / 8) * 8 * K;
-}
-
-/** Packs the rows of B[N,K] (row-major) into panels at P[pOff...]: for y = B x. */
-export function packRows(N: number, K: number, B: Vec, bOff: number, ldb: number, P: Vec, pOff: number): void {
-  for (let j = 0; j < Math.ceil(N / 8) * 8; j++) {
-    let d = pOff + (j >> 3) * K * 8 + (j & 7);
-    if (j >= N) {
-      for (let k = 0; k < K; k++, d += 8) P[d] = 0;
-      continue;
-    }
-    const src = bOff + j * ldb;
-    for (let k = 0; k < K; k++, d += 8) P[d] = B[src + k];
-  }
 }
 
 /** Packs the columns of B[K,N] (row-major) into panels at P[pOff...]: for y = B^T x. Reads eight contiguous values at a time. */

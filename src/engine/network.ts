@@ -23,7 +23,7 @@
  */
 import type { CellKind, GruVariant } from '../protocol';
 import { ParamStore } from './params';
-import { addColumnSums, gemmNN, gemmNT, gemmTN, gemvPacked, l2, packColumns, packRows, panelLength, sigmoid, transposeInto } from './linalg';
+import { addColumnSums, gemmNN, gemmNT, gemmTN, gemvPacked, l2, packColumns, panelLength, sigmoid, transposeInto } from './linalg';
 import type { Rng } from './random';
 
 export type InputSpec =
@@ -44,7 +44,7 @@ export interface ModelSpec {
   dropout: number;
 }
 
-/** From this many time steps on, batch-1 recurrences pack W_hh into panels (linalg's gemvPacked). */
+/** From this many time steps on, the batch-1 backward packs W_hh into panels (linalg's gemvPacked): packing costs about two products. */
 export const PANEL_MIN_STEPS = 8;
 
 export const GATE_NAMES: Record<CellKind, string[]> = {
@@ -257,17 +257,12 @@ export class Network {
     const cell = this.spec.cell;
     const relu = this.spec.rnnActivation === 'relu';
     const resetAfter = this.spec.gruVariant === 'reset_after';
-    // Batch 1: every product is matrix-vector; W_hh goes into panels once for the whole chunk
-    // (not for a few steps, e.g. sampling's one at a time: packing costs about two products).
-    const P = B === 1 && T >= PANEL_MIN_STEPS ? this.packRecurrent(l, 'rows') : null;
-    const pn = cell === 'gru' ? panelLength(2 * H, H) : 0; // the GRU's candidate block n starts here
     for (let t = 0; t < T; t++) {
       const hp = t * B * H; // h_{t-1}
       const hn = hp + B * H; // h_t
       const go = t * B * GH;
       if (cell === 'rnn') {
-        if (P) gemvPacked(H, H, hs, hp, P, 0, g, go, 1);
-        else gemmNT(B, H, H, hs, hp, H, W, whh, H, g, go, GH, 1);
+        gemmNT(B, H, H, hs, hp, H, W, whh, H, g, go, GH, 1);
         for (let i = 0; i < B * H; i++) {
           const a = g[go + i];
           const h = relu ? (a > 0 ? a : 0) : Math.tanh(a);
@@ -275,8 +270,7 @@ export class Network {
           hs[hn + i] = h;
         }
       } else if (cell === 'lstm') {
-        if (P) gemvPacked(GH, H, hs, hp, P, 0, g, go, 1);
-        else gemmNT(B, GH, H, hs, hp, H, W, whh, H, g, go, GH, 1);
+        gemmNT(B, GH, H, hs, hp, H, W, whh, H, g, go, GH, 1);
         for (let b = 0; b < B; b++) {
           const row = go + b * GH;
           for (let j = 0; j < H; j++) {
@@ -298,12 +292,7 @@ export class Network {
       } else if (resetAfter) {
         // aux[t] = h_{t-1} W_hh^T + b_hh for all three blocks is needed; keep only the n block.
         const hg = this.scratch(B * GH);
-        if (P) {
-          gemvPacked(2 * H, H, hs, hp, P, 0, hg, 0, 0);
-          gemvPacked(H, H, hs, hp, P, pn, hg, 2 * H, 0);
-        } else {
-          gemmNT(B, GH, H, hs, hp, H, W, whh, H, hg, 0, GH, 0);
-        }
+        gemmNT(B, GH, H, hs, hp, H, W, whh, H, hg, 0, GH, 0);
         for (let b = 0; b < B; b++) {
           const row = go + b * GH;
           for (let j = 0; j < H; j++) {
@@ -321,8 +310,7 @@ export class Network {
         }
       } else {
         const hg = this.scratch(B * GH);
-        if (P) gemvPacked(2 * H, H, hs, hp, P, 0, hg, 0, 0);
-        else gemmNT(B, 2 * H, H, hs, hp, H, W, whh, H, hg, 0, GH, 0);
+        gemmNT(B, 2 * H, H, hs, hp, H, W, whh, H, hg, 0, GH, 0);
         const ao = t * B * H;
         for (let b = 0; b < B; b++) {
           const row = go + b * GH;
@@ -335,8 +323,7 @@ export class Network {
           }
         }
         // (r * h_{t-1}) W_hn^T
-        if (P) gemvPacked(H, H, aux, ao, P, pn, hg, 0, 0);
-        else gemmNT(B, H, H, aux, ao, H, W, whh + 2 * H * H, H, hg, 0, GH, 0);
+        gemmNT(B, H, H, aux, ao, H, W, whh + 2 * H * H, H, hg, 0, GH, 0);
         for (let b = 0; b < B; b++) {
           const row = go + b * GH;
           for (let j = 0; j < H; j++) {
@@ -352,29 +339,25 @@ export class Network {
 
   private panelBuf = new Float64Array(0);
   /**
-   * W_hh of layer l in panels for batch-1 products (linalg's packRows / packColumns): its rows,
-   * for h W_hh^T in the forward pass, or its columns, for dG W_hh in the backward pass. The GRU's
-   * is packed in two parts, gates r and z, then the candidate n (from panelLength(2H, H) on),
-   * because its n block is also used alone.
+   * W_hh of layer l with its columns in panels (linalg's packColumns), for the batch-1 backward
+   * products dG W_hh. The GRU's is packed in two parts, gates r and z, then the candidate n (from
+   * panelLength(H, 2H) on), because its n block is also used alone. (The forward's products,
+   * h W_hh^T, read W_hh's rows as they are: panels measured no faster there.)
    */
-  private packRecurrent(l: number, side: 'rows' | 'columns'): Float64Array {
+  private packRecurrentColumns(l: number): Float64Array {
     const H = this.spec.hidden;
     const GH = this.gates * H;
     const W = this.params.data;
     const whh = this.params.spec(`weight_hh_l${l}`).offset;
-    // rows: N outputs = rows of W_hh, K = H; columns: N outputs = H, K = rows of W_hh.
-    const size = (rows: number) => (side === 'rows' ? panelLength(rows, H) : panelLength(H, rows));
     const gru = this.spec.cell === 'gru';
-    const need = gru ? size(2 * H) + size(H) : size(GH);
+    const need = gru ? panelLength(H, 2 * H) + panelLength(H, H) : panelLength(H, GH);
     if (this.panelBuf.length < need) this.panelBuf = new Float64Array(need);
     const P = this.panelBuf;
-    const part = (row0: number, rows: number, at: number) =>
-      side === 'rows' ? packRows(rows, H, W, whh + row0 * H, H, P, at) : packColumns(H, rows, W, whh + row0 * H, H, P, at);
     if (gru) {
-      part(0, 2 * H, 0);
-      part(2 * H, H, size(2 * H));
+      packColumns(H, 2 * H, W, whh, H, P, 0);
+      packColumns(H, H, W, whh + 2 * H * H, H, P, panelLength(H, 2 * H));
     } else {
-      part(0, GH, 0);
+      packColumns(H, GH, W, whh, H, P, 0);
     }
     return P;
   }
@@ -624,7 +607,7 @@ export class Network {
     // W_hh^T [H, G*H], once per pass: dh_{t-1} = dG_t W_hh then runs as rows dotted with rows
     // (gemmNT) on contiguous memory at every step. Row j holds d(pre-activations)/dh_j for all gates.
     // Batch 1: W_hh's columns in panels instead (matrix-vector products; n block from pn on).
-    const P = B === 1 && T >= PANEL_MIN_STEPS ? this.packRecurrent(l, 'columns') : null;
+    const P = B === 1 && T >= PANEL_MIN_STEPS ? this.packRecurrentColumns(l) : null;
     const pn = cell === 'gru' ? panelLength(H, 2 * H) : 0;
     const whhT = this.scratch(P ? 0 : GH * H);
     if (!P) transposeInto(GH, H, W, whh, H, whhT);

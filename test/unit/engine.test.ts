@@ -28,9 +28,9 @@ describe('centered finite differences (float64) on random small models', () => {
     }
   }
   cases.push({ cell: 'rnn', variant: 'reset_after', layers: 2, head: 'softmax', relu: true });
-  // Batch 1 runs its recurrent products as matrix-vector ones: on packed panels (linalg's
-  // gemvPacked) from PANEL_MIN_STEPS = 8 steps on, by gemmNT's 1 x 8 tiles below. H = 9 is one
-  // full panel of 8 units and a partial one; the gates' G*H rows cross panel boundaries too.
+  // Batch 1 runs its recurrent products as matrix-vector ones: by gemmNT's 1 x 8 tiles, and in
+  // the backward from PANEL_MIN_STEPS = 8 steps on by linalg's gemvPacked on packed panels. H = 9
+  // is one full panel of 8 units and a partial one; the gates' G*H rows cross panel boundaries too.
   for (const [cell, variant] of [['rnn', 'reset_after'], ['lstm', 'reset_after'], ['gru', 'reset_after'], ['gru', 'reset_before']] as [CellKind, GruVariant][]) {
     for (const head of ['softmax', 'linear'] as const) {
       for (const steps of [3, 8]) cases.push({ cell, variant, layers: 2, head, batch: 1, hidden: 9, steps });
@@ -86,7 +86,7 @@ describe('centered finite differences (float64) on random small models', () => {
 describe('batch 1: packed panels and plain products agree', () => {
   for (const cell of ['rnn', 'lstm', 'gru'] as CellKind[]) {
     for (const variant of (cell === 'gru' ? ['reset_after', 'reset_before'] : ['reset_after']) as GruVariant[]) {
-      it(`${cell}${cell === 'gru' ? ` ${variant}` : ''}: one 8-step forward (panels) equals two 4-step forwards (gemmNT) with the state carried`, () => {
+      it(`${cell}${cell === 'gru' ? ` ${variant}` : ''}: one 8-step forward equals two 4-step forwards with the state carried; the batch-1 backward (panels) equals a batch-2 one (gemmNT) on the sequence twice`, () => {
         const H = 9, V = 5, T = 8;
         const spec: ModelSpec = { cell, gruVariant: variant, rnnActivation: 'tanh', layers: 2, hidden: H, input: { kind: 'onehot', vocab: V }, head: { kind: 'softmax', classes: V }, dropout: 0 };
         const net = new Network(spec);
@@ -104,6 +104,21 @@ describe('batch 1: packed panels and plain products agree', () => {
         assert.equal(parts.length, top.length);
         top.forEach((x, i) => assert.ok(Math.abs(x - parts[i]) <= 1e-13, `h[${i}] ${x} vs ${parts[i]}`));
         whole.h.forEach((h, l) => h.forEach((x, i) => assert.ok(Math.abs(x - halves.h[l][i]) <= 1e-13, `final h layer ${l}`)));
+        // The backward: batch 1 over 8 steps runs on panels, batch 2 on gemmNT. With the same
+        // sequence in both streams the mean loss, and so every gradient, is the same.
+        const targets = Int32Array.from({ length: T }, () => rng.int(V));
+        const gradsOf = (B: number) => {
+          const twice = (a: Int32Array) => Int32Array.from({ length: T * B }, (_, r) => a[Math.floor(r / B)]);
+          net.forward(twice(tokens), T, B, net.newState(B));
+          net.params.zeroGrad();
+          net.head(twice(targets), { backward: true });
+          net.backward();
+          return Array.from(net.params.grad);
+        };
+        const one = gradsOf(1);
+        const two = gradsOf(2);
+        assert.ok(one.some((x) => x !== 0));
+        one.forEach((x, i) => assert.ok(Math.abs(x - two[i]) <= 1e-13 * (1 + Math.abs(x)), `gradient ${i}: ${x} vs ${two[i]}`));
       });
     }
   }
