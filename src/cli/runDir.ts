@@ -71,8 +71,11 @@ export function lastJsonlChunk(dir: string, name: string): string {
 /** `path` and its chunk files that exist, up to the first one missing. */
 export function jsonlChunkPaths(path: string): string[] {
   const out: string[] = [];
-  for (let i = 0; existsSync(join(dirname(path), jsonlChunkName(basename(path), i))); i++) out.push(join(dirname(path), jsonlChunkName(basename(path), i)));
-  return out;
+  for (let i = 0; ; i++) {
+    const chunk = join(dirname(path), jsonlChunkName(basename(path), i));
+    if (!existsSync(chunk)) return out;
+    out.push(chunk);
+  }
 }
 
 /**
