@@ -176,8 +176,19 @@ export function gemmNN(
     const c0 = cOff + i * ldc;
     if (!beta) C.fill(0, c0, c0 + N);
     const a0 = aOff + i * lda;
-    // Four rows of B per pass: one read-modify-write of C's row for four axpys.
+    // Eight rows of B per pass: one read-modify-write of C's row for eight axpys (the batch-1
+    // backward recurrence, dh = dG W_hh, runs here: as fast as a packed-panel kernel, with no
+    // packing).
     let k = 0;
+    for (; k + 7 < K; k += 8) {
+      const x0 = A[a0 + k], x1 = A[a0 + k + 1], x2 = A[a0 + k + 2], x3 = A[a0 + k + 3];
+      const x4 = A[a0 + k + 4], x5 = A[a0 + k + 5], x6 = A[a0 + k + 6], x7 = A[a0 + k + 7];
+      const b0 = bOff + k * ldb;
+      const b1 = b0 + ldb, b2 = b1 + ldb, b3 = b2 + ldb, b4 = b3 + ldb, b5 = b4 + ldb, b6 = b5 + ldb, b7 = b6 + ldb;
+      for (let j = 0; j < N; j++) {
+        C[c0 + j] += x0 * B[b0 + j] + x1 * B[b1 + j] + (x2 * B[b2 + j] + x3 * B[b3 + j]) + (x4 * B[b4 + j] + x5 * B[b5 + j] + (x6 * B[b6 + j] + x7 * B[b7 + j]));
+      }
+    }
     for (; k + 3 < K; k += 4) {
       const x0 = A[a0 + k], x1 = A[a0 + k + 1], x2 = A[a0 + k + 2], x3 = A[a0 + k + 3];
       const b0 = bOff + k * ldb;
@@ -228,60 +239,6 @@ export function gemmTN(
   gemmNT(M, N, K, packedA, 0, K, packedB, 0, K, C, cOff, ldc, beta);
 }
 
-/**
- * Panels for the batch-1 backward recurrence. A matrix-vector product reads each weight once, so
- * how the weights are laid out decides its speed: eight rows of the matrix interleaved k-major,
- * P[pOff + (g*K + k)*8 + r] = row (8g + r), column k, make the kernel one sequential stream
- * (+10-30% per product over eight separate row streams in a microbenchmark; in a training step
- * the backward gained 3-8%, the forward nothing, so only the backward uses them). Packing costs
- * about two products, so it pays when the same matrix serves a whole chunk's time steps.
- * Rows past N in the last panel are 0.
- */
-const tail = new Float64Array(8);
-
-export function panelLength(N: number, K: number): number {
-  return Math.ceil(N / 8) * 8 * K;
-}
-
-/** Packs the columns of B[K,N] (row-major) into panels at P[pOff...]: for y = B^T x. Reads eight contiguous values at a time. */
-export function packColumns(N: number, K: number, B: Vec, bOff: number, ldb: number, P: Vec, pOff: number): void {
-  for (let g = 0; g * 8 < N; g++) {
-    const j0 = g * 8;
-    const width = Math.min(8, N - j0);
-    let d = pOff + g * K * 8;
-    for (let k = 0; k < K; k++, d += 8) {
-      const src = bOff + k * ldb + j0;
-      for (let r = 0; r < width; r++) P[d + r] = B[src + r];
-      for (let r = width; r < 8; r++) P[d + r] = 0;
-    }
-  }
-}
-
-/** y[yOff..yOff+N) = P x (beta 1: += P x), for panels P of an N x K matrix and x[xOff..xOff+K). */
-export function gemvPacked(N: number, K: number, x: Vec, xOff: number, P: Vec, pOff: number, y: Vec, yOff: number, beta: 0 | 1): void {
-  let p = pOff;
-  for (let j = 0; j < N; j += 8) {
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
-    for (let k = 0; k < K; k++, p += 8) {
-      const a = x[xOff + k];
-      s0 += a * P[p]; s1 += a * P[p + 1]; s2 += a * P[p + 2]; s3 += a * P[p + 3];
-      s4 += a * P[p + 4]; s5 += a * P[p + 5]; s6 += a * P[p + 6]; s7 += a * P[p + 7];
-    }
-    const o = yOff + j;
-    if (j + 8 <= N) {
-      if (beta) {
-        y[o] += s0; y[o + 1] += s1; y[o + 2] += s2; y[o + 3] += s3; y[o + 4] += s4; y[o + 5] += s5; y[o + 6] += s6; y[o + 7] += s7;
-      } else {
-        y[o] = s0; y[o + 1] = s1; y[o + 2] = s2; y[o + 3] = s3; y[o + 4] = s4; y[o + 5] = s5; y[o + 6] = s6; y[o + 7] = s7;
-      }
-    } else {
-      const t = tail;
-      t[0] = s0; t[1] = s1; t[2] = s2; t[3] = s3; t[4] = s4; t[5] = s5; t[6] = s6; t[7] = s7;
-      for (let r = 0; j + r < N; r++) y[o + r] = beta ? y[o + r] + t[r] : t[r];
-    }
-  }
-}
-
 /** Adds the rows of A[M,N] into out[N] (bias gradients). */
 export function addColumnSums(M: number, N: number, A: Vec, aOff: number, lda: number, out: Vec, oOff: number): void {
   for (let i = 0; i < M; i++) {
@@ -298,14 +255,98 @@ export function addRowVector(M: number, N: number, A: Vec, aOff: number, lda: nu
   }
 }
 
-export function sigmoid(x: number): number {
-  return 1 / (1 + Math.exp(-x));
+/**
+ * The nonlinearities as passes over runs of an array: dst[dOff + i] = f(src[sOff + i]) for
+ * i < n, in place when src = dst.
+ *
+ * Math.exp and Math.tanh are calls out of the JIT's code into C++ (fdlibm); a batch-1 LSTM step
+ * makes 32,000 of them. Here exp is written into the loop: fdlibm's own algorithm (Cody-Waite
+ * reduction by ln 2, its rational approximation on [-ln2/2, ln2/2]), within 1 ulp of Math.exp;
+ * sigmoid within 2 ulp of 1 / (1 + Math.exp(-x)); tanh is Cephes' (a rational approximation
+ * below 0.625, 1 - 2 / (e^2|x| + 1) above), within 2 ulp of Math.tanh (the unit tests hold them
+ * to that). Outside |x| <= 700 and for NaN, exp defers to Math.exp, which handles overflow and
+ * subnormals.
+ *
+ * One loop holds the only copy of exp, and nothing in it is a call: a helper function called per
+ * element is inlined only while V8's inlining budget lasts (an LSTM cell's five call sites exceed
+ * it), and every call left out returns its double boxed on the heap, 0.5 MB of garbage per step.
+ */
+const SIGMOID = 0, TANH = 1, EXP = 2;
+const INV_LN2 = 1.4426950408889634;
+const LN2_HI = 6.93147180369123816490e-1; // ln 2 with its low bits zero, so k * LN2_HI is exact
+const LN2_LO = 1.90821492927058770002e-10;
+const ROUNDER = 6755399441055744; // 1.5 * 2^52: (x + ROUNDER) - ROUNDER rounds x to an integer
+const E1 = 1.66666666666666019037e-1, E2 = -2.77777777770155933842e-3, E3 = 6.61375632143793436117e-5;
+const E4 = -1.65339022054652515390e-6, E5 = 4.13813679705723846039e-8;
+const T0 = -9.64399179425052238628e-1, T1 = -9.92877231001918586564e1, T2 = -1.61468768441708447952e3;
+const U0 = 1.12811678491632931402e2, U1 = 2.23548839060100448583e3, U2 = 4.84406305325125486048e3;
+/** 2^k for k = -1022..1023 at POW2[k + 1022]. */
+const POW2 = Float64Array.from({ length: 2046 }, (_, i) => Math.pow(2, i - 1022));
+
+function mapInto(kind: number, src: Vec, sOff: number, dst: Vec, dOff: number, n: number, shift: number): void {
+  for (let i = 0; i < n; i++) {
+    const x = src[sOff + i];
+    let y: number; // the argument of exp
+    if (kind === SIGMOID) {
+      y = -x;
+    } else if (kind === TANH) {
+      const a = Math.abs(x);
+      if (a < 0.625) {
+        const z = x * x;
+        dst[dOff + i] = x + (x * z * ((T0 * z + T1) * z + T2)) / (((z + U0) * z + U1) * z + U2);
+        continue;
+      }
+      if (a > 22) {
+        dst[dOff + i] = x > 0 ? 1 : -1; // 1 - 2 / (e^44 + 1) rounds to 1
+        continue;
+      }
+      y = 2 * a; // NaN arrives here and stays NaN
+    } else {
+      y = x - shift;
+    }
+    let e: number;
+    if (y <= 700 && y >= -700) {
+      const k = y * INV_LN2 + ROUNDER - ROUNDER;
+      const hi = y - k * LN2_HI;
+      const lo = k * LN2_LO;
+      const r = hi - lo;
+      const t = r * r;
+      const c = r - t * (E1 + t * (E2 + t * (E3 + t * (E4 + t * E5))));
+      e = (1 - (lo - (r * c) / (2 - c) - hi)) * POW2[k + 1022];
+    } else {
+      e = Math.exp(y);
+    }
+    if (kind === SIGMOID) dst[dOff + i] = 1 / (1 + e);
+    else if (kind === TANH) dst[dOff + i] = x < 0 ? 2 / (e + 1) - 1 : 1 - 2 / (e + 1);
+    else dst[dOff + i] = e;
+  }
 }
 
+export function sigmoidInto(src: Vec, sOff: number, dst: Vec, dOff: number, n: number): void {
+  mapInto(SIGMOID, src, sOff, dst, dOff, n, 0);
+}
+
+export function tanhInto(src: Vec, sOff: number, dst: Vec, dOff: number, n: number): void {
+  mapInto(TANH, src, sOff, dst, dOff, n, 0);
+}
+
+/** dst[dOff + i] = exp(src[sOff + i] - shift) (a softmax's numerators). */
+export function expInto(src: Vec, sOff: number, dst: Vec, dOff: number, n: number, shift: number): void {
+  mapInto(EXP, src, sOff, dst, dOff, n, shift);
+}
+
+/** sqrt(sum v_i^2) over [from, to), in four partial sums: one sum is bound by the adds' latency (4x slower on the 115k gradients of a step). */
 export function l2(v: Vec, from = 0, to = v.length): number {
-  let s = 0;
-  for (let i = from; i < to; i++) s += v[i] * v[i];
-  return Math.sqrt(s);
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let i = from;
+  for (; i + 3 < to; i += 4) {
+    s0 += v[i] * v[i];
+    s1 += v[i + 1] * v[i + 1];
+    s2 += v[i + 2] * v[i + 2];
+    s3 += v[i + 3] * v[i + 3];
+  }
+  for (; i < to; i++) s0 += v[i] * v[i];
+  return Math.sqrt(s0 + s1 + (s2 + s3));
 }
 
 /**

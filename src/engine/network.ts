@@ -23,7 +23,7 @@
  */
 import type { CellKind, GruVariant } from '../protocol';
 import { ParamStore } from './params';
-import { addColumnSums, gemmNN, gemmNT, gemmTN, gemvPacked, l2, packColumns, panelLength, sigmoid, transposeInto } from './linalg';
+import { addColumnSums, addRowVector, expInto, gemmNN, gemmNT, gemmTN, l2, sigmoidInto, tanhInto, transposeInto } from './linalg';
 import type { Rng } from './random';
 
 export type InputSpec =
@@ -43,9 +43,6 @@ export interface ModelSpec {
   head: HeadSpec;
   dropout: number;
 }
-
-/** From this many time steps on, the batch-1 backward packs W_hh into panels (linalg's gemvPacked): packing costs about two products. */
-export const PANEL_MIN_STEPS = 8;
 
 export const GATE_NAMES: Record<CellKind, string[]> = {
   rnn: ['h'],
@@ -190,15 +187,20 @@ export class Network {
       const bhh = p.spec(`bias_hh_l${l}`).offset;
       const W = p.data;
       const g = cache.gates;
-      // Input projection for the whole chunk in one product: gates = X W_ih^T + b_ih.
+      // The biases added to every row: b_ih, and b_hh too where it is unconditional (rnn and
+      // lstm; the GRU's b_hn sits inside r * (...), so its b_hh is added in the recurrence).
+      const bias = this.biasBuf.length === GH ? this.biasBuf : (this.biasBuf = new Float64Array(GH));
+      for (let j = 0; j < GH; j++) bias[j] = spec.cell === 'gru' ? W[bih + j] : W[bih + j] + W[bhh + j];
+      // Input projection for the whole chunk in one product: gates = X W_ih^T + biases.
       if (l === 0 && spec.input.kind === 'onehot') {
+        // One-hot x: X W_ih^T is a lookup of W_ih's column x.
         const V = spec.input.vocab;
         const tok = input as Int32Array;
         this.tokens.set(tok.subarray(0, T * B));
         for (let r = 0; r < T * B; r++) {
           const v = tok[r];
           const o = r * GH;
-          for (let j = 0; j < GH; j++) g[o + j] = W[wih + j * V + v] + W[bih + j];
+          for (let j = 0; j < GH; j++) g[o + j] = W[wih + j * V + v] + bias[j];
         }
       } else {
         let xs: Float64Array;
@@ -232,11 +234,7 @@ export class Network {
           }
         }
         gemmNT(T * B, GH, I, xs, 0, I, W, wih, I, g, 0, GH, 0);
-        for (let r = 0; r < T * B; r++) for (let j = 0; j < GH; j++) g[r * GH + j] += W[bih + j];
-      }
-      if (spec.cell !== 'gru') {
-        // b_hh is unconditional for rnn and lstm: fold it into the input projection.
-        for (let r = 0; r < T * B; r++) for (let j = 0; j < GH; j++) g[r * GH + j] += W[bhh + j];
+        addRowVector(T * B, GH, g, 0, GH, bias, 0);
       }
       cache.hs.set(state.h[l], 0);
       if (spec.cell === 'lstm') cache.cs.set(state.c[l], 0);
@@ -261,33 +259,26 @@ export class Network {
       const hp = t * B * H; // h_{t-1}
       const hn = hp + B * H; // h_t
       const go = t * B * GH;
+      // Each step: the recurrent product, then the nonlinearities as passes over contiguous runs
+      // (sigmoidInto, tanhInto), then the state update.
       if (cell === 'rnn') {
         gemmNT(B, H, H, hs, hp, H, W, whh, H, g, go, GH, 1);
-        for (let i = 0; i < B * H; i++) {
-          const a = g[go + i];
-          const h = relu ? (a > 0 ? a : 0) : Math.tanh(a);
-          g[go + i] = h;
-          hs[hn + i] = h;
-        }
+        if (relu) for (let i = 0; i < B * H; i++) g[go + i] = g[go + i] > 0 ? g[go + i] : 0;
+        else tanhInto(g, go, g, go, B * H);
+        hs.set(g.subarray(go, go + B * H), hn);
       } else if (cell === 'lstm') {
         gemmNT(B, GH, H, hs, hp, H, W, whh, H, g, go, GH, 1);
         for (let b = 0; b < B; b++) {
           const row = go + b * GH;
-          for (let j = 0; j < H; j++) {
-            const i = sigmoid(g[row + j]);
-            const f = sigmoid(g[row + H + j]);
-            const gg = Math.tanh(g[row + 2 * H + j]);
-            const o = sigmoid(g[row + 3 * H + j]);
-            g[row + j] = i;
-            g[row + H + j] = f;
-            g[row + 2 * H + j] = gg;
-            g[row + 3 * H + j] = o;
-            const c = f * cs[hp + b * H + j] + i * gg;
-            const tanhC = Math.tanh(c);
-            cs[hn + b * H + j] = c;
-            tc[hp + b * H + j] = tanhC;
-            hs[hn + b * H + j] = o * tanhC;
-          }
+          sigmoidInto(g, row, g, row, 2 * H); // i, f
+          tanhInto(g, row + 2 * H, g, row + 2 * H, H); // g
+          sigmoidInto(g, row + 3 * H, g, row + 3 * H, H); // o
+          for (let j = 0; j < H; j++) cs[hn + b * H + j] = g[row + H + j] * cs[hp + b * H + j] + g[row + j] * g[row + 2 * H + j];
+        }
+        tanhInto(cs, hn, tc, hp, B * H);
+        for (let b = 0; b < B; b++) {
+          const row = go + b * GH;
+          for (let j = 0; j < H; j++) hs[hn + b * H + j] = g[row + 3 * H + j] * tc[hp + b * H + j];
         }
       } else if (resetAfter) {
         // aux[t] = h_{t-1} W_hh^T + b_hh for all three blocks is needed; keep only the n block.
@@ -295,17 +286,17 @@ export class Network {
         gemmNT(B, GH, H, hs, hp, H, W, whh, H, hg, 0, GH, 0);
         for (let b = 0; b < B; b++) {
           const row = go + b * GH;
+          for (let j = 0; j < 2 * H; j++) g[row + j] = g[row + j] + hg[b * GH + j] + W[bhh + j];
+          sigmoidInto(g, row, g, row, 2 * H); // r, z
           for (let j = 0; j < H; j++) {
-            const r = sigmoid(g[row + j] + hg[b * GH + j] + W[bhh + j]);
-            const z = sigmoid(g[row + H + j] + hg[b * GH + H + j] + W[bhh + H + j]);
             const hnPre = hg[b * GH + 2 * H + j] + W[bhh + 2 * H + j];
-            const n = Math.tanh(g[row + 2 * H + j] + r * hnPre);
             aux[t * B * H + b * H + j] = hnPre;
-            g[row + j] = r;
-            g[row + H + j] = z;
-            g[row + 2 * H + j] = n;
-            const h = hs[hp + b * H + j];
-            hs[hn + b * H + j] = (1 - z) * n + z * h;
+            g[row + 2 * H + j] += g[row + j] * hnPre;
+          }
+          tanhInto(g, row + 2 * H, g, row + 2 * H, H); // n
+          for (let j = 0; j < H; j++) {
+            const z = g[row + H + j];
+            hs[hn + b * H + j] = (1 - z) * g[row + 2 * H + j] + z * hs[hp + b * H + j];
           }
         }
       } else {
@@ -314,54 +305,26 @@ export class Network {
         const ao = t * B * H;
         for (let b = 0; b < B; b++) {
           const row = go + b * GH;
-          for (let j = 0; j < H; j++) {
-            const r = sigmoid(g[row + j] + hg[b * GH + j] + W[bhh + j]);
-            const z = sigmoid(g[row + H + j] + hg[b * GH + H + j] + W[bhh + H + j]);
-            g[row + j] = r;
-            g[row + H + j] = z;
-            aux[ao + b * H + j] = r * hs[hp + b * H + j];
-          }
+          for (let j = 0; j < 2 * H; j++) g[row + j] = g[row + j] + hg[b * GH + j] + W[bhh + j];
+          sigmoidInto(g, row, g, row, 2 * H); // r, z
+          for (let j = 0; j < H; j++) aux[ao + b * H + j] = g[row + j] * hs[hp + b * H + j];
         }
         // (r * h_{t-1}) W_hn^T
         gemmNT(B, H, H, aux, ao, H, W, whh + 2 * H * H, H, hg, 0, GH, 0);
         for (let b = 0; b < B; b++) {
           const row = go + b * GH;
+          for (let j = 0; j < H; j++) g[row + 2 * H + j] = g[row + 2 * H + j] + hg[b * GH + j] + W[bhh + 2 * H + j];
+          tanhInto(g, row + 2 * H, g, row + 2 * H, H); // n
           for (let j = 0; j < H; j++) {
-            const n = Math.tanh(g[row + 2 * H + j] + hg[b * GH + j] + W[bhh + 2 * H + j]);
-            g[row + 2 * H + j] = n;
             const z = g[row + H + j];
-            hs[hn + b * H + j] = (1 - z) * n + z * hs[hp + b * H + j];
+            hs[hn + b * H + j] = (1 - z) * g[row + 2 * H + j] + z * hs[hp + b * H + j];
           }
         }
       }
     }
   }
 
-  private panelBuf = new Float64Array(0);
-  /**
-   * W_hh of layer l with its columns in panels (linalg's packColumns), for the batch-1 backward
-   * products dG W_hh. The GRU's is packed in two parts, gates r and z, then the candidate n (from
-   * panelLength(H, 2H) on), because its n block is also used alone. (The forward's products,
-   * h W_hh^T, read W_hh's rows as they are: panels measured no faster there.)
-   */
-  private packRecurrentColumns(l: number): Float64Array {
-    const H = this.spec.hidden;
-    const GH = this.gates * H;
-    const W = this.params.data;
-    const whh = this.params.spec(`weight_hh_l${l}`).offset;
-    const gru = this.spec.cell === 'gru';
-    const need = gru ? panelLength(H, 2 * H) + panelLength(H, H) : panelLength(H, GH);
-    if (this.panelBuf.length < need) this.panelBuf = new Float64Array(need);
-    const P = this.panelBuf;
-    if (gru) {
-      packColumns(H, 2 * H, W, whh, H, P, 0);
-      packColumns(H, H, W, whh + 2 * H * H, H, P, panelLength(H, 2 * H));
-    } else {
-      packColumns(H, GH, W, whh, H, P, 0);
-    }
-    return P;
-  }
-
+  private biasBuf = new Float64Array(0); // (G*H) the biases of a forward, the bias gradient of a backward
   private scratchBuf = new Float64Array(0);
   private scratch(n: number): Float64Array {
     if (this.scratchBuf.length < n) this.scratchBuf = new Float64Array(n);
@@ -435,12 +398,9 @@ export class Network {
         // -log p_t = log sum_k exp(z_k - max) - (z_t - max): finite even where p_t underflows to 0
         // (a confident wrong prediction), which -log(p_t) would turn into Infinity.
         const zt = z[o + tg[r]] - max;
+        expInto(z, o, z, o, O, max);
         let sum = 0;
-        for (let k = 0; k < O; k++) {
-          const e = Math.exp(z[o + k] - max);
-          z[o + k] = e;
-          sum += e;
-        }
+        for (let k = 0; k < O; k++) sum += z[o + k];
         for (let k = 0; k < O; k++) z[o + k] /= sum;
         loss += Math.log(sum) - zt;
       }
@@ -539,21 +499,27 @@ export class Network {
           const xOff = l > 0 && !cache.mask ? B * H : 0;
           gemmTN(GH, I, N, dG, 0, GH, xs, xOff, I, gr, wih, I, 1);
         }
-        addColumnSums(N, GH, dG, 0, GH, gr, p.spec(`bias_ih_l${l}`).offset);
-        // dW_hh = dG_h^T [h_0..h_{T-1}], where dG_h is the gradient of the recurrent pre-activations.
+        // db_ih = the sum of dG's rows. db_hh is the same sum wherever b_hh adds to the same
+        // pre-activation as b_ih: every block but the reset-after GRU's b_hn (inside r * (...)).
+        const bih = p.spec(`bias_ih_l${l}`).offset;
         const bhh = p.spec(`bias_hh_l${l}`).offset;
+        const db = this.biasBuf;
+        db.fill(0);
+        addColumnSums(N, GH, dG, 0, GH, db, 0);
+        for (let j = 0; j < GH; j++) gr[bih + j] += db[j];
+        // dW_hh = dG_h^T [h_0..h_{T-1}], where dG_h is the gradient of the recurrent pre-activations.
         if (spec.cell !== 'gru') {
           gemmTN(GH, H, N, dG, 0, GH, cache.hs, 0, H, gr, whh, H, 1);
-          addColumnSums(N, GH, dG, 0, GH, gr, bhh);
+          for (let j = 0; j < GH; j++) gr[bhh + j] += db[j];
         } else {
           gemmTN(2 * H, H, N, dG, 0, GH, cache.hs, 0, H, gr, whh, H, 1);
-          addColumnSums(N, 2 * H, dG, 0, GH, gr, bhh);
+          for (let j = 0; j < 2 * H; j++) gr[bhh + j] += db[j];
           if (spec.gruVariant === 'reset_after') {
             gemmTN(H, H, N, this.dAux, 0, H, cache.hs, 0, H, gr, whh + 2 * H * H, H, 1);
             addColumnSums(N, H, this.dAux, 0, H, gr, bhh + 2 * H);
           } else {
             gemmTN(H, H, N, dG, 2 * H, GH, cache.aux, 0, H, gr, whh + 2 * H * H, H, 1);
-            addColumnSums(N, H, dG, 2 * H, GH, gr, bhh + 2 * H);
+            for (let j = 2 * H; j < GH; j++) gr[bhh + j] += db[j];
           }
         }
       }
@@ -604,13 +570,16 @@ export class Network {
     let dhPrev = new Float64Array(B * H);
     const dc = new Float64Array(cell === 'lstm' ? B * H : 0);
     const drh = new Float64Array(cell === 'gru' && !resetAfter ? B * H : 0);
-    // W_hh^T [H, G*H], once per pass: dh_{t-1} = dG_t W_hh then runs as rows dotted with rows
-    // (gemmNT) on contiguous memory at every step. Row j holds d(pre-activations)/dh_j for all gates.
-    // Batch 1: W_hh's columns in panels instead (matrix-vector products; n block from pn on).
-    const P = B === 1 && T >= PANEL_MIN_STEPS ? this.packRecurrentColumns(l) : null;
-    const pn = cell === 'gru' ? panelLength(H, 2 * H) : 0;
-    const whhT = this.scratch(P ? 0 : GH * H);
-    if (!P) transposeInto(GH, H, W, whh, H, whhT);
+    // dh_{t-1} = dG_t W_hh at every step, contiguous either way. Batch 1: gemmNN's single-row
+    // path, eight rows of W_hh as they are per pass. Larger batches: W_hh^T [H, G*H] once per
+    // pass, then rows dotted with rows (gemmNT's register tiles). recurrent() adds
+    // src[B, rows] W_hh[r0..r0+rows) into dst[B, H].
+    const whhT = this.scratch(B === 1 ? 0 : GH * H);
+    if (B > 1) transposeInto(GH, H, W, whh, H, whhT);
+    const recurrent = (src: Float64Array, sOff: number, ld: number, r0: number, rows: number, dst: Float64Array, beta: 0 | 1): void => {
+      if (B === 1) gemmNN(1, H, rows, src, sOff, ld, W, whh + r0 * H, H, dst, 0, H, beta);
+      else gemmNT(B, H, rows, src, sOff, ld, whhT, r0, GH, dst, 0, H, beta);
+    };
     for (let t = T - 1; t >= 0; t--) {
       const hp = t * B * H;
       const go = t * B * GH;
@@ -622,8 +591,7 @@ export class Network {
           const h = g[go + i];
           dG[go + i] = relu ? (h > 0 ? dh[i] : 0) : dh[i] * (1 - h * h);
         }
-        if (P) gemvPacked(H, H, dG, go, P, 0, dhPrev, 0, 0);
-        else gemmNT(B, H, H, dG, go, GH, whhT, 0, GH, dhPrev, 0, H, 0);
+        recurrent(dG, go, GH, 0, H, dhPrev, 0);
       } else if (cell === 'lstm') {
         let cnorm = 0;
         for (let b = 0; b < B; b++) {
@@ -642,8 +610,7 @@ export class Network {
           }
         }
         if (flow) flow.c[l][t] = Math.sqrt(cnorm);
-        if (P) gemvPacked(H, GH, dG, go, P, 0, dhPrev, 0, 0);
-        else gemmNT(B, H, GH, dG, go, GH, whhT, 0, GH, dhPrev, 0, H, 0);
+        recurrent(dG, go, GH, 0, GH, dhPrev, 0);
       } else {
         for (let b = 0; b < B; b++) {
           const row = go + b * GH;
@@ -665,17 +632,11 @@ export class Network {
               dAux[oo + b * H + j] = dnp * r;
             }
           }
-          if (P) {
-            gemvPacked(H, 2 * H, dG, go, P, 0, dhPrev, 0, 0);
-            gemvPacked(H, H, dAux, oo, P, pn, dhPrev, 0, 1);
-          } else {
-            gemmNT(B, H, 2 * H, dG, go, GH, whhT, 0, GH, dhPrev, 0, H, 0);
-            gemmNT(B, H, H, dAux, oo, H, whhT, 2 * H, GH, dhPrev, 0, H, 1);
-          }
+          recurrent(dG, go, GH, 0, 2 * H, dhPrev, 0);
+          recurrent(dAux, oo, H, 2 * H, H, dhPrev, 1);
         } else {
           // d(r h) = dn_pre W_hn
-          if (P) gemvPacked(H, H, dG, go + 2 * H, P, pn, drh, 0, 0);
-          else gemmNT(B, H, H, dG, go + 2 * H, GH, whhT, 2 * H, GH, drh, 0, H, 0);
+          recurrent(dG, go + 2 * H, GH, 2 * H, H, drh, 0);
           for (let b = 0; b < B; b++) {
             const row = go + b * GH;
             for (let j = 0; j < H; j++) {
@@ -684,8 +645,7 @@ export class Network {
               dG[row + j] = drh[k] * hs[hp + k] * r * (1 - r);
             }
           }
-          if (P) gemvPacked(H, 2 * H, dG, go, P, 0, dhPrev, 0, 0);
-          else gemmNT(B, H, 2 * H, dG, go, GH, whhT, 0, GH, dhPrev, 0, H, 0);
+          recurrent(dG, go, GH, 0, 2 * H, dhPrev, 0);
           for (let b = 0; b < B; b++) {
             for (let j = 0; j < H; j++) dhPrev[b * H + j] += drh[b * H + j] * g[go + b * GH + j];
           }

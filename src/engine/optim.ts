@@ -2,6 +2,7 @@
  * Gradient clipping and optimizers, each one loop over the flat parameter and gradient buffers.
  */
 import type { ClipMode, OptimizerKind } from '../protocol';
+import { l2 } from './linalg';
 
 export interface ClipResult {
   /** Global L2 norm before clipping: sqrt(sum g^2), the true norm, not its square. */
@@ -12,9 +13,7 @@ export interface ClipResult {
 }
 
 export function globalNorm(g: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < g.length; i++) s += g[i] * g[i];
-  return Math.sqrt(s);
+  return l2(g);
 }
 
 /** g <- g * t / ||g|| when ||g|| > t (Pascanu et al. 2013). */
