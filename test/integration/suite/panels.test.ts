@@ -24,10 +24,11 @@ describe('RNN Lab panels: live side view, run report, comparison', () => {
     const ws = vscode.workspace.workspaceFolders?.[0];
     assert.ok(ws, 'no workspace folder open');
     folder = ws.uri;
-    // Diagnostics every 5 steps, so every chart has data within seconds. The web host's file
+    // Diagnostics every 5 steps, so every chart has data within seconds; steps enough that it never
+    // ends by itself while the tests look at it (5,000 ran out in the Node host). The web host's file
     // system is in memory: this file never reaches the fixture folder.
     config = vscode.Uri.joinPath(folder, 'panels.rnn.json');
-    const cfg = { name: 'panels-lstm', data: 'tiny.txt', cell: 'lstm', layers: 2, hidden: 12, seqLength: 12, batch: 2, steps: 5000, lr: 0.01, diagEvery: 5, spectrumEvery: 5, evalEvery: 10, clip: 0.5, seed: 4 };
+    const cfg = { name: 'panels-lstm', data: 'tiny.txt', cell: 'lstm', layers: 2, hidden: 12, seqLength: 12, batch: 2, steps: 1_000_000, lr: 0.01, diagEvery: 5, spectrumEvery: 5, evalEvery: 10, clip: 0.5, seed: 4 };
     await vscode.workspace.fs.writeFile(config, new TextEncoder().encode(JSON.stringify(cfg)));
   });
 
