@@ -69,6 +69,12 @@ export interface BenchConfigResult {
    * machine the closest to an idle one. The medians above are the headline figures.
    */
   best_window_gflops: { 'rnn-lab': number; ceiling: number };
+  /**
+   * Model GFLOP/s as % of the ceiling, three ways: median against median (the headline), the
+   * median of each round's own ratio (ours and the ceiling ran in the same round, so a load that
+   * drifts over minutes cancels), and fastest window against fastest window.
+   */
+  pct_of_ceiling: { medians: number; paired: number; fastest_windows: number };
   peak_rss_mib: number;
   /** Why a peer has no figure (too slow to start, not installed, --quick). */
   skipped?: Record<string, string>;
@@ -239,6 +245,12 @@ export async function runBench(dataFile: string, { quick, log }: BenchOptions): 
     const gflops = (cps * flopsPerChar) / 1e9;
     const bestGflops = (Math.max(...oursProc.rates) * flopsPerChar) / 1e9;
     const bestCeiling = Math.max(...get('matmul-ceiling')!.rates);
+    const ceilingRates = get('matmul-ceiling')!.rates;
+    const pct = {
+      medians: (100 * gflops) / ceilingHere,
+      paired: 100 * median(oursProc.rates.map((r, w) => (r * flopsPerChar) / 1e9 / ceilingRates[w])),
+      fastest_windows: (100 * bestGflops) / bestCeiling,
+    };
     const entry: BenchConfigResult = {
       name: c.name,
       chars_per_s: chars,
@@ -247,6 +259,7 @@ export async function runBench(dataFile: string, { quick, log }: BenchOptions): 
       model_gflops: round(gflops),
       ceiling_gflops: round(ceilingHere),
       best_window_gflops: { 'rnn-lab': round(bestGflops), ceiling: round(bestCeiling) },
+      pct_of_ceiling: { medians: Math.round(pct.medians), paired: Math.round(pct.paired), fastest_windows: Math.round(pct.fastest_windows) },
       peak_rss_mib: Math.round(oursProc.peakRssMib),
     };
     if (Object.keys(skipped).length) entry.skipped = skipped;
@@ -257,7 +270,7 @@ export async function runBench(dataFile: string, { quick, log }: BenchOptions): 
       `${c.name}: ${c.cell} ${c.layers}x${c.hidden}, seq ${c.seq}, batch ${c.batch}: rnn-lab ${fmt(cps)} chars/s (wall ${fmt(median(oursProc.wallRates))}, peak RSS ${entry.peak_rss_mib} MiB)` +
         PEERS.map((e) => `, ${e} ${chars[e] === null ? skipped[e] : `${fmt(chars[e])} (wall ${fmt(median(get(e)!.wallRates))}; ours x${ratio(e)!.toFixed(2)}; RSS ${peerRss[e]} MiB)`}`).join(''),
     );
-    log(`   ${gflops.toFixed(2)} model GFLOP/s = ${((100 * gflops) / ceilingHere).toFixed(0)}% of the tiled-matmul ceiling in the same rounds (${ceilingHere.toFixed(2)} GFLOP/s); fastest windows: ${bestGflops.toFixed(2)} = ${((100 * bestGflops) / bestCeiling).toFixed(0)}% of ${bestCeiling.toFixed(2)}`);
+    log(`   ${gflops.toFixed(2)} model GFLOP/s = ${pct.medians.toFixed(0)}% of the tiled-matmul ceiling in the same rounds (${ceilingHere.toFixed(2)} GFLOP/s); round by round (median of the ratios): ${pct.paired.toFixed(0)}%; fastest windows: ${bestGflops.toFixed(2)} = ${pct.fastest_windows.toFixed(0)}% of ${bestCeiling.toFixed(2)}`);
     if (diag) log(`   diagnostics at default settings (${diag.info}): ${fmt(median(diag.rates))} chars/s, ${diagOverhead!.toFixed(1)}% overhead (median of the paired windows' ratios)`);
   }
   // The run's ceiling: the median of every ceiling window of every config.
