@@ -6,7 +6,7 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { EngineError } from '../engine/errors';
-import { jsonlChunkName, type RunConfig } from '../protocol';
+import { jsonlChunkName, parseJsonl, type RunConfig } from '../protocol';
 
 export function writeAtomic(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -48,18 +48,8 @@ export function readJsonl<T>(path: string): T[] {
  * did not finish) is dropped; any other line that does not parse is an error.
  */
 export function readJsonlFile<T>(path: string): T[] {
-  const text = readFileSync(path, 'utf8');
-  const lines = text.split('\n');
-  const records: T[] = [];
-  lines.forEach((l, i) => {
-    if (l.trim() === '') return;
-    try {
-      records.push(JSON.parse(l) as T);
-    } catch (err) {
-      if (i === lines.length - 1 && !text.endsWith('\n')) return;
-      throw new EngineError('bad-config', `${path} line ${i + 1} is not a JSON record (${(err as Error).message})`, 'The run\'s files were edited or damaged; remove that line.');
-    }
-  });
+  const { records, badLines } = parseJsonl<T>(readFileSync(path, 'utf8'));
+  if (badLines.length) throw new EngineError('bad-config', `${path} line ${badLines[0]} is not a JSON record`, 'The run\'s files were edited or damaged; remove that line.');
   return records;
 }
 

@@ -4,7 +4,9 @@
  * paths relative to the store root, so the extension plugs in vscode.workspace.fs (web and
  * desktop hosts) and the unit tests plug in node:fs on a temp dir.
  */
-import { jsonlChunkName, type MetricsRecord, type RunConfig, type RunStatus, type RunSummary } from '../protocol';
+import { jsonlChunkName, parseJsonl, type MetricsRecord, type RunConfig, type RunStatus, type RunSummary } from '../protocol';
+
+export { parseJsonl, type ParsedJsonl } from '../protocol';
 
 /** File operations on paths relative to the run store's root ('' is the root itself). */
 export interface RunFs {
@@ -71,13 +73,6 @@ export async function createRun(fs: RunFs, config: RunConfig, now: Date, reserve
   return id;
 }
 
-export interface ParsedJsonl<T> {
-  records: T[];
-  /** The last line had no newline and did not parse: a write cut short (e.g. the window closed mid-flush). */
-  tornLastLine: boolean;
-  /** 1-based numbers of other lines that did not parse (skipped). */
-  badLines: number[];
-}
 
 /** Characters per JSONL chunk before the extension starts the next one (about 4 MB: ~7 ms to encode). */
 export const JSONL_CHUNK_CHARS = 4_000_000;
@@ -137,27 +132,6 @@ async function lastChunkRecords(fs: RunFs, id: string, file: string): Promise<Me
   return [];
 }
 
-/**
- * JSON Lines, tolerant of a torn tail: every complete line that parses is a record; an unparsable
- * final line without its newline is a write cut short and is dropped, not an error.
- */
-export function parseJsonl<T>(text: string): ParsedJsonl<T> {
-  const lines = text.split('\n');
-  const endsWithNewline = text.endsWith('\n');
-  const records: T[] = [];
-  const badLines: number[] = [];
-  let tornLastLine = false;
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
-    try {
-      records.push(JSON.parse(line) as T);
-    } catch {
-      if (i === lines.length - 1 && !endsWithNewline) tornLastLine = true;
-      else badLines.push(i + 1);
-    }
-  });
-  return { records, tornLastLine, badLines };
-}
 
 /**
  * What a run folder says about its run. `open`: it trains in this window. Otherwise summary.json
