@@ -183,12 +183,12 @@ export function vecMat(N: number, K: number, x: Vec, xOff: number, B: Vec, bOff:
   checkRanges(Math.max(N, ldb), Math.min(xOff, yOff, bOff), Math.max(xOff + K, yOff + N, bOff + K * ldb));
   if (!beta) y.fill(0, yOff, yOff + N);
   const NN = N & SIZE_MASK;
+  const ld = ldb & SIZE_MASK;
   const yo = yOff & OFFSET_MASK;
   let k = 0;
   for (; k + 7 < K; k += 8) {
     const x0 = x[xOff + k], x1 = x[xOff + k + 1], x2 = x[xOff + k + 2], x3 = x[xOff + k + 3];
     const x4 = x[xOff + k + 4], x5 = x[xOff + k + 5], x6 = x[xOff + k + 6], x7 = x[xOff + k + 7];
-    const ld = ldb & SIZE_MASK;
     const b0 = (bOff + k * ldb) & OFFSET_MASK;
     const b1 = b0 + ld, b2 = b1 + ld, b3 = b2 + ld, b4 = b3 + ld, b5 = b4 + ld, b6 = b5 + ld, b7 = b6 + ld;
     for (let j = 0; j < NN; j++) {
