@@ -3,7 +3,7 @@
  * extension replays to them. No vscode import: the unit tests run these in plain Node.
  */
 import { runIdProblem } from './webviewMessages';
-import { jsonlChunkName, PANEL_CHARTS, type DiagnosticsRecord, type FromPanel, type MetricsRecord, type PanelChartId } from '../protocol';
+import { jsonlChunkName, PANEL_CHARTS, parseJsonl, type DiagnosticsRecord, type FromPanel, type MetricsRecord, type PanelChartId } from '../protocol';
 
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 /** Run ids are folder names the run store made: no path separators, no leading dot. */
@@ -114,19 +114,9 @@ export class RunBuffer {
   }
 }
 
-/** Parses JSON lines, skipping blank and unreadable lines (a run cut off mid-write leaves half a line). */
+/** The records of `type` in JSON lines (parseJsonl), skipping blank and unreadable lines (a run cut off mid-write leaves half a line). */
 export function parseJsonLines<T>(text: string, type: string): T[] {
-  const out: T[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const r = JSON.parse(line) as { type?: unknown };
-      if (r && typeof r === 'object' && r.type === type) out.push(r as T);
-    } catch {
-      // a truncated last line
-    }
-  }
-  return out;
+  return parseJsonl<{ type?: unknown } | null>(text).records.filter((r) => r !== null && typeof r === 'object' && r.type === type) as T[];
 }
 
 /**
