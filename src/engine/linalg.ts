@@ -197,7 +197,6 @@ export function vecMat(N: number, K: number, x: Vec, xOff: number, B: Vec, bOff:
   }
   for (; k < K; k++) {
     const a = x[xOff + k];
-    if (a === 0) continue;
     const b0 = bOff + k * ldb;
     for (let j = 0; j < N; j++) y[yOff + j] += a * B[b0 + j];
   }

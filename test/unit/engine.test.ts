@@ -184,7 +184,7 @@ describe('kernels against plain formulas', () => {
       assert.equal(l2(v, 1, n + 1), Math.sqrt(s), `n = ${n}`);
     }
   });
-  it('gemmNN, one row of A: every row of B counted once (passes of 8 and 4, then single rows), beta 0 and 1', () => {
+  it('gemmNN, one row of A: every row of B counted once (passes of 8, then single rows), beta 0 and 1', () => {
     for (const K of [1, 3, 4, 7, 8, 9, 12, 17]) {
       const N = 5;
       const A = Float64Array.from({ length: K + 1 }, () => rng.normal());
@@ -195,6 +195,19 @@ describe('kernels against plain formulas', () => {
         let s = 1;
         for (let k = 0; k < K; k++) s += A[1 + k] * B[k * N + j];
         assert.ok(Math.abs(C[j] - s) <= 1e-13 * (1 + Math.abs(s)), `K = ${K}, j = ${j}: ${C[j]} vs ${s}`);
+      }
+    }
+  });
+  it('gemmNN, one row of A: a NaN in B reaches C even where its row of A is 0 (0 * NaN = NaN, in the passes and in the single rows)', () => {
+    for (const K of [3, 8, 9, 17]) {
+      for (let bad = 0; bad < K; bad++) {
+        const A = Float64Array.from({ length: K }, (_, k) => (k === bad ? 0 : 1));
+        const B = new Float64Array(K * 2).fill(1);
+        B[bad * 2 + 1] = NaN;
+        const C = new Float64Array(2);
+        gemmNN(1, 2, K, A, 0, K, B, 0, 2, C, 0, 2, 0);
+        assert.equal(C[0], K - 1, `K = ${K}, row ${bad}`);
+        assert.ok(Number.isNaN(C[1]), `K = ${K}, row ${bad}: ${C[1]}`);
       }
     }
   });
