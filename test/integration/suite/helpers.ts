@@ -48,11 +48,15 @@ export async function waitFor<T>(what: string, check: () => T | undefined | Prom
 export async function screenshot(name: string): Promise<void> {
   if (!/^[\w.-]+$/.test(name)) throw new Error(`screenshot name must be a plain file name: ${name}`);
   console.log(`SCREENSHOT:${name}`);
+  await waitFor(`screenshot ${name}.png`, () => screenshotExists(name), 30_000);
+}
+
+/** Whether the runner has saved screenshot `name` (in this run: the runner clears old ones first). */
+export async function screenshotExists(name: string): Promise<true | undefined> {
   const ext = vscode.extensions.getExtension(extensionId);
   if (!ext) throw new Error(`extension ${extensionId} is not installed in this host`);
   const dir = hostKind === 'node' ? 'screenshots-node' : 'screenshots';
-  const png = vscode.Uri.joinPath(ext.extensionUri, 'test-output', dir, `${name}.png`);
-  await waitFor(`screenshot ${name}.png`, () => exists(png), 30_000);
+  return exists(vscode.Uri.joinPath(ext.extensionUri, 'test-output', dir, `${name}.png`));
 }
 
 async function exists(uri: vscode.Uri): Promise<true | undefined> {
