@@ -14,7 +14,7 @@
 //   dist-test/integration/reload.js  a run report restored after a window reload (web host)
 //   dist-test/integration/fakeTrainingWorker.js  a protocol-only worker for that suite
 //   dist-test/integration/fakeTrainingWorker-node.js  the same for worker_threads (Node host)
-// Usage: node esbuild.mjs [--watch]
+// Usage: node esbuild.mjs [--watch]   (its one line of output goes to stderr: stdout stays the command's own, e.g. bench --json)
 import * as esbuild from 'esbuild';
 import { readdirSync, existsSync, mkdirSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -123,5 +123,5 @@ if (watch) {
 } else {
   const results = await Promise.all(builds.map((b) => esbuild.build(b)));
   const webview = results.find((r) => r.metafile)?.metafile.outputs['dist/webview/main.js'];
-  if (webview) console.log(`webview bundle: dist/webview/main.js ${webview.bytes} bytes${production ? ' (minified)' : ''}`);
+  if (webview) console.error(`webview bundle: dist/webview/main.js ${webview.bytes} bytes${production ? ' (minified)' : ''}`);
 }
