@@ -44,6 +44,11 @@ export interface InferredStateDict {
   /** The run config from __metadata__, when it validates. */
   config?: RunConfig;
   step: number;
+  /**
+   * A vanilla RNN whose nonlinearity neither the caller nor the file gave (a plain PyTorch
+   * state_dict does not record it): taken as tanh, torch.nn.RNN's default, with a warning.
+   */
+  activationAssumed: boolean;
   warnings: string[];
 }
 
@@ -181,8 +186,13 @@ export function inferStateDict(bytes: Uint8Array | DecodedSafetensors, where: st
   }
   const gruVariant = opts.gruVariant ?? metadata.gru_variant ?? config?.gruVariant ?? 'reset_after';
   if (gruVariant !== 'reset_after' && gruVariant !== 'reset_before') fail(`__metadata__ gru_variant is "${gruVariant}", not reset_after or reset_before`);
-  const rnnActivation = opts.rnnActivation ?? metadata.nonlinearity ?? config?.rnnActivation ?? 'tanh';
+  const givenActivation = opts.rnnActivation ?? metadata.nonlinearity ?? config?.rnnActivation;
+  const rnnActivation = givenActivation ?? 'tanh';
   if (rnnActivation !== 'tanh' && rnnActivation !== 'relu') fail(`__metadata__ nonlinearity is "${rnnActivation}", not tanh or relu`);
+  const activationAssumed = cell === 'rnn' && givenActivation === undefined;
+  if (activationAssumed) {
+    warnings.push("a state_dict does not record a vanilla RNN's nonlinearity: taken as tanh, torch.nn.RNN's default (a model built with nonlinearity='relu' needs --activation relu)");
+  }
   if (config && (config.cell !== cell || config.layers !== layers || config.hidden !== H)) {
     warnings.push(`the metadata config says ${config.cell} ${config.layers}x${config.hidden}, the tensors ${cell} ${layers}x${H}: the tensors win`);
   }
@@ -207,6 +217,7 @@ export function inferStateDict(bytes: Uint8Array | DecodedSafetensors, where: st
     series,
     config,
     step: Number.isSafeInteger(step) && step >= 0 ? step : 0,
+    activationAssumed,
     warnings,
   };
 }

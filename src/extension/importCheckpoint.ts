@@ -28,6 +28,8 @@ export interface ImportArgs {
   file?: vscode.Uri;
   vocab?: vscode.Uri | 'none';
   name?: string;
+  /** A vanilla RNN's nonlinearity, when the file does not say (asked otherwise). */
+  activation?: 'tanh' | 'relu';
 }
 
 export function registerImportCommand(context: vscode.ExtensionContext, deps: ImportCommandDeps): void {
@@ -60,11 +62,26 @@ async function importCheckpoint(deps: ImportCommandDeps, arg: unknown): Promise<
   } catch (e) {
     return fail(`cannot read ${where}: ${errorText(e)}`);
   }
-  let need: ReturnType<typeof vocabularyNeed>;
+  let inferred: ReturnType<typeof inferStateDict>;
   try {
-    need = vocabularyNeed(inferStateDict(bytes, where));
+    inferred = inferStateDict(bytes, where);
   } catch (e) {
     return fail(errorText(e));
+  }
+  const need = vocabularyNeed(inferred);
+
+  // A plain PyTorch state_dict does not record a vanilla RNN's nonlinearity: ask.
+  let rnnActivation = args.activation;
+  if (inferred.activationAssumed && rnnActivation === undefined) {
+    const choice = await vscode.window.showQuickPick(
+      [
+        { label: 'tanh', description: "torch.nn.RNN's default", value: 'tanh' as const },
+        { label: 'relu', description: "built with nonlinearity='relu'", value: 'relu' as const },
+      ],
+      { title: `RNN Lab: ${where} is a vanilla RNN; its file does not say which nonlinearity it uses`, placeHolder: 'The nonlinearity of its torch.nn.RNN' },
+    );
+    if (!choice) return undefined;
+    rnnActivation = choice.value;
   }
 
   // The vocabulary, when the file's __metadata__ has none.
@@ -114,7 +131,7 @@ async function importCheckpoint(deps: ImportCommandDeps, arg: unknown): Promise<
   let run: ReturnType<typeof importAsRun>;
   try {
     // The probe on the text runs on the extension host: about half a second at most (~2 GFLOP/s).
-    run = importAsRun(bytes, where, { vocab, vocabSource, name, text, probeBudgetFlops: 1e9 });
+    run = importAsRun(bytes, where, { vocab, vocabSource, name, text, probeBudgetFlops: 1e9, rnnActivation });
   } catch (e) {
     return fail(errorText(e));
   }

@@ -131,6 +131,26 @@ describe('safetensors bytes against the spec', () => {
     assert.ok(capped.warnings.some((w) => /too large to measure saturation and gradient flow here/.test(w)));
   });
 
+  it('a vanilla RNN from a plain state_dict: tanh is assumed and said; the caller or the file\'s metadata settles it without a warning', () => {
+    const t = trainerFor({ cell: 'rnn', rnnActivation: 'relu', hidden: 5, seqLength: 6, batch: 2 });
+    const exported = exportStateDict(checkpointBytes(t), 'ckpt').bytes;
+    const fromUs = inferStateDict(exported, 'ours.safetensors');
+    assert.equal(fromUs.spec.rnnActivation, 'relu');
+    assert.equal(fromUs.activationAssumed, false);
+    const { __metadata__: _, ...plain } = readHeader(exported).json;
+    const bare = withHeader(exported, () => plain);
+    const assumed = inferStateDict(bare, 'torch.safetensors');
+    assert.equal(assumed.spec.rnnActivation, 'tanh');
+    assert.equal(assumed.activationAssumed, true);
+    assert.ok(assumed.warnings.some((w) => /nonlinearity/.test(w) && /--activation relu/.test(w)), assumed.warnings.join('; '));
+    const told = inferStateDict(bare, 'torch.safetensors', { rnnActivation: 'relu' });
+    assert.equal(told.spec.rnnActivation, 'relu');
+    assert.equal(told.activationAssumed, false);
+    assert.ok(!told.warnings.some((w) => /nonlinearity/.test(w)));
+    const lstm = inferStateDict(withHeader(exportStateDict(checkpointBytes(trainerFor({ cell: 'lstm', hidden: 5, seqLength: 6, batch: 2 })), 'ckpt').bytes, (j) => { const { __metadata__: _m, ...rest } = j; return rest; }), 'lstm');
+    assert.equal(lstm.activationAssumed, false);
+  });
+
   it('exporting a reset-before GRU says it has no PyTorch module, in the result and the metadata; import keeps the variant', () => {
     const t = trainerFor({ cell: 'gru', gruVariant: 'reset_before', hidden: 5, seqLength: 6, batch: 2 });
     const out = exportStateDict(checkpointBytes(t), 'ckpt');

@@ -67,6 +67,28 @@ describe('RNN Lab: Import PyTorch Checkpoint', () => {
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
 
+  it('a vanilla RNN: its nonlinearity, which a state_dict does not record, comes from the caller (asked in a quick pick otherwise)', async () => {
+    const r = (n: number, k: number) => Float64Array.from({ length: n }, (_, i) => (((i * k) % 13) - 6) / 16);
+    const rnn: NamedTensor[] = [
+      { name: 'weight_ih_l0', shape: [4, 3], data: r(12, 5) },
+      { name: 'weight_hh_l0', shape: [4, 4], data: r(16, 7) },
+      { name: 'bias_ih_l0', shape: [4], data: r(4, 3) },
+      { name: 'bias_hh_l0', shape: [4], data: r(4, 2) },
+    ];
+    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(dir, 'rnn-relu.safetensors'), encodeSafetensors(rnn, {}));
+    const id = await vscode.commands.executeCommand<string>('rnnLab.importCheckpoint', {
+      file: vscode.Uri.joinPath(dir, 'rnn-relu.safetensors'),
+      vocab: vscode.Uri.joinPath(dir, 'abc.txt'),
+      name: 'imported-rnn-relu',
+      activation: 'relu',
+    });
+    assert.ok(id, `import failed: ${api.errors[api.errors.length - 1]}`);
+    const config = JSON.parse(decoder.decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(api.store.root, id, 'config.json')))) as RunConfig;
+    assert.strictEqual(config.cell, 'rnn');
+    assert.strictEqual(config.rnnActivation, 'relu');
+    await vscode.workspace.fs.delete(vscode.Uri.joinPath(api.store.root, id), { recursive: true });
+  });
+
   it('a truncated file: one clear error naming the problem, nothing created in the run store', async () => {
     const good = encodeSafetensors(gruStateDict(), {});
     await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(dir, 'truncated.safetensors'), good.subarray(0, good.length - 10));
