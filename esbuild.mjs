@@ -12,6 +12,7 @@
 //   dist-test/integration/noFolder.js  the run store with no folder open (both hosts)
 //   dist-test/integration/restricted.js  Restricted Mode in an untrusted folder (Node host)
 //   dist-test/integration/reload.js  a run report restored after a window reload (web host)
+//   dist-test/torch/ours.js  our loss and gradients for the check against real PyTorch (test/torch/check.py)
 //   dist-test/integration/fakeTrainingWorker.js  a protocol-only worker for that suite
 //   dist-test/integration/fakeTrainingWorker-node.js  the same for worker_threads (Node host)
 // Usage: node esbuild.mjs [--watch]   (its one line of output goes to stderr: stdout stays the command's own, e.g. bench --json)
@@ -103,6 +104,14 @@ const builds = [
     platform: 'browser',
     format: 'iife',
     metafile: true,
+  },
+  {
+    ...common,
+    // Our side of the check against real PyTorch (test/torch/check.py).
+    entryPoints: { ours: 'test/torch/ours.ts' },
+    outdir: 'dist-test/torch',
+    platform: 'node',
+    format: 'cjs',
   },
   {
     ...common,

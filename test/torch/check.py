@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""RNN Lab against real PyTorch (Debian's python3-torch), both ways through the files users move.
+
+Export: runs trained by `rnn-lab train` and written by `rnn-lab export` load into torch.nn.LSTM /
+GRU / RNN, nn.Embedding and nn.Linear with load_state_dict(strict=True), and give the same loss and
+the same gradient of every parameter as our engine on the same text.
+Import: models made in PyTorch, saved as safetensors (float64 and float32), become runs through
+`rnn-lab import`, and our engine then gives PyTorch's loss and gradients.
+
+Our side is dist-test/torch/ours.js (test/torch/ours.ts): one chunk of the text, batch 1, zero
+initial state, mean cross-entropy, backward. Both sides compute in float64.
+Usage: python3 test/torch/check.py  (after `npm run build`; `npm run test:torch` does both)
+"""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TEXT = os.path.join(ROOT, "data", "austen_pride_prejudice.txt")
+T = 48  # characters per checked chunk
+LOSS_TOL = 1e-12  # relative
+GRAD_TOL = 1e-10  # relative to the tensor's largest gradient
+
+DTYPES = {"F64": np.float64, "F32": np.float32}
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    meta = header.pop("__metadata__", {})
+    out = {}
+    for name, t in header.items():
+        a, b = t["data_offsets"]
+        arr = np.frombuffer(data[8 + n + a : 8 + n + b], dtype=DTYPES[t["dtype"]]).reshape(t["shape"])
+        out[name] = torch.from_numpy(arr.copy())
+    return out, meta
+
+
+def write_safetensors(path, tensors, dtype):
+    header, blobs, offset = {}, [], 0
+    for name, t in tensors.items():
+        raw = t.detach().numpy().astype(DTYPES[dtype]).tobytes()
+        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    head = json.dumps(header).encode()
+    head += b" " * (-len(head) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(head)) + head + b"".join(blobs))
+
+
+def cli(*args):
+    return subprocess.run(["node", os.path.join(ROOT, "dist", "cli.js"), *args], check=True, capture_output=True, text=True).stdout
+
+
+def ours(run_dir, text_file):
+    out = subprocess.run(
+        ["node", os.path.join(ROOT, "dist-test", "torch", "ours.js"), os.path.join(run_dir, "checkpoint.safetensors"), text_file, str(T)],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return json.loads(out)
+
+
+class Model(torch.nn.Module):
+    """The shape of an RNN Lab character model, under the names `rnn-lab export --prefix rnn.` writes."""
+
+    def __init__(self, cell, vocab, hidden, layers, embedding=0, nonlinearity="tanh"):
+        super().__init__()
+        if embedding:
+            self.embedding = torch.nn.Embedding(vocab, embedding)
+        size = embedding or vocab
+        if cell == "lstm":
+            self.rnn = torch.nn.LSTM(size, hidden, layers)
+        elif cell == "gru":
+            self.rnn = torch.nn.GRU(size, hidden, layers)
+        else:
+            self.rnn = torch.nn.RNN(size, hidden, layers, nonlinearity=nonlinearity)
+        self.head = torch.nn.Linear(hidden, vocab)
+        self.vocab = vocab
+
+    def loss(self, ids):
+        x = ids[:-1]
+        inputs = self.embedding(x) if hasattr(self, "embedding") else torch.nn.functional.one_hot(x, self.vocab).double()
+        out, _ = self.rnn(inputs.unsqueeze(1))  # (T, 1, I): time-major, batch 1, zero initial state
+        return torch.nn.functional.cross_entropy(self.head(out.squeeze(1)), ids[1:])
+
+
+def compare(label, model, ids, mine):
+    model.zero_grad()
+    loss = model.loss(ids)
+    loss.backward()
+    failures = []
+    loss_err = abs(loss.item() - mine["loss"]) / abs(loss.item())
+    if not loss_err <= LOSS_TOL:
+        failures.append(f"loss {mine['loss']!r} against PyTorch's {loss.item()!r} (relative error {loss_err:.1e})")
+    theirs = {name.removeprefix("rnn."): p.grad for name, p in model.named_parameters()}
+    if sorted(theirs) != sorted(mine["grads"]):
+        failures.append(f"parameters differ: PyTorch {sorted(theirs)}, ours {sorted(mine['grads'])}")
+    worst, worst_name = 0.0, ""
+    for name, g in theirs.items():
+        if name not in mine["grads"]:
+            continue
+        ref = g.detach().numpy().ravel()
+        got = np.asarray(mine["grads"][name])
+        scale = max(np.abs(ref).max(), 1e-300)
+        err = float(np.abs(got - ref).max() / scale) if got.shape == ref.shape else float("inf")
+        if not err <= worst:
+            worst, worst_name = err, name
+    if not worst <= GRAD_TOL:
+        failures.append(f"gradient of {worst_name}: relative error {worst:.1e}")
+    print(f"  {label}: loss {loss.item():.15f}, ours {mine['loss']:.15f} (relative error {loss_err:.1e}); worst gradient relative error {worst:.1e} ({worst_name})")
+    return [f"{label}: {f}" for f in failures]
+
+
+def check_export(tmp, text_file, name, config):
+    """Train with the CLI, export, load into torch modules, compare on the text's first chunk."""
+    cfg_file = os.path.join(tmp, f"{name}.rnn.json")
+    with open(cfg_file, "w") as f:
+        json.dump({"name": name, "seqLength": 16, "batch": 4, "steps": 15, "lr": 0.01, "seed": 5, **config}, f)
+    run_dir = os.path.join(tmp, name)
+    cli("train", text_file, "--config", cfg_file, "--out", run_dir)
+    exported = os.path.join(tmp, f"{name}.safetensors")
+    cli("export", run_dir, "--out", exported, "--prefix", "rnn.")
+    sd, meta = read_safetensors(exported)
+    vocab = json.loads(meta["vocab"])
+    model = Model(config["cell"], len(vocab), config["hidden"], config.get("layers", 1), config.get("embedding", 0), config.get("rnnActivation", "tanh")).double()
+    model.load_state_dict(sd, strict=True)
+    mine = ours(run_dir, text_file)
+    with open(text_file, encoding="utf-8") as f:
+        text = f.read()
+    index = {c: i for i, c in enumerate(vocab)}
+    ids = torch.tensor([index[c] for c in text[: T + 1]])
+    failures = [] if ids.tolist() == mine["tokens"] else [f"{name}: tokens differ"]
+    return failures + compare(f"{name} (trained by rnn-lab, exported)", model, ids, mine)
+
+
+def check_import(tmp, text_file, name, model, dtype, *flags):
+    """A PyTorch model saved as safetensors, imported with `rnn-lab import --vocab`, compared."""
+    with open(text_file, encoding="utf-8") as f:
+        text = f.read()
+    vocab = sorted(set(text))
+    if dtype == "F32":
+        # The file holds float32; both sides then compute in float64 from those same values.
+        with torch.no_grad():
+            for p in model.parameters():
+                p.copy_(p.float().double())
+    path = os.path.join(tmp, f"{name}.safetensors")
+    write_safetensors(path, model.state_dict(), dtype)
+    run_dir = os.path.join(tmp, f"{name}-run")
+    cli("import", path, "--vocab", text_file, "--out", run_dir, *flags)
+    mine = ours(run_dir, text_file)
+    failures = [] if mine["vocab"] == vocab else [f"{name}: vocabulary differs from sorted(set(text))"]
+    ids = torch.tensor([vocab.index(c) for c in text[: T + 1]])
+    return failures + compare(f"{name} (made in PyTorch, {dtype}, imported)", model, ids, mine)
+
+
+def main():
+    print(f"RNN Lab against PyTorch {torch.__version__} (float64, {T} characters, batch 1)")
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="rnn-lab-torch-") as tmp:
+        text_file = os.path.join(tmp, "text.txt")
+        with open(TEXT, encoding="utf-8") as f:
+            text = f.read()
+        with open(text_file, "w", encoding="utf-8") as f:
+            f.write(text[:4000])
+        exports = {
+            "lstm-2x16": {"cell": "lstm", "layers": 2, "hidden": 16},
+            "gru-1x16-embedding": {"cell": "gru", "hidden": 16, "embedding": 8},
+            "rnn-tanh-1x16": {"cell": "rnn", "hidden": 16},
+            "rnn-relu-2x12": {"cell": "rnn", "layers": 2, "hidden": 12, "rnnActivation": "relu"},
+            "lstm-1x12-embedding": {"cell": "lstm", "hidden": 12, "embedding": 6},
+            "gru-2x10": {"cell": "gru", "layers": 2, "hidden": 10},
+        }
+        for name, config in exports.items():
+            failures += check_export(tmp, text_file, name, config)
+        torch.manual_seed(11)
+        V = len(set(text[:4000]))
+        imports = [
+            ("torch-lstm-1x12-embedding", Model("lstm", V, 12, 1, embedding=5), "F64"),
+            ("torch-gru-2x10", Model("gru", V, 10, 2), "F64"),
+            # A state_dict does not record nn.RNN's nonlinearity: the import is told, as its warning says.
+            ("torch-rnn-relu-1x14", Model("rnn", V, 14, 1, nonlinearity="relu"), "F32", "--activation", "relu"),
+            ("torch-lstm-2x8", Model("lstm", V, 8, 2), "F32"),
+        ]
+        for name, model, dtype, *flags in imports:
+            failures += check_import(tmp, text_file, name, model.double(), dtype, *flags)
+    if failures:
+        print("FAILED:\n  " + "\n  ".join(failures))
+        sys.exit(1)
+    print(f"torch: {len(exports) + len(imports)} models, loss and every gradient as PyTorch's")
+
+
+if __name__ == "__main__":
+    main()
