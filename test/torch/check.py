@@ -7,6 +7,9 @@ the same gradient of every parameter as our engine on the same text.
 Import: models made in PyTorch, saved as safetensors (float64 and float32), become runs through
 `rnn-lab import`, and our engine then gives PyTorch's loss and gradients.
 
+Optimizers: from one exported run, three steps on the chunk with global-norm clipping and each of
+our optimizers give the weights torch.optim's Adam, SGD (momentum), RMSprop and Adagrad give.
+
 Our side is dist-test/torch/ours.js (test/torch/ours.ts): one chunk of the text, batch 1, zero
 initial state, mean cross-entropy, backward. Both sides compute in float64.
 Usage: python3 test/torch/check.py  (after `npm run build`; `npm run test:torch` does both)
@@ -61,9 +64,9 @@ def cli(*args):
     return subprocess.run(["node", os.path.join(ROOT, "dist", "cli.js"), *args], check=True, capture_output=True, text=True).stdout
 
 
-def ours(run_dir, text_file):
+def ours(run_dir, text_file, *train):
     out = subprocess.run(
-        ["node", os.path.join(ROOT, "dist-test", "torch", "ours.js"), os.path.join(run_dir, "checkpoint.safetensors"), text_file, str(T)],
+        ["node", os.path.join(ROOT, "dist-test", "torch", "ours.js"), os.path.join(run_dir, "checkpoint.safetensors"), text_file, str(T), *map(str, train)],
         check=True, capture_output=True, text=True,
     ).stdout
     return json.loads(out)
@@ -142,6 +145,59 @@ def check_export(tmp, text_file, name, config):
     return failures + compare(f"{name} (trained by rnn-lab, exported)", model, ids, mine)
 
 
+# Our optimizers' hyperparameters (src/engine/optim.ts DEFAULT_OPTIMIZER; SGD momentum is the run
+# config's default) as torch.optim arguments. Adagrad's eps is ours, not torch's 1e-10.
+TORCH_OPTIMIZERS = {
+    "adam": lambda ps, lr: torch.optim.Adam(ps, lr=lr, betas=(0.9, 0.999), eps=1e-8),
+    "sgd": lambda ps, lr: torch.optim.SGD(ps, lr=lr, momentum=0.9),
+    "rmsprop": lambda ps, lr: torch.optim.RMSprop(ps, lr=lr, alpha=0.99, eps=1e-8),
+    "adagrad": lambda ps, lr: torch.optim.Adagrad(ps, lr=lr, eps=1e-8),
+}
+STEPS, LR, CLIP = 3, 0.05, 0.5
+
+
+def check_optimizers(tmp, text_file, name, config):
+    """Three steps on the chunk per optimizer, from the exported weights, against torch.optim."""
+    run_dir = os.path.join(tmp, name)
+    sd, meta = read_safetensors(os.path.join(tmp, f"{name}.safetensors"))
+    vocab = json.loads(meta["vocab"])
+    with open(text_file, encoding="utf-8") as f:
+        text = f.read()
+    index = {c: i for i, c in enumerate(vocab)}
+    ids = torch.tensor([index[c] for c in text[: T + 1]])
+    failures = []
+    for kind, make in TORCH_OPTIMIZERS.items():
+        model = Model(config["cell"], len(vocab), config["hidden"], config.get("layers", 1), config.get("embedding", 0), config.get("rnnActivation", "tanh")).double()
+        model.load_state_dict(sd, strict=True)
+        opt = make(model.parameters(), LR)
+        norms = []
+        for _ in range(STEPS):
+            opt.zero_grad()
+            model.loss(ids).backward()
+            # Pascanu et al.'s rescale g * t / ||g||, as ours; torch's clip_grad_norm_ divides by ||g|| + 1e-6.
+            norm = torch.sqrt(sum((p.grad**2).sum() for p in model.parameters())).item()
+            norms.append(norm)
+            if norm > CLIP:
+                for p in model.parameters():
+                    p.grad.mul_(CLIP / norm)
+            opt.step()
+        mine = ours(run_dir, text_file, kind, STEPS, LR, CLIP)["trained"]
+        worst, worst_name = 0.0, ""
+        for pname, p in model.named_parameters():
+            ref = p.detach().numpy().ravel()
+            got = np.asarray(mine["weights"][pname.removeprefix("rnn.")])
+            err = float(np.abs(got - ref).max() / max(np.abs(ref).max(), 1e-300))
+            if not err <= worst:
+                worst, worst_name = err, pname
+        clipped = sum(n > CLIP for n in norms)
+        print(f"  {name}, {STEPS} steps of {kind} (lr {LR}, clipped at {CLIP} on {clipped} of {STEPS}): worst weight relative error {worst:.1e} ({worst_name})")
+        if not worst <= GRAD_TOL:
+            failures.append(f"{name}, {kind}: weights after {STEPS} steps: relative error {worst:.1e} in {worst_name}")
+        if not np.allclose(norms, mine["norms"], rtol=1e-12, atol=0):
+            failures.append(f"{name}, {kind}: gradient norms {mine['norms']} against PyTorch's {norms}")
+    return failures
+
+
 def check_import(tmp, text_file, name, model, dtype, *flags):
     """A PyTorch model saved as safetensors, imported with `rnn-lab import --vocab`, compared."""
     with open(text_file, encoding="utf-8") as f:
@@ -181,6 +237,7 @@ def main():
         }
         for name, config in exports.items():
             failures += check_export(tmp, text_file, name, config)
+        failures += check_optimizers(tmp, text_file, "lstm-2x16", exports["lstm-2x16"])
         torch.manual_seed(11)
         V = len(set(text[:4000]))
         imports = [
@@ -195,7 +252,7 @@ def main():
     if failures:
         print("FAILED:\n  " + "\n  ".join(failures))
         sys.exit(1)
-    print(f"torch: {len(exports) + len(imports)} models, loss and every gradient as PyTorch's")
+    print(f"torch: {len(exports) + len(imports)} models, loss and every gradient as PyTorch's; {len(TORCH_OPTIMIZERS)} optimizers' weights after {STEPS} clipped steps as torch.optim's")
 
 
 if __name__ == "__main__":
