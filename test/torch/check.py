@@ -10,8 +10,10 @@ Import: models made in PyTorch, saved as safetensors (float64 and float32), beco
 Optimizers: from one exported run, three steps on the chunk with global-norm clipping and each of
 our optimizers give the weights torch.optim's Adam, SGD (momentum), RMSprop and Adagrad give.
 
-Our side is dist-test/torch/ours.js (test/torch/ours.ts): one chunk of the text, batch 1, zero
-initial state, mean cross-entropy, backward. Both sides compute in float64.
+Every model is checked at batch 1 on one chunk (our matrix-vector kernels) and at batch 3 on the
+second of two chunks, from the state the first left (our tiled kernels, and truncated BPTT: the
+state carries over, the gradient stops at the chunk's start). Our side is dist-test/torch/ours.js
+(test/torch/ours.ts). Both sides compute in float64; the loss is the mean cross-entropy.
 Usage: python3 test/torch/check.py  (after `npm run build`; `npm run test:torch` does both)
 """
 import json
@@ -64,9 +66,13 @@ def cli(*args):
     return subprocess.run(["node", os.path.join(ROOT, "dist", "cli.js"), *args], check=True, capture_output=True, text=True).stdout
 
 
-def ours(run_dir, text_file, *train):
+# (batch, chunks): the settings every model is checked in.
+SETTINGS = [(1, 1), (3, 2)]
+
+
+def ours(run_dir, text_file, batch, chunks, *train):
     out = subprocess.run(
-        ["node", os.path.join(ROOT, "dist-test", "torch", "ours.js"), os.path.join(run_dir, "checkpoint.safetensors"), text_file, str(T), *map(str, train)],
+        ["node", os.path.join(ROOT, "dist-test", "torch", "ours.js"), os.path.join(run_dir, "checkpoint.safetensors"), text_file, str(T), str(batch), str(chunks), *map(str, train)],
         check=True, capture_output=True, text=True,
     ).stdout
     return json.loads(out)
@@ -89,17 +95,34 @@ class Model(torch.nn.Module):
         self.head = torch.nn.Linear(hidden, vocab)
         self.vocab = vocab
 
-    def loss(self, ids):
-        x = ids[:-1]
+    def loss(self, x, y, state=None):
+        """Mean cross-entropy of inputs x and targets y (T, B) from `state` (None: zeros); also the state after."""
         inputs = self.embedding(x) if hasattr(self, "embedding") else torch.nn.functional.one_hot(x, self.vocab).double()
-        out, _ = self.rnn(inputs.unsqueeze(1))  # (T, 1, I): time-major, batch 1, zero initial state
-        return torch.nn.functional.cross_entropy(self.head(out.squeeze(1)), ids[1:])
+        out, state = self.rnn(inputs, state)  # time-major (T, B, I)
+        return torch.nn.functional.cross_entropy(self.head(out).reshape(-1, self.vocab), y.reshape(-1)), state
 
 
-def compare(label, model, ids, mine):
-    model.zero_grad()
-    loss = model.loss(ids)
+def streams(text, vocab, batch, chunks):
+    """Chunks (x, y) of B streams, as ours.ts cuts them: stream b starts at b * (chunks * T + 1)."""
+    index = {c: i for i, c in enumerate(vocab)}
+    n = chunks * T + 1
+    ids = torch.tensor([[index[c] for c in text[b * n : (b + 1) * n]] for b in range(batch)]).t()  # (n, B)
+    return [(ids[c * T : (c + 1) * T], ids[c * T + 1 : (c + 1) * T + 1]) for c in range(chunks)]
+
+
+def last_chunk_loss(model, chunks):
+    """Truncated BPTT: each chunk from the previous one's final state, detached; the last one's loss, backward done."""
+    state = None
+    for x, y in chunks:
+        model.zero_grad()
+        loss, state = model.loss(x, y, state)
+        state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
     loss.backward()
+    return loss
+
+
+def compare(label, model, chunks, mine):
+    loss = last_chunk_loss(model, chunks)
     failures = []
     loss_err = abs(loss.item() - mine["loss"]) / abs(loss.item())
     if not loss_err <= LOSS_TOL:
@@ -134,15 +157,18 @@ def check_export(tmp, text_file, name, config):
     cli("export", run_dir, "--out", exported, "--prefix", "rnn.")
     sd, meta = read_safetensors(exported)
     vocab = json.loads(meta["vocab"])
-    model = Model(config["cell"], len(vocab), config["hidden"], config.get("layers", 1), config.get("embedding", 0), config.get("rnnActivation", "tanh")).double()
-    model.load_state_dict(sd, strict=True)
-    mine = ours(run_dir, text_file)
     with open(text_file, encoding="utf-8") as f:
         text = f.read()
-    index = {c: i for i, c in enumerate(vocab)}
-    ids = torch.tensor([index[c] for c in text[: T + 1]])
-    failures = [] if ids.tolist() == mine["tokens"] else [f"{name}: tokens differ"]
-    return failures + compare(f"{name} (trained by rnn-lab, exported)", model, ids, mine)
+    failures = []
+    for batch, chunks in SETTINGS:
+        model = Model(config["cell"], len(vocab), config["hidden"], config.get("layers", 1), config.get("embedding", 0), config.get("rnnActivation", "tanh")).double()
+        model.load_state_dict(sd, strict=True)
+        mine = ours(run_dir, text_file, batch, chunks)
+        cut = streams(text, vocab, batch, chunks)
+        if cut[0][0].reshape(-1).tolist() != mine["tokens"]:
+            failures.append(f"{name}: tokens differ")
+        failures += compare(f"{name} (trained by rnn-lab, exported), batch {batch}, chunk {chunks} of {chunks}", model, cut, mine)
+    return failures
 
 
 # Our optimizers' hyperparameters (src/engine/optim.ts DEFAULT_OPTIMIZER; SGD momentum is the run
@@ -153,7 +179,7 @@ TORCH_OPTIMIZERS = {
     "rmsprop": lambda ps, lr: torch.optim.RMSprop(ps, lr=lr, alpha=0.99, eps=1e-8),
     "adagrad": lambda ps, lr: torch.optim.Adagrad(ps, lr=lr, eps=1e-8),
 }
-STEPS, LR, CLIP = 3, 0.05, 0.5
+STEPS, LR, CLIP = 3, 0.05, 0.25
 
 
 def check_optimizers(tmp, text_file, name, config):
@@ -163,8 +189,7 @@ def check_optimizers(tmp, text_file, name, config):
     vocab = json.loads(meta["vocab"])
     with open(text_file, encoding="utf-8") as f:
         text = f.read()
-    index = {c: i for i, c in enumerate(vocab)}
-    ids = torch.tensor([index[c] for c in text[: T + 1]])
+    (x, y), = streams(text, vocab, 3, 1)
     failures = []
     for kind, make in TORCH_OPTIMIZERS.items():
         model = Model(config["cell"], len(vocab), config["hidden"], config.get("layers", 1), config.get("embedding", 0), config.get("rnnActivation", "tanh")).double()
@@ -173,7 +198,7 @@ def check_optimizers(tmp, text_file, name, config):
         norms = []
         for _ in range(STEPS):
             opt.zero_grad()
-            model.loss(ids).backward()
+            model.loss(x, y)[0].backward()
             # Pascanu et al.'s rescale g * t / ||g||, as ours; torch's clip_grad_norm_ divides by ||g|| + 1e-6.
             norm = torch.sqrt(sum((p.grad**2).sum() for p in model.parameters())).item()
             norms.append(norm)
@@ -181,7 +206,7 @@ def check_optimizers(tmp, text_file, name, config):
                 for p in model.parameters():
                     p.grad.mul_(CLIP / norm)
             opt.step()
-        mine = ours(run_dir, text_file, kind, STEPS, LR, CLIP)["trained"]
+        mine = ours(run_dir, text_file, 3, 1, kind, STEPS, LR, CLIP)["trained"]
         worst, worst_name = 0.0, ""
         for pname, p in model.named_parameters():
             ref = p.detach().numpy().ravel()
@@ -190,7 +215,7 @@ def check_optimizers(tmp, text_file, name, config):
             if not err <= worst:
                 worst, worst_name = err, pname
         clipped = sum(n > CLIP for n in norms)
-        print(f"  {name}, {STEPS} steps of {kind} (lr {LR}, clipped at {CLIP} on {clipped} of {STEPS}): worst weight relative error {worst:.1e} ({worst_name})")
+        print(f"  {name}, batch 3, {STEPS} steps of {kind} (lr {LR}, clipped at {CLIP} on {clipped} of {STEPS}): worst weight relative error {worst:.1e} ({worst_name})")
         if not worst <= GRAD_TOL:
             failures.append(f"{name}, {kind}: weights after {STEPS} steps: relative error {worst:.1e} in {worst_name}")
         if not np.allclose(norms, mine["norms"], rtol=1e-12, atol=0):
@@ -212,14 +237,17 @@ def check_import(tmp, text_file, name, model, dtype, *flags):
     write_safetensors(path, model.state_dict(), dtype)
     run_dir = os.path.join(tmp, f"{name}-run")
     cli("import", path, "--vocab", text_file, "--out", run_dir, *flags)
-    mine = ours(run_dir, text_file)
-    failures = [] if mine["vocab"] == vocab else [f"{name}: vocabulary differs from sorted(set(text))"]
-    ids = torch.tensor([vocab.index(c) for c in text[: T + 1]])
-    return failures + compare(f"{name} (made in PyTorch, {dtype}, imported)", model, ids, mine)
+    failures = []
+    for batch, chunks in SETTINGS:
+        mine = ours(run_dir, text_file, batch, chunks)
+        if mine["vocab"] != vocab:
+            failures.append(f"{name}: vocabulary differs from sorted(set(text))")
+        failures += compare(f"{name} (made in PyTorch, {dtype}, imported), batch {batch}, chunk {chunks} of {chunks}", model, streams(text, vocab, batch, chunks), mine)
+    return failures
 
 
 def main():
-    print(f"RNN Lab against PyTorch {torch.__version__} (float64, {T} characters, batch 1)")
+    print(f"RNN Lab against PyTorch {torch.__version__} (float64, chunks of {T} characters)")
     failures = []
     with tempfile.TemporaryDirectory(prefix="rnn-lab-torch-") as tmp:
         text_file = os.path.join(tmp, "text.txt")
@@ -252,7 +280,7 @@ def main():
     if failures:
         print("FAILED:\n  " + "\n  ".join(failures))
         sys.exit(1)
-    print(f"torch: {len(exports) + len(imports)} models, loss and every gradient as PyTorch's; {len(TORCH_OPTIMIZERS)} optimizers' weights after {STEPS} clipped steps as torch.optim's")
+    print(f"torch: {len(exports) + len(imports)} models at batch 1 and at batch 3 with carried state, loss and every gradient as PyTorch's; {len(TORCH_OPTIMIZERS)} optimizers' weights after {STEPS} clipped steps as torch.optim's")
 
 
 if __name__ == "__main__":
