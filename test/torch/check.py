@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """RNN Lab against real PyTorch (Debian's python3-torch), both ways through the files users move.
 
-Export: runs trained by `rnn-lab train` and written by `rnn-lab export` load into torch.nn.LSTM /
-GRU / RNN, nn.Embedding and nn.Linear with load_state_dict(strict=True), and give the same loss and
-the same gradient of every parameter as our engine on the same text.
+Export: runs trained by `rnn-lab train` (character models on a text, forecasters on a CSV) and
+written by `rnn-lab export` load into torch.nn.LSTM / GRU / RNN, nn.Embedding and nn.Linear with
+load_state_dict(strict=True), and give the same loss and the same gradient of every parameter as
+our engine on the same data.
 Import: models made in PyTorch, saved as safetensors (float64 and float32), become runs through
 `rnn-lab import`, and our engine then gives PyTorch's loss and gradients.
 
@@ -16,6 +17,7 @@ state carries over, the gradient stops at the chunk's start). Our side is dist-t
 (test/torch/ours.ts). Both sides compute in float64; the loss is the mean cross-entropy.
 Usage: python3 test/torch/check.py  (after `npm run build`; `npm run test:torch` does both)
 """
+import csv
 import json
 import os
 import struct
@@ -28,6 +30,7 @@ import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TEXT = os.path.join(ROOT, "data", "austen_pride_prejudice.txt")
+SERIES = os.path.join(ROOT, "data", "sunspot_month.csv")
 T = 48  # characters per checked chunk
 LOSS_TOL = 1e-12  # relative
 GRAD_TOL = 1e-10  # relative to the tensor's largest gradient
@@ -79,35 +82,55 @@ def ours(run_dir, text_file, batch, chunks, *train):
 
 
 class Model(torch.nn.Module):
-    """The shape of an RNN Lab character model, under the names `rnn-lab export --prefix rnn.` writes."""
+    """The shape of an RNN Lab model, under the names `rnn-lab export --prefix rnn.` writes: a
+    character model (one-hot or embedded ids in, softmax over the vocabulary out) or, with
+    `channels`, a forecaster (the normalised columns in, the next step's columns out)."""
 
-    def __init__(self, cell, vocab, hidden, layers, embedding=0, nonlinearity="tanh"):
+    def __init__(self, cell, vocab, hidden, layers, embedding=0, nonlinearity="tanh", channels=0):
         super().__init__()
         if embedding:
             self.embedding = torch.nn.Embedding(vocab, embedding)
-        size = embedding or vocab
+        size = channels or embedding or vocab
         if cell == "lstm":
             self.rnn = torch.nn.LSTM(size, hidden, layers)
         elif cell == "gru":
             self.rnn = torch.nn.GRU(size, hidden, layers)
         else:
             self.rnn = torch.nn.RNN(size, hidden, layers, nonlinearity=nonlinearity)
-        self.head = torch.nn.Linear(hidden, vocab)
+        self.head = torch.nn.Linear(hidden, channels or vocab)
         self.vocab = vocab
+        self.channels = channels
 
     def loss(self, x, y, state=None):
-        """Mean cross-entropy of inputs x and targets y (T, B) from `state` (None: zeros); also the state after."""
+        """The loss of inputs x and targets y (time-major, T x B) from `state` (None: zeros); also the state after."""
+        if self.channels:
+            out, state = self.rnn(x, state)
+            return torch.nn.functional.mse_loss(self.head(out), y), state
         inputs = self.embedding(x) if hasattr(self, "embedding") else torch.nn.functional.one_hot(x, self.vocab).double()
-        out, state = self.rnn(inputs, state)  # time-major (T, B, I)
+        out, state = self.rnn(inputs, state)
         return torch.nn.functional.cross_entropy(self.head(out).reshape(-1, self.vocab), y.reshape(-1)), state
 
 
-def streams(text, vocab, batch, chunks):
-    """Chunks (x, y) of B streams, as ours.ts cuts them: stream b starts at b * (chunks * T + 1)."""
-    index = {c: i for i, c in enumerate(vocab)}
+def streams(data, batch, chunks):
+    """Chunks (x, y) of B streams of `data` (a tensor of positions), as ours.ts cuts them: stream b
+    starts at b * (chunks * T + 1); time-major."""
     n = chunks * T + 1
-    ids = torch.tensor([[index[c] for c in text[b * n : (b + 1) * n]] for b in range(batch)]).t()  # (n, B)
-    return [(ids[c * T : (c + 1) * T], ids[c * T + 1 : (c + 1) * T + 1]) for c in range(chunks)]
+    cut = torch.stack([data[b * n : (b + 1) * n] for b in range(batch)], dim=1)  # (n, B, ...)
+    return [(cut[c * T : (c + 1) * T], cut[c * T + 1 : (c + 1) * T + 1]) for c in range(chunks)]
+
+
+def token_ids(text, vocab):
+    index = {c: i for i, c in enumerate(vocab)}
+    return torch.tensor([index[c] for c in text])
+
+
+def normalised_columns(csv_file, series):
+    """The CSV's columns named in the checkpoint's metadata, normalised with its mean and std."""
+    with open(csv_file, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    cols = [rows[0].index(c) for c in series["columns"]]
+    values = np.array([[float(r[k]) for k in cols] for r in rows[1:] if r], dtype=np.float64)
+    return torch.from_numpy((values - np.array(series["mean"])) / np.array(series["std"]))
 
 
 def last_chunk_loss(model, chunks):
@@ -146,27 +169,32 @@ def compare(label, model, chunks, mine):
     return [f"{label}: {f}" for f in failures]
 
 
-def check_export(tmp, text_file, name, config):
-    """Train with the CLI, export, load into torch modules, compare on the text's first chunk."""
+def check_export(tmp, data_file, name, config):
+    """Train with the CLI, export, load into torch modules, compare on chunks of the data."""
     cfg_file = os.path.join(tmp, f"{name}.rnn.json")
     with open(cfg_file, "w") as f:
         json.dump({"name": name, "seqLength": 16, "batch": 4, "steps": 15, "lr": 0.01, "seed": 5, **config}, f)
     run_dir = os.path.join(tmp, name)
-    cli("train", text_file, "--config", cfg_file, "--out", run_dir)
+    cli("train", data_file, "--config", cfg_file, "--out", run_dir)
     exported = os.path.join(tmp, f"{name}.safetensors")
     cli("export", run_dir, "--out", exported, "--prefix", "rnn.")
     sd, meta = read_safetensors(exported)
-    vocab = json.loads(meta["vocab"])
-    with open(text_file, encoding="utf-8") as f:
-        text = f.read()
+    if "vocab" in meta:
+        vocab, channels = json.loads(meta["vocab"]), 0
+        with open(data_file, encoding="utf-8") as f:
+            data = token_ids(f.read()[:4000], vocab)
+    else:
+        series = json.loads(meta["series"])
+        vocab, channels = [], len(series["columns"])
+        data = normalised_columns(data_file, series)
     failures = []
     for batch, chunks in SETTINGS:
-        model = Model(config["cell"], len(vocab), config["hidden"], config.get("layers", 1), config.get("embedding", 0), config.get("rnnActivation", "tanh")).double()
+        model = Model(config["cell"], len(vocab), config["hidden"], config.get("layers", 1), config.get("embedding", 0), config.get("rnnActivation", "tanh"), channels).double()
         model.load_state_dict(sd, strict=True)
-        mine = ours(run_dir, text_file, batch, chunks)
-        cut = streams(text, vocab, batch, chunks)
-        if cut[0][0].reshape(-1).tolist() != mine["tokens"]:
-            failures.append(f"{name}: tokens differ")
+        mine = ours(run_dir, data_file, batch, chunks)
+        cut = streams(data, batch, chunks)
+        if not np.allclose(cut[0][0].reshape(-1).numpy(), mine["inputs"], rtol=1e-15, atol=0):
+            failures.append(f"{name}: the inputs differ")
         failures += compare(f"{name} (trained by rnn-lab, exported), batch {batch}, chunk {chunks} of {chunks}", model, cut, mine)
     return failures
 
@@ -189,7 +217,7 @@ def check_optimizers(tmp, text_file, name, config):
     vocab = json.loads(meta["vocab"])
     with open(text_file, encoding="utf-8") as f:
         text = f.read()
-    (x, y), = streams(text, vocab, 3, 1)
+    ((x, y),) = streams(token_ids(text, vocab), 3, 1)
     failures = []
     for kind, make in TORCH_OPTIMIZERS.items():
         model = Model(config["cell"], len(vocab), config["hidden"], config.get("layers", 1), config.get("embedding", 0), config.get("rnnActivation", "tanh")).double()
@@ -242,7 +270,7 @@ def check_import(tmp, text_file, name, model, dtype, *flags):
         mine = ours(run_dir, text_file, batch, chunks)
         if mine["vocab"] != vocab:
             failures.append(f"{name}: vocabulary differs from sorted(set(text))")
-        failures += compare(f"{name} (made in PyTorch, {dtype}, imported), batch {batch}, chunk {chunks} of {chunks}", model, streams(text, vocab, batch, chunks), mine)
+        failures += compare(f"{name} (made in PyTorch, {dtype}, imported), batch {batch}, chunk {chunks} of {chunks}", model, streams(token_ids(text, vocab), batch, chunks), mine)
     return failures
 
 
@@ -265,6 +293,12 @@ def main():
         }
         for name, config in exports.items():
             failures += check_export(tmp, text_file, name, config)
+        forecasts = {
+            "forecast-gru-1x12": {"cell": "gru", "hidden": 12, "task": "forecast", "columns": ["value"]},
+            "forecast-lstm-2x8-two-columns": {"cell": "lstm", "layers": 2, "hidden": 8, "task": "forecast", "columns": ["month", "value"]},
+        }
+        for name, config in forecasts.items():
+            failures += check_export(tmp, SERIES, name, config)
         failures += check_optimizers(tmp, text_file, "lstm-2x16", exports["lstm-2x16"])
         torch.manual_seed(11)
         V = len(set(text[:4000]))
@@ -280,7 +314,7 @@ def main():
     if failures:
         print("FAILED:\n  " + "\n  ".join(failures))
         sys.exit(1)
-    print(f"torch: {len(exports) + len(imports)} models at batch 1 and at batch 3 with carried state, loss and every gradient as PyTorch's; {len(TORCH_OPTIMIZERS)} optimizers' weights after {STEPS} clipped steps as torch.optim's")
+    print(f"torch: {len(exports) + len(forecasts) + len(imports)} models at batch 1 and at batch 3 with carried state, loss and every gradient as PyTorch's; {len(TORCH_OPTIMIZERS)} optimizers' weights after {STEPS} clipped steps as torch.optim's")
 
 
 if __name__ == "__main__":

@@ -1,37 +1,58 @@
 // Our engine's side of test/torch/check.py. Loads a run's checkpoint and reads B streams of a
-// text (stream b starts at character b * (C * T + 1)), in C consecutive chunks of T characters.
+// text (stream b starts at character b * (C * T + 1)), in C consecutive chunks of T characters;
+// for a forecasting run, of the CSV's columns, normalised with the checkpoint's mean and std.
 // Each chunk runs forward (time-major, batch B) from the state the previous chunk left (zero for
-// the first: truncated BPTT), through the softmax head and backward. Prints the last chunk's mean
-// cross-entropy and every parameter's gradient under its PyTorch name, as JSON on stdout. With an
+// the first: truncated BPTT), through the head (softmax and mean cross-entropy, or linear and mean
+// squared error) and backward. Prints the last chunk's loss and every parameter's gradient under
+// its PyTorch name, as JSON on stdout. With an
 // optimizer, it then trains on the first chunk for `steps` steps (global-norm clipping at `clip`,
 // then the update, as the trainer does) and also prints the weights after them.
 // Usage: node dist-test/torch/ours.js CHECKPOINT TEXT_FILE T B C [OPTIMIZER STEPS LR CLIP]
 import { readFileSync } from 'node:fs';
 import { loadCheckpoint } from '../../src/engine/checkpoint';
+import { parseCsv, resolveColumns } from '../../src/engine/data';
 import { clipGradients, DEFAULT_OPTIMIZER, Optimizer } from '../../src/engine/optim';
 import type { OptimizerKind } from '../../src/protocol';
 
 const [checkpoint, textFile, length, batch, chunks, optimizer, steps, lr, clip] = process.argv.slice(2);
-const { net, vocab } = loadCheckpoint(readFileSync(checkpoint), checkpoint);
-if (!vocab) throw new Error(`${checkpoint} is not a character model`);
+const { net, vocab, series } = loadCheckpoint(readFileSync(checkpoint), checkpoint);
 const [T, B, C] = [Number(length), Number(batch), Number(chunks)];
-const index = new Map(vocab.map((c, i) => [c, i]));
-const text = Array.from(readFileSync(textFile, 'utf8'));
 const stream = C * T + 1;
-if (text.length < B * stream) throw new Error(`${textFile} has fewer than ${B * stream} characters`);
-const id = (c: string) => {
-  const i = index.get(c);
-  if (i === undefined) throw new Error(`${JSON.stringify(c)} is not in the run's vocabulary`);
-  return i;
-};
-/** Chunk c, time-major (T, B): inputs and targets. */
-function chunk(c: number): { x: Int32Array; y: Int32Array } {
-  const x = new Int32Array(T * B);
-  const y = new Int32Array(T * B);
+const content = readFileSync(textFile, 'utf8');
+
+/** The data as a sequence of positions, each `width` values (a token id, or the normalised columns). */
+let width: number;
+let at: (position: number) => number[];
+let positions: number;
+if (vocab) {
+  const index = new Map(vocab.map((c, i) => [c, i]));
+  const text = Array.from(content);
+  width = 1;
+  positions = text.length;
+  at = (p) => {
+    const i = index.get(text[p]);
+    if (i === undefined) throw new Error(`${JSON.stringify(text[p])} is not in the run's vocabulary`);
+    return [i];
+  };
+} else if (series) {
+  const table = parseCsv(content, textFile);
+  const cols = resolveColumns(table.header, series.columns, textFile);
+  width = cols.length;
+  positions = table.rows.length;
+  at = (p) => cols.map((k, c) => (Number(table.rows[p][k]) - series.mean[c]) / series.std[c]);
+} else {
+  throw new Error(`${checkpoint} is neither a character nor a forecasting model`);
+}
+if (positions < B * stream) throw new Error(`${textFile} has fewer than ${B * stream} positions`);
+
+/** Chunk c, time-major (T, B, width): inputs and targets. */
+function chunk(c: number): { x: Int32Array | Float64Array; y: Int32Array | Float64Array } {
+  const x = vocab ? new Int32Array(T * B) : new Float64Array(T * B * width);
+  const y = vocab ? new Int32Array(T * B) : new Float64Array(T * B * width);
   for (let t = 0; t < T; t++) {
     for (let b = 0; b < B; b++) {
-      x[t * B + b] = id(text[b * stream + c * T + t]);
-      y[t * B + b] = id(text[b * stream + c * T + t + 1]);
+      x.set(at(b * stream + c * T + t), (t * B + b) * width);
+      y.set(at(b * stream + c * T + t + 1), (t * B + b) * width);
     }
   }
   return { x, y };
@@ -51,7 +72,7 @@ const byName = (buf: Float64Array) => Object.fromEntries(net.params.tensors.map(
 
 const losses: number[] = [];
 for (let c = 0; c < C; c++) losses.push(lossAndGradients(c));
-const out: Record<string, unknown> = { losses, loss: losses[C - 1], tokens: Array.from(chunk(0).x), vocab, grads: byName(net.params.grad) };
+const out: Record<string, unknown> = { losses, loss: losses[C - 1], inputs: Array.from(chunk(0).x), vocab, grads: byName(net.params.grad) };
 if (optimizer) {
   const kind = optimizer as OptimizerKind;
   const opt = new Optimizer(net.params.size, { ...DEFAULT_OPTIMIZER, kind, momentum: kind === 'sgd' ? 0.9 : 0 });
