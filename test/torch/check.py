@@ -65,20 +65,25 @@ def write_safetensors(path, tensors, dtype):
         f.write(struct.pack("<Q", len(head)) + head + b"".join(blobs))
 
 
+def node(*args):
+    """Runs a node script; on failure, exits with its command line and stderr."""
+    r = subprocess.run(["node", *args], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"FAILED: node {' '.join(args)} (exit {r.returncode}):\n{r.stderr.strip()}")
+    return r.stdout
+
+
 def cli(*args):
-    return subprocess.run(["node", os.path.join(ROOT, "dist", "cli.js"), *args], check=True, capture_output=True, text=True).stdout
+    return node(os.path.join(ROOT, "dist", "cli.js"), *args)
 
 
 # (batch, chunks): the settings every model is checked in.
 SETTINGS = [(1, 1), (3, 2)]
 
 
-def ours(run_dir, text_file, batch, chunks, *train):
-    out = subprocess.run(
-        ["node", os.path.join(ROOT, "dist-test", "torch", "ours.js"), os.path.join(run_dir, "checkpoint.safetensors"), text_file, str(T), str(batch), str(chunks), *map(str, train)],
-        check=True, capture_output=True, text=True,
-    ).stdout
-    return json.loads(out)
+def ours(run_dir, data_file, batch, chunks, *train):
+    script = os.path.join(ROOT, "dist-test", "torch", "ours.js")
+    return json.loads(node(script, os.path.join(run_dir, "checkpoint.safetensors"), data_file, str(T), str(batch), str(chunks), *map(str, train)))
 
 
 class Model(torch.nn.Module):
