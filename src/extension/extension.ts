@@ -5,6 +5,7 @@ import { registerReportPanel } from './reportPanel';
 import { exists, RunStore, type StoredRun } from './runStore';
 import { TrainingSession } from './trainingSession';
 import { workerCounts } from './workerHost';
+import { hostWork, type WorkStats } from './hostWork';
 import { registerImportCommand } from './importCheckpoint';
 import { registerSelectionCommands, type SelectionApi } from './selection';
 import { DEFAULT_CONFIG, resolveDataPath, validateConfig } from '../engine/config';
@@ -34,6 +35,8 @@ export interface RnnLabApi {
   refreshRuns(): Promise<void>;
   /** Run on selection: the decorations shown per document and the status bar legend. */
   readonly selection: SelectionApi;
+  /** Our synchronous work in this host per kind (worker messages, panel batches, run store flushes); `reset` starts over. */
+  hostWork(reset?: boolean): Record<string, WorkStats>;
   /** Workers (training and inspect) started and ended in this host so far: equal when none is alive. */
   workerCounts(): { started: number; ended: number };
   /** Tests only: start the next runs' workers from this script (a fault-injecting fake), or the real one again with undefined. */
@@ -591,6 +594,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     refreshRuns,
     useWorkerScriptForTests: (script) => (workerScriptForTests = script),
     workerCounts: () => ({ ...workerCounts }),
+    hostWork,
   };
 }
 

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { DiagnosticsRecord, FromPanel, FromWorker, MetricsRecord, PanelChartId, PanelRunInfo, RunConfig, RunStatus, ToPanel } from '../protocol';
 import { checkFromPanel, exportBytes, forEachJsonlRecord, isRunId, panelPageHtml, RunBuffer } from './panelMessages';
+import { timed } from './hostWork';
 import type { RunStore } from './runStore';
 
 export interface DrewAck {
@@ -252,7 +253,9 @@ export class PanelConnection implements vscode.Disposable {
     this.flushTimer = undefined;
     const queued = this.queue;
     this.queue = new Map();
-    for (const [runId, q] of queued) void this.post({ type: 'records', runId, metrics: q.metrics, diagnostics: q.diagnostics });
+    timed('panel batch', () => {
+      for (const [runId, q] of queued) void this.post({ type: 'records', runId, metrics: q.metrics, diagnostics: q.diagnostics });
+    });
   }
 
   /** The webview shows again: replay if it missed records while hidden. */

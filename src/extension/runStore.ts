@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { timed } from './hostWork';
 import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunStatus, RunSummary } from '../protocol';
 import { createRun, JsonlChunks, listRuns, writeAtomic as writeAtomicIn, type RunFs } from './runStoreCore';
 
@@ -73,19 +74,24 @@ class OpenRun {
       const files = [...this.dirty];
       this.dirty.clear();
       const t0 = Date.now();
-      const writes = files.map((file) => [file, this.chunks[file].writes()] as const);
-      const put = async (list: (readonly [string, string])[]) => {
+      // The texts joined and encoded: the flush's synchronous work, timed (up to a chunk's ~4 MB).
+      const encode = (list: (readonly [string, string])[]) => list.map(([name, text]) => [name, new TextEncoder().encode(text)] as const);
+      const [writes, sealed] = timed('run store flush', () => {
+        const w = files.map((file) => [file, this.chunks[file].writes()] as const);
+        return [w, encode(w.flatMap(([, x]) => x.slice(0, -1)))] as const;
+      });
+      const put = async (list: (readonly [string, Uint8Array])[]) => {
         // Every write ends before the flush does (allSettled): a late write of this flush must
         // not land after the next flush's write of the same file.
-        const results = await Promise.allSettled(list.map(([name, text]) => vscode.workspace.fs.writeFile(vscode.Uri.joinPath(this.uri, name), new TextEncoder().encode(text))));
+        const results = await Promise.allSettled(list.map(([name, bytes]) => vscode.workspace.fs.writeFile(vscode.Uri.joinPath(this.uri, name), bytes)));
         const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
         if (failed) throw failed.reason;
       };
       try {
         // Sealed chunks land before the current one: a window closed mid-flush never leaves a
         // later chunk on disk behind a missing or partial earlier one.
-        await put(writes.flatMap(([, w]) => w.slice(0, -1)));
-        await put(writes.map(([, w]) => w[w.length - 1]));
+        await put(sealed);
+        await put(timed('run store flush', () => encode(writes.map(([, w]) => w[w.length - 1]))));
       } catch (err) {
         for (const file of files) this.dirty.add(file); // the next flush writes them again
         throw err;

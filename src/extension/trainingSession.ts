@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import type { FromWorker, ResumeFrom, RunConfig, RunSummary, ToWorker } from '../protocol';
+import { timed } from './hostWork';
 import { spawnWorker, workerScript, type WorkerHandle } from './workerHost';
 
 export interface TrainingSessionOptions {
@@ -79,7 +80,7 @@ export class TrainingSession implements vscode.Disposable {
       this.end(msg.summary);
       return;
     }
-    this.options.onMessage(msg);
+    timed('worker message', () => this.options.onMessage(msg));
   }
 
   private fail(message: string): void {
