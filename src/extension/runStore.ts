@@ -74,7 +74,7 @@ class OpenRun {
       const files = [...this.dirty];
       this.dirty.clear();
       const t0 = Date.now();
-      // The texts joined and encoded: the flush's synchronous work, timed (up to a chunk's ~4 MB).
+      // The texts joined and encoded: the flush's synchronous work, timed (up to a chunk's ~1 MB).
       const encode = (list: (readonly [string, string])[]) => list.map(([name, text]) => [name, new TextEncoder().encode(text)] as const);
       const [writes, sealed] = timed('run store flush', () => {
         const w = files.map((file) => [file, this.chunks[file].writes()] as const);

@@ -74,8 +74,12 @@ export async function createRun(fs: RunFs, config: RunConfig, now: Date, reserve
 }
 
 
-/** Characters per JSONL chunk before the extension starts the next one (about 4 MB: ~7 ms to encode). */
-export const JSONL_CHUNK_CHARS = 4_000_000;
+/**
+ * Characters per JSONL chunk before the extension starts the next one: about 1 MB. Every flush
+ * joins and encodes the current chunk whole (workspace.fs has no append); at 4 MB that held the
+ * web extension host for up to 43 ms (hostWork's 'run store flush'), at 1 MB about a quarter.
+ */
+export const JSONL_CHUNK_CHARS = 1_000_000;
 
 /**
  * One JSONL file of an open run, kept in memory as chunks (see jsonlChunkName). workspace.fs has
