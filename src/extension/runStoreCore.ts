@@ -76,8 +76,8 @@ export async function createRun(fs: RunFs, config: RunConfig, now: Date, reserve
 
 /**
  * Characters per JSONL chunk before the extension starts the next one: about 1 MB. Every flush
- * joins and encodes the current chunk whole (workspace.fs has no append); at 4 MB that held the
- * web extension host for up to 43 ms (hostWork's 'run store flush'), at 1 MB about a quarter.
+ * joins and encodes the current chunk whole (workspace.fs has no append); with 4 MB chunks that
+ * held the web extension host for up to 43 ms (hostWork's 'run store flush'), with 1 MB 5-38 ms.
  */
 export const JSONL_CHUNK_CHARS = 1_000_000;
 
