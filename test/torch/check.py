@@ -174,6 +174,13 @@ def compare(label, model, chunks, mine):
     return [f"{label}: {f}" for f in failures]
 
 
+def exported_model(config, vocab_size, state_dict, channels=0):
+    """The torch model of a run config (our defaults where it is silent), in float64, with the exported weights loaded strictly."""
+    model = Model(config["cell"], vocab_size, config["hidden"], config.get("layers", 1), config.get("embedding", 0), config.get("rnnActivation", "tanh"), channels).double()
+    model.load_state_dict(state_dict, strict=True)
+    return model
+
+
 def check_export(tmp, data_file, name, config):
     """Train with the CLI, export, load into torch modules, compare on chunks of the data."""
     cfg_file = os.path.join(tmp, f"{name}.rnn.json")
@@ -194,8 +201,7 @@ def check_export(tmp, data_file, name, config):
         data = normalised_columns(data_file, series)
     failures = []
     for batch, chunks in SETTINGS:
-        model = Model(config["cell"], len(vocab), config["hidden"], config.get("layers", 1), config.get("embedding", 0), config.get("rnnActivation", "tanh"), channels).double()
-        model.load_state_dict(sd, strict=True)
+        model = exported_model(config, len(vocab), sd, channels)
         mine = ours(run_dir, data_file, batch, chunks)
         cut = streams(data, batch, chunks)
         if not np.allclose(cut[0][0].reshape(-1).numpy(), mine["inputs"], rtol=1e-15, atol=0):
@@ -225,8 +231,7 @@ def check_optimizers(tmp, text_file, name, config):
     ((x, y),) = streams(token_ids(text, vocab), 3, 1)
     failures = []
     for kind, make in TORCH_OPTIMIZERS.items():
-        model = Model(config["cell"], len(vocab), config["hidden"], config.get("layers", 1), config.get("embedding", 0), config.get("rnnActivation", "tanh")).double()
-        model.load_state_dict(sd, strict=True)
+        model = exported_model(config, len(vocab), sd)
         opt = make(model.parameters(), LR)
         norms = []
         for _ in range(STEPS):

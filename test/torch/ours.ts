@@ -4,9 +4,9 @@
 // Each chunk runs forward (time-major, batch B) from the state the previous chunk left (zero for
 // the first: truncated BPTT), through the head (softmax and mean cross-entropy, or linear and mean
 // squared error) and backward. Prints the last chunk's loss and every parameter's gradient under
-// its PyTorch name, as JSON on stdout. With an
-// optimizer, it then trains on the first chunk for `steps` steps (global-norm clipping at `clip`,
-// then the update, as the trainer does) and also prints the weights after them.
+// its PyTorch name, as JSON on stdout. With an optimizer, it then trains on the first chunk for
+// `steps` steps (global-norm clipping at `clip`, then the update, as the trainer does) and also
+// prints the weights after them.
 // Usage: node dist-test/torch/ours.js CHECKPOINT TEXT_FILE T B C [OPTIMIZER STEPS LR CLIP]
 import { readFileSync } from 'node:fs';
 import { loadCheckpoint } from '../../src/engine/checkpoint';
