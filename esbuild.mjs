@@ -15,15 +15,49 @@
 //   dist-test/torch/ours.js  our loss and gradients for the check against real PyTorch (test/torch/check.py)
 //   dist-test/integration/fakeTrainingWorker.js  a protocol-only worker for that suite
 //   dist-test/integration/fakeTrainingWorker-node.js  the same for worker_threads (Node host)
+// The float32 WebAssembly SIMD kernels (assembly/kernels.ts) are compiled here by the AssemblyScript
+// compiler and embedded as base64 in every bundle that imports 'rnn-lab:kernels-wasm' (no file to
+// fetch in the Node worker, the Web Worker or the CLI). The compile takes seconds, so its output is
+// kept in dist/kernels-<sha256 of source and options>.wasm and reused while the source is unchanged.
 // Usage: node esbuild.mjs [--watch]   (its one line of output goes to stderr: stdout stays the command's own, e.g. bench --json)
 import * as esbuild from 'esbuild';
-import { readdirSync, existsSync, mkdirSync, copyFileSync } from 'node:fs';
+import { readdirSync, existsSync, mkdirSync, copyFileSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 
 const watch = process.argv.includes('--watch');
 const production = process.env.NODE_ENV === 'production';
 
+const KERNELS_SOURCE = 'assembly/kernels.ts';
+const ASC_OPTIONS = { optimizeLevel: 3, shrinkLevel: 0, runtime: 'stub', importMemory: true, noAssert: true, enable: ['simd'] };
+
+async function kernelsWasm() {
+  const source = readFileSync(KERNELS_SOURCE, 'utf8');
+  const sha = createHash('sha256').update(source).update(JSON.stringify(ASC_OPTIONS)).digest('hex').slice(0, 16);
+  const cached = join('dist', `kernels-${sha}.wasm`);
+  if (existsSync(cached)) return readFileSync(cached);
+  const { default: asc } = await import('assemblyscript/asc');
+  const out = await asc.compileString({ 'kernels.ts': source }, ASC_OPTIONS);
+  if (out.error || !out.binary) throw new Error(`${KERNELS_SOURCE}: ${out.error?.message ?? 'no output'}\n${out.stderr.toString()}`);
+  mkdirSync('dist', { recursive: true });
+  for (const f of readdirSync('dist')) if (/^kernels-[0-9a-f]+\.wasm$/.test(f)) rmSync(join('dist', f));
+  writeFileSync(cached, out.binary);
+  return Buffer.from(out.binary);
+}
+
+const kernelsBase64 = (await kernelsWasm()).toString('base64');
+
+/** Resolves 'rnn-lab:kernels-wasm' to a module exporting the kernels' bytes as base64. */
+const kernelsPlugin = {
+  name: 'kernels-wasm',
+  setup(build) {
+    build.onResolve({ filter: /^rnn-lab:kernels-wasm$/ }, () => ({ path: 'kernels-wasm', namespace: 'kernels-wasm' }));
+    build.onLoad({ filter: /.*/, namespace: 'kernels-wasm' }, () => ({ contents: `export const KERNELS_WASM_BASE64 = ${JSON.stringify(kernelsBase64)};`, loader: 'js' }));
+  },
+};
+
 const common = {
+  plugins: [kernelsPlugin],
   bundle: true,
   sourcemap: production ? false : 'linked',
   minify: production,

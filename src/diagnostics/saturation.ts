@@ -11,6 +11,7 @@
  */
 import type { CellKind, SaturationEntry } from '../protocol';
 import { GATE_NAMES, type Network } from '../engine/network';
+import type { Vec } from '../engine/linalg';
 
 /**
  * 'relu' (vanilla RNN with relu) is not in the paper: left counts samples where the unit is
@@ -30,7 +31,7 @@ export type Saturation = Pick<SaturationEntry, 'left' | 'right' | 'unitLeft' | '
  * left / right are their means over units. NaN activations count as neither.
  */
 export function saturationOf(
-  acts: Float64Array, rows: number, stride: number, offset: number, H: number, kind: SaturationKind,
+  acts: Vec, rows: number, stride: number, offset: number, H: number, kind: SaturationKind,
 ): Saturation {
   if (!(rows >= 1) || !(H >= 1)) throw new RangeError(`saturation needs at least one row and one unit (rows ${rows}, H ${H})`);
   if (offset < 0 || offset + H > stride) throw new RangeError(`gate columns ${offset}..${offset + H - 1} outside a row of ${stride}`);

@@ -26,6 +26,7 @@ import { Matrix, SingularValueDecomposition } from 'ml-matrix';
 import type { CellKind, SpectrumEntry } from '../protocol';
 import { l2, largestSingularValue } from '../engine/linalg';
 import { GATE_NAMES, type Network } from '../engine/network';
+import type { Vec } from '../engine/linalg';
 
 export interface SpectrumOptions {
   /** Power iterations when a block has no usable start vector yet (first call, or after NaN). */
@@ -79,7 +80,7 @@ export function recurrentBlocks(cell: CellKind, hidden: number): RecurrentBlock[
  * by ml-matrix's Golub-Kahan-Reinsch SVD (values only: no U, V, which would cost ~2.5x at 512).
  * Non-finite entries give NaN values instead of a decomposition of garbage.
  */
-export function singularValues(W: Float64Array, offset: number, rows: number, cols: number): number[] {
+export function singularValues(W: Vec, offset: number, rows: number, cols: number): number[] {
   const n = rows * cols;
   for (let i = 0; i < n; i++) {
     if (!Number.isFinite(W[offset + i])) return new Array<number>(Math.min(rows, cols)).fill(NaN);

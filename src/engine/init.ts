@@ -9,6 +9,7 @@ import type { HiddenInit } from '../protocol';
 import { largestSingularValue } from './linalg';
 import type { Network } from './network';
 import type { Rng } from './random';
+import type { Vec } from './linalg';
 
 export interface InitOptions {
   hiddenInit: HiddenInit;
@@ -47,7 +48,7 @@ export function initialize(net: Network, rng: Rng, opts: InitOptions): void {
 }
 
 /** Fills an H x H block and rescales it to sigma_1 = scale. */
-export function recurrentBlock(W: Float64Array, H: number, rng: Rng, kind: HiddenInit, scale: number): void {
+export function recurrentBlock(W: Vec, H: number, rng: Rng, kind: HiddenInit, scale: number): void {
   if (kind === 'identity') {
     W.fill(0);
     for (let i = 0; i < H; i++) W[i * H + i] = 1;
@@ -60,7 +61,7 @@ export function recurrentBlock(W: Float64Array, H: number, rng: Rng, kind: Hidde
 }
 
 /** Modified Gram-Schmidt on the rows of a square matrix (twice, for orthogonality to round-off). */
-export function orthonormalizeRows(W: Float64Array, n: number): void {
+export function orthonormalizeRows(W: Vec, n: number): void {
   for (let pass = 0; pass < 2; pass++) {
     for (let i = 0; i < n; i++) {
       for (let k = 0; k < i; k++) {

@@ -22,6 +22,7 @@
 import type { CellKind } from '../protocol';
 import { GATE_NAMES, type Network } from './network';
 import { splitCsvLine } from './data';
+import type { Vec } from './linalg';
 
 export interface Prediction {
   char: string;
@@ -144,7 +145,7 @@ export function inspectText(net: Network, vocab: string[], text: string, opts: I
 }
 
 /** The k largest entries of a distribution, largest first (ties: lower index first). */
-export function topOf(row: Float64Array, k: number, vocab: string[]): Prediction[] {
+export function topOf(row: Vec, k: number, vocab: string[]): Prediction[] {
   const best: number[] = [];
   for (let v = 0; v < row.length; v++) {
     let j = best.length;

@@ -8,15 +8,37 @@
  *   gemmNN  C[M,N] = A[M,K] . B[K,N]     backward: dG W      (axpy of rows of B)
  *   gemmTN  C[M,N] = A[K,M]^T . B[K,N]   backward: dG^T X    (weight gradients)
  */
-export type Vec = Float64Array;
+import { allocF32, f32, releaseF32 } from './wasm/kernels';
 
-// Scratch for the packed transposes of gemmTN and gemmNN, grown on demand and reused: no
-// allocation per call.
-let packedA: Vec = new Float64Array(0);
-let packedB: Vec = new Float64Array(0);
-let packedNN: Vec = new Float64Array(0);
-/** From this many rows of A on, gemmNN transposes B once and runs gemmNT. */
+/**
+ * Float64Array: the float64 engine, these JavaScript loops. Float32Array: the float32 engine, whose
+ * arrays are views into the WebAssembly kernels' arena (./wasm/kernels.ts): every function here
+ * hands those to the f32x4 kernels first and runs its JavaScript loop only for arrays outside the
+ * arena (the same arithmetic, in doubles rounded to float32 on every store).
+ */
+export type Vec = Float64Array | Float32Array;
+
+// Scratch for the packed transposes of gemmTN and gemmNN, one set per precision (float32 in the
+// arena), grown on demand and reused: no allocation per call.
+const scratch64: Float64Array[] = [new Float64Array(0), new Float64Array(0), new Float64Array(0)];
+const scratch32: Float32Array[] = [new Float32Array(0), new Float32Array(0), new Float32Array(0)];
+const PACK_A = 0, PACK_B = 1, PACK_NN = 2;
+
+function packScratch(slot: number, n: number, like: Vec): Vec {
+  if (like instanceof Float32Array) {
+    if (scratch32[slot].length < n) {
+      releaseF32(scratch32[slot]);
+      scratch32[slot] = allocF32(n);
+    }
+    return scratch32[slot];
+  }
+  if (scratch64[slot].length < n) scratch64[slot] = new Float64Array(n);
+  return scratch64[slot];
+}
+
+/** From this many rows of A on, gemmNN transposes B once and runs gemmNT (float32: from 4 rows on). */
 const PACK_MIN_ROWS = 64;
+const PACK_MIN_ROWS_F32 = 4;
 
 export function gemmNT(
   M: number, N: number, K: number,
@@ -25,6 +47,7 @@ export function gemmNT(
   C: Vec, cOff: number, ldc: number,
   beta: 0 | 1,
 ): void {
+  if (C instanceof Float32Array && f32.gemmNT(M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, beta)) return;
   // 2 x 4 register tile: two rows of A against four rows of B share every load.
   let i = 0;
   for (; i + 1 < M; i += 2) {
@@ -91,6 +114,7 @@ function checkRanges(size: number, lowest: number, highest: number): void {
  * the loop ran 15% slower.
  */
 export function gemv(N: number, K: number, x: Vec, xOff: number, B: Vec, bOff: number, ldb: number, y: Vec, yOff: number, beta: 0 | 1): void {
+  if (y instanceof Float32Array && f32.gemmNT(1, N, K, x, xOff, K, B, bOff, ldb, y, yOff, N, beta)) return;
   checkRanges(Math.max(K, ldb), Math.min(xOff, bOff), Math.max(xOff + K, bOff + N * ldb));
   if (!beta) y.fill(0, yOff, yOff + N);
   const KK = K & SIZE_MASK;
@@ -129,12 +153,18 @@ export function gemmNN(
   C: Vec, cOff: number, ldc: number,
   beta: 0 | 1,
 ): void {
-  if (M >= PACK_MIN_ROWS) {
+  const single = C instanceof Float32Array;
+  if (M >= (single ? PACK_MIN_ROWS_F32 : PACK_MIN_ROWS)) {
     // C = A B = A (B^T)^T: one transpose of B (K*N copies) serves M rows of the rows-dot-rows kernel.
-    if (packedNN.length < N * K) packedNN = new Float64Array(N * K);
-    transposeInto(K, N, B, bOff, ldb, packedNN);
-    gemmNT(M, N, K, A, aOff, lda, packedNN, 0, K, C, cOff, ldc, beta);
+    const packed = packScratch(PACK_NN, N * K, C);
+    transposeInto(K, N, B, bOff, ldb, packed);
+    gemmNT(M, N, K, A, aOff, lda, packed, 0, K, C, cOff, ldc, beta);
     return;
+  }
+  if (single) {
+    let r = 0;
+    for (; r < M; r++) if (!f32.vecMat(N, K, A, aOff + r * lda, B, bOff, ldb, C, cOff + r * ldc, beta)) break;
+    if (r === M) return;
   }
   let i = 0;
   // Two rows of C at a time: each load of four rows of B serves both.
@@ -180,6 +210,7 @@ export function gemmNN(
  * with no packing). Offsets and sizes masked as in gemv: +8% here.
  */
 export function vecMat(N: number, K: number, x: Vec, xOff: number, B: Vec, bOff: number, ldb: number, y: Vec, yOff: number, beta: 0 | 1): void {
+  if (y instanceof Float32Array && f32.vecMat(N, K, x, xOff, B, bOff, ldb, y, yOff, beta)) return;
   checkRanges(Math.max(N, ldb), Math.min(xOff, yOff, bOff), Math.max(xOff + K, yOff + N, bOff + K * ldb));
   if (!beta) y.fill(0, yOff, yOff + N);
   const NN = N & SIZE_MASK;
@@ -205,6 +236,7 @@ export function vecMat(N: number, K: number, x: Vec, xOff: number, B: Vec, bOff:
 
 /** dst[C,R] = src[R,C]^T (src row-major with leading dimension ld), in 32 x 32 blocks so both sides stay in cache. */
 export function transposeInto(R: number, Cn: number, src: Vec, off: number, ld: number, dst: Vec): void {
+  if (dst instanceof Float32Array && f32.transpose(R, Cn, src, off, ld, dst)) return;
   for (let i0 = 0; i0 < R; i0 += 32) {
     const i1 = Math.min(i0 + 32, R);
     for (let j0 = 0; j0 < Cn; j0 += 32) {
@@ -226,8 +258,8 @@ export function gemmTN(
 ): void {
   // C = A^T B = (A^T) (B^T)^T: pack A^T [M,K] and B^T [N,K] contiguously (O(K(M+N)) copies for
   // O(KMN) work), then the register-tiled rows-dot-rows kernel does the product.
-  if (packedA.length < M * K) packedA = new Float64Array(M * K);
-  if (packedB.length < N * K) packedB = new Float64Array(N * K);
+  const packedA = packScratch(PACK_A, M * K, C);
+  const packedB = packScratch(PACK_B, N * K, C);
   transposeInto(K, M, A, aOff, lda, packedA);
   transposeInto(K, N, B, bOff, ldb, packedB);
   gemmNT(M, N, K, packedA, 0, K, packedB, 0, K, C, cOff, ldc, beta);
@@ -235,6 +267,7 @@ export function gemmTN(
 
 /** Adds the rows of A[M,N] into out[N] (bias gradients). */
 export function addColumnSums(M: number, N: number, A: Vec, aOff: number, lda: number, out: Vec, oOff: number): void {
+  if (out instanceof Float32Array && f32.addColumnSums(M, N, A, aOff, lda, out, oOff)) return;
   for (let i = 0; i < M; i++) {
     const a0 = aOff + i * lda;
     for (let j = 0; j < N; j++) out[oOff + j] += A[a0 + j];
@@ -243,6 +276,7 @@ export function addColumnSums(M: number, N: number, A: Vec, aOff: number, lda: n
 
 /** Adds vector v[N] to every row of A[M,N]. */
 export function addRowVector(M: number, N: number, A: Vec, aOff: number, lda: number, v: Vec, vOff: number): void {
+  if (A instanceof Float32Array && f32.addRowVector(M, N, A, aOff, lda, v, vOff)) return;
   for (let i = 0; i < M; i++) {
     const a0 = aOff + i * lda;
     for (let j = 0; j < N; j++) A[a0 + j] += v[vOff + j];
@@ -278,6 +312,7 @@ const U0 = 1.12811678491632931402e2, U1 = 2.23548839060100448583e3, U2 = 4.84406
 const POW2 = Float64Array.from({ length: 2046 }, (_, i) => Math.pow(2, i - 1022));
 
 function mapInto(kind: number, src: Vec, sOff: number, dst: Vec, dOff: number, n: number, shift: number): void {
+  if (dst instanceof Float32Array && f32.map(kind, src, sOff, dst, dOff, n, shift)) return;
   for (let i = 0; i < n; i++) {
     const x = src[sOff + i];
     let y: number; // the argument of exp

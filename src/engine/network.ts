@@ -9,11 +9,13 @@
  * oracle fixtures' README has the same in Keras form).
  */
 import type { CellKind, GruVariant } from '../protocol';
-import { ParamStore } from './params';
+import type { Vec } from './linalg';
+import { ParamStore, type Precision } from './params';
+import { allocF32, releaseF32 } from './wasm/kernels';
 import type { Rng } from './random';
 import {
   cellInputBackward, cellInputForward, cellParamBackward, cellParamsOf, cellRowBias, GATE_NAMES, newCellCache, newCellGradCarry,
-  onehotInputBackward, onehotInputForward, recurrentProduct, type CellCache, type CellParams,
+  onehotInputBackward, onehotInputForward, recurrentProduct, type CellCache, type CellGradCarry, type CellParams,
 } from './ops/cell';
 import { embeddingBackward, embeddingForward } from './ops/embedding';
 import { linearForward, linearInputBackward, linearParamBackward } from './ops/linear';
@@ -43,14 +45,14 @@ export { GATE_NAMES };
 /** The hidden state carried between chunks (truncated BPTT) or steps (sampling). */
 export interface RecurrentState {
   batch: number;
-  h: Float64Array[]; // per layer (B,H)
-  c: Float64Array[]; // per layer (B,H); empty arrays for non-LSTM cells
+  h: Vec[]; // per layer (B,H)
+  c: Vec[]; // per layer (B,H); empty arrays for non-LSTM cells
 }
 
 /** What one layer's forward pass keeps for its backward pass: the cell's cache and its input. */
 interface LayerCache extends CellCache {
-  x: Float64Array; // (T,B,I) input; for one-hot layer 0 unused (tokens are used)
-  mask: Float64Array | null; // inverted-dropout mask applied to x (layers > 0)
+  x: Vec; // (T,B,I) input; for one-hot layer 0 unused (tokens are used)
+  mask: Vec | null; // inverted-dropout mask applied to x (layers > 0)
 }
 
 /** Where a backward pass records ||dL/dh_t|| (and ||dL/dc_t||) per step, for the flow diagnostic. */
@@ -60,26 +62,37 @@ export interface FlowRecorder {
 }
 
 export class Network {
-  readonly params = new ParamStore();
+  readonly params: ParamStore;
   readonly gates: number;
   private caches: LayerCache[] = [];
   private readonly cellParams: CellParams[] = [];
   private T = 0;
   private B = 0;
   private tokens: Int32Array = new Int32Array(0);
-  private embedded: Float64Array = new Float64Array(0); // (T,B,E)
-  private dG: Float64Array = new Float64Array(0); // (T,B,G*H) scratch shared by layers
-  private dAux: Float64Array = new Float64Array(0); // (T,B,H)
-  private dOut: Float64Array = new Float64Array(0); // (T,B,max(I,H)) gradient into a layer's outputs
-  private dX: Float64Array = new Float64Array(0);
-  private headBuf: Float64Array = new Float64Array(0); // (T,B,V) logits -> probabilities -> dlogits
-  /** dL/dh_0 (and dc_0) per layer after backward(). */
-  readonly dState0: { h: Float64Array[]; c: Float64Array[] } = { h: [], c: [] };
+  private embedded: Vec = new Float64Array(0); // (T,B,E)
+  private dG: Vec = new Float64Array(0); // (T,B,G*H) scratch shared by layers
+  private dAux: Vec = new Float64Array(0); // (T,B,H)
+  private dOut: Vec = new Float64Array(0); // (T,B,max(I,H)) gradient into a layer's outputs
+  private dX: Vec = new Float64Array(0);
+  private headBuf: Vec = new Float64Array(0); // (T,B,V) logits -> probabilities -> dlogits
+  private carries: CellGradCarry[] = []; // per layer, reused by every backward()
+  /** dL/dh_0 (and dc_0) per layer after backward() (overwritten by the next backward()). */
+  readonly dState0: { h: Vec[]; c: Vec[] } = { h: [], c: [] };
   /** dL/dX (T,B,I) after backward() with inputGrad: dense vectors, one-hot vectors (I = V) or embedding rows (I = E). */
-  dInput: Float64Array = new Float64Array(0);
+  dInput: Vec = new Float64Array(0);
+  /** The arena views ensureBuffers() made (float32), given back when the shapes change. */
+  private owned: Float32Array[] = [];
+  readonly precision: Precision;
 
-  constructor(readonly spec: ModelSpec) {
+  /**
+   * precision "float64": Float64Arrays and the JavaScript kernels (the reference). "float32":
+   * Float32Arrays in the WebAssembly kernels' arena, so every product and gate pass runs in the
+   * f32x4 kernels (src/engine/wasm/kernels.ts); the caller picks it only where SIMD is available.
+   */
+  constructor(readonly spec: ModelSpec, precision: Precision = 'float64') {
     if (spec.layers < 1) throw new Error('layers must be at least 1');
+    this.precision = precision;
+    this.params = new ParamStore(precision);
     this.gates = GATE_NAMES[spec.cell].length;
     const H = spec.hidden;
     const GH = this.gates * H;
@@ -112,18 +125,44 @@ export class Network {
     return h.kind === 'softmax' ? h.classes : h.kind === 'linear' ? h.outputs : 0;
   }
 
+  /** A zeroed working array of this network's precision (float32: in the kernels' arena). */
+  readonly alloc = (n: number): Vec => {
+    if (this.precision === 'float64') return new Float64Array(n);
+    const a = allocF32(n);
+    this.owned.push(a);
+    return a;
+  };
+
+  /** A zeroed array of this network's precision outside the arena (states, small records). */
+  plain(n: number): Vec {
+    return this.precision === 'float32' ? new Float32Array(n) : new Float64Array(n);
+  }
+
+  /** Gives every arena view of this network's buffers back (its parameters stay): call when done with it. */
+  releaseBuffers(): void {
+    for (const a of this.owned) releaseF32(a);
+    this.owned = [];
+    this.T = 0;
+    this.B = 0;
+    this.carries = [];
+    this.biasBuf = new Float64Array(0);
+    this.scratchBuf = new Float64Array(0);
+    this.dInput = new Float64Array(0);
+  }
+
   newState(batch: number): RecurrentState {
     const H = this.spec.hidden;
     const lstm = this.spec.cell === 'lstm';
     return {
       batch,
-      h: Array.from({ length: this.spec.layers }, () => new Float64Array(batch * H)),
-      c: Array.from({ length: this.spec.layers }, () => new Float64Array(lstm ? batch * H : 0)),
+      h: Array.from({ length: this.spec.layers }, () => this.plain(batch * H)),
+      c: Array.from({ length: this.spec.layers }, () => this.plain(lstm ? batch * H : 0)),
     };
   }
 
   private ensureBuffers(T: number, B: number): void {
     if (T === this.T && B === this.B) return;
+    this.releaseBuffers();
     const H = this.spec.hidden;
     const GH = this.gates * H;
     const gru = this.spec.cell === 'gru';
@@ -133,19 +172,21 @@ export class Network {
       const I = l === 0 ? I0 : H;
       const needX = l > 0 ? this.spec.dropout > 0 : this.spec.input.kind !== 'onehot' && this.spec.input.kind !== 'embedding';
       this.caches.push({
-        ...newCellCache(this.spec, T, B),
-        x: new Float64Array(needX ? T * B * I : 0),
-        mask: l > 0 && this.spec.dropout > 0 ? new Float64Array(T * B * H) : null,
+        ...newCellCache(this.spec, T, B, this.alloc),
+        x: this.alloc(needX ? T * B * I : 0),
+        mask: l > 0 && this.spec.dropout > 0 ? this.alloc(T * B * H) : null,
       });
     }
     this.tokens = new Int32Array(T * B);
-    this.embedded = new Float64Array(this.spec.input.kind === 'embedding' ? T * B * this.spec.input.dim : 0);
-    this.dG = new Float64Array(T * B * GH);
-    this.dAux = new Float64Array(gru ? T * B * H : 0);
+    this.embedded = this.alloc(this.spec.input.kind === 'embedding' ? T * B * this.spec.input.dim : 0);
+    this.dG = this.alloc(T * B * GH);
+    this.dAux = this.alloc(gru ? T * B * H : 0);
     const maxI = Math.max(H, this.spec.input.kind === 'onehot' ? 0 : I0);
-    this.dOut = new Float64Array(T * B * maxI);
-    this.dX = new Float64Array(T * B * maxI);
-    this.headBuf = new Float64Array(T * B * Math.max(1, this.outputSize));
+    this.dOut = this.alloc(T * B * maxI);
+    this.dX = this.alloc(T * B * maxI);
+    this.headBuf = this.alloc(T * B * Math.max(1, this.outputSize));
+    this.biasBuf = this.alloc(GH);
+    this.carries = Array.from({ length: this.spec.layers }, () => newCellGradCarry(this.spec, B, this.alloc));
     this.T = T;
     this.B = B;
   }
@@ -155,7 +196,7 @@ export class Network {
    * (T,B,I) for dense inputs. Starts from `state` and leaves the final state in it.
    * With `rng` set (training), dropout masks are drawn.
    */
-  forward(input: Int32Array | Float64Array, T: number, B: number, state: RecurrentState, rng?: Rng): void {
+  forward(input: Int32Array | Vec, T: number, B: number, state: RecurrentState, rng?: Rng): void {
     if (state.batch !== B) throw new Error(`state batch ${state.batch} does not match input batch ${B}`);
     this.ensureBuffers(T, B);
     const spec = this.spec;
@@ -167,7 +208,7 @@ export class Network {
       const cache = this.caches[l];
       const cp = this.cellParams[l];
       const g = cache.gates;
-      const bias = this.biasBuf.length === GH ? this.biasBuf : (this.biasBuf = new Float64Array(GH));
+      const bias = this.biasBuf;
       cellRowBias(spec, W, cp, bias);
       // Input projection for the whole chunk in one product: gates = X W_ih^T + biases.
       if (l === 0 && spec.input.kind === 'onehot') {
@@ -175,7 +216,7 @@ export class Network {
         this.tokens.set(tok.subarray(0, T * B));
         onehotInputForward(T * B, GH, spec.input.vocab, tok, W, cp, bias, g);
       } else {
-        let xs: Float64Array;
+        let xs: Vec;
         let I: number;
         if (l === 0 && spec.input.kind === 'embedding') {
           const E = spec.input.dim;
@@ -187,7 +228,7 @@ export class Network {
         } else if (l === 0) {
           xs = cache.x;
           I = this.inputSize;
-          xs.set((input as Float64Array).subarray(0, T * B * I));
+          xs.set((input as Vec).subarray(0, T * B * I));
         } else {
           I = H;
           const below = this.caches[l - 1].hs.subarray(B * H);
@@ -214,34 +255,34 @@ export class Network {
     }
   }
 
-  private biasBuf = new Float64Array(0); // (G*H) the biases of a forward, the bias gradient of a backward
-  private scratchBuf = new Float64Array(0);
-  private scratch(n: number): Float64Array {
-    if (this.scratchBuf.length < n) this.scratchBuf = new Float64Array(n);
+  private biasBuf: Vec = new Float64Array(0); // (G*H) the biases of a forward, the bias gradient of a backward
+  private scratchBuf: Vec = new Float64Array(0);
+  private scratch(n: number): Vec {
+    if (this.scratchBuf.length < n) this.scratchBuf = this.alloc(n);
     return this.scratchBuf;
   }
 
   /** Top layer outputs h_1..h_T of the last forward, (T,B,H). */
-  topOutputs(): Float64Array {
+  topOutputs(): Vec {
     const B = this.B;
     const H = this.spec.hidden;
     return this.caches[this.spec.layers - 1].hs.subarray(B * H, (this.T + 1) * B * H);
   }
 
   /** Layer l's outputs h_1..h_T of the last forward, (T,B,H). */
-  layerOutputs(l: number): Float64Array {
+  layerOutputs(l: number): Vec {
     const B = this.B;
     const H = this.spec.hidden;
     return this.caches[l].hs.subarray(B * H, (this.T + 1) * B * H);
   }
 
   /** Gate activations of layer l of the last forward, (T,B,G*H) (vanilla RNN: h itself). */
-  layerGates(l: number): Float64Array {
+  layerGates(l: number): Vec {
     return this.caches[l].gates.subarray(0, this.T * this.B * this.gates * this.spec.hidden);
   }
 
   /** LSTM cell states c_1..c_T of layer l, (T,B,H). */
-  layerCells(l: number): Float64Array {
+  layerCells(l: number): Vec {
     const B = this.B;
     const H = this.spec.hidden;
     return this.caches[l].cs.subarray(B * H, (this.T + 1) * B * H);
@@ -262,7 +303,7 @@ export class Network {
    * and into the gradient of the top outputs, ready for backward(). `lastStepOnly` restricts the
    * loss to the last time step (the flow diagnostic) and computes only that step's outputs.
    */
-  head(targets: Int32Array | Float64Array, opts: { backward: boolean; paramGrads?: boolean; lastStepOnly?: boolean }): number {
+  head(targets: Int32Array | Vec, opts: { backward: boolean; paramGrads?: boolean; lastStepOnly?: boolean }): number {
     const T = this.T;
     const B = this.B;
     const H = this.spec.hidden;
@@ -286,7 +327,7 @@ export class Network {
         this.headBackward(buf, first, opts.paramGrads ?? true);
       }
     } else {
-      const tg = targets as Float64Array;
+      const tg = targets as Vec;
       loss = meanSquaredErrorForward(z, first, N, O, tg) / (count * O);
       if (opts.backward) {
         const buf = dz();
@@ -298,12 +339,12 @@ export class Network {
   }
 
   /** Softmax probabilities (T,B,V) or linear predictions (T,B,O) of the last head() call (its last step's rows only after lastStepOnly). */
-  headOutputs(): Float64Array {
+  headOutputs(): Vec {
     return this.headBuf.subarray(0, this.T * this.B * this.outputSize);
   }
 
   /** Backward through the head from dz (rows first..N-1 of (N,O); the rows before carry no loss). */
-  private headBackward(dz: Float64Array, first: number, paramGrads: boolean): void {
+  private headBackward(dz: Vec, first: number, paramGrads: boolean): void {
     const N = this.T * this.B;
     const rows = N - first;
     const H = this.spec.hidden;
@@ -318,7 +359,7 @@ export class Network {
   }
 
   /** Sets the gradient of the top outputs directly (losses defined on h, e.g. the oracle's sum of squares). */
-  setTopGradient(dTop: Float64Array): void {
+  setTopGradient(dTop: Vec): void {
     this.dOut.set(dTop.subarray(0, this.T * this.B * this.spec.hidden));
   }
 
@@ -343,14 +384,15 @@ export class Network {
       const dG = this.dG;
       // The backward time loop: reads dOut (gradient into h_1..h_T from above), writes dG, dAux
       // and dL/dh_0 (dc_0) into the carry, which starts at zero (truncated BPTT).
-      const carry = newCellGradCarry(spec, B);
+      const carry = this.carries[l];
+      for (const a of [carry.dh, carry.dhPrev, carry.dc, carry.drh]) a.fill(0);
       const recurrent = recurrentProduct(W, cp.whh, B, GH, H, this.scratch(B === 1 ? 0 : GH * H));
       cellBackward(spec, cache, this.dOut, dG, this.dAux, carry, 0, T, B, recurrent, opts.flow?.h[l], opts.flow?.c[l]);
       this.dState0.h[l] = carry.dh;
       this.dState0.c[l] = carry.dc;
       if (paramGrads) {
         // dW_ih = dG^T X, db_ih = sum dG (one product for the whole chunk, outside the time loop)
-        let xs: Float64Array | null = null;
+        let xs: Vec | null = null;
         let xOff = 0;
         const I = l === 0 ? this.inputSize : H;
         if (l === 0 && spec.input.kind === 'onehot') onehotInputBackward(N, GH, spec.input.vocab, this.tokens, dG, p.grad, cp);
@@ -370,14 +412,14 @@ export class Network {
         embeddingBackward(p.grad, p.spec('embedding.weight').offset, E, this.tokens, 0, N, this.dX);
       } else if (spec.input.kind === 'dense' && opts.inputGrad) {
         const I = this.inputSize;
-        if (this.dInput.length !== N * I) this.dInput = new Float64Array(N * I);
+        if (this.dInput.length !== N * I) this.dInput = this.alloc(N * I);
         cellInputBackward(N, 0, I, GH, dG, W, cp, this.dInput, 0);
       }
       if (l === 0 && opts.inputGrad && spec.input.kind !== 'dense') {
         // dL/dx_t = dG_t W_ih for one-hot inputs (the whole V-vector, not only the hot entry) and
         // for embeddings (the looked-up row): what input influence (src/engine/inspect.ts) needs.
         const I = this.inputSize;
-        if (this.dInput.length !== N * I) this.dInput = new Float64Array(N * I);
+        if (this.dInput.length !== N * I) this.dInput = this.alloc(N * I);
         cellInputBackward(N, 0, I, GH, dG, W, cp, this.dInput, 0);
       }
     }

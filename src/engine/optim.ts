@@ -3,6 +3,8 @@
  */
 import type { ClipMode, OptimizerKind } from '../protocol';
 import { l2 } from './linalg';
+import type { Vec } from './linalg';
+import type { Precision } from './params';
 
 export interface ClipResult {
   /** Global L2 norm before clipping: sqrt(sum g^2), the true norm, not its square. */
@@ -12,12 +14,12 @@ export interface ClipResult {
   clipped: boolean;
 }
 
-export function globalNorm(g: Float64Array): number {
+export function globalNorm(g: Vec): number {
   return l2(g);
 }
 
 /** g <- g * t / ||g|| when ||g|| > t (Pascanu et al. 2013). */
-export function clipByGlobalNorm(g: Float64Array, threshold: number, norm = globalNorm(g)): ClipResult {
+export function clipByGlobalNorm(g: Vec, threshold: number, norm = globalNorm(g)): ClipResult {
   if (!(norm > threshold)) return { norm, clippedNorm: norm, clipped: false };
   const s = threshold / norm;
   for (let i = 0; i < g.length; i++) g[i] *= s;
@@ -25,7 +27,7 @@ export function clipByGlobalNorm(g: Float64Array, threshold: number, norm = glob
 }
 
 /** Clamps every component to [-t, t]. */
-export function clipByValue(g: Float64Array, threshold: number, norm = globalNorm(g)): ClipResult {
+export function clipByValue(g: Vec, threshold: number, norm = globalNorm(g)): ClipResult {
   let clipped = false;
   for (let i = 0; i < g.length; i++) {
     if (g[i] > threshold) {
@@ -40,7 +42,7 @@ export function clipByValue(g: Float64Array, threshold: number, norm = globalNor
 }
 
 /** `norm`, when the caller has it (sqrt of the sum of its per-tensor squares), saves one pass over g. */
-export function clipGradients(g: Float64Array, mode: ClipMode, threshold: number, norm = globalNorm(g)): ClipResult {
+export function clipGradients(g: Vec, mode: ClipMode, threshold: number, norm = globalNorm(g)): ClipResult {
   if (mode === 'norm') return clipByGlobalNorm(g, threshold, norm);
   if (mode === 'value') return clipByValue(g, threshold, norm);
   return { norm, clippedNorm: norm, clipped: false };
@@ -63,17 +65,20 @@ export const DEFAULT_OPTIMIZER: Omit<OptimizerOptions, 'kind'> = { momentum: 0, 
  */
 export class Optimizer {
   t = 0;
-  m: Float64Array;
-  v: Float64Array;
+  m: Vec;
+  v: Vec;
 
+  /** precision float32: the moments are Float32Arrays, as the parameters (the update runs in doubles, rounded on store). */
   constructor(
     readonly size: number,
     readonly opts: OptimizerOptions,
+    precision: Precision = 'float64',
   ) {
     const needM = opts.kind === 'adam' || (opts.kind === 'sgd' && opts.momentum > 0);
     const needV = opts.kind !== 'sgd';
-    this.m = new Float64Array(needM ? size : 0);
-    this.v = new Float64Array(needV ? size : 0);
+    const make = (n: number): Vec => (precision === 'float32' ? new Float32Array(n) : new Float64Array(n));
+    this.m = make(needM ? size : 0);
+    this.v = make(needV ? size : 0);
   }
 
   /**
@@ -82,7 +87,7 @@ export class Optimizer {
    * (x * 0 is 0 for finite x, NaN otherwise), also counted in that pass: one sweep over the
    * parameters instead of three (update, copy, check).
    */
-  step(w: Float64Array, g: Float64Array, lr: number, prev?: Float64Array): boolean {
+  step(w: Vec, g: Vec, lr: number, prev?: Vec): boolean {
     const o = this.opts;
     const { m, v } = this;
     const n = w.length;
@@ -195,7 +200,7 @@ export interface OptimizerState {
   /** Updates applied so far (Adam's bias correction uses it). */
   t: number;
   /** First moment (Adam) or momentum buffer (SGD); empty when unused. */
-  m: Float64Array;
+  m: Vec;
   /** Second moment (Adam, RMSProp) or sum of squares (Adagrad); empty when unused. */
-  v: Float64Array;
+  v: Vec;
 }

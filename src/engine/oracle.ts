@@ -6,6 +6,8 @@
  */
 import { Network, type ModelSpec } from './network';
 import { EngineError } from './errors';
+import type { Vec } from './linalg';
+import type { Precision } from './params';
 
 type Nested = number | Nested[];
 
@@ -121,12 +123,17 @@ export function loadFixtureWeights(net: Network, f: OracleFixture): void {
   }
 }
 
-export function checkFixture(f: OracleFixture): OracleResult {
+/**
+ * Runs the fixture's model in `precision` and compares with its float64 reference. float64 is the
+ * exact path (errors near 1e-15); float32 runs the WebAssembly SIMD kernels where available, so its
+ * errors are float32 rounding through the recurrence (the tests hold it to 2e-5 relative).
+ */
+export function checkFixture(f: OracleFixture, precision: Precision = 'float64'): OracleResult {
   if (!f || typeof f !== 'object' || !f.dims || !NEUTRAL_GATES[f.cell]) {
     throw new EngineError('bad-oracle', 'not an oracle fixture (no dims or unknown cell)', 'Pass a file in the ../shared/oracle format.');
   }
   const { batch: B, time: T, input_size: I, hidden_size: H, layers: L } = f.dims;
-  const net = new Network(specForFixture(f));
+  const net = new Network(specForFixture(f), precision);
   loadFixtureWeights(net, f);
   const state = net.newState(B);
   for (let l = 0; l < L; l++) {
@@ -149,7 +156,7 @@ export function checkFixture(f: OracleFixture): OracleResult {
     }
     quantities.push({ name, error: diff / Math.max(scale, 1e-12) });
   };
-  const batchMajor = (v: Float64Array, D: number) => {
+  const batchMajor = (v: Vec, D: number) => {
     const out = new Float64Array(v.length);
     for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) for (let k = 0; k < D; k++) out[(b * T + t) * D + k] = v[(t * B + b) * D + k];
     return out;

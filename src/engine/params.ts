@@ -1,8 +1,12 @@
 /**
- * All parameters live in one flat Float64Array with a gradient buffer of the same layout
- * (llm.c style): global-norm clipping, optimizers and checkpoints become one loop each, and each
- * tensor is a named view (PyTorch state_dict names and shapes, so checkpoints map 1:1).
+ * All parameters live in one flat array (Float64Array, or Float32Array for a float32 run) with a
+ * gradient buffer of the same layout (llm.c style): global-norm clipping, optimizers and
+ * checkpoints become one loop each, and each tensor is a named view (PyTorch state_dict names and
+ * shapes, so checkpoints map 1:1).
  */
+import type { Vec } from './linalg';
+import { allocF32 } from './wasm/kernels';
+
 export interface TensorSpec {
   name: string;
   shape: number[];
@@ -10,12 +14,18 @@ export interface TensorSpec {
   size: number;
 }
 
+/** float64: the reference engine (JavaScript kernels); float32: the WebAssembly SIMD kernels. */
+export type Precision = 'float32' | 'float64';
+
 export class ParamStore {
   readonly tensors: TensorSpec[] = [];
   private readonly byName = new Map<string, TensorSpec>();
-  data: Float64Array = new Float64Array(0);
-  grad: Float64Array = new Float64Array(0);
+  data: Vec = new Float64Array(0);
+  grad: Vec = new Float64Array(0);
   private total = 0;
+
+  /** float32: data and grad are Float32Arrays in the kernels' arena (./wasm/kernels.ts). */
+  constructor(readonly precision: Precision = 'float64') {}
 
   /** Declares a tensor; call before `allocate()`. */
   declare(name: string, shape: number[]): TensorSpec {
@@ -28,8 +38,8 @@ export class ParamStore {
   }
 
   allocate(): void {
-    this.data = new Float64Array(this.total);
-    this.grad = new Float64Array(this.total);
+    this.data = this.precision === 'float32' ? allocF32(this.total) : new Float64Array(this.total);
+    this.grad = this.precision === 'float32' ? allocF32(this.total) : new Float64Array(this.total);
   }
 
   get size(): number {
@@ -46,12 +56,12 @@ export class ParamStore {
     return this.byName.has(name);
   }
 
-  view(name: string): Float64Array {
+  view(name: string): Vec {
     const s = this.spec(name);
     return this.data.subarray(s.offset, s.offset + s.size);
   }
 
-  gradView(name: string): Float64Array {
+  gradView(name: string): Vec {
     const s = this.spec(name);
     return this.grad.subarray(s.offset, s.offset + s.size);
   }

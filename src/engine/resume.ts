@@ -12,6 +12,7 @@ import { EngineError } from './errors';
 import type { OptimizerState } from './optim';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors';
 import type { Trainer } from './trainer';
+import type { Vec } from './linalg';
 
 export const RESUME_FORMAT = 'rnn-lab-resume/1';
 export const RESUME_FILE = 'resume.safetensors';
@@ -80,7 +81,7 @@ export function restoreTrainer(trainer: Trainer, checkpointBytes: Uint8Array, st
     if (metadata[key] === undefined || !Number.isSafeInteger(n) || n < 0) fail(`${RESUME_FILE} metadata "${key}" is ${JSON.stringify(metadata[key])}, not a whole number`);
     return n;
   };
-  const opt: OptimizerState = { kind: trainer.optimizer.opts.kind, t: int('optimizerSteps'), m: new Float64Array(trainer.optimizer.m.length), v: new Float64Array(trainer.optimizer.v.length) };
+  const opt: OptimizerState = { kind: trainer.optimizer.opts.kind, t: int('optimizerSteps'), m: trainer.optimizer.m.slice(), v: trainer.optimizer.v.slice() };
   if (metadata.optimizer !== opt.kind) fail(`the optimizer state is for ${metadata.optimizer}, the run uses ${opt.kind}`);
   for (const [key, buf] of [['m', opt.m], ['v', opt.v]] as const) {
     if (buf.length === 0) continue;
@@ -91,7 +92,7 @@ export function restoreTrainer(trainer: Trainer, checkpointBytes: Uint8Array, st
     }
   }
   trainer.optimizer.importState(opt);
-  const restoreState = (name: string, dst: Float64Array) => {
+  const restoreState = (name: string, dst: Vec) => {
     const src = tensors.get(name);
     if (!src || src.data.length !== dst.length) fail(`${name} is missing or not of shape [${trainer.state.batch}, ${trainer.net.spec.hidden}]`);
     dst.set(src!.data);

@@ -68,7 +68,7 @@ function lossAndGradients(c: number): number {
   net.backward();
   return loss;
 }
-const byName = (buf: Float64Array) => Object.fromEntries(net.params.tensors.map((t) => [t.name, Array.from(buf.subarray(t.offset, t.offset + t.size))]));
+const byName = (buf: ArrayLike<number> & { subarray(a: number, b: number): ArrayLike<number> }) => Object.fromEntries(net.params.tensors.map((t) => [t.name, Array.from(buf.subarray(t.offset, t.offset + t.size))]));
 
 const losses: number[] = [];
 for (let c = 0; c < C; c++) losses.push(lossAndGradients(c));

@@ -522,7 +522,7 @@ describe('gradient flow in a training step', () => {
     let want = 0;
     for (let b = 0; b < 4; b++) {
       const r = 4 * 4 + b; // time step T-1 (0-based), stream b
-      const z = Array.from({ length: V }, (_, k) => bias[k] + top.subarray(r * H, r * H + H).reduce((a, h, j) => a + h * W[k * H + j], 0));
+      const z = Array.from({ length: V }, (_, k) => bias[k] + Array.from(top.subarray(r * H, r * H + H)).reduce((a, h, j) => a + h * W[k * H + j], 0));
       const max = Math.max(...z);
       const lse = max + Math.log(z.reduce((a, x) => a + Math.exp(x - max), 0));
       want += lse - z[target[r]];

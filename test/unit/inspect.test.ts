@@ -28,7 +28,7 @@ function logProbAfter(net: Network, input: Int32Array | Float64Array, T: number,
   const W = net.params.view('head.weight');
   const b = net.params.view('head.bias');
   const V = b.length;
-  const z = Array.from({ length: V }, (_, k) => b[k] + h.reduce((s, hj, j) => s + W[k * H + j] * hj, 0));
+  const z = Array.from({ length: V }, (_, k) => b[k] + Array.from(h).reduce((s, hj, j) => s + W[k * H + j] * hj, 0));
   const max = Math.max(...z);
   const lse = max + Math.log(z.reduce((s, zk) => s + Math.exp(zk - max), 0));
   return z[target] - lse;

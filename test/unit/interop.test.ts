@@ -259,7 +259,7 @@ describe('oracle fixtures as PyTorch state_dicts, through the import path', () =
       const x = new Float64Array(T * B * I);
       for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let k = 0; k < I; k++) x[(t * B + b) * I + k] = inputs[(b * T + t) * I + k];
       net.forward(x, T, B, state);
-      const batchMajor = (v: Float64Array, D: number) => {
+      const batchMajor = (v: ArrayLike<number>, D: number) => {
         const o = new Float64Array(v.length);
         for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) for (let k = 0; k < D; k++) o[(b * T + t) * D + k] = v[(t * B + b) * D + k];
         return o;

@@ -21,7 +21,11 @@
  * dL/dc) in a CellGradCarry between calls, so the same split works backwards.
  */
 import type { CellKind, GruVariant } from '../../protocol';
-import { addColumnSums, addRowVector, gemmNN, gemmNT, gemmTN, transposeInto } from '../linalg';
+import { addColumnSums, addRowVector, gemmNN, gemmNT, gemmTN, transposeInto, type Vec } from '../linalg';
+
+/** Allocates a zeroed array of the engine's precision (Network.alloc). */
+export type Alloc = (n: number) => Vec;
+const alloc64: Alloc = (n) => new Float64Array(n);
 
 export const GATE_NAMES: Record<CellKind, string[]> = {
   rnn: ['h'],
@@ -45,45 +49,45 @@ export interface CellParams {
 }
 
 export interface CellCache {
-  gates: Float64Array;
-  hs: Float64Array;
-  cs: Float64Array;
-  tc: Float64Array;
-  aux: Float64Array;
+  gates: Vec;
+  hs: Vec;
+  cs: Vec;
+  tc: Vec;
+  aux: Vec;
 }
 
 /** dL/dh (and dL/dc) at the current step of a backward pass; dhPrev and drh are scratch (B,H). */
 export interface CellGradCarry {
-  dh: Float64Array;
-  dhPrev: Float64Array;
-  dc: Float64Array;
-  drh: Float64Array;
+  dh: Vec;
+  dhPrev: Vec;
+  dc: Vec;
+  drh: Vec;
 }
 
 export function gateCount(cell: CellKind): number {
   return GATE_NAMES[cell].length;
 }
 
-export function newCellCache(spec: CellSpec, T: number, B: number): CellCache {
+export function newCellCache(spec: CellSpec, T: number, B: number, alloc: Alloc = alloc64): CellCache {
   const H = spec.hidden;
   const lstm = spec.cell === 'lstm';
   const gru = spec.cell === 'gru';
   return {
-    gates: new Float64Array(T * B * gateCount(spec.cell) * H),
-    hs: new Float64Array((T + 1) * B * H),
-    cs: new Float64Array(lstm ? (T + 1) * B * H : 0),
-    tc: new Float64Array(lstm ? T * B * H : 0),
-    aux: new Float64Array(gru ? T * B * H : 0),
+    gates: alloc(T * B * gateCount(spec.cell) * H),
+    hs: alloc((T + 1) * B * H),
+    cs: alloc(lstm ? (T + 1) * B * H : 0),
+    tc: alloc(lstm ? T * B * H : 0),
+    aux: alloc(gru ? T * B * H : 0),
   };
 }
 
-export function newCellGradCarry(spec: CellSpec, B: number): CellGradCarry {
+export function newCellGradCarry(spec: CellSpec, B: number, alloc: Alloc = alloc64): CellGradCarry {
   const n = B * spec.hidden;
   return {
-    dh: new Float64Array(n),
-    dhPrev: new Float64Array(n),
-    dc: new Float64Array(spec.cell === 'lstm' ? n : 0),
-    drh: new Float64Array(spec.cell === 'gru' && spec.gruVariant !== 'reset_after' ? n : 0),
+    dh: alloc(n),
+    dhPrev: alloc(n),
+    dc: alloc(spec.cell === 'lstm' ? n : 0),
+    drh: alloc(spec.cell === 'gru' && spec.gruVariant !== 'reset_after' ? n : 0),
   };
 }
 
@@ -92,7 +96,7 @@ export function newCellGradCarry(spec: CellSpec, B: number): CellGradCarry {
  * unconditional (rnn and lstm; the GRU's b_hn sits inside r * (...), so its b_hh is added in the
  * recurrence). Written into `bias` (G*H).
  */
-export function cellRowBias(spec: CellSpec, W: Float64Array, p: CellParams, bias: Float64Array): void {
+export function cellRowBias(spec: CellSpec, W: Vec, p: CellParams, bias: Vec): void {
   const GH = bias.length;
   for (let j = 0; j < GH; j++) bias[j] = spec.cell === 'gru' ? W[p.bih + j] : W[p.bih + j] + W[p.bhh + j];
 }
@@ -100,9 +104,9 @@ export function cellRowBias(spec: CellSpec, W: Float64Array, p: CellParams, bias
 /** gates[rows] = X W_ih^T + bias for `rows` rows of X (rows, I) at xOff (ld I); gates at gOff (ld G*H). */
 export function cellInputForward(
   rows: number, I: number, GH: number,
-  X: Float64Array, xOff: number, ldx: number,
-  W: Float64Array, p: CellParams, bias: Float64Array,
-  gates: Float64Array, gOff: number,
+  X: Vec, xOff: number, ldx: number,
+  W: Vec, p: CellParams, bias: Vec,
+  gates: Vec, gOff: number,
 ): void {
   gemmNT(rows, GH, I, X, xOff, ldx, W, p.wih, I, gates, gOff, GH, 0);
   addRowVector(rows, GH, gates, gOff, GH, bias, 0);
@@ -115,9 +119,9 @@ export function cellInputForward(
  */
 export function cellParamBackward(
   spec: CellSpec, rows: number, r0: number, I: number,
-  X: Float64Array | null, xOff: number, ldx: number,
-  cache: CellCache, dG: Float64Array, dAux: Float64Array,
-  gr: Float64Array, p: CellParams, db: Float64Array,
+  X: Vec | null, xOff: number, ldx: number,
+  cache: CellCache, dG: Vec, dAux: Vec,
+  gr: Vec, p: CellParams, db: Vec,
 ): void {
   const H = spec.hidden;
   const GH = db.length;
@@ -150,8 +154,8 @@ export function cellParamBackward(
 /** dX = dG W_ih for `rows` rows of dG at row r0: the gradient into the layer's input (rows, I) at dxOff (ld I). */
 export function cellInputBackward(
   rows: number, r0: number, I: number, GH: number,
-  dG: Float64Array, W: Float64Array, p: CellParams,
-  dX: Float64Array, dxOff: number, beta: 0 | 1 = 0,
+  dG: Vec, W: Vec, p: CellParams,
+  dX: Vec, dxOff: number, beta: 0 | 1 = 0,
 ): void {
   gemmNN(rows, I, GH, dG, r0 * GH, GH, W, p.wih, I, dX, dxOff, I, beta);
 }
@@ -162,9 +166,9 @@ export function cellInputBackward(
  * W_hh^T [H, G*H] once per call of recurrentProduct, then rows dotted with rows (gemmNT's
  * register tiles). `scratchT` must hold G*H*H values when B > 1.
  */
-export type RecurrentProduct = (src: Float64Array, sOff: number, ld: number, r0: number, rows: number, dst: Float64Array, beta: 0 | 1) => void;
+export type RecurrentProduct = (src: Vec, sOff: number, ld: number, r0: number, rows: number, dst: Vec, beta: 0 | 1) => void;
 
-export function recurrentProduct(W: Float64Array, whh: number, B: number, GH: number, H: number, scratchT: Float64Array): RecurrentProduct {
+export function recurrentProduct(W: Vec, whh: number, B: number, GH: number, H: number, scratchT: Vec): RecurrentProduct {
   if (B > 1) transposeInto(GH, H, W, whh, H, scratchT);
   return (src, sOff, ld, r0, rows, dst, beta) => {
     if (B === 1) gemmNN(1, H, rows, src, sOff, ld, W, whh + r0 * H, H, dst, 0, H, beta);
@@ -176,7 +180,7 @@ export function recurrentProduct(W: Float64Array, whh: number, B: number, GH: nu
  * Layer 0 with one-hot inputs: x W_ih^T is column x of W_ih, so the projection is a lookup.
  * tokens (N); gates (N, G*H); W_ih [G*H, V].
  */
-export function onehotInputForward(N: number, GH: number, V: number, tokens: Int32Array, W: Float64Array, p: CellParams, bias: Float64Array, gates: Float64Array): void {
+export function onehotInputForward(N: number, GH: number, V: number, tokens: Int32Array, W: Vec, p: CellParams, bias: Vec, gates: Vec): void {
   const wih = p.wih;
   for (let r = 0; r < N; r++) {
     const v = tokens[r];
@@ -186,7 +190,7 @@ export function onehotInputForward(N: number, GH: number, V: number, tokens: Int
 }
 
 /** dW_ih[:, x] += dG for one-hot inputs (the scatter that replaces dG^T X). */
-export function onehotInputBackward(N: number, GH: number, V: number, tokens: Int32Array, dG: Float64Array, gr: Float64Array, p: CellParams): void {
+export function onehotInputBackward(N: number, GH: number, V: number, tokens: Int32Array, dG: Vec, gr: Vec, p: CellParams): void {
   const wih = p.wih;
   for (let r = 0; r < N; r++) {
     const v = tokens[r];

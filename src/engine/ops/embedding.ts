@@ -3,14 +3,16 @@
  *   forward:  out[r] = table[tokens[r]]
  *   backward: dtable[tokens[r]] += dOut[r]   (rows never looked up get no gradient)
  */
-export function embeddingForward(W: Float64Array, off: number, E: number, tokens: ArrayLike<number>, tOff: number, n: number, out: Float64Array, outOff = 0): void {
+import type { Vec } from '../linalg';
+
+export function embeddingForward(W: Vec, off: number, E: number, tokens: ArrayLike<number>, tOff: number, n: number, out: Vec, outOff = 0): void {
   for (let r = 0; r < n; r++) {
     const o = off + tokens[tOff + r] * E;
     out.set(W.subarray(o, o + E), outOff + r * E);
   }
 }
 
-export function embeddingBackward(grad: Float64Array, off: number, E: number, tokens: ArrayLike<number>, tOff: number, n: number, dOut: Float64Array, dOff = 0, ld = E): void {
+export function embeddingBackward(grad: Vec, off: number, E: number, tokens: ArrayLike<number>, tOff: number, n: number, dOut: Vec, dOff = 0, ld = E): void {
   for (let r = 0; r < n; r++) {
     const o = off + tokens[tOff + r] * E;
     const d = dOff + r * ld;

@@ -10,11 +10,11 @@
  * h W_hn^T + b_hn (reset after) or r * h_{t-1} (reset before); dG (T,B,3H), dAux (T,B,H).
  * `scratch` holds at least B*3H values.
  */
-import { gemmNT, l2, sigmoidInto, tanhInto } from '../linalg';
+import { gemmNT, l2, sigmoidInto, tanhInto, type Vec } from '../linalg';
 import type { CellCache, CellGradCarry, CellParams, RecurrentProduct } from './cell';
 
 export function gruForward(
-  W: Float64Array, p: CellParams, c: CellCache, t0: number, t1: number, B: number, H: number, resetAfter: boolean, scratch: Float64Array,
+  W: Vec, p: CellParams, c: CellCache, t0: number, t1: number, B: number, H: number, resetAfter: boolean, scratch: Vec,
 ): void {
   const GH = 3 * H;
   const { gates: g, hs, aux } = c;
@@ -68,8 +68,8 @@ export function gruForward(
 
 /** Steps t1-1 down to t0; carry as in ./cell.ts. flowH[t] gets ||dL/dh_t|| when given. */
 export function gruBackward(
-  c: CellCache, dOut: Float64Array, dG: Float64Array, dAux: Float64Array, carry: CellGradCarry,
-  t0: number, t1: number, B: number, H: number, resetAfter: boolean, recurrent: RecurrentProduct, flowH?: Float64Array,
+  c: CellCache, dOut: Vec, dG: Vec, dAux: Vec, carry: CellGradCarry,
+  t0: number, t1: number, B: number, H: number, resetAfter: boolean, recurrent: RecurrentProduct, flowH?: Vec,
 ): void {
   const GH = 3 * H;
   const { gates: g, hs, aux } = c;

@@ -7,10 +7,10 @@
  *   softmax-CE: -log softmax(z_r)[t_r];  dz_r = (softmax(z_r) - onehot(t_r)) / count
  *   MSE:        sum_k (z_rk - y_rk)^2;   dz_rk = 2 (z_rk - y_rk) / count
  */
-import { expInto } from '../linalg';
+import { expInto, type Vec } from '../linalg';
 
 /** Rows r0..r1-1 of z: logits in, probabilities out (unmasked rows only). */
-export function softmaxCrossEntropyForward(z: Float64Array, r0: number, r1: number, V: number, targets: ArrayLike<number>, mask?: ArrayLike<number> | null): number {
+export function softmaxCrossEntropyForward(z: Vec, r0: number, r1: number, V: number, targets: ArrayLike<number>, mask?: ArrayLike<number> | null): number {
   let loss = 0;
   for (let r = r0; r < r1; r++) {
     if (mask && !mask[r]) continue;
@@ -30,7 +30,7 @@ export function softmaxCrossEntropyForward(z: Float64Array, r0: number, r1: numb
 }
 
 /** dz for rows r0..r1-1 from the probabilities softmaxCrossEntropyForward left in z; masked rows get 0. */
-export function softmaxCrossEntropyBackward(probs: Float64Array, r0: number, r1: number, V: number, targets: ArrayLike<number>, count: number, dz: Float64Array, mask?: ArrayLike<number> | null): void {
+export function softmaxCrossEntropyBackward(probs: Vec, r0: number, r1: number, V: number, targets: ArrayLike<number>, count: number, dz: Vec, mask?: ArrayLike<number> | null): void {
   for (let r = r0; r < r1; r++) {
     const o = r * V;
     if (mask && !mask[r]) {
@@ -42,7 +42,7 @@ export function softmaxCrossEntropyBackward(probs: Float64Array, r0: number, r1:
   }
 }
 
-export function meanSquaredErrorForward(z: Float64Array, r0: number, r1: number, V: number, y: Float64Array): number {
+export function meanSquaredErrorForward(z: Vec, r0: number, r1: number, V: number, y: Vec): number {
   let loss = 0;
   for (let r = r0; r < r1; r++) {
     for (let k = 0; k < V; k++) {
@@ -53,7 +53,7 @@ export function meanSquaredErrorForward(z: Float64Array, r0: number, r1: number,
   return loss;
 }
 
-export function meanSquaredErrorBackward(z: Float64Array, r0: number, r1: number, V: number, y: Float64Array, count: number, dz: Float64Array): void {
+export function meanSquaredErrorBackward(z: Vec, r0: number, r1: number, V: number, y: Vec, count: number, dz: Vec): void {
   for (let r = r0; r < r1; r++) {
     for (let k = 0; k < V; k++) dz[r * V + k] = (2 * (z[r * V + k] - y[r * V + k])) / count;
   }

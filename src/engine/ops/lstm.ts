@@ -6,11 +6,12 @@
  * activations on exit; hs, cs (T+1,B,H); tc (T,B,H) tanh(c_t); dOut (T,B,H) gradient into h_t
  * from above; dG (T,B,4H).
  */
-import { gemmNT, l2, sigmoidInto, tanhInto } from '../linalg';
+import { gemmNT, l2, sigmoidInto, tanhInto, type Vec } from '../linalg';
+import { f32 } from '../wasm/kernels';
 import type { CellCache, CellGradCarry, CellParams, RecurrentProduct } from './cell';
 
 /** Steps t0..t1-1 from (hs[t0], cs[t0]). */
-export function lstmForward(W: Float64Array, p: CellParams, c: CellCache, t0: number, t1: number, B: number, H: number): void {
+export function lstmForward(W: Vec, p: CellParams, c: CellCache, t0: number, t1: number, B: number, H: number): void {
   const GH = 4 * H;
   const { gates: g, hs, cs, tc } = c;
   for (let t = t0; t < t1; t++) {
@@ -19,6 +20,8 @@ export function lstmForward(W: Float64Array, p: CellParams, c: CellCache, t0: nu
     const go = t * B * GH;
     // The recurrent product, then the nonlinearities as passes over contiguous runs, then the state update.
     gemmNT(B, GH, H, hs, hp, H, W, p.whh, H, g, go, GH, 1);
+    // Float32 in the kernels' arena: the whole gate pass in one f32x4 kernel.
+    if (g instanceof Float32Array && f32.lstmForwardGates(g, go, cs, hp, hn, tc, hp, hs, hn, B, H)) continue;
     for (let b = 0; b < B; b++) {
       const row = go + b * GH;
       sigmoidInto(g, row, g, row, 2 * H); // i, f
@@ -39,8 +42,8 @@ export function lstmForward(W: Float64Array, p: CellParams, c: CellCache, t0: nu
  * dL/dh_{t0-1}, dL/dc_{t0-1} on exit. flowH[t], flowC[t] get ||dL/dh_t||, ||dL/dc_t|| when given.
  */
 export function lstmBackward(
-  c: CellCache, dOut: Float64Array, dG: Float64Array, carry: CellGradCarry,
-  t0: number, t1: number, B: number, H: number, recurrent: RecurrentProduct, flowH?: Float64Array, flowC?: Float64Array,
+  c: CellCache, dOut: Vec, dG: Vec, carry: CellGradCarry,
+  t0: number, t1: number, B: number, H: number, recurrent: RecurrentProduct, flowH?: Vec, flowC?: Vec,
 ): void {
   const GH = 4 * H;
   const { gates: g, cs, tc: tanhC } = c;
@@ -51,10 +54,12 @@ export function lstmBackward(
     const hp = t * B * H;
     const go = t * B * GH;
     const oo = t * B * H;
-    for (let i = 0; i < B * H; i++) dh[i] += dOut[oo + i];
+    if (!(dh instanceof Float32Array && f32.addInto(dh, 0, dOut, oo, B * H))) for (let i = 0; i < B * H; i++) dh[i] += dOut[oo + i];
     if (flowH) flowH[t] = l2(dh);
-    let cnorm = 0;
-    for (let b = 0; b < B; b++) {
+    // Float32 in the kernels' arena: the whole gate pass in one f32x4 kernel (it returns -1 otherwise).
+    const fused = g instanceof Float32Array ? f32.lstmBackwardGates(g, go, cs, hp, tanhC, oo, dh, dc, dG, B, H) : -1;
+    let cnorm = Math.max(0, fused);
+    for (let b = 0; fused < 0 && b < B; b++) {
       const row = go + b * GH;
       for (let j = 0; j < H; j++) {
         const k = b * H + j;

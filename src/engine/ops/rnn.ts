@@ -5,11 +5,11 @@
  * on entry (cellInputForward) and h_t itself on exit; hs (T+1,B,H); dOut (T,B,H) the gradient
  * into h_t from above; dG (T,B,H) the gradient of the pre-activations.
  */
-import { gemmNT, l2, tanhInto } from '../linalg';
+import { gemmNT, l2, tanhInto, type Vec } from '../linalg';
 import type { CellCache, CellGradCarry, CellParams, RecurrentProduct } from './cell';
 
 /** Steps t0..t1-1: hs[t+1] = act(gates[t] + hs[t] W_hh^T). */
-export function rnnForward(W: Float64Array, p: CellParams, c: CellCache, t0: number, t1: number, B: number, H: number, relu: boolean): void {
+export function rnnForward(W: Vec, p: CellParams, c: CellCache, t0: number, t1: number, B: number, H: number, relu: boolean): void {
   const { gates: g, hs } = c;
   for (let t = t0; t < t1; t++) {
     const hp = t * B * H; // h_{t-1}
@@ -27,8 +27,8 @@ export function rnnForward(W: Float64Array, p: CellParams, c: CellCache, t0: num
  * On exit carry.dh holds dL/dh_{t0-1}. flowH[t] gets ||dL/dh_t|| when given.
  */
 export function rnnBackward(
-  c: CellCache, dOut: Float64Array, dG: Float64Array, carry: CellGradCarry,
-  t0: number, t1: number, B: number, H: number, relu: boolean, recurrent: RecurrentProduct, flowH?: Float64Array,
+  c: CellCache, dOut: Vec, dG: Vec, carry: CellGradCarry,
+  t0: number, t1: number, B: number, H: number, relu: boolean, recurrent: RecurrentProduct, flowH?: Vec,
 ): void {
   const g = c.gates;
   let dh = carry.dh;
