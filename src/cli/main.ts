@@ -89,7 +89,7 @@ const FLAG_KEYS: Record<string, [keyof RunConfig, 'num' | 'str' | 'list']> = {
   scale: ['hiddenScale', 'num'], 'forget-bias': ['forgetBias', 'num'], seed: ['seed', 'num'], task: ['task', 'str'],
   columns: ['columns', 'list'], 'val-fraction': ['valFraction', 'num'], 'eval-every': ['evalEvery', 'num'],
   'diag-every': ['diagEvery', 'num'], 'spectrum-every': ['spectrumEvery', 'num'], 'max-file-bytes': ['maxFileBytes', 'num'],
-  'checkpoint-every': ['checkpointEvery', 'num'], name: ['name', 'str'],
+  'checkpoint-every': ['checkpointEvery', 'num'], name: ['name', 'str'], precision: ['precision', 'str'],
 };
 
 function configFromFlags(file: string, flags: Map<string, string>): RunConfig {

@@ -15,7 +15,8 @@ export interface TensorSpec {
 }
 
 /** float64: the reference engine (JavaScript kernels); float32: the WebAssembly SIMD kernels. */
-export type Precision = 'float32' | 'float64';
+export type { Precision } from '../protocol';
+import type { Precision } from '../protocol';
 
 export class ParamStore {
   readonly tensors: TensorSpec[] = [];

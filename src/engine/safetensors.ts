@@ -18,15 +18,20 @@ const MAX_HEADER_BYTES = 100_000_000;
 
 const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
-export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<string, string>, dtype: Dtype = 'F64'): Uint8Array {
-  const size = BYTES[dtype];
+/**
+ * `dtype` stores every tensor in that type; without it each tensor keeps its array's own (F32 for a
+ * Float32Array, F64 for a Float64Array), so a float32 run's checkpoint is F32 and loses nothing.
+ */
+export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<string, string>, dtype?: Dtype): Uint8Array {
   const header: Record<string, unknown> = { __metadata__: metadata };
+  const dtypes = tensors.map((t): Dtype => dtype ?? (t.data instanceof Float32Array ? 'F32' : 'F64'));
   let offset = 0;
-  for (const t of tensors) {
+  for (const [k, t] of tensors.entries()) {
+    const size = BYTES[dtypes[k]];
     const n = t.shape.reduce((a, b) => a * b, 1);
     if (n !== t.data.length) throw new Error(`tensor ${t.name}: shape ${t.shape} does not match ${t.data.length} values`);
     if (t.name === '__metadata__' || Object.prototype.hasOwnProperty.call(header, t.name)) throw new Error(`tensor name ${t.name} is used twice`);
-    header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + n * size] };
+    header[t.name] = { dtype: dtypes[k], shape: t.shape, data_offsets: [offset, offset + n * size] };
     offset += n * size;
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
@@ -39,11 +44,9 @@ export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<strin
   out.set(json, 8);
   out.fill(0x20, 8 + json.length, 8 + headLen);
   let p = 8 + headLen;
-  for (const t of tensors) {
-    for (let i = 0; i < t.data.length; i++, p += size) {
-      if (dtype === 'F64') view.setFloat64(p, t.data[i], true);
-      else view.setFloat32(p, t.data[i], true);
-    }
+  for (const [k, t] of tensors.entries()) {
+    if (dtypes[k] === 'F64') for (let i = 0; i < t.data.length; i++, p += 8) view.setFloat64(p, t.data[i], true);
+    else for (let i = 0; i < t.data.length; i++, p += 4) view.setFloat32(p, t.data[i], true);
   }
   return out;
 }

@@ -55,7 +55,7 @@ export async function runSession(
     const dataset = datasetFor(config, msg.dataText);
     trainer = new Trainer(config, dataset);
     if (msg.resume) restoreTrainer(trainer, msg.resume.checkpoint, msg.resume.state, fingerprint, msg.resume.where);
-    post({ type: 'started', runId, vocab: dataset.kind === 'text' ? dataset.vocab : undefined, paramCount: trainer.net.params.size });
+    post({ type: 'started', runId, vocab: dataset.kind === 'text' ? dataset.vocab : undefined, paramCount: trainer.net.params.size, path: trainer.path });
   } catch (err) {
     const summary: RunSummary = { status: 'failed', step: 0, message: err instanceof EngineError ? err.line : String((err as Error)?.message ?? err) };
     post({ type: 'done', runId, summary });
@@ -128,6 +128,7 @@ export async function runSession(
     }
   }
   summary ??= { status: 'finished', step: trainer.step };
+  summary.path = trainer.path;
   if (last) {
     summary.loss = last.loss;
     summary.bpc = last.bpc;

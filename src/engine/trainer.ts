@@ -3,17 +3,27 @@
  * validation, and the diagnostics records. Pure TS: the CLI, a worker_threads worker and a Web
  * Worker all drive it through runSession().
  */
-import type { DiagnosticsRecord, FlowEntry, RunConfig, SaturationEntry, SpectrumEntry } from '../protocol';
+import type { DiagnosticsRecord, EnginePath, FlowEntry, RunConfig, SaturationEntry, SpectrumEntry } from '../protocol';
 import { SpectrumTracker } from '../diagnostics/spectrum';
 import { gateSaturation } from '../diagnostics/saturation';
 import type { Dataset } from './data';
 import { StreamBatcher } from './data';
 import { EngineError } from './errors';
 import { initialize } from './init';
-import { l2 } from './linalg';
+import { l2, type Vec } from './linalg';
 import { Network, type ModelSpec, type RecurrentState } from './network';
 import { clipGradients, DEFAULT_OPTIMIZER, Optimizer, type ClipResult } from './optim';
 import { Rng } from './random';
+import { kernelArena, releaseF32 } from './wasm/kernels';
+
+/**
+ * The engine a config trains on: precision float32 takes the WebAssembly SIMD kernels when the
+ * host validates SIMD and the arena could be reserved; otherwise (and for float64) the float64
+ * JavaScript engine, the reference.
+ */
+export function enginePathFor(config: Pick<RunConfig, 'precision'>): EnginePath {
+  return config.precision !== 'float64' && kernelArena() ? 'wasm-simd-f32' : 'js-f64';
+}
 
 export interface StepResult {
   step: number;
@@ -61,7 +71,9 @@ export class Trainer {
   seen = 0;
   private readonly input: Int32Array | Float64Array;
   private readonly target: Int32Array | Float64Array;
-  private readonly lastGood: Float64Array;
+  private readonly lastGood: Vec;
+  /** The engine this run trains on (see enginePathFor). */
+  readonly path: EnginePath;
   private evalNet: Network | null = null;
 
   constructor(
@@ -69,9 +81,11 @@ export class Trainer {
     readonly dataset: Dataset,
   ) {
     this.rng = new Rng(config.seed);
-    this.net = new Network(modelSpecFor(config, dataset));
+    this.path = enginePathFor(config);
+    const precision = this.path === 'wasm-simd-f32' ? 'float32' : 'float64';
+    this.net = new Network(modelSpecFor(config, dataset), precision);
     initialize(this.net, this.rng, config);
-    this.optimizer = new Optimizer(this.net.params.size, { ...DEFAULT_OPTIMIZER, kind: config.optimizer, momentum: config.optimizer === 'sgd' ? config.momentum : 0 });
+    this.optimizer = new Optimizer(this.net.params.size, { ...DEFAULT_OPTIMIZER, kind: config.optimizer, momentum: config.optimizer === 'sgd' ? config.momentum : 0 }, precision);
     const B = config.batch;
     const T = config.seqLength;
     const width = dataset.kind === 'text' ? 1 : dataset.channels;
@@ -79,7 +93,7 @@ export class Trainer {
     this.input = dataset.kind === 'text' ? new Int32Array(T * B) : new Float64Array(T * B * width);
     this.target = dataset.kind === 'text' ? new Int32Array(T * B) : new Float64Array(T * B * width);
     this.state = this.net.newState(B);
-    this.lastGood = new Float64Array(this.net.params.size);
+    this.lastGood = this.net.plain(this.net.params.size);
     this.spectrum = new SpectrumTracker(this.net);
   }
 
@@ -174,7 +188,9 @@ export class Trainer {
   /** A network that shares this trainer's parameters, for evaluation and sampling. */
   inferenceNetwork(): Network {
     if (!this.evalNet) {
-      this.evalNet = new Network({ ...this.net.spec, dropout: 0 });
+      this.evalNet = new Network({ ...this.net.spec, dropout: 0 }, this.net.precision);
+      // Its own parameter buffers are never used: it reads the trainer's.
+      for (const a of [this.evalNet.params.data, this.evalNet.params.grad]) if (a instanceof Float32Array) releaseF32(a);
       this.evalNet.params.data = this.net.params.data;
     }
     return this.evalNet;

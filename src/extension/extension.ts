@@ -605,6 +605,8 @@ function settingsDefaults(): Partial<RunConfig> {
   const out: Partial<RunConfig> = {};
   const diagEvery = cfg.get<number>('diagEvery');
   if (typeof diagEvery === 'number') out.diagEvery = diagEvery;
+  const precision = cfg.get<RunConfig['precision']>('precision');
+  if (precision) out.precision = precision;
   const maxFileBytes = cfg.get<number>('maxFileBytes');
   if (typeof maxFileBytes === 'number') out.maxFileBytes = maxFileBytes;
   const lr = cfg.get<number>('learningRate');

@@ -55,7 +55,16 @@ export interface RunConfig {
   maxFileBytes: number;
   /** Forecasting: window length fed before predicting the next value. */
   checkpointEvery: number;
+  /**
+   * float32 (the default, as in PyTorch): the WebAssembly SIMD kernels where the host has them,
+   * else the float64 engine. float64: the exact reference path, always.
+   */
+  precision: Precision;
 }
+
+export type Precision = 'float32' | 'float64';
+/** Which engine a run trains on: the float32 WebAssembly SIMD kernels or the float64 JavaScript ones. */
+export type EnginePath = 'wasm-simd-f32' | 'js-f64';
 
 export interface MetricsRecord {
   type: 'metrics';
@@ -138,6 +147,8 @@ export interface RunSummary {
   bpc?: number;
   valLoss?: number;
   valBpc?: number;
+  /** The engine the run trained on. */
+  path?: EnginePath;
 }
 
 /** Messages to a training worker. */
@@ -158,7 +169,7 @@ export type ToWorker =
 
 /** Messages from a training worker. */
 export type FromWorker =
-  | { type: 'started'; runId: string; vocab?: string[]; paramCount: number }
+  | { type: 'started'; runId: string; vocab?: string[]; paramCount: number; path?: EnginePath }
   | { type: 'metrics'; runId: string; record: MetricsRecord }
   | { type: 'diagnostics'; runId: string; record: DiagnosticsRecord }
   /** `resumeState`: resume.safetensors for the same step, when the run was started with keepResumable. */

@@ -291,8 +291,9 @@ describe('optimizers, one step known answers', () => {
 
 const text = 'the quick brown fox jumps over the lazy dog. '.repeat(40);
 
+/** float64 unless `over` says otherwise: these tests hold the reference path to its exact identities. */
 function tinyConfig(over: Partial<RunConfig> = {}): RunConfig {
-  return validateConfig({ cell: 'lstm', hidden: 16, seqLength: 10, batch: 4, steps: 30, lr: 0.01, diagEvery: 10, spectrumEvery: 10, ...over }).config;
+  return validateConfig({ cell: 'lstm', hidden: 16, seqLength: 10, batch: 4, steps: 30, lr: 0.01, diagEvery: 10, spectrumEvery: 10, precision: 'float64', ...over }).config;
 }
 
 describe('training', () => {

@@ -54,7 +54,8 @@ describe('faults survived (CLI, Node)', function () {
     // to Infinity within a few steps (a tanh RNN cannot: its states saturate, and the loss is a
     // log-sum-exp that stays finite however confident and wrong the model is). Seeds are tried
     // until one diverges after a periodic checkpoint.
-    const common = ['train', 'p.txt', '--cell', 'rnn', '--hidden', '16', '--batch', '2', '--steps', '300', '--clip-mode', 'none', '--diag-every', '0', '--checkpoint-every', '5'];
+    // float64: in float32 the activations overflow (3.4e38) at step 2, before the first checkpoint.
+    const common = ['train', 'p.txt', '--cell', 'rnn', '--hidden', '16', '--batch', '2', '--steps', '300', '--clip-mode', 'none', '--diag-every', '0', '--checkpoint-every', '5', '--precision', 'float64'];
     const recipes: { args: string[]; seeds: number; minStep: number }[] = [
       { args: [...common, '--seq', '50', '--activation', 'relu', '--lr', '5'], seeds: 8, minStep: 6 },
     ];
@@ -170,7 +171,8 @@ describe('faults survived (CLI, Node)', function () {
     assert.ok(long.rssMiB < short.rssMiB + 40, `peak RSS grew from ${short.rssMiB.toFixed(0)} to ${long.rssMiB.toFixed(0)} MiB`);
     assert.ok(long.heapMiB < short.heapMiB + 20, `peak heap grew from ${short.heapMiB.toFixed(0)} to ${long.heapMiB.toFixed(0)} MiB`);
     for (const f of ['metrics.jsonl', 'diagnostics.jsonl']) assert.ok(ratio(f) > 9.5 && ratio(f) < 11.5, `${f} grew x${ratio(f).toFixed(2)} for 10x the steps`);
-    assert.equal(long.sizes['checkpoint.safetensors'], short.sizes['checkpoint.safetensors']);
+    // The same tensors; only the header's digits of the step count (and its padding to 8 bytes) differ.
+    assert.ok(Math.abs(long.sizes['checkpoint.safetensors'] - short.sizes['checkpoint.safetensors']) <= 16, `checkpoint ${short.sizes['checkpoint.safetensors']} -> ${long.sizes['checkpoint.safetensors']} bytes`);
     assert.deepEqual(Object.keys(long.sizes).sort(), Object.keys(short.sizes).sort(), 'the long run wrote other files');
     tally.survived++;
   });

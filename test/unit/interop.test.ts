@@ -39,7 +39,7 @@ function readHeader(bytes: Uint8Array): { n: number; text: string; json: Record<
 }
 
 function trainerFor(config: Partial<RunConfig>, text = austen.slice(0, 4000)): Trainer {
-  const c = validateConfig({ ...config }).config;
+  const c = validateConfig({ precision: 'float64', ...config }).config;
   return new Trainer(c, datasetFor(c, text));
 }
 
@@ -115,7 +115,7 @@ describe('safetensors bytes against the spec', () => {
     const { __metadata__: _, ...plain } = readHeader(exported).json;
     const run = importAsRun(withHeader(exported, () => plain), 'model.safetensors', { name: 'x', vocab: vocabularyFrom(text, 't.txt'), vocabSource: 't.txt', text });
     // The import knows only the default config (seqLength 50, batch 16): evaluate as it does.
-    const reference = trainerFor({ cell: 'lstm', layers: 2, hidden: 10 }, text);
+    const reference = trainerFor({ cell: 'lstm', layers: 2, hidden: 10, precision: run.config.precision }, text);
     reference.net.params.data.set(t.net.params.data);
     assert.equal(run.summary.valLoss, reference.evaluate(2000)!.loss);
     assert.ok(run.summary.bpc! > 1 && run.summary.bpc! < 7, String(run.summary.bpc));
