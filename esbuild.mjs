@@ -58,6 +58,8 @@ const kernelsPlugin = {
 
 const common = {
   plugins: [kernelsPlugin],
+  // The bench's PyTorch peer (src/cli/bench/torch_peer.py) is bundled as text and run with python3 -c.
+  loader: { '.py': 'text' },
   bundle: true,
   sourcemap: production ? false : 'linked',
   minify: production,

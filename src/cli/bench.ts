@@ -1,6 +1,8 @@
 /**
- * `rnn-lab bench`: training throughput of our engine beside TensorFlow.js (cpu backend, and wasm
- * backend with SIMD on one thread) on the sample text: character LM, 75 symbols, Adam, global-norm
+ * `rnn-lab bench`: training throughput of our engine (its default path: float32 on the WebAssembly
+ * SIMD kernels) beside TensorFlow.js (cpu backend, and wasm backend with SIMD on one thread) and
+ * PyTorch on the CPU (when /usr/bin/python3 imports torch: one thread, and all threads per
+ * wall-clock second; src/cli/bench/torch_peer.py) on the sample text: character LM, 75 symbols, Adam, global-norm
  * clipping at 5, the same cell, sizes, seq and batch. Every engine runs in its own child process
  * (its own peak RSS; a peer that is too slow is killed and reported as skipped). After each
  * engine's warm-up, timed windows alternate between the engines of a config, so load on the
@@ -12,7 +14,10 @@
  * FLOPs counted per step: 2mnk for every matrix product of forward and backward. The one-hot
  * input of layer 0 is a row lookup for us (no multiply), so its projection counts as 0.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { createInterface } from 'node:readline';
+import TORCH_PEER from './bench/torch_peer.py';
 import { CEILING_N, type ChildModel, type EngineName, type FromChild, type ToChild } from './bench/child';
 
 interface BenchConfig extends ChildModel {
@@ -27,7 +32,17 @@ export const BENCH_CONFIGS: BenchConfig[] = [
   { name: 'rnn', cell: 'rnn', layers: 1, hidden: 128, seq: 50, batch: 32 },
 ];
 
-const PEERS: EngineName[] = ['tfjs-cpu', 'tfjs-wasm'];
+const PEERS: EngineName[] = ['tfjs-cpu', 'tfjs-wasm', 'torch-cpu', 'torch-cpu-all-cores'];
+const TORCH_PEERS: EngineName[] = ['torch-cpu', 'torch-cpu-all-cores'];
+/** Debian's python3-torch links the system BLAS; the bench's own check uses the same interpreter. */
+const PYTHON = '/usr/bin/python3';
+
+/** Why PyTorch cannot join (no python3, no torch), or '' when it can. */
+function torchMissing(): string {
+  const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8', timeout: 60_000 });
+  if (r.error) return `unavailable: ${PYTHON} cannot run (${r.error.message})`;
+  return r.status === 0 ? '' : `unavailable: ${PYTHON} cannot import torch (apt-get install python3-torch libopenblas0-pthread)`;
+}
 /** The config whose diagnostics overhead is measured (full run only). */
 const DIAG_CONFIG = 'b';
 
@@ -61,9 +76,18 @@ export interface BenchConfigResult {
   chars_per_s: Record<string, number | null>;
   ratio_vs_tfjs_wasm: number | null;
   ratio_vs_tfjs_cpu: number | null;
+  /** Ours against PyTorch on one thread, both per CPU-second. */
+  ratio_vs_torch: number | null;
+  /**
+   * Ours against PyTorch with all threads, both per wall-clock second: every core the machine
+   * gives each (ours: chars_per_s["rnn-lab-all-cores"], one process).
+   */
+  ratio_vs_torch_all_cores: number | null;
   model_gflops: number;
-  /** The ceiling kernel's GFLOP/s in this config's own rounds. */
+  /** The WebAssembly SIMD ceiling kernel's GFLOP/s in this config's own rounds. */
   ceiling_gflops: number;
+  /** The float64 JavaScript gemmNT's GFLOP/s in the same rounds (the plain-JS ceiling). */
+  ceiling_js_gflops: number;
   /**
    * The fastest window of ours and of the ceiling kernel in this config's rounds: on a shared
    * machine the closest to an idle one. The medians above are the headline figures.
@@ -82,7 +106,14 @@ export interface BenchConfigResult {
 }
 
 export interface BenchResult {
+  /** The WebAssembly SIMD matmul ceiling (float32 gemmNT 256^3), median over the run. */
   ceiling_gflops: number;
+  wasm_simd_ceiling_gflops: number;
+  /** The plain-JS (float64) gemmNT ceiling, median over the run. */
+  js_ceiling_gflops: number;
+  /** The BLAS libraries the PyTorch peer loaded, and a warning when that is the reference BLAS. */
+  torch_blas?: string[];
+  torch_blas_warning?: string;
   configs: BenchConfigResult[];
   /** Throughput lost to diagnostics at default settings on config b, percent (full run only). */
   diagnostics_overhead_pct?: number;
@@ -102,9 +133,26 @@ class EngineProcess {
   peakRssMib = 0;
   failure = '';
 
+  blas: string[] = [];
+
   constructor(readonly engine: EngineName) {
-    // Our own bundle, re-entered as `rnn-lab bench --child`; its stdout is not ours (--json).
-    this.proc = fork(process.argv[1], ['bench', '--child'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    if (TORCH_PEERS.includes(engine)) {
+      // The PyTorch peer: python3 with the same protocol as JSON lines on stdin and stdout.
+      this.proc = spawn(PYTHON, ['-c', TORCH_PEER], { stdio: ['pipe', 'pipe', 'pipe'] });
+      createInterface({ input: this.proc.stdout! }).on('line', (line) => {
+        let m: FromChild;
+        try {
+          m = JSON.parse(line) as FromChild;
+        } catch {
+          return;
+        }
+        this.proc.emit('message', m);
+      });
+      this.proc.stdin!.on('error', () => {});
+    } else {
+      // Our own bundle, re-entered as `rnn-lab bench --child`; its stdout is not ours (--json).
+      this.proc = fork(process.argv[1], ['bench', '--child'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    }
     this.proc.stderr!.on('data', (d) => (this.stderr = (this.stderr + String(d)).slice(-2000)));
     this.proc.on('message', (m: FromChild) => {
       if (m.type === 'rss') this.peakRssMib = m.peakRssMib;
@@ -132,15 +180,20 @@ class EngineProcess {
         resolve: (m) => (clearTimeout(timer), resolve(m)),
         reject: (e) => (clearTimeout(timer), reject(e)),
       };
-      this.proc.send(msg);
+      this.send(msg);
     });
+  }
+
+  private send(msg: ToChild): void {
+    if (this.proc.stdin) this.proc.stdin.write(JSON.stringify(msg) + '\n');
+    else this.proc.send(msg);
   }
 
   /** Asks the child for its peak RSS and lets it exit. */
   async close(): Promise<void> {
     if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
     const exited = new Promise<void>((r) => this.proc.once('exit', () => r()));
-    this.proc.send({ type: 'exit' } satisfies ToChild);
+    this.send({ type: 'exit' });
     await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
     this.kill();
   }
@@ -166,32 +219,46 @@ export async function runBench(dataFile: string, { quick, log }: BenchOptions): 
   const windows = quick ? 3 : 7;
   // A peer must be built and warmed up within this many CPU-seconds, and run a window within 2x this.
   const peerLimitSec = quick ? 8 : 60;
-  const result: BenchResult = { ceiling_gflops: 0, configs: [] };
+  const result: BenchResult = { ceiling_gflops: 0, wasm_simd_ceiling_gflops: 0, js_ceiling_gflops: 0, configs: [] };
   const allCeiling: number[] = [];
+  const allCeilingJs: number[] = [];
+  const noTorch = torchMissing();
+  const isOurs = (e: EngineName) => e.startsWith('rnn-lab') || e.startsWith('matmul-ceiling');
   let diagOverhead: number | undefined;
   for (const c of BENCH_CONFIGS) {
     const model: ChildModel = { cell: c.cell, layers: c.layers, hidden: c.hidden, seq: c.seq, batch: c.batch };
     const skipped: Record<string, string> = {};
     // The ceiling kernel takes its turn in the same rotation, so it sees the same load as the model.
-    const engines: EngineName[] = ['rnn-lab', 'matmul-ceiling'];
+    const engines: EngineName[] = ['rnn-lab', 'matmul-ceiling', 'matmul-ceiling-js'];
     if (!quick && c.name === DIAG_CONFIG) engines.push('rnn-lab+diag');
     for (const p of PEERS) {
       if (quick && (c.name === 'd' || c.name === 'rnn' || p === 'tfjs-cpu')) skipped[p] = 'skipped in --quick';
+      else if (TORCH_PEERS.includes(p) && noTorch) skipped[p] = noTorch;
       else engines.push(p);
     }
     // Start and warm up one engine at a time, so none competes with another for the cores.
     const live: EngineProcess[] = [];
     for (const e of engines) {
       const proc = new EngineProcess(e);
-      const ours = e.startsWith('rnn-lab') || e === 'matmul-ceiling';
+      const ours = isOurs(e);
       const limit = ours ? 600 : peerLimitSec;
       try {
         // The limit is on the child's CPU time (others' jobs do not count); 3x in wall time is the hard stop.
-        const ready = await proc.request({ type: 'init', engine: e, model, dataFile, warmupSec: quick ? 0.2 : 1, warmupSteps: quick ? 1 : 2 }, 3 * limit);
+        const threads = e === 'torch-cpu-all-cores' ? availableParallelism() : 1;
+        const ready = await proc.request({ type: 'init', engine: e, model, dataFile, warmupSec: quick ? 0.2 : 1, warmupSteps: quick ? 1 : 2, threads }, 3 * limit);
         if (ready.type !== 'ready') throw new Error(`unexpected ${ready.type}`);
         if (ready.startupCpuSec > limit) throw new TimeoutError(limit);
         proc.info = ready.info;
         proc.vocab = ready.vocab;
+        if (ready.blas && !result.torch_blas) {
+          result.torch_blas = ready.blas;
+          log(`PyTorch peer: ${ready.info}`);
+          // The reference BLAS (Debian's libblas3 alone) is ~10x slower than the OpenBLAS or MKL a user's wheel ships.
+          if (!ready.blas.some((l) => /openblas|mkl|blis/i.test(l))) {
+            result.torch_blas_warning = `PyTorch uses the reference BLAS (${ready.blas.join(', ') || 'none found'}), about 10x slower than a pip wheel's: apt-get install libopenblas0-pthread`;
+            log(`WARNING: ${result.torch_blas_warning}`);
+          }
+        }
         live.push(proc);
       } catch (err) {
         proc.kill();
@@ -206,13 +273,13 @@ export async function runBench(dataFile: string, { quick, log }: BenchOptions): 
       const order = live.map((_, i) => live[(i + w) % live.length]);
       for (const proc of order) {
         if (proc.failure) continue;
-        const ours = proc.engine.startsWith('rnn-lab') || proc.engine === 'matmul-ceiling';
+        const ours = isOurs(proc.engine);
         try {
-          const seconds = proc.engine === 'matmul-ceiling' ? Math.min(1, windowSec) : windowSec;
+          const seconds = proc.engine.startsWith('matmul-ceiling') ? Math.min(1, windowSec) : windowSec;
           const r = await proc.request({ type: 'window', seconds, minSteps: minSteps(proc.engine) }, ours ? 600 : 3 * Math.max(2 * peerLimitSec, 20 * windowSec));
           if (r.type !== 'window') throw new Error(`unexpected ${r.type}`);
           // For the ceiling kernel a "rate" is GFLOP/s.
-          const work = proc.engine === 'matmul-ceiling' ? (2 * CEILING_N ** 3) / 1e9 : c.seq * c.batch;
+          const work = proc.engine.startsWith('matmul-ceiling') ? (2 * CEILING_N ** 3) / 1e9 : c.seq * c.batch;
           proc.rates.push((r.steps * work) / r.cpuSeconds);
           proc.wallRates.push((r.steps * work) / r.seconds);
         } catch (err) {
@@ -228,11 +295,13 @@ export async function runBench(dataFile: string, { quick, log }: BenchOptions): 
     const cps = median(oursProc.rates);
     const V = oursProc.vocab;
     const flopsPerChar = stepFlops(c, V) / (c.seq * c.batch);
-    const chars: Record<string, number | null> = { 'rnn-lab': Math.round(cps) };
+    // All cores: ours is one process (the batch is not yet split over workers), so its figure per
+    // wall-clock second; PyTorch's all-threads peer likewise per wall-clock second.
+    const chars: Record<string, number | null> = { 'rnn-lab': Math.round(cps), 'rnn-lab-all-cores': Math.round(median(oursProc.wallRates)) };
     const peerRss: Record<string, number> = {};
     for (const e of PEERS) {
       const p = get(e);
-      chars[e] = p ? Math.round(median(p.rates)) : null;
+      chars[e] = p ? Math.round(median(e === 'torch-cpu-all-cores' ? p.wallRates : p.rates)) : null;
       if (p) peerRss[e] = Math.round(p.peakRssMib);
     }
     const diag = get('rnn-lab+diag');
@@ -242,6 +311,7 @@ export async function runBench(dataFile: string, { quick, log }: BenchOptions): 
     // % of the ceiling against the ceiling windows of this config's own rounds (same load).
     const ceilingHere = median(get('matmul-ceiling')!.rates);
     allCeiling.push(...get('matmul-ceiling')!.rates);
+    allCeilingJs.push(...get('matmul-ceiling-js')!.rates);
     const gflops = (cps * flopsPerChar) / 1e9;
     const bestGflops = (Math.max(...oursProc.rates) * flopsPerChar) / 1e9;
     const bestCeiling = Math.max(...get('matmul-ceiling')!.rates);
@@ -256,8 +326,11 @@ export async function runBench(dataFile: string, { quick, log }: BenchOptions): 
       chars_per_s: chars,
       ratio_vs_tfjs_wasm: ratio('tfjs-wasm'),
       ratio_vs_tfjs_cpu: ratio('tfjs-cpu'),
+      ratio_vs_torch: ratio('torch-cpu'),
+      ratio_vs_torch_all_cores: chars['torch-cpu-all-cores'] ? round(chars['rnn-lab-all-cores']! / chars['torch-cpu-all-cores']) : null,
       model_gflops: round(gflops),
       ceiling_gflops: round(ceilingHere),
+      ceiling_js_gflops: round(median(get('matmul-ceiling-js')!.rates)),
       best_window_gflops: { 'rnn-lab': round(bestGflops), ceiling: round(bestCeiling) },
       pct_of_ceiling: { medians: Math.round(pct.medians), paired: Math.round(pct.paired), fastest_windows: Math.round(pct.fastest_windows) },
       peak_rss_mib: Math.round(oursProc.peakRssMib),
@@ -268,15 +341,20 @@ export async function runBench(dataFile: string, { quick, log }: BenchOptions): 
     const fmt = (n: number | null) => (n === null ? '-' : Math.round(n).toLocaleString('en-US'));
     log(
       `${c.name}: ${c.cell} ${c.layers}x${c.hidden}, seq ${c.seq}, batch ${c.batch}: rnn-lab ${fmt(cps)} chars/s (wall ${fmt(median(oursProc.wallRates))}, peak RSS ${entry.peak_rss_mib} MiB)` +
-        PEERS.map((e) => `, ${e} ${chars[e] === null ? skipped[e] : `${fmt(chars[e])} (wall ${fmt(median(get(e)!.wallRates))}; ours x${ratio(e)!.toFixed(2)}; RSS ${peerRss[e]} MiB)`}`).join(''),
+        PEERS.filter((e) => e !== 'torch-cpu-all-cores').map((e) => `, ${e} ${chars[e] === null ? skipped[e] : `${fmt(chars[e])} (wall ${fmt(median(get(e)!.wallRates))}; ours x${ratio(e)!.toFixed(2)}; RSS ${peerRss[e]} MiB)`}`).join(''),
     );
-    log(`   ${gflops.toFixed(2)} model GFLOP/s = ${pct.medians.toFixed(0)}% of the tiled-matmul ceiling in the same rounds (${ceilingHere.toFixed(2)} GFLOP/s); round by round (median of the ratios): ${pct.paired.toFixed(0)}%; fastest windows: ${bestGflops.toFixed(2)} = ${pct.fastest_windows.toFixed(0)}% of ${bestCeiling.toFixed(2)}`);
+    if (chars['torch-cpu-all-cores']) log(`   all cores (per wall-clock second): rnn-lab ${fmt(chars['rnn-lab-all-cores'])} (one process), torch-cpu-all-cores ${fmt(chars['torch-cpu-all-cores'])}: ours x${entry.ratio_vs_torch_all_cores!.toFixed(2)}`);
+    else log(`   all cores: torch-cpu-all-cores ${skipped['torch-cpu-all-cores'] ?? 'no figure'}`);
+    log(`   ${gflops.toFixed(2)} model GFLOP/s = ${pct.medians.toFixed(0)}% of the WebAssembly SIMD matmul ceiling in the same rounds (${ceilingHere.toFixed(2)} GFLOP/s; plain-JS float64 ceiling ${entry.ceiling_js_gflops.toFixed(2)}); round by round (median of the ratios): ${pct.paired.toFixed(0)}%; fastest windows: ${bestGflops.toFixed(2)} = ${pct.fastest_windows.toFixed(0)}% of ${bestCeiling.toFixed(2)}`);
     if (diag) log(`   diagnostics at default settings (${diag.info}): ${fmt(median(diag.rates))} chars/s, ${diagOverhead!.toFixed(1)}% overhead (median of the paired windows' ratios)`);
   }
   // The run's ceiling: the median of every ceiling window of every config.
   const ceiling = median(allCeiling);
-  log(`tiled matmul ceiling over the whole run: ${ceiling.toFixed(2)} GFLOP/s (median of ${allCeiling.length} windows, gemmNT ${CEILING_N}^3, in rotation with the engines)`);
+  const ceilingJs = median(allCeilingJs);
+  log(`matmul ceilings over the whole run (median of ${allCeiling.length} windows each, gemmNT ${CEILING_N}^3, in rotation with the engines): WebAssembly SIMD float32 ${ceiling.toFixed(2)} GFLOP/s, plain-JS float64 ${ceilingJs.toFixed(2)} GFLOP/s`);
   result.ceiling_gflops = round(ceiling);
+  result.wasm_simd_ceiling_gflops = round(ceiling);
+  result.js_ceiling_gflops = round(ceilingJs);
   if (diagOverhead !== undefined) result.diagnostics_overhead_pct = round(diagOverhead);
   return result;
 }

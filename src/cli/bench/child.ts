@@ -7,21 +7,31 @@ import { readFileSync } from 'node:fs';
 import { validateConfig } from '../../engine/config';
 import { textDataset } from '../../engine/data';
 import { gemmNT } from '../../engine/linalg';
+import { allocF32 } from '../../engine/wasm/kernels';
 import { Trainer } from '../../engine/trainer';
 import { createPeer } from './tfjsPeer';
 
-export type EngineName = 'rnn-lab' | 'rnn-lab+diag' | 'tfjs-cpu' | 'tfjs-wasm' | 'matmul-ceiling';
+export type EngineName = 'rnn-lab' | 'rnn-lab+diag' | 'tfjs-cpu' | 'tfjs-wasm' | 'torch-cpu' | 'torch-cpu-all-cores' | 'matmul-ceiling' | 'matmul-ceiling-js';
 
 /** The ceiling's unit of work: one C = A B^T of 256 x 256 x 256 by the register-tiled gemmNT. */
 export const CEILING_N = 256;
 
-function ceilingKernel(): Stepper {
+/**
+ * matmul-ceiling: gemmNT on float32 arrays in the kernels' arena, i.e. the WebAssembly SIMD kernel
+ * (2x4 f32x4 tiles) the float32 engine runs; matmul-ceiling-js: the float64 JavaScript gemmNT.
+ */
+function ceilingKernel(wasm: boolean): Stepper {
   const n = CEILING_N;
-  const A = Float64Array.from({ length: n * n }, (_, i) => Math.sin(i));
-  const B = Float64Array.from({ length: n * n }, (_, i) => Math.cos(i));
-  const C = new Float64Array(n * n);
+  const make = (f: (i: number) => number) => {
+    const a = wasm ? allocF32(n * n) : new Float64Array(n * n);
+    for (let i = 0; i < n * n; i++) a[i] = f(i);
+    return a;
+  };
+  const A = make(Math.sin);
+  const B = make(Math.cos);
+  const C = make(() => 0);
   return {
-    info: `gemmNT ${n}^3`,
+    info: `gemmNT ${n}^3, ${wasm ? 'float32 WebAssembly SIMD' : 'float64 JavaScript'}`,
     vocab: 0,
     step(): number {
       gemmNT(n, n, n, A, 0, n, B, 0, n, C, 0, n, 0);
@@ -39,12 +49,12 @@ export interface ChildModel {
 }
 
 export type ToChild =
-  | { type: 'init'; engine: EngineName; model: ChildModel; dataFile: string; warmupSec: number; warmupSteps: number }
+  | { type: 'init'; engine: EngineName; model: ChildModel; dataFile: string; warmupSec: number; warmupSteps: number; threads?: number }
   | { type: 'window'; seconds: number; minSteps: number }
   | { type: 'exit' };
 
 export type FromChild =
-  | { type: 'ready'; info: string; startupSec: number; startupCpuSec: number; vocab: number }
+  | { type: 'ready'; info: string; startupSec: number; startupCpuSec: number; vocab: number; blas?: string[] }
   | { type: 'window'; seconds: number; cpuSeconds: number; steps: number; loss: number }
   | { type: 'rss'; peakRssMib: number }
   | { type: 'error'; message: string };
@@ -64,7 +74,7 @@ function ours(model: ChildModel, text: string, file: string, diagnostics: boolea
   }).config;
   const trainer = new Trainer(config, textDataset(text, file, 0, model.batch * (model.seq + 1)));
   return {
-    info: diagnostics ? `rnn-lab, diagnostics every ${config.diagEvery} steps, full spectrum every ${config.spectrumEvery}` : 'rnn-lab, diagnostics off',
+    info: `${diagnostics ? `rnn-lab, diagnostics every ${config.diagEvery} steps, full spectrum every ${config.spectrumEvery}` : 'rnn-lab, diagnostics off'}, ${trainer.path}`,
     vocab: trainer.net.outputSize,
     step(): number {
       const next = trainer.step + 1;
@@ -76,7 +86,7 @@ function ours(model: ChildModel, text: string, file: string, diagnostics: boolea
 }
 
 async function createStepper(msg: Extract<ToChild, { type: 'init' }>): Promise<Stepper> {
-  if (msg.engine === 'matmul-ceiling') return ceilingKernel();
+  if (msg.engine === 'matmul-ceiling' || msg.engine === 'matmul-ceiling-js') return ceilingKernel(msg.engine === 'matmul-ceiling');
   const text = readFileSync(msg.dataFile, 'utf8');
   if (msg.engine === 'rnn-lab' || msg.engine === 'rnn-lab+diag') return ours(msg.model, text, msg.dataFile, msg.engine === 'rnn-lab+diag');
   // The same 75-symbol vocabulary and token stream as ours.
