@@ -9,7 +9,7 @@ import type { Dataset } from './data';
 import { EngineError } from './errors';
 import { Network } from './network';
 import { decodeSafetensors, encodeSafetensors } from './safetensors';
-import { modelSpecFor } from './trainer';
+import { modelSpecFor } from './modelSpec';
 
 export interface LoadedModel {
   net: Network;

@@ -6,10 +6,8 @@ import {
   unitsByVariance,
   unitValues,
   unitVariance,
-  type SeriesInspection,
-  type TextInspection,
 } from '../engine/inspect';
-import type { FromInspectWorker } from '../protocol';
+import type { FromInspectWorker, SeriesInspection, TextInspection } from '../protocol';
 import { InspectCancelled, InspectClient, type InspectRequest } from './inspectClient';
 import { exists, type RunStore, type StoredRun } from './runStore';
 
