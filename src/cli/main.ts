@@ -5,7 +5,8 @@
  */
 import { readFileSync, existsSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import type { DiagnosticsRecord, FromWorker, GruVariant, MetricsRecord, RunConfig, RunSummary } from '../protocol';
+import type { DiagnosticsRecord, GruVariant, MetricsRecord, RunConfig, RunSummary } from '../protocol/config';
+import type { FromWorker } from '../protocol/trainingWorker';
 import { validateConfig, DEFAULT_CONFIG } from '../engine/config';
 import { checkFileSize, decodeText } from '../engine/data';
 import { EngineError } from '../engine/errors';

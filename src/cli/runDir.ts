@@ -6,7 +6,8 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { EngineError } from '../engine/errors';
-import { jsonlChunkName, parseJsonl, type RunConfig } from '../protocol';
+import type { RunConfig } from '../protocol/config';
+import { jsonlChunkName, parseJsonl } from '../protocol/jsonl';
 
 export function writeAtomic(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;

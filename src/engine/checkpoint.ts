@@ -3,7 +3,7 @@
  * series statistics in __metadata__) back into a Network. Pure: the CLI reads the bytes with
  * node:fs, the extension with vscode.workspace.fs.
  */
-import type { RunConfig } from '../protocol';
+import type { RunConfig } from '../protocol/config';
 import { validateConfig } from './config';
 import type { Dataset } from './data';
 import { EngineError } from './errors';

@@ -19,7 +19,7 @@
  * The next known character is predicted from the state after the last known one. Feeding a zero
  * vector instead would show the network an input it never saw in training.
  */
-import type { CharInspection, Prediction, SeriesInspection, SeriesRowInspection, TextInspection } from '../protocol';
+import type { CharInspection, Prediction, SeriesInspection, SeriesRowInspection, TextInspection } from '../protocol/inspectWorker';
 import { GATE_NAMES, type Network } from './network';
 import { splitCsvLine } from './data';
 

@@ -13,7 +13,7 @@
  * the sizes from the shapes, the layer count from the l{k} suffixes. Every shape that does not fit
  * the others is an error naming the tensor.
  */
-import type { DiagnosticsRecord, GruVariant, RunConfig, RunSummary } from '../protocol';
+import type { DiagnosticsRecord, GruVariant, RunConfig, RunSummary } from '../protocol/config';
 import { SpectrumTracker } from './diagnostics/spectrum';
 import { CHECKPOINT_FORMAT, encodeCheckpoint, loadCheckpoint } from './checkpoint';
 import { DEFAULT_CONFIG, validateConfig } from './config';

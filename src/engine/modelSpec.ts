@@ -3,7 +3,7 @@
  * (checkpoint.ts, the inspect worker, sampling) builds the model without importing the Trainer,
  * the optimizer or ml-matrix.
  */
-import type { RunConfig } from '../protocol';
+import type { RunConfig } from '../protocol/config';
 import type { Dataset } from './data';
 import type { ModelSpec } from './network';
 

@@ -3,7 +3,8 @@
  * Worker) and the CLI run. It posts FromWorker messages and never knows who listens. It yields to
  * the event loop every few tens of milliseconds so that a 'stop' message is read between steps.
  */
-import type { FromWorker, MetricsRecord, ResumeFrom, RunConfig, RunSummary } from '../protocol';
+import type { MetricsRecord, RunConfig, RunSummary } from '../protocol/config';
+import type { FromWorker, ResumeFrom } from '../protocol/trainingWorker';
 import { seriesDataset, textDataset, type Dataset } from './data';
 import { EngineError } from './errors';
 import { validateConfig } from './config';

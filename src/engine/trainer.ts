@@ -3,7 +3,7 @@
  * validation, and the diagnostics records. Pure TS: the CLI, a worker_threads worker and a Web
  * Worker all drive it through runSession().
  */
-import type { DiagnosticsRecord, FlowEntry, RunConfig, SaturationEntry, SpectrumEntry } from '../protocol';
+import type { DiagnosticsRecord, FlowEntry, RunConfig, SaturationEntry, SpectrumEntry } from '../protocol/config';
 import { SpectrumTracker } from './diagnostics/spectrum';
 import { gateSaturation } from './diagnostics/saturation';
 import type { Dataset } from './data';

@@ -15,7 +15,8 @@ import { loadCheckpoint } from '../engine/checkpoint';
 import { decodeSafetensors } from '../engine/safetensors';
 import { Rng } from '../engine/random';
 import { sampleText } from '../engine/sample';
-import type { CellKind, FromWorker, MetricsRecord, ResumeFrom, RunConfig, RunSummary } from '../protocol';
+import type { CellKind, MetricsRecord, RunConfig, RunSummary } from '../protocol/config';
+import type { FromWorker, ResumeFrom } from '../protocol/trainingWorker';
 
 /**
  * What activate() hands back. Integration tests reach the extension's state through this

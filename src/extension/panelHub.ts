@@ -1,5 +1,7 @@
 import * as vscode from 'vscode';
-import type { DiagnosticsRecord, FromPanel, FromWorker, MetricsRecord, PanelChartId, PanelRunInfo, RunConfig, RunStatus, ToPanel } from '../protocol';
+import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunStatus } from '../protocol/config';
+import type { FromWorker } from '../protocol/trainingWorker';
+import type { FromPanel, PanelChartId, PanelRunInfo, ToPanel } from '../protocol/panel';
 import { checkFromPanel, exportBytes, forEachJsonlRecord, isRunId, panelPageHtml, RunBuffer } from './panelMessages';
 import { timed } from './hostWork';
 import type { RunStore } from './runStore';

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { timed } from './hostWork';
-import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunStatus, RunSummary } from '../protocol';
+import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunStatus, RunSummary } from '../protocol/config';
 import { createRun, JsonlChunks, listRuns, writeAtomic as writeAtomicIn, type RunFs } from './runStoreCore';
 
 /**

@@ -4,9 +4,10 @@
  * paths relative to the store root, so the extension plugs in vscode.workspace.fs (web and
  * desktop hosts) and the unit tests plug in node:fs on a temp dir.
  */
-import { jsonlChunkName, parseJsonl, type MetricsRecord, type RunConfig, type RunStatus, type RunSummary } from '../protocol';
+import type { MetricsRecord, RunConfig, RunStatus, RunSummary } from '../protocol/config';
+import { jsonlChunkName, parseJsonl } from '../protocol/jsonl';
 
-export { parseJsonl, type ParsedJsonl } from '../protocol';
+export { parseJsonl, type ParsedJsonl } from '../protocol/jsonl';
 
 /** File operations on paths relative to the run store's root ('' is the root itself). */
 export interface RunFs {

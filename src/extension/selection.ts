@@ -7,7 +7,7 @@ import {
   unitValues,
   unitVariance,
 } from '../engine/inspect';
-import type { FromInspectWorker, SeriesInspection, TextInspection } from '../protocol';
+import type { FromInspectWorker, SeriesInspection, TextInspection } from '../protocol/inspectWorker';
 import { InspectCancelled, InspectClient, type InspectRequest } from './inspectClient';
 import { exists, type RunStore, type StoredRun } from './runStore';
 

@@ -3,7 +3,7 @@
  * Same protocol as the Web Worker entry: ToWorker in, FromWorker out.
  */
 import { parentPort } from 'node:worker_threads';
-import type { FromWorker, ToWorker } from '../protocol';
+import type { FromWorker, ToWorker } from '../protocol/trainingWorker';
 import { runSession } from '../engine/session';
 
 const port = parentPort;

@@ -3,7 +3,8 @@
  * Worker and cannot train on its own event loop). Same protocol as the worker_threads entry:
  * ToWorker in, FromWorker out; one worker per run, started and terminated by TrainingSession.
  */
-import type { FromWorker, RunSummary, ToWorker } from '../protocol';
+import type { RunSummary } from '../protocol/config';
+import type { FromWorker, ToWorker } from '../protocol/trainingWorker';
 import { EngineError } from '../engine/errors';
 import { runSession } from '../engine/session';
 

@@ -2,11 +2,11 @@ import * as assert from 'node:assert/strict';
 import { mkdtemp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MetricsRecord, RunConfig } from '../../src/protocol';
+import type { MetricsRecord, RunConfig } from '../../src/protocol/config';
 import { DEFAULT_CONFIG } from '../../src/engine/config';
 import { createRun, deriveSummary, interruptedMessage, JsonlChunks, listRuns, newRunId, parseJsonl, runStamp, safeRunName, writeAtomic, type RunFs } from '../../src/extension/runStoreCore';
 import { forEachJsonlRecord } from '../../src/extension/panelMessages';
-import { jsonlChunkName } from '../../src/protocol';
+import { jsonlChunkName } from '../../src/protocol/jsonl';
 
 // The run store's vscode-free logic over node:fs on a real temp dir (the extension plugs
 // vscode.workspace.fs into the same interface).

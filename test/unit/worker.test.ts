@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { FromWorker, ToWorker } from '../../src/protocol';
+import type { FromWorker, ToWorker } from '../../src/protocol/trainingWorker';
 import { DEFAULT_CONFIG } from '../../src/engine/config';
 
 // The real worker_threads entry (dist/worker.js, built by esbuild.mjs), training a tiny model.

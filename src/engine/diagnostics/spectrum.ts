@@ -23,7 +23,7 @@
  * Reads the network's parameters; never writes them.
  */
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
-import type { CellKind, SpectrumEntry } from '../../protocol';
+import type { CellKind, SpectrumEntry } from '../../protocol/config';
 import { l2, largestSingularValue } from '../linalg';
 import { GATE_NAMES, type Network } from '../network';
 
