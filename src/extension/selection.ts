@@ -9,7 +9,8 @@ import {
 } from '../engine/inspect';
 import type { FromInspectWorker, SeriesInspection, TextInspection } from '../protocol/inspectWorker';
 import { InspectCancelled, InspectClient, type InspectRequest } from './inspectClient';
-import { exists, type RunStore, type StoredRun } from './runStore';
+import type { RunStore, StoredRun } from './runStore';
+import { exists } from './workspaceRunFs';
 
 /** A run's model on the host (for its metadata) and the checkpoint bytes the worker is sent. */
 interface LoadedRun {

@@ -462,13 +462,12 @@ describe('exact resume', () => {
     let state: Uint8Array | undefined;
     const post = (m: FromWorker) => {
       if (m.type === 'metrics') metrics.push(m.record);
-      if (m.type === 'checkpoint') checkpoint = m.bytes;
+      if (m.type === 'checkpoint') [checkpoint, state] = [m.bytes, m.resumeState];
     };
     const summary = await runSession(
-      { runId: 'r', config, dataText: text, resume: resume && { ...resume, where: 'run' } },
+      { runId: 'r', config, dataText: text, resume: resume && { ...resume, where: 'run' }, keepResumable: true },
       post,
       () => stopAfter !== undefined && metrics.length >= stopAfter,
-      (_step, bytes) => (state = bytes),
     );
     return { metrics, checkpoint: checkpoint!, state: state!, summary };
   }

@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import type { RnnLabApi } from '../../../src/extension/extension';
 import type { MetricsRecord, RunSummary } from '../../../src/protocol/config';
 import type { WorkStats } from '../../../src/extension/hostWork';
-import { JSONL_CHUNK_CHARS } from '../../../src/extension/runStoreCore';
+import { JSONL_CHUNK_CHARS } from '../../../src/runFolder/runFolder';
 import { activateExtension, hostKind, percentiles, screenshot, sleep, waitFor } from './helpers';
 
 const decoder = new TextDecoder();
