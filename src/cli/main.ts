@@ -3,9 +3,10 @@
  * `rnn-lab`: train, sample, report and check against the oracles without VS Code.
  * Usage errors and errors a user can cause print one line and exit 2.
  */
-import { readFileSync, existsSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import type { DiagnosticsRecord, FromWorker, GruVariant, MetricsRecord, RunConfig, RunSummary } from '../protocol';
+import type { DiagnosticsRecord, GruVariant, MetricsRecord, RunConfig, RunSummary } from '../protocol/config';
+import type { FromWorker } from '../protocol/trainingWorker';
 import { validateConfig, DEFAULT_CONFIG } from '../engine/config';
 import { checkFileSize, decodeText } from '../engine/data';
 import { EngineError } from '../engine/errors';
@@ -14,13 +15,14 @@ import { loadCheckpoint, type LoadedModel } from '../engine/checkpoint';
 import { Rng } from '../engine/random';
 import { sampleText } from '../engine/sample';
 import { datasetFor, runSession, type SessionStart } from '../engine/session';
-import { dataFingerprint, restoreTrainer, RESUME_FILE } from '../engine/resume';
+import { dataFingerprint, restoreTrainer } from '../engine/resume';
 import { decodeSafetensors } from '../engine/safetensors';
 import { exportStateDict, importAsRun, vocabularyFrom } from '../engine/interop';
 import { Trainer } from '../engine/trainer';
 import { runBench } from './bench';
 import { benchChild } from './bench/child';
-import { appendJsonl, createRunDir, jsonlChunkPaths, lastJsonlChunk, readJsonl, readJsonlFile, writeAtomic, writeRunDirWhole } from './runDir';
+import { appendRecord, importedRunFiles, lastChunkName, runFiles, runPath, writeAtomic, writeCheckpoint, writeConfig, writeSummary } from '../runFolder/runFolder';
+import { createRunDir, readRecordChunksStrict, readRecords, runDir, writeFileAtomic, writeRunDirWhole, type RunDir } from './runDir';
 
 class UsageError extends Error {}
 
@@ -131,15 +133,15 @@ async function train(file: string, flags: Map<string, string>, quiet = false): P
   checkFileSize(stat.size, file, config.maxFileBytes);
   const text = decodeText(readFileSync(file), file, config.maxFileBytes);
   datasetFor(config, text); // bad data is refused before a run directory exists
-  let dir: string;
+  let run: RunDir;
   try {
-    dir = createRunDir(flags.get('out'), config);
+    run = await createRunDir(flags.get('out'), config);
   } catch (e) {
     throw new EngineError('bad-config', `cannot create the run directory: ${(e as Error).message}`, 'Pick another --out (a new folder).');
   }
-  console.log(`training ${config.cell} ${config.layers}x${config.hidden} on ${file} -> ${dir}`);
-  await trainInDir(dir, config, text, quiet);
-  return dir;
+  console.log(`training ${config.cell} ${config.layers}x${config.hidden} on ${file} -> ${run.dir}`);
+  await trainInDir(run, config, text, quiet);
+  return run.dir;
 }
 
 /**
@@ -151,11 +153,11 @@ async function resume(dir: string, positional: string[], flags: Map<string, stri
   const other = [...flags.keys()].filter((k) => k !== 'resume' && k !== 'steps');
   if (other.length) throw new UsageError(`--resume continues a run as it was configured; only --steps may change, not --${other[0]}`);
   if (positional.length > 1) throw new UsageError('train --resume takes at most one data FILE (when the data file moved)');
-  const ckptPath = join(dir, 'checkpoint.safetensors');
-  const statePath = join(dir, RESUME_FILE);
-  if (!existsSync(ckptPath)) throw new EngineError('bad-checkpoint', `${dir} has no checkpoint.safetensors`, 'Pick a run directory written by rnn-lab train.');
+  const ckptPath = join(dir, runFiles.checkpoint);
+  const statePath = join(dir, runFiles.resume);
+  if (!existsSync(ckptPath)) throw new EngineError('bad-checkpoint', `${dir} has no ${runFiles.checkpoint}`, 'Pick a run directory written by rnn-lab train.');
   if (!existsSync(statePath)) {
-    throw new EngineError('bad-checkpoint', `${dir} has no ${RESUME_FILE} (the optimizer and RNG state an exact resume needs)`, 'Runs trained by rnn-lab train keep it; start a new run from the checkpoint otherwise.');
+    throw new EngineError('bad-checkpoint', `${dir} has no ${runFiles.resume} (the optimizer and RNG state an exact resume needs)`, 'Runs trained by rnn-lab train keep it; start a new run from the checkpoint otherwise.');
   }
   const checkpoint = new Uint8Array(readFileSync(ckptPath));
   const state = new Uint8Array(readFileSync(statePath));
@@ -175,53 +177,65 @@ async function resume(dir: string, positional: string[], flags: Map<string, stri
   const text = decodeText(readFileSync(file), file, config.maxFileBytes);
   // Every check of the resume happens here, before a file of the run is touched.
   restoreTrainer(new Trainer(config, datasetFor(config, text)), checkpoint, state, dataFingerprint(text), dir);
-  for (const name of ['metrics.jsonl', 'diagnostics.jsonl']) {
+  const run = runDir(dir);
+  for (const name of [runFiles.metrics, runFiles.diagnostics]) {
     // Newest chunk first (a run the extension wrote may have several): chunks wholly past the
     // checkpoint go, the one holding it is cut. A crash at any point leaves a prefix of the
     // records, and resuming again finishes the job.
-    const chunks = jsonlChunkPaths(join(dir, name));
+    const chunks = await readRecordChunksStrict<{ step: number }>(run, name);
     for (let i = chunks.length - 1; i >= 0; i--) {
-      const records = readJsonlFile<{ step: number }>(chunks[i]);
+      const { chunk, records } = chunks[i];
       const kept = records.filter((r) => r.step <= doneStep);
       if (kept.length === records.length) break;
       if (kept.length === 0 && i > 0) {
-        rmSync(chunks[i]);
+        await run.fs.delete(runPath(run.id, chunk));
         continue;
       }
-      writeAtomic(chunks[i], kept.map((r) => JSON.stringify(r) + '\n').join(''));
+      await writeAtomic(run.fs, runPath(run.id, chunk), kept.map((r) => JSON.stringify(r) + '\n').join(''));
       break;
     }
   }
-  writeAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  await writeConfig(run.fs, run.id, config);
   console.log(`resuming ${config.cell} ${config.layers}x${config.hidden} in ${dir} from step ${doneStep} to ${config.steps}`);
-  await trainInDir(dir, config, text, quiet, { checkpoint, state, where: dir });
+  await trainInDir(run, config, text, quiet, { checkpoint, state, where: dir });
   return dir;
 }
 
-async function trainInDir(dir: string, config: RunConfig, text: string, quiet: boolean, resumeFrom?: SessionStart['resume']): Promise<void> {
+/**
+ * Trains into a run directory. The session posts synchronously; its writes go through one queue
+ * so they land in the order posted (a checkpoint's resume state before its model, summary.json
+ * last). A write that fails stops the run and is the CLI's error.
+ */
+async function trainInDir(run: RunDir, config: RunConfig, text: string, quiet: boolean, resumeFrom?: SessionStart['resume']): Promise<void> {
+  const { fs, id, dir } = run;
   let failed: string | undefined;
-  const metricsFile = lastJsonlChunk(dir, 'metrics.jsonl');
-  const diagnosticsFile = lastJsonlChunk(dir, 'diagnostics.jsonl');
+  const metricsChunk = await lastChunkName(fs, id, runFiles.metrics);
+  const diagnosticsChunk = await lastChunkName(fs, id, runFiles.diagnostics);
+  let writes: Promise<void> = Promise.resolve();
+  let writeError: unknown;
+  const write = (f: () => Promise<void>) => {
+    writes = writes.then(() => (writeError === undefined ? f() : undefined)).catch((e) => void (writeError ??= e));
+  };
   const post = (m: FromWorker) => {
     switch (m.type) {
       case 'started':
         console.log(`${m.paramCount.toLocaleString('en-US')} parameters${m.vocab ? `, vocabulary of ${m.vocab.length}` : ''}`);
         break;
       case 'metrics':
-        appendJsonl(dir, metricsFile, m.record);
+        write(() => appendRecord(fs, id, metricsChunk, m.record));
         if (!quiet && (m.record.step % 25 === 0 || m.record.step === 1 || m.record.valLoss !== undefined)) console.log(progressLine(m.record));
         break;
       case 'diagnostics':
-        appendJsonl(dir, diagnosticsFile, m.record);
+        write(() => appendRecord(fs, id, diagnosticsChunk, m.record));
         break;
       case 'checkpoint':
-        writeAtomic(join(dir, 'checkpoint.safetensors'), m.bytes);
+        write(() => writeCheckpoint(fs, id, m.bytes, m.resumeState));
         break;
       case 'log':
         console.log(m.message);
         break;
       case 'done':
-        writeAtomic(join(dir, 'summary.json'), JSON.stringify(m.summary, null, 2) + '\n');
+        write(() => writeSummary(fs, id, m.summary));
         if (m.summary.status === 'failed' || m.summary.status === 'diverged') failed = m.summary.message;
         // A diverged run's message names the step that failed; summary.step is the last good one.
         if (m.summary.status === 'diverged') console.log(`${m.summary.message} Metrics and the checkpoint of step ${m.summary.step} are saved.`);
@@ -231,21 +245,20 @@ async function trainInDir(dir: string, config: RunConfig, text: string, quiet: b
   };
   let stop = false;
   process.once('SIGINT', () => (stop = true));
-  // resume.safetensors is written just before each checkpoint; a crash between the two leaves
-  // files of different steps, which resume refuses rather than continuing wrongly.
-  const saveState = (_step: number, bytes: Uint8Array) => writeAtomic(join(dir, RESUME_FILE), bytes);
-  await runSession({ runId: dir, config, dataText: text, resume: resumeFrom }, post, () => stop, saveState);
+  await runSession({ runId: dir, config, dataText: text, resume: resumeFrom, keepResumable: true }, post, () => stop || writeError !== undefined);
+  await writes;
+  if (writeError !== undefined) throw new EngineError('bad-config', `cannot write the run directory ${dir}: ${(writeError as Error)?.message ?? writeError}`, 'Check the disk (space, permissions); the records written so far are kept.');
   if (failed) process.exitCode = 2;
   console.log(`run saved in ${dir}`);
 }
 
 /** export: a run's weights as a PyTorch state_dict file. */
-function exportRun(target: string, flags: Map<string, string>): void {
+async function exportRun(target: string, flags: Map<string, string>): Promise<void> {
   const dtypeFlag = (flags.get('dtype') ?? 'f64').toLowerCase();
   if (dtypeFlag !== 'f64' && dtypeFlag !== 'f32') throw new UsageError(`--dtype must be f64 or f32, got "${flags.get('dtype')}"`);
   const prefix = flags.get('prefix') ?? '';
   if (prefix && !/^[\w.]*\.$/.test(prefix)) throw new UsageError(`--prefix must be a module path ending in a dot (e.g. rnn.), got "${prefix}"`);
-  const ckpt = existsSync(join(target, 'checkpoint.safetensors')) ? join(target, 'checkpoint.safetensors') : target;
+  const ckpt = existsSync(join(target, runFiles.checkpoint)) ? join(target, runFiles.checkpoint) : target;
   if (!existsSync(ckpt) || (ckpt === target && !/\.safetensors$/i.test(target))) {
     throw new EngineError('bad-checkpoint', `${target} is neither a run directory with checkpoint.safetensors nor a .safetensors file`, 'Pick a run directory written by rnn-lab train.');
   }
@@ -253,7 +266,7 @@ function exportRun(target: string, flags: Map<string, string>): void {
   if (existsSync(out)) throw new EngineError('bad-config', `${out} already exists`, 'Pick another --out; export never overwrites a file.');
   const result = exportStateDict(new Uint8Array(readFileSync(ckpt)), ckpt, dtypeFlag === 'f32' ? 'F32' : 'F64', prefix);
   for (const w of result.warnings) console.error(`warning: ${w}`);
-  writeAtomic(out, result.bytes);
+  await writeFileAtomic(out, result.bytes);
   console.log(`wrote ${out} (${result.bytes.length.toLocaleString('en-US')} bytes, ${dtypeFlag}); in PyTorch:`);
   console.log('  from safetensors.torch import load_file');
   for (const line of result.modules) console.log(`  ${line}`);
@@ -268,7 +281,7 @@ function exportRun(target: string, flags: Map<string, string>): void {
 }
 
 /** import: a PyTorch state_dict file made into a run directory (written whole or not at all). */
-function importRun(file: string, flags: Map<string, string>): string {
+async function importRun(file: string, flags: Map<string, string>): Promise<string> {
   const gruVariant = flags.get('gru-variant');
   if (gruVariant !== undefined && gruVariant !== 'reset_after' && gruVariant !== 'reset_before') throw new UsageError(`--gru-variant must be reset_after or reset_before, got "${gruVariant}"`);
   const activation = flags.get('activation');
@@ -285,14 +298,7 @@ function importRun(file: string, flags: Map<string, string>): string {
   }
   const name = flags.get('name') ?? `import-${basename(file).replace(/\.safetensors$/i, '')}`;
   const run = importAsRun(new Uint8Array(readFileSync(file)), file, { gruVariant: gruVariant as GruVariant | undefined, rnnActivation: activation as 'tanh' | 'relu' | undefined, vocab, vocabSource: vocabFile, name, text });
-  const files: Record<string, string | Uint8Array> = {
-    'config.json': JSON.stringify(run.config, null, 2) + '\n',
-    'checkpoint.safetensors': run.checkpoint,
-    'diagnostics.jsonl': JSON.stringify(run.diagnostics) + '\n',
-    'summary.json': JSON.stringify(run.summary, null, 2) + '\n',
-    'import.json': JSON.stringify({ source: file, description: run.description, warnings: run.warnings }, null, 2) + '\n',
-  };
-  const dir = writeRunDirWhole(flags.get('out'), run.config, files);
+  const dir = await writeRunDirWhole(flags.get('out'), run.config, importedRunFiles(run, file));
   for (const w of run.warnings) console.error(`warning: ${w}`);
   console.log(`imported ${file}: ${run.description}`);
   for (const s of run.diagnostics.spectrum) console.log(`  sigma_1 W_hh layer ${s.layer} ${s.block.padEnd(3)} ${s.sigma1.toFixed(4)} (1/gamma = ${s.reference})`);
@@ -312,8 +318,8 @@ function progressLine(r: MetricsRecord): string {
 
 /** Loads a run's final checkpoint into a Network. */
 export function loadRun(dir: string): LoadedModel {
-  const ckpt = join(dir, 'checkpoint.safetensors');
-  if (!existsSync(ckpt)) throw new EngineError('bad-checkpoint', `${dir} has no checkpoint.safetensors`, 'Train the run first, or pick another run directory.');
+  const ckpt = join(dir, runFiles.checkpoint);
+  if (!existsSync(ckpt)) throw new EngineError('bad-checkpoint', `${dir} has no ${runFiles.checkpoint}`, 'Train the run first, or pick another run directory.');
   return loadCheckpoint(readFileSync(ckpt), ckpt);
 }
 
@@ -332,18 +338,19 @@ function sample(dir: string, flags: Map<string, string>): string {
   return sampleText(net, vocab, { length: num('length', 300), temperature, topK: num('top-k', 0), prime: flags.get('prime') ?? '' }, new Rng(num('seed', 7)));
 }
 
-function report(dir: string): string {
-  const metrics = readJsonl<MetricsRecord>(join(dir, 'metrics.jsonl'));
-  const diags = readJsonl<DiagnosticsRecord>(join(dir, 'diagnostics.jsonl'));
+async function report(dir: string): Promise<string> {
+  const run = runDir(dir);
+  const metrics = await readRecords<MetricsRecord>(run, runFiles.metrics);
+  const diags = await readRecords<DiagnosticsRecord>(run, runFiles.diagnostics);
   if (metrics.length === 0 && diags.length === 0) throw new EngineError('bad-config', `${dir} has no metrics.jsonl or diagnostics.jsonl records`, 'Pick a run directory written by rnn-lab train or rnn-lab import.');
-  if (!existsSync(join(dir, 'config.json'))) throw new EngineError('bad-config', `${dir} has no config.json`, 'Pick a run directory written by rnn-lab train or rnn-lab import.');
-  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as RunConfig;
+  if (!existsSync(join(dir, runFiles.config))) throw new EngineError('bad-config', `${dir} has no config.json`, 'Pick a run directory written by rnn-lab train or rnn-lab import.');
+  const config = JSON.parse(readFileSync(join(dir, runFiles.config), 'utf8')) as RunConfig;
   const lines: string[] = [];
   lines.push(`run ${dir}: ${config.cell} ${config.layers}x${config.hidden}, seq ${config.seqLength}, batch ${config.batch}, ${config.optimizer} lr ${config.lr}, clip ${config.clipMode} ${config.clip}`);
   if (metrics.length === 0) {
-    const importJson = join(dir, 'import.json');
+    const importJson = join(dir, runFiles.import);
     lines.push(existsSync(importJson) ? `imported, not trained: ${(JSON.parse(readFileSync(importJson, 'utf8')) as { description: string }).description}` : 'no training steps yet');
-    const summaryJson = join(dir, 'summary.json');
+    const summaryJson = join(dir, runFiles.summary);
     const measured = existsSync(summaryJson) ? (JSON.parse(readFileSync(summaryJson, 'utf8')) as RunSummary) : undefined;
     if (measured?.valBpc !== undefined) lines.push(`measured at import: validation bpc ${measured.valBpc.toFixed(3)}, training-chunk bpc ${measured.bpc?.toFixed(3)}`);
   } else {
@@ -407,7 +414,7 @@ async function demo(): Promise<void> {
     console.log('Elizabeth' + sample(dir, new Map([['temperature', '0.7'], ['length', '240'], ['prime', 'Elizabeth'], ['seed', String(seed)]])));
   }
   console.log('---\n');
-  console.log(report(dir));
+  console.log(await report(dir));
   console.log(`\nrun saved in ${dir}`);
 }
 
@@ -450,7 +457,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(sample(one('RUN_DIR'), flags));
       return 0;
     case 'report':
-      console.log(report(one('RUN_DIR')));
+      console.log(await report(one('RUN_DIR')));
       return 0;
     case 'oracle':
       return oracle(positional);
@@ -459,10 +466,10 @@ async function main(argv: string[]): Promise<number> {
       await demo();
       return 0;
     case 'export':
-      exportRun(one('RUN_DIR (or checkpoint .safetensors file)'), flags);
+      await exportRun(one('RUN_DIR (or checkpoint .safetensors file)'), flags);
       return 0;
     case 'import':
-      importRun(one('FILE.safetensors'), flags);
+      await importRun(one('FILE.safetensors'), flags);
       return 0;
     case 'bench': {
       if (rest[0] === '--child') {

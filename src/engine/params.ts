@@ -15,8 +15,8 @@ export interface TensorSpec {
 }
 
 /** float64: the reference engine (JavaScript kernels); float32: the WebAssembly SIMD kernels. */
-export type { Precision } from '../protocol';
-import type { Precision } from '../protocol';
+export type { Precision } from '../protocol/config';
+import type { Precision } from '../protocol/config';
 
 export class ParamStore {
   readonly tensors: TensorSpec[] = [];

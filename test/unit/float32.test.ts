@@ -8,7 +8,8 @@ import { decodeSafetensors } from '../../src/engine/safetensors';
 import { checkpointBytes, runSession } from '../../src/engine/session';
 import { Trainer } from '../../src/engine/trainer';
 import { allocF32, kernelArena, simdAvailable } from '../../src/engine/wasm/kernels';
-import type { FromWorker, RunConfig } from '../../src/protocol';
+import type { RunConfig } from '../../src/protocol/config';
+import type { FromWorker } from '../../src/protocol/trainingWorker';
 
 const text = 'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. '.repeat(30);
 

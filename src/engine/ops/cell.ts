@@ -20,7 +20,7 @@
  * decoder with input feeding). The backward pass runs [t0, t1) in reverse and carries dL/dh (and
  * dL/dc) in a CellGradCarry between calls, so the same split works backwards.
  */
-import type { CellKind, GruVariant } from '../../protocol';
+import type { CellKind, GruVariant } from '../../protocol/config';
 import { addColumnSums, addRowVector, gemmNN, gemmNT, gemmTN, transposeInto, type Vec } from '../linalg';
 
 /** Allocates a zeroed array of the engine's precision (Network.alloc). */
