@@ -11,6 +11,7 @@ import { validateConfig, DEFAULT_CONFIG } from '../engine/config';
 import { checkFileSize, decodeText } from '../engine/data';
 import { EngineError } from '../engine/errors';
 import { checkFixture, type OracleFixture } from '../engine/oracle';
+import { kernelArena } from '../engine/wasm/kernels';
 import { loadCheckpoint, type LoadedModel } from '../engine/checkpoint';
 import { Rng } from '../engine/random';
 import { sampleText } from '../engine/sample';
@@ -40,7 +41,8 @@ const HELP: Record<string, string> = {
   report: `rnn-lab report RUN_DIR
   Prints a summary: final loss, sigma_1 of W_hh per layer and gate, clipping, saturation, gradient flow.`,
   oracle: `rnn-lab oracle FILE...
-  Checks the engine against oracle fixtures (PyTorch float64); exits 1 if any error exceeds 1e-9.`,
+  Checks the engine against oracle fixtures (PyTorch float64): the float64 engine within 1e-9 and
+  the float32 WebAssembly SIMD path (where the host has SIMD) within 2e-5 relative; exits 1 if not.`,
   export: `rnn-lab export RUN_DIR [--out FILE.safetensors] [--dtype f64|f32] [--prefix rnn.]
   Writes the run's weights as a PyTorch state_dict in safetensors (default RUN_DIR/pytorch.safetensors):
   weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ... (+ embedding.weight, head.weight, head.bias);
@@ -384,6 +386,8 @@ async function report(dir: string): Promise<string> {
 function oracle(files: string[]): number {
   if (files.length === 0) throw new UsageError('oracle needs at least one fixture file');
   let worst = 0;
+  let worst32 = 0;
+  const simd = kernelArena() !== null;
   for (const file of files) {
     let fixture: OracleFixture;
     try {
@@ -395,9 +399,16 @@ function oracle(files: string[]): number {
     worst = Math.max(worst, r.maxError);
     console.log(`${r.fixture}: max error ${r.maxError.toExponential(2)} over ${r.quantities.length} quantities ${r.maxError <= 1e-9 ? 'ok' : 'FAIL'}`);
     for (const q of r.quantities) console.log(`  ${q.name.padEnd(40)} ${q.error.toExponential(2)}`);
+    if (simd) {
+      const r32 = checkFixture(fixture, 'float32');
+      worst32 = Math.max(worst32, r32.maxError);
+      console.log(`  float32 (WebAssembly SIMD): max error ${r32.maxError.toExponential(2)} ${r32.maxError <= 2e-5 ? 'ok' : 'FAIL'}`);
+    }
   }
   console.log(`worst error ${worst.toExponential(2)} (float64 engine, threshold 1e-9)`);
-  return worst <= 1e-9 ? 0 : 1;
+  if (simd) console.log(`worst error ${worst32.toExponential(2)} (float32 WebAssembly SIMD path, threshold 2e-5)`);
+  else console.log('float32 path not checked: this host has no WebAssembly SIMD (float32 runs use the float64 engine)');
+  return worst <= 1e-9 && worst32 <= 2e-5 ? 0 : 1;
 }
 
 async function demo(): Promise<void> {

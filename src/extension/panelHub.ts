@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunStatus } from '../protocol/config';
+import type { DiagnosticsRecord, EnginePath, MetricsRecord, RunConfig, RunStatus } from '../protocol/config';
 import type { FromWorker } from '../protocol/trainingWorker';
 import type { FromPanel, PanelChartId, PanelRunInfo, ToPanel } from '../protocol/panel';
 import { checkFromPanel, exportBytes, forEachJsonlRecord, isRunId, panelPageHtml, RunBuffer } from './panelMessages';
@@ -23,29 +23,36 @@ export class PanelHub {
   private readonly live = new Map<string, { buffer: RunBuffer; info: PanelRunInfo }>();
   readonly connections = new Set<PanelConnection>();
   private readonly startedEmitter = new vscode.EventEmitter<string>();
+  /** The engine path of runs that have started and not ended. */
+  private readonly paths = new Map<string, EnginePath>();
   /** A run this window had not seen sent its first record. */
   readonly onRunStarted = this.startedEmitter.event;
 
   /** Every training message goes through here (extension.ts forwards them). */
   record(msg: FromWorker): void {
+    if (msg.type === 'started') {
+      if (msg.path) this.paths.set(msg.runId, msg.path);
+      return;
+    }
     if (msg.type !== 'metrics' && msg.type !== 'diagnostics' && msg.type !== 'done') return;
     let run = this.live.get(msg.runId);
     if (!run) {
       if (msg.type === 'done') return;
-      run = { buffer: new RunBuffer(), info: { id: msg.runId, name: msg.runId, status: 'running' } };
+      run = { buffer: new RunBuffer(), info: { id: msg.runId, name: msg.runId, status: 'running', path: this.paths.get(msg.runId) } };
       this.live.set(msg.runId, run);
       // Ended runs beyond the newest few are dropped: the run store has their files.
       const ended = [...this.live].filter(([, r]) => r.info.status !== 'running');
       for (const [id] of ended.slice(0, Math.max(0, ended.length - 4))) this.live.delete(id);
       void this.readInfo(msg.runId).then((info) => {
-        if (info) run!.info = { ...info, status: run!.info.status };
+        if (info) run!.info = { ...info, status: run!.info.status, path: run!.info.path ?? info.path };
         this.startedEmitter.fire(msg.runId);
       });
     }
     if (msg.type === 'metrics') run.buffer.metrics.add(msg.record);
     else if (msg.type === 'diagnostics') run.buffer.diagnostics.add(msg.record);
     else {
-      run.info = { ...run.info, status: msg.summary.status };
+      run.info = { ...run.info, status: msg.summary.status, path: msg.summary.path ?? run.info.path };
+      this.paths.delete(msg.runId);
       for (const c of this.connections) void c.sendRunList();
       return;
     }
@@ -68,7 +75,7 @@ export class PanelHub {
 
   async runList(): Promise<PanelRunInfo[]> {
     const stored = (await this.store?.list()) ?? [];
-    const list = stored.map((r) => infoOf(r.id, r.config, this.live.get(r.id)?.info.status ?? r.status));
+    const list = stored.map((r) => infoOf(r.id, r.config, this.live.get(r.id)?.info.status ?? r.status, this.live.get(r.id)?.info.path ?? r.summary?.path));
     for (const [id, r] of this.live) if (!list.some((x) => x.id === id)) list.unshift(r.info);
     return list;
   }
@@ -92,14 +99,15 @@ export class PanelHub {
     // A folder without config.json is no run; one whose files do not parse is shown with what can be read.
     if (!(await fs.exists(runPath(id, runFiles.config)))) return undefined;
     const config = await readJson<RunConfig>(fs, runPath(id, runFiles.config));
-    const status = (await readJson<{ status?: RunStatus }>(fs, runPath(id, runFiles.summary)))?.status ?? 'stopped';
+    const summary = await readJson<{ status?: RunStatus; path?: EnginePath }>(fs, runPath(id, runFiles.summary));
+    const status = summary?.status ?? 'stopped';
     const buffer = new RunBuffer();
     const read = (chunk: string) => readText(fs, runPath(id, chunk));
     await forEachJsonlRecord<MetricsRecord>(read, runFiles.metrics, 'metrics', (r) => buffer.metrics.add(r));
     await forEachJsonlRecord<DiagnosticsRecord>(read, runFiles.diagnostics, 'diagnostics', (r) => buffer.diagnostics.add(r));
     return {
       type: 'runData',
-      run: infoOf(id, config, status),
+      run: infoOf(id, config, status, summary?.path),
       metrics: buffer.metrics.snapshot(),
       diagnostics: buffer.diagnostics.snapshot(),
       decimatedFrom: buffer.metrics.thinnedBy > 1 ? buffer.metrics.count : undefined,
@@ -107,8 +115,9 @@ export class PanelHub {
   }
 }
 
-function infoOf(id: string, config: RunConfig | undefined, status: RunStatus): PanelRunInfo {
+function infoOf(id: string, config: RunConfig | undefined, status: RunStatus, path?: EnginePath): PanelRunInfo {
   return {
+    path,
     id,
     name: config?.name ?? id,
     status,

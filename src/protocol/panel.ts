@@ -2,7 +2,7 @@
  * Messages between the extension and the panel webviews (the side view "Diagnostics" and the
  * run report). What a panel sends is untrusted: src/extension/panelMessages.ts validates it.
  */
-import type { CellKind, ClipMode, DiagnosticsRecord, MetricsRecord, RunStatus, TaskKind } from './config';
+import type { CellKind, ClipMode, DiagnosticsRecord, EnginePath, MetricsRecord, RunStatus, TaskKind } from './config';
 
 /** What a panel needs to know about a run to label and draw it. */
 export interface PanelRunInfo {
@@ -16,6 +16,8 @@ export interface PanelRunInfo {
   /** Clipping threshold t (drawn as a line on the gradient-norm chart). */
   clip?: number;
   task?: TaskKind;
+  /** The engine the run trains on (from its 'started' message or its summary). */
+  path?: EnginePath;
 }
 
 /** Identifies the charts a panel draws; also the names of exported files. */
