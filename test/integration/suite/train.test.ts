@@ -93,6 +93,9 @@ describe('RNN Lab: Train RNN, run store and Stop Training', () => {
     const stored = JSON.parse(await readText(vscode.Uri.joinPath(dir, 'summary.json'))) as RunSummary;
     assert.strictEqual(stored.status, 'finished');
     assert.strictEqual(stored.step, 20);
+    // The default precision (float32) trains on the WebAssembly SIMD kernels in this host's worker.
+    console.log(`ENGINE ${hostKind} host: the run trained on ${stored.path}`);
+    assert.strictEqual(stored.path, 'wasm-simd-f32');
     assert.ok(!(await listRunDirs(dir)).some((n) => n.endsWith('.tmp')), 'a .tmp file was left behind');
 
     // The Runs tree lists it as finished.
