@@ -75,7 +75,8 @@ export interface Task {
   isHeldOut(ex: Pick<Example, 'source' | 'target'>): boolean;
 }
 
-interface Raw {
+/** An example as text, with its alignment and its held-out key. */
+export interface Raw {
   source: string;
   target: string;
   alignment: number[][];
@@ -133,7 +134,11 @@ function addDecimal(a: string, b: string): string {
 
 function drawAddition(srcLen: readonly [number, number], rng: Rng): Raw {
   const a = drawOperand(rng, srcLen);
-  const b = drawOperand(rng, srcLen);
+  return additionExample(a, drawOperand(rng, srcLen));
+}
+
+/** "a+b" -> the sum, each sum digit aligned to the operand digits of its place value. */
+export function additionExample(a: string, b: string): Raw {
   const source = `${a}+${b}`;
   const target = addDecimal(a, b);
   const alignment = [...target].map((_, t) => {
@@ -153,7 +158,7 @@ const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Frida
 const FIRST_DAY = Date.UTC(1950, 0, 1) / 86400000;
 const LAST_DAY = Date.UTC(2049, 11, 31) / 86400000;
 
-interface Day {
+export interface Day {
   y: number;
   m: number; // 1-12
   d: number; // 1-31
@@ -251,7 +256,8 @@ export function formatDate(day: Day, format: readonly Piece[]): Raw {
   return { source, target, alignment: [...align.Y, [], ...align.M, [], ...align.D], key: target };
 }
 
-function dayOf(dayNumber: number): Day {
+/** The calendar day `dayNumber` days after 1970-01-01 (UTC). */
+export function dayOf(dayNumber: number): Day {
   const dt = new Date(dayNumber * 86400000);
   return { y: dt.getUTCFullYear(), m: dt.getUTCMonth() + 1, d: dt.getUTCDate(), weekday: dt.getUTCDay() };
 }
