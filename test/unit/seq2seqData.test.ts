@@ -9,6 +9,7 @@ import * as assert from 'node:assert/strict';
 import { EngineError } from '../../src/engine/errors';
 import { readPairs, parseCsvRecords, parseCsvPairs, describeBadLines } from '../../src/engine/seq2seq/pairs';
 import { DATE_FORMATS, additionExample, dayOf, formatDate, generateTask, type Example } from '../../src/engine/seq2seq/tasks';
+import { makeBatch } from '../../src/engine/seq2seq/batch';
 import { BOS, EOS, PAD, UNK, Vocab, detokenize, tokenize } from '../../src/engine/seq2seq/vocab';
 
 function throwsEngineError(fn: () => unknown, code: string, pattern: RegExp): EngineError {
@@ -326,5 +327,18 @@ describe('seq2seq user pairs', () => {
     throwsEngineError(() => parseCsvPairs('en,fr\na,b\n', 'x.csv', { sourceColumn: 'de', targetColumn: 'fr' }), 'bad-csv', /x\.csv has no column "de" for the source \(columns: "en", "fr"\)\. Pick one/);
     throwsEngineError(() => parseCsvRecords('a,b\nc,"d\ne,f\n', 'y.csv'), 'bad-csv', /y\.csv line 2 opens a quoted field that is never closed/);
     throwsEngineError(() => readPairs('a\tb', 'p.tsv', { maxLen: 0 }), 'bad-config', /maxLen is 0/);
+  });
+});
+
+describe('seq2seq batches', () => {
+  it('pads to the oracle layout: tgtIn = BOS + target, tgtOut = target + EOS, lengths with the EOS', () => {
+    const b = makeBatch([{ src: [5, 6, 7], tgt: [8] }, { src: [9], tgt: [4, 3, 5] }]);
+    assert.deepEqual([b.B, b.S, b.T], [2, 3, 4]);
+    assert.deepEqual(Array.from(b.src), [5, 6, 7, 9, PAD, PAD]);
+    assert.deepEqual(Array.from(b.srcLengths), [3, 1]);
+    assert.deepEqual(Array.from(b.tgtIn), [BOS, 8, PAD, PAD, BOS, 4, 3, 5]);
+    assert.deepEqual(Array.from(b.tgtOut), [8, EOS, PAD, PAD, 4, 3, 5, EOS]);
+    assert.deepEqual(Array.from(b.tgtLengths), [2, 4]);
+    assert.throws(() => makeBatch([{ src: [], tgt: [3] }]), /empty source/);
   });
 });

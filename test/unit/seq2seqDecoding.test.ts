@@ -41,6 +41,22 @@ function tableDecoder(table: Record<string, { A?: number; B?: number; C?: number
   };
 }
 
+type Table = Record<string, { A: number; B: number; C: number; EOS: number }>;
+
+/** A random table over every prefix shorter than `depth` (EOS drawn `eosScale` times smaller); longer prefixes end. */
+function randomTable(rng: Rng, depth: number, eosScale: number): Table {
+  const table: Table = {};
+  const fill = (prefix: number[]) => {
+    if (prefix.length >= depth) return;
+    const raw = [rng.uniform(), rng.uniform(), rng.uniform(), rng.uniform() * eosScale].map((x) => x + 0.01);
+    const s = raw.reduce((a, b) => a + b, 0);
+    table[prefix.join(',')] = { A: raw[0] / s, B: raw[1] / s, C: raw[2] / s, EOS: raw[3] / s };
+    for (const t of [A, B, C]) fill([...prefix, t]);
+  };
+  fill([]);
+  return table;
+}
+
 // Greedy takes A (0.6), then C (0.55), then EOS: P = 0.6 * 0.55 = 0.33.
 // B (0.4) then EOS (0.9) has P = 0.36: beam search (width 2, α = 0) finds it, greedy cannot.
 const TRAP = { '': { A: 0.6, B: 0.4 }, '3': { C: 0.55, EOS: 0.45 }, '4': { EOS: 0.9, C: 0.1 } };
@@ -116,16 +132,8 @@ describe('seq2seq decoding', () => {
   it('beam search with a wide beam finds the exhaustive optimum on 50 random tables (α = 0.6 and 0)', () => {
     const rng = new Rng(5);
     for (let k = 0; k < 50; k++) {
-      // Random table over every prefix of length < 4; at length 4 only EOS.
-      const table: Record<string, { A: number; B: number; C: number; EOS: number }> = {};
-      const fill = (prefix: number[]) => {
-        if (prefix.length >= 4) return;
-        const raw = [rng.uniform(), rng.uniform(), rng.uniform(), rng.uniform() * 0.5].map((x) => x + 0.01);
-        const s = raw.reduce((a, b) => a + b, 0);
-        table[prefix.join(',')] = { A: raw[0] / s, B: raw[1] / s, C: raw[2] / s, EOS: raw[3] / s };
-        for (const t of [A, B, C]) fill([...prefix, t]);
-      };
-      fill([]);
+      // At length 4 only EOS.
+      const table = randomTable(rng, 4, 0.5);
       for (const alpha of [0.6, 0]) {
         // Exhaustive: every finished sequence of up to 4 tokens.
         let best = -Infinity;
@@ -170,15 +178,7 @@ describe('seq2seq decoding', () => {
   it('sampling: a tiny temperature, and τ = 0, give greedy\'s output; the same seed the same sample', () => {
     const rng = new Rng(3);
     for (let k = 0; k < 20; k++) {
-      const table: Record<string, { A: number; B: number; C: number; EOS: number }> = {};
-      const fill = (prefix: number[]) => {
-        if (prefix.length >= 3) return;
-        const raw = [rng.uniform(), rng.uniform(), rng.uniform(), rng.uniform()];
-        const s = raw.reduce((a, b) => a + b, 0);
-        table[prefix.join(',')] = { A: raw[0] / s, B: raw[1] / s, C: raw[2] / s, EOS: raw[3] / s };
-        for (const t of [A, B, C]) fill([...prefix, t]);
-      };
-      fill([]);
+      const table = randomTable(rng, 3, 1);
       const g = greedyDecode(tableDecoder(table), [1, 2]);
       for (const tau of [1e-300, 1e-6, 0]) assert.deepEqual(sampleDecode(tableDecoder(table), [1, 2], new Rng(k), { temperature: tau }).tokens, g.tokens);
       const s1 = sampleDecode(tableDecoder(table), [1, 2], new Rng(k));
