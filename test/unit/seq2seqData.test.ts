@@ -7,7 +7,7 @@
  */
 import * as assert from 'node:assert/strict';
 import { EngineError } from '../../src/engine/errors';
-import { readPairs, parseCsvRecords, parseCsvPairs, describeBadLines } from '../../src/engine/seq2seq/pairs';
+import { readPairs, parseCsvRecords, parseCsvPairs, describeBadLines, pairFormatOf } from '../../src/engine/seq2seq/pairs';
 import { DATE_FORMATS, additionExample, dayOf, formatDate, generateTask, type Example } from '../../src/engine/seq2seq/tasks';
 import { makeBatch } from '../../src/engine/seq2seq/batch';
 import { BOS, EOS, PAD, UNK, Vocab, detokenize, tokenize } from '../../src/engine/seq2seq/vocab';
@@ -298,6 +298,7 @@ describe('seq2seq user pairs', () => {
     assert.equal(d.bad[0].reason, 'source has 4 tokens, over the cap of 3');
     assert.equal(d.badReport, 'long.tsv: 8 of 9 lines skipped: line 2 (source has 4 tokens, over the cap of 3), line 3 (source has 4 tokens, over the cap of 3), line 4 (source has 4 tokens, over the cap of 3), line 5 (source has 4 tokens, over the cap of 3), line 6 (source has 4 tokens, over the cap of 3), and 3 more');
     assert.equal(describeBadLines('f', [{ line: 2, reason: 'no tab' }], 2), 'f: 1 of 2 lines skipped: line 2 (no tab)');
+    assert.deepEqual(['fra.txt', 'pairs.TSV', 'data.CSV', 'x.csv.txt'].map(pairFormatOf), ['tsv', 'tsv', 'csv', 'tsv']);
   });
 
   it('a file with no usable pair is one clear error', () => {

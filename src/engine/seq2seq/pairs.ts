@@ -68,6 +68,11 @@ export interface PairDataset {
 
 const SHOWN = 5;
 
+/** The format a pairs file's name implies: .csv is CSV, anything else TSV. */
+export function pairFormatOf(file: string): 'tsv' | 'csv' {
+  return /\.csv$/i.test(file) ? 'csv' : 'tsv';
+}
+
 /** "f: 3 of 120 lines skipped: line 4 (no tab), ... and 1 more". */
 export function describeBadLines(file: string, bad: readonly BadLine[], records: number, shown = SHOWN): string {
   const list = bad.slice(0, shown).map((b) => `line ${b.line} (${b.reason})`).join(', ');
