@@ -73,6 +73,7 @@ describe('seq2seq vocabulary', () => {
     assert.deepEqual(closed.encode('10'), [4, 3]);
     throwsEngineError(() => Vocab.fromJSON({ format: 'rnn-lab-vocab/1', tokenization: 'char', tokens: ['<pad>', '<eos>', '<bos>', 'a'], unk: false }), 'bad-checkpoint', /does not start with <pad>, <bos>, <eos>/);
     throwsEngineError(() => Vocab.fromJSON(null), 'bad-checkpoint', /rnn-lab-vocab\/1/);
+    throwsEngineError(() => Vocab.fromJSON({ format: 'rnn-lab-vocab/1', tokenization: 'char', tokens: ['<pad>', '<bos>', '<eos>', 'a', 'a'], unk: false }), 'bad-checkpoint', /lists a token twice/);
     throwsEngineError(() => Vocab.fromJSON({ format: 'rnn-lab-vocab/1', tokenization: 'bpe', tokens: [], unk: false }), 'bad-checkpoint', /tokenization "bpe"/);
   });
 });

@@ -125,6 +125,7 @@ export class Vocab {
     const first = j.unk ? 4 : 3;
     const head = [...SPECIALS, ...(j.unk ? [UNK_TOKEN] : [])];
     if (j.tokens.length < first || head.some((t, i) => j.tokens![i] !== t)) return bad(`does not start with ${head.join(', ')}`);
+    if (new Set(j.tokens).size !== j.tokens.length) return bad('lists a token twice');
     return new Vocab(j.tokenization, j.tokens.slice(first), !!j.unk);
   }
 
