@@ -6,6 +6,7 @@
  */
 import { Network, type ModelSpec } from './network';
 import { EngineError } from './errors';
+import { checkSeq2SeqFixture } from './oracleSeq2seq';
 
 type Nested = number | Nested[];
 
@@ -234,4 +235,13 @@ export function checkFixture(f: OracleFixture): OracleResult {
     compare('gradients.dense.b_y', p.gradView('head.bias'), flat(ref.gradients.dense?.b_y, 'gradients.dense.b_y'));
   }
   return { fixture: f.name, quantities, maxError: Math.max(...quantities.map((q) => q.error)) };
+}
+
+/**
+ * Any oracle file: the seq2seq format ("rnn-lab-seq2seq-oracle/1", ./oracleSeq2seq.ts) by its
+ * `format` field, else the language-model format above.
+ */
+export function checkOracleFile(json: unknown): OracleResult & { quantities: (OracleQuantity & { absError?: number })[] } {
+  if (json && typeof json === 'object' && 'format' in json) return checkSeq2SeqFixture(json);
+  return checkFixture(json as OracleFixture);
 }

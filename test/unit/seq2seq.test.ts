@@ -1,0 +1,248 @@
+import * as assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { EngineError } from '../../src/engine/errors';
+import { ATTENTION_KINDS, Seq2Seq, type AttentionKind, type Seq2SeqSpec } from '../../src/engine/models/seq2seq';
+import { Seq2SeqStepDecoder } from '../../src/engine/models/seq2seqDecoder';
+import { checkOracleFile } from '../../src/engine/oracle';
+import { checkSeq2SeqFixture, loadSeq2SeqFixture } from '../../src/engine/oracleSeq2seq';
+import { Rng } from '../../src/engine/random';
+import { makeBatch, type Seq2SeqBatch } from '../../src/engine/seq2seq/batch';
+
+const dir = join(__dirname, '../../test/fixtures/oracle-s2s');
+const fixtureFiles = readdirSync(dir).filter((f) => f.endsWith('.json'));
+const readFixture = (f: string) => JSON.parse(readFileSync(join(dir, f), 'utf8'));
+
+describe('seq2seq oracle fixtures (PyTorch float64, oracle-s2s format)', () => {
+  it('has the 8 shared fixtures and 4 of other shapes (3 layers, B = 1, length-1 sources and targets)', () => {
+    assert.equal(fixtureFiles.length, 12);
+    for (const f of ['s2s_gru_additive_3layer.json', 's2s_lstm_general_b1_len1.json', 's2s_rnn_dot_3layer_b1.json', 's2s_lstm_none_3layer_len1.json']) assert.ok(fixtureFiles.includes(f), f);
+  });
+  for (const file of fixtureFiles) {
+    it(`${file}: loss, logits, attention, encoder outputs and every gradient within 1e-9`, () => {
+      const fx = readFixture(file);
+      const result = checkOracleFile(fx);
+      const worst = result.quantities.reduce((a, b) => (b.error > a.error ? b : a));
+      // every parameter's gradient is compared, plus loss, logits, encoder and decoder outputs, final state
+      assert.ok(result.quantities.length >= Object.keys(fx.weights).length + 5, `compared ${result.quantities.length} quantities`);
+      if (fx.config.attention !== 'none') assert.ok(result.quantities.some((q) => q.name === 'attention'));
+      assert.ok(result.maxError < 1e-9, `${worst.name}: ${worst.error}`);
+    });
+  }
+
+  it('a wrong weight is caught: one head bias entry off by 1e-6 fails the loss and logits', () => {
+    const fx = readFixture('s2s_lstm_dot_1layer.json');
+    fx.weights['head.bias'].data[3] += 1e-6;
+    const r = checkSeq2SeqFixture(fx);
+    assert.ok(r.quantities.find((q) => q.name === 'logits')!.error > 1e-8);
+    assert.ok(r.maxError > 1e-9);
+  });
+
+  it('extra all-pad columns and other ids at pad positions change neither the loss nor any gradient', () => {
+    const run = (fx: unknown) => {
+      const { model, batch } = loadSeq2SeqFixture(fx);
+      model.params.zeroGrad();
+      const loss = model.forward(batch);
+      model.backward();
+      return { loss, grad: model.params.grad.slice() };
+    };
+    const fx = readFixture('s2s_gru_general_1layer.json');
+    const base = run(fx);
+    fx.inputs.src = fx.inputs.src.map((row: number[], b: number) => [...row.map((v, s) => (s >= fx.inputs.src_lengths[b] ? 5 : v)), 4, 3]);
+    fx.inputs.tgt_in = fx.inputs.tgt_in.map((row: number[], b: number) => [...row.map((v, t) => (t >= fx.inputs.tgt_lengths[b] ? 6 : v)), 6]);
+    fx.inputs.tgt_out = fx.inputs.tgt_out.map((row: number[]) => [...row, 5]);
+    const padded = run(fx);
+    assert.equal(padded.loss, base.loss);
+    assert.equal(Math.abs(padded.loss - fx.float64.loss) < 1e-14, true);
+    let worst = 0;
+    for (let i = 0; i < base.grad.length; i++) worst = Math.max(worst, Math.abs(padded.grad[i] - base.grad[i]));
+    assert.ok(worst < 1e-17, `gradients moved by ${worst}`);
+  });
+
+  const malformed: [string, (fx: any) => void, RegExp][] = [
+    ['a wrong format', (fx) => (fx.format = 'rnn-lab-seq2seq-oracle/9'), /format is "rnn-lab-seq2seq-oracle\/9"/],
+    ['no config', (fx) => delete fx.config, /config is missing/],
+    ['an unknown cell', (fx) => (fx.config.cell = 'transformer'), /config\.cell/],
+    ['an unknown attention', (fx) => (fx.config.attention = 'multihead'), /config\.attention/],
+    ['a missing weight', (fx) => delete fx.weights['encoder.weight_hh_l0'], /weights\["encoder\.weight_hh_l0"\] is missing/],
+    ['a weight of the wrong shape', (fx) => (fx.weights['head.weight'].shape = [3, 3]), /weights\["head\.weight"\]\.shape/],
+    ['a weight with too few values', (fx) => fx.weights['head.bias'].data.pop(), /head\.bias.*values, expected/],
+    ['a source length past the array', (fx) => (fx.inputs.src_lengths[0] = 99), /src_lengths\[0\]/],
+    ['a target id outside the vocabulary', (fx) => (fx.inputs.tgt_out[0][0] = 1000), /tgt_out\[0\]\[0\]/],
+    ['ragged source rows', (fx) => fx.inputs.src[1].pop(), /inputs\.src\[1\]/],
+    ['no float64 block', (fx) => delete fx.float64, /float64 is missing/],
+    ['a missing gradient', (fx) => delete fx.float64.grads['head.bias'], /grads\["head\.bias"\]/],
+    ['a batch size that does not match the rows', (fx) => (fx.config.batch = 7), /inputs\.src must be 7 rows/],
+  ];
+  for (const [what, mutate, message] of malformed) {
+    it(`a fixture with ${what} is one clear bad-oracle error`, () => {
+      const fx = readFixture('s2s_rnn_additive_2layer.json');
+      mutate(fx);
+      assert.throws(() => checkOracleFile(fx), (e: unknown) => e instanceof EngineError && e.code === 'bad-oracle' && message.test(e.message) && e.hint.length > 0);
+    });
+  }
+  it('null and a non-object are bad-oracle errors, not crashes', () => {
+    assert.throws(() => checkSeq2SeqFixture(null), (e: unknown) => e instanceof EngineError && e.code === 'bad-oracle');
+    assert.throws(() => checkSeq2SeqFixture([1, 2]), (e: unknown) => e instanceof EngineError && e.code === 'bad-oracle');
+  });
+});
+
+type CellCase = Pick<Seq2SeqSpec, 'cell' | 'gruVariant' | 'rnnActivation'> & { label: string };
+const CELLS: CellCase[] = [
+  { label: 'rnn tanh', cell: 'rnn', gruVariant: 'reset_after', rnnActivation: 'tanh' },
+  { label: 'rnn relu', cell: 'rnn', gruVariant: 'reset_after', rnnActivation: 'relu' },
+  { label: 'lstm', cell: 'lstm', gruVariant: 'reset_after', rnnActivation: 'tanh' },
+  { label: 'gru reset_after', cell: 'gru', gruVariant: 'reset_after', rnnActivation: 'tanh' },
+  { label: 'gru reset_before', cell: 'gru', gruVariant: 'reset_before', rnnActivation: 'tanh' },
+];
+
+function tinyModel(c: CellCase, attention: AttentionKind, layers: number, seed: number): Seq2Seq {
+  const m = new Seq2Seq({ ...c, layers, hidden: 3, embed: 2, attention, attentionSize: 2, srcVocab: 7, tgtVocab: 6 });
+  const rng = new Rng(seed);
+  const d = m.params.data;
+  for (let i = 0; i < d.length; i++) d[i] = rng.uniform() - 0.5;
+  return m;
+}
+
+/** Three rows with different source and target lengths: padding in both. */
+function paddedBatch(): Seq2SeqBatch {
+  return makeBatch([
+    { src: [3, 4, 5, 6], tgt: [3, 4] },
+    { src: [6], tgt: [5, 3, 4, 5] },
+    { src: [5, 3], tgt: [] },
+  ]);
+}
+
+describe('seq2seq gradients: centered finite differences (every cell x attention x 1-3 layers, padded batch)', () => {
+  const batch = paddedBatch();
+  for (const c of CELLS) {
+    for (const attention of ATTENTION_KINDS) {
+      it(`${c.label}, ${attention}: 1-3 layers, 4 scalars of every tensor`, () => {
+        let checked = 0;
+        let worst = 0;
+        for (let layers = 1; layers <= 3; layers++) {
+          const m = tinyModel(c, attention, layers, 17 * layers + attention.length);
+          m.params.zeroGrad();
+          m.forward(batch);
+          m.backward();
+          const rng = new Rng(layers);
+          for (const t of m.params.tensors) {
+            // two random scalars, and two in a row the batch uses for the embeddings
+            const picks = [Math.floor(rng.uniform() * t.size), Math.floor(rng.uniform() * t.size)];
+            if (t.name === 'src_embedding.weight') picks.push(6 * 2, 5 * 2 + 1);
+            else if (t.name === 'tgt_embedding.weight') picks.push(1 * 2, 4 * 2 + 1);
+            else picks.push(t.size - 1, Math.floor(t.size / 2));
+            for (const k of picks) {
+              const i = t.offset + k;
+              const keep = m.params.data[i];
+              const eps = 1e-5;
+              m.params.data[i] = keep + eps;
+              const up = m.forward(batch);
+              m.params.data[i] = keep - eps;
+              const down = m.forward(batch);
+              m.params.data[i] = keep;
+              const fd = (up - down) / (2 * eps);
+              const an = m.params.grad[i];
+              const err = Math.abs(fd - an);
+              worst = Math.max(worst, err / Math.max(1e-3, Math.abs(an)));
+              assert.ok(err <= 1e-8 + 1e-6 * Math.abs(an), `${layers} layers, ${t.name}[${k}]: analytic ${an}, finite difference ${fd}`);
+              checked++;
+            }
+          }
+        }
+        assert.ok(checked >= 3 * 4 * 10, `checked ${checked}`);
+        console.log(`      ${checked} scalars, worst |fd - analytic| / max(|analytic|, 1e-3) = ${worst.toExponential(1)}`);
+      });
+    }
+  }
+
+  it('rows past a target length carry no gradient: the PAD embedding row and EOS row stay exactly 0', () => {
+    const m = tinyModel(CELLS[2], 'dot', 2, 5);
+    m.params.zeroGrad();
+    m.forward(paddedBatch());
+    m.backward();
+    const g = m.params.gradView('tgt_embedding.weight');
+    assert.deepEqual(Array.from(g.subarray(0, 2)), [0, 0]); // PAD
+    assert.deepEqual(Array.from(g.subarray(4, 6)), [0, 0]); // EOS
+    assert.ok(Math.abs(g[2]) > 0); // BOS is fed
+    const s = m.params.gradView('src_embedding.weight');
+    assert.deepEqual(Array.from(s.subarray(0, 6)), [0, 0, 0, 0, 0, 0]); // PAD, BOS, EOS never in a source
+  });
+});
+
+describe('seq2seq step decoder (the StepDecoder the decoding code drives)', () => {
+  for (const attention of ATTENTION_KINDS) {
+    for (const c of [CELLS[2], CELLS[3], CELLS[0]]) {
+      it(`${c.label}, ${attention}, 2 layers: fed the reference, each step gives the batch forward's log-probabilities and attention`, () => {
+        const m = tinyModel(c, attention, 2, 99);
+        const batch = paddedBatch();
+        m.forward(batch);
+        const dec = new Seq2SeqStepDecoder(m);
+        const { B, S, T } = batch;
+        const V = m.spec.tgtVocab;
+        for (let b = 0; b < B; b++) {
+          const n = batch.srcLengths[b];
+          let state = dec.start(Array.from(batch.src.subarray(b * S, b * S + n)));
+          const before = state.h[1].slice();
+          for (let t = 0; t < batch.tgtLengths[b]; t++) {
+            const r = dec.step(state, batch.tgtIn[b * T + t]);
+            const z = m.logits.subarray((t * B + b) * V, (t * B + b + 1) * V);
+            const lse = Math.log(Array.from(z).reduce((a, x) => a + Math.exp(x), 0));
+            for (let k = 0; k < V; k++) assert.ok(Math.abs(r.logProbs[k] - (z[k] - lse)) < 1e-12, `b ${b} t ${t} k ${k}`);
+            if (attention === 'none') assert.equal(r.attention, undefined);
+            else for (let s = 0; s < n; s++) assert.ok(Math.abs(r.attention![s] - m.att[(t * B + b) * S + s]) < 1e-12);
+            if (t === 0) assert.deepEqual(state.h[1], before, 'step() mutated its input state');
+            state = r.state;
+          }
+        }
+      });
+    }
+  }
+
+  it('teacher forcing 0 feeds the greedy token: the same logits as greedy step decoding', () => {
+    const m = tinyModel(CELLS[2], 'general', 1, 3);
+    const batch = paddedBatch();
+    m.forward(batch, { teacherForcing: 0, rng: new Rng(1) });
+    const dec = new Seq2SeqStepDecoder(m);
+    const { B, S, T } = batch;
+    const V = m.spec.tgtVocab;
+    let differs = false;
+    for (let b = 0; b < B; b++) {
+      let state = dec.start(Array.from(batch.src.subarray(b * S, b * S + batch.srcLengths[b])));
+      let token = batch.tgtIn[b * T];
+      for (let t = 0; t < batch.tgtLengths[b]; t++) {
+        const r = dec.step(state, token);
+        let best = 0;
+        for (let k = 1; k < V; k++) if (r.logProbs[k] > r.logProbs[best]) best = k;
+        const z = m.logits.subarray((t * B + b) * V, (t * B + b + 1) * V);
+        const lse = Math.log(Array.from(z).reduce((a, x) => a + Math.exp(x), 0));
+        for (let k = 0; k < V; k++) assert.ok(Math.abs(r.logProbs[k] - (z[k] - lse)) < 1e-12);
+        if (t + 1 < batch.tgtLengths[b] && best !== batch.tgtIn[b * T + t + 1]) differs = true;
+        token = best;
+        state = r.state;
+      }
+    }
+    assert.ok(differs, 'the greedy tokens never differed from the reference, so this test shows nothing');
+  });
+});
+
+describe('seq2seq gradient flow through the encoder', () => {
+  it('without attention everything arrives through the final state; with attention some arrives through the context', () => {
+    const batch = paddedBatch();
+    const none = tinyModel(CELLS[2], 'none', 2, 8);
+    none.forward(batch);
+    none.backward();
+    const f0 = none.encoderFlow();
+    assert.equal(f0.total.length, batch.S);
+    assert.deepEqual(f0.attention, [0, 0, 0, 0]);
+    for (let s = 0; s < batch.S; s++) assert.ok(Math.abs(f0.total[s] - f0.finalState[s]) < 1e-15 && f0.total[s] > 0);
+    const dot = tinyModel(CELLS[2], 'dot', 2, 8);
+    dot.forward(batch);
+    dot.backward();
+    const f1 = dot.encoderFlow();
+    for (let s = 0; s < batch.S; s++) {
+      assert.ok(f1.attention[s] > 0);
+      assert.ok(f1.total[s] <= f1.attention[s] + f1.finalState[s] + 1e-15); // the two parts add as vectors
+    }
+  });
+});
