@@ -5,7 +5,8 @@
  */
 import { readFileSync, existsSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import type { DiagnosticsRecord, FromWorker, GruVariant, MetricsRecord, RunConfig, RunSummary } from '../protocol';
+import { isSeq2SeqTask, type DiagnosticsRecord, type FromWorker, type GruVariant, type MetricsRecord, type RunConfig, type RunSummary } from '../protocol';
+import { isSeq2SeqCheckpoint } from '../engine/seq2seqCheckpoint';
 import { validateConfig, DEFAULT_CONFIG } from '../engine/config';
 import { checkFileSize, decodeText } from '../engine/data';
 import { EngineError } from '../engine/errors';
@@ -19,6 +20,7 @@ import { decodeSafetensors } from '../engine/safetensors';
 import { exportStateDict, importAsRun, vocabularyFrom } from '../engine/interop';
 import { Trainer } from '../engine/trainer';
 import { runBench } from './bench';
+import { evalLine, exportSeq2Seq, isSeq2SeqRun, resumeSeq2Seq, SEQ2SEQ_FLAG_KEYS, SEQ2SEQ_HELP, seq2seqReportLines, trainSeq2Seq, translate } from './seq2seq';
 import { benchChild } from './bench/child';
 import { appendJsonl, createRunDir, jsonlChunkPaths, lastJsonlChunk, readJsonl, readJsonlFile, writeAtomic, writeRunDirWhole } from './runDir';
 
@@ -32,7 +34,9 @@ const HELP: Record<string, string> = {
        rnn-lab train --resume RUN_DIR [--steps N] [FILE]
   Trains on a text file (character LM) or a CSV column (forecasting); writes a run directory.
   --resume continues a run from its last checkpoint (and resume.safetensors: optimizer, RNG,
-  data position, carried state) exactly as if it had not stopped; --steps raises its total.`,
+  data position, carried state) exactly as if it had not stopped; --steps raises its total.
+${SEQ2SEQ_HELP.train}`,
+  translate: SEQ2SEQ_HELP.translate,
   sample: `rnn-lab sample RUN_DIR [--temperature X] [--length N] [--prime TEXT] [--top-k N] [--seed N]
   Prints text sampled from a trained character model.`,
   report: `rnn-lab report RUN_DIR
@@ -92,6 +96,7 @@ const FLAG_KEYS: Record<string, [keyof RunConfig, 'num' | 'str' | 'list']> = {
   columns: ['columns', 'list'], 'val-fraction': ['valFraction', 'num'], 'eval-every': ['evalEvery', 'num'],
   'diag-every': ['diagEvery', 'num'], 'spectrum-every': ['spectrumEvery', 'num'], 'max-file-bytes': ['maxFileBytes', 'num'],
   'checkpoint-every': ['checkpointEvery', 'num'], name: ['name', 'str'],
+  ...SEQ2SEQ_FLAG_KEYS,
 };
 
 function configFromFlags(file: string, flags: Map<string, string>): RunConfig {
@@ -156,6 +161,7 @@ async function resume(dir: string, positional: string[], flags: Map<string, stri
   const ckptPath = join(dir, 'checkpoint.safetensors');
   const statePath = join(dir, RESUME_FILE);
   if (!existsSync(ckptPath)) throw new EngineError('bad-checkpoint', `${dir} has no checkpoint.safetensors`, 'Pick a run directory written by rnn-lab train.');
+  if (isSeq2SeqRun(dir)) return resumeSeq2Seq(dir, positional, flags, { configFromFlags, trainInDir, truncateAfter: truncateRecordsAfter });
   if (!existsSync(statePath)) {
     throw new EngineError('bad-checkpoint', `${dir} has no ${RESUME_FILE} (the optimizer and RNG state an exact resume needs)`, 'Runs trained by rnn-lab train keep it; start a new run from the checkpoint otherwise.');
   }
@@ -177,7 +183,16 @@ async function resume(dir: string, positional: string[], flags: Map<string, stri
   const text = decodeText(readFileSync(file), file, config.maxFileBytes);
   // Every check of the resume happens here, before a file of the run is touched.
   restoreTrainer(new Trainer(config, datasetFor(config, text)), checkpoint, state, dataFingerprint(text), dir);
-  for (const name of ['metrics.jsonl', 'diagnostics.jsonl']) {
+  truncateRecordsAfter(dir, doneStep);
+  writeAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  console.log(`resuming ${config.cell} ${config.layers}x${config.hidden} in ${dir} from step ${doneStep} to ${config.steps}`);
+  await trainInDir(dir, config, text, quiet, { checkpoint, state, where: dir });
+  return dir;
+}
+
+/** Drops the records of steps after `doneStep` from the run's JSONL files (a run killed between checkpoints). */
+function truncateRecordsAfter(dir: string, doneStep: number): void {
+  for (const name of ['metrics.jsonl', 'diagnostics.jsonl', 'eval.jsonl']) {
     // Newest chunk first (a run the extension wrote may have several): chunks wholly past the
     // checkpoint go, the one holding it is cut. A crash at any point leaves a prefix of the
     // records, and resuming again finishes the job.
@@ -194,10 +209,6 @@ async function resume(dir: string, positional: string[], flags: Map<string, stri
       break;
     }
   }
-  writeAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  console.log(`resuming ${config.cell} ${config.layers}x${config.hidden} in ${dir} from step ${doneStep} to ${config.steps}`);
-  await trainInDir(dir, config, text, quiet, { checkpoint, state, where: dir });
-  return dir;
 }
 
 async function trainInDir(dir: string, config: RunConfig, text: string, quiet: boolean, resumeFrom?: SessionStart['resume']): Promise<void> {
@@ -215,6 +226,10 @@ async function trainInDir(dir: string, config: RunConfig, text: string, quiet: b
         break;
       case 'diagnostics':
         appendJsonl(dir, diagnosticsFile, m.record);
+        break;
+      case 'seq2seqEval':
+        appendJsonl(dir, 'eval.jsonl', m.record);
+        if (!quiet) console.log(evalLine(m.record));
         break;
       case 'checkpoint':
         writeAtomic(join(dir, 'checkpoint.safetensors'), m.bytes);
@@ -253,6 +268,10 @@ function exportRun(target: string, flags: Map<string, string>): void {
   }
   const out = flags.get('out') ?? join(ckpt === target ? '.' : target, 'pytorch.safetensors');
   if (existsSync(out)) throw new EngineError('bad-config', `${out} already exists`, 'Pick another --out; export never overwrites a file.');
+  if (isSeq2SeqCheckpoint(new Uint8Array(readFileSync(ckpt)), ckpt)) {
+    for (const line of exportSeq2Seq(ckpt, out, dtypeFlag === 'f32' ? 'F32' : 'F64')) console.log(line);
+    return;
+  }
   const result = exportStateDict(new Uint8Array(readFileSync(ckpt)), ckpt, dtypeFlag === 'f32' ? 'F32' : 'F64', prefix);
   for (const w of result.warnings) console.error(`warning: ${w}`);
   writeAtomic(out, result.bytes);
@@ -308,7 +327,8 @@ function progressLine(r: MetricsRecord): string {
   if (r.bpc !== undefined) parts.push(`bpc ${r.bpc.toFixed(3)}`);
   if (r.valLoss !== undefined) parts.push(`val ${r.valBpc !== undefined ? `bpc ${r.valBpc.toFixed(3)}` : `loss ${r.valLoss.toFixed(4)}`}`);
   parts.push(`|g| ${r.gradNorm.toFixed(2)}${r.clipped ? ` -> ${r.gradNormClipped.toFixed(2)}` : ''}`);
-  parts.push(`${r.charsPerSec.toLocaleString('en-US')} chars/s`);
+  if (r.perplexity !== undefined) parts.push(`ppl ${r.perplexity.toFixed(3)}`);
+  parts.push(`${r.charsPerSec.toLocaleString('en-US')} ${r.perplexity !== undefined ? 'target tokens' : 'chars'}/s`);
   return parts.join('  ');
 }
 
@@ -341,6 +361,7 @@ function report(dir: string): string {
   if (!existsSync(join(dir, 'config.json'))) throw new EngineError('bad-config', `${dir} has no config.json`, 'Pick a run directory written by rnn-lab train or rnn-lab import.');
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as RunConfig;
   const lines: string[] = [];
+  if (isSeq2SeqTask(config.task)) lines.push(...seq2seqReportLines(dir, config));
   lines.push(`run ${dir}: ${config.cell} ${config.layers}x${config.hidden}, seq ${config.seqLength}, batch ${config.batch}, ${config.optimizer} lr ${config.lr}, clip ${config.clipMode} ${config.clip}`);
   if (metrics.length === 0) {
     const importJson = join(dir, 'import.json');
@@ -417,6 +438,7 @@ async function demo(): Promise<void> {
 const OPTIONS: Record<string, string[]> = {
   sample: ['temperature', 'length', 'prime', 'top-k', 'seed'],
   report: [],
+  translate: ['beam', 'alpha'],
   oracle: [],
   demo: [],
   export: ['out', 'dtype', 'prefix'],
@@ -446,6 +468,7 @@ async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'train':
       if (flags.has('resume')) await resume(flags.get('resume')!, positional, flags);
+      else if (isSeq2SeqTask(flags.get('task'))) await trainSeq2Seq(positional, flags, { configFromFlags, trainInDir });
       else await train(one('data FILE'), flags);
       return Number(process.exitCode ?? 0);
     case 'sample':
@@ -456,6 +479,10 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'oracle':
       return oracle(positional);
+    case 'translate':
+      if (positional.length !== 2) throw new UsageError('translate needs RUN_DIR and "TEXT" (see rnn-lab translate --help)');
+      console.log(translate(positional[0], positional[1], flags));
+      return 0;
     case 'demo':
       if (positional.length) throw new UsageError('demo takes no arguments');
       await demo();

@@ -3,13 +3,14 @@
  * Worker) and the CLI run. It posts FromWorker messages and never knows who listens. It yields to
  * the event loop every few tens of milliseconds so that a 'stop' message is read between steps.
  */
-import type { FromWorker, MetricsRecord, ResumeFrom, RunConfig, RunSummary } from '../protocol';
+import { isSeq2SeqTask, type FromWorker, type MetricsRecord, type ResumeFrom, type RunConfig, type RunSummary } from '../protocol';
 import { seriesDataset, textDataset, type Dataset } from './data';
 import { EngineError } from './errors';
 import { validateConfig } from './config';
 import { encodeCheckpoint } from './checkpoint';
 import { minPositions, Trainer } from './trainer';
 import { dataFingerprint, restoreTrainer, resumeStateBytes } from './resume';
+import { runSeq2SeqSession } from './seq2seqSession';
 
 export interface SessionStart {
   runId: string;
@@ -45,6 +46,7 @@ export async function runSession(
   shouldStop: () => boolean,
   saveState?: (step: number, bytes: Uint8Array) => void,
 ): Promise<RunSummary> {
+  if (isSeq2SeqTask(msg.config?.task)) return runSeq2SeqSession(msg, post, shouldStop, saveState);
   const { runId } = msg;
   let trainer: Trainer;
   let config: RunConfig;

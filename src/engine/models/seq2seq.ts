@@ -40,6 +40,7 @@ import {
 } from '../ops/attention';
 import { tanhInto } from '../linalg';
 import type { Seq2SeqBatch } from '../seq2seq/batch';
+import { BOS, EOS } from '../seq2seq/vocab';
 
 export type { Seq2SeqBatch };
 
@@ -64,6 +65,15 @@ export interface ForwardOptions {
   /** Probability of feeding the true previous token (teacher forcing); below 1, the model's own greedy token is fed otherwise. */
   teacherForcing?: number;
   rng?: Rng;
+  /** Greedy decoding: from step 1 on every row is fed its own most likely previous token (PAD and BOS excluded), whatever tgtIn holds. */
+  greedy?: boolean;
+}
+
+/** Greedy outputs of a batch: tokens before the first EOS, whether EOS came, and the attention rows (T,B,S) of the steps. */
+export interface GreedyBatch {
+  tokens: number[][];
+  finished: boolean[];
+  steps: number;
 }
 
 /** ||dL/de_s|| per source position s (over the batch), through the attention context and through the encoder's final state. */
@@ -257,10 +267,6 @@ export class Seq2Seq {
     return this.keys;
   }
 
-  decoderParams(l: number): CellParams {
-    return this.dec.params[l];
-  }
-
   /** Runs the encoder over src (B,S) with lengths; fills encOut, keys, finalH / finalC. */
   private encode(src: Int32Array, srcLengths: ArrayLike<number>, B: number, S: number): void {
     const { hidden: H, embed: E, layers: L } = this.spec;
@@ -334,7 +340,8 @@ export class Seq2Seq {
       // The token fed at step t: the true previous token, or (scheduled sampling) the model's greedy one.
       for (let b = 0; b < B; b++) {
         let tok = batch.tgtIn[b * T + t];
-        if (t > 0 && ratio < 1 && opts.rng && opts.rng.uniform() >= ratio) tok = argmax(this.logits, ((t - 1) * B + b) * V, V);
+        if (t > 0 && opts.greedy) tok = argmaxFrom(this.logits, ((t - 1) * B + b) * V, V, EOS);
+        else if (t > 0 && ratio < 1 && opts.rng && opts.rng.uniform() >= ratio) tok = argmaxFrom(this.logits, ((t - 1) * B + b) * V, V, 0);
         this.inTokens[t * B + b] = tok;
       }
       const uo = t * B * D;
@@ -547,6 +554,38 @@ export class Seq2Seq {
     return { attention: Array.from(a), finalState: Array.from(f), total: Array.from(t) };
   }
 
+  /**
+   * Greedy decoding of B sources at once, for at most `maxSteps` steps: the batched forward with
+   * every row fed its own previous argmax (PAD and BOS never emitted). A row's output is its tokens
+   * before its first EOS; the same outputs as greedyDecode() over the StepDecoder, one row at a time.
+   * The attention of step t, row b is att[(t * B + b) * S ...] afterwards.
+   */
+  greedyDecodeBatch(src: Int32Array, srcLengths: Int32Array, B: number, S: number, maxSteps: number): GreedyBatch {
+    const T = maxSteps;
+    const tgtIn = new Int32Array(B * T);
+    for (let b = 0; b < B; b++) tgtIn[b * T] = BOS;
+    const batch: Seq2SeqBatch = { B, S, T, src, srcLengths, tgtIn, tgtOut: new Int32Array(B * T).fill(EOS), tgtLengths: new Int32Array(B).fill(T) };
+    this.forward(batch, { greedy: true });
+    const V = this.spec.tgtVocab;
+    const tokens: number[][] = [];
+    const finished: boolean[] = [];
+    for (let b = 0; b < B; b++) {
+      const out: number[] = [];
+      let done = false;
+      for (let t = 0; t < T; t++) {
+        const tok = argmaxFrom(this.logits, (t * B + b) * V, V, EOS);
+        if (tok === EOS) {
+          done = true;
+          break;
+        }
+        out.push(tok);
+      }
+      tokens.push(out);
+      finished.push(done);
+    }
+    return { tokens, finished, steps: T };
+  }
+
   /** The masked mean loss of the last forward without recomputing: sum / count. */
   get validTargets(): number {
     return this.validCount;
@@ -558,8 +597,9 @@ export class Seq2Seq {
   }
 }
 
-function argmax(x: Float64Array, off: number, n: number): number {
-  let best = 0;
-  for (let k = 1; k < n; k++) if (x[off + k] > x[off + best]) best = k;
+/** The index of the largest of x[off + from .. off + n): from = EOS leaves PAD and BOS out. */
+function argmaxFrom(x: Float64Array, off: number, n: number, from: number): number {
+  let best = from;
+  for (let k = from + 1; k < n; k++) if (x[off + k] > x[off + best]) best = k;
   return best;
 }

@@ -8,7 +8,7 @@
  * (general (n,H), additive (n,A)).
  */
 import { linearForward } from '../ops/linear';
-import { cellInputForward, cellRowBias, newCellCache, type CellCache } from '../ops/cell';
+import { cellInputForward, cellParamsOf, cellRowBias, newCellCache, type CellCache, type CellParams } from '../ops/cell';
 import { cellForward } from '../ops/recurrent';
 import { additiveAttentionForward, dotAttentionForward, generalAttentionForward } from '../ops/attention';
 import { tanhInto } from '../linalg';
@@ -37,6 +37,7 @@ export class Seq2SeqStepDecoder implements StepDecoder<Seq2SeqDecoderState> {
   private readonly scratch: Float64Array;
   private readonly cat: Float64Array;
   private readonly logits: Float64Array;
+  private readonly cellParams: CellParams[];
 
   /** Shares `model`'s parameters (reads them at every call) and none of its buffers. */
   constructor(readonly model: Seq2Seq) {
@@ -48,6 +49,7 @@ export class Seq2SeqStepDecoder implements StepDecoder<Seq2SeqDecoderState> {
     this.scratch = new Float64Array(model.G * H);
     this.cat = new Float64Array(2 * H);
     this.logits = new Float64Array(V);
+    this.cellParams = Array.from({ length: L }, (_, l) => cellParamsOf(model.params, 'decoder.', l));
   }
 
   private off(name: string): number {
@@ -98,7 +100,7 @@ export class Seq2SeqStepDecoder implements StepDecoder<Seq2SeqDecoderState> {
     const c: Float64Array[] = [];
     for (let l = 0; l < L; l++) {
       const cache = this.caches[l];
-      const cp = m.decoderParams(l);
+      const cp = this.cellParams[l];
       cellRowBias(m.cellSpec, W, cp, this.bias);
       if (l === 0) cellInputForward(1, D, GH, u, 0, D, W, cp, this.bias, cache.gates, 0);
       else cellInputForward(1, H, GH, h[l - 1], 0, H, W, cp, this.bias, cache.gates, 0);
