@@ -8,6 +8,13 @@ import { checkOracleFile } from '../../src/engine/oracle';
 import { checkSeq2SeqFixture, loadSeq2SeqFixture } from '../../src/engine/oracleSeq2seq';
 import { Rng } from '../../src/engine/random';
 import { makeBatch, type Seq2SeqBatch } from '../../src/engine/seq2seq/batch';
+import type { FromWorker, RunConfig } from '../../src/protocol';
+import { DEFAULT_CONFIG, validateConfig } from '../../src/engine/config';
+import { runSession, type SessionStart } from '../../src/engine/session';
+import { Seq2SeqTrainer, seq2seqData } from '../../src/engine/seq2seqTrainer';
+import { loadSeq2SeqCheckpoint } from '../../src/engine/seq2seqCheckpoint';
+import { decodeSafetensors } from '../../src/engine/safetensors';
+import { greedyDecode } from '../../src/engine/seq2seq/decoding';
 
 const dir = join(__dirname, '../../test/fixtures/oracle-s2s');
 const fixtureFiles = readdirSync(dir).filter((f) => f.endsWith('.json'));
@@ -244,5 +251,107 @@ describe('seq2seq gradient flow through the encoder', () => {
       assert.ok(f1.attention[s] > 0);
       assert.ok(f1.total[s] <= f1.attention[s] + f1.finalState[s] + 1e-15); // the two parts add as vectors
     }
+  });
+});
+
+describe('seq2seq training runs (session, evaluation, checkpoints, exact resume)', () => {
+  const base = { ...DEFAULT_CONFIG, name: 's2s-test', task: 'reverse' as const, srcLen: '3-5', hidden: 12, embedding: 6, batch: 8, lr: 0.01, heldOut: 40, evalEvery: 10, diagEvery: 5, checkpointEvery: 10, teacherForcing: 0.8, pinned: 2 };
+
+  async function run(config: RunConfig, resume?: SessionStart['resume']) {
+    const records: FromWorker[] = [];
+    let state: Uint8Array | undefined;
+    const summary = await runSession({ runId: 'r', config, dataText: '', resume }, (m) => records.push(m), () => false, (_s, b) => (state = b));
+    return { records, summary, state, checkpoint: [...records].reverse().find((m) => m.type === 'checkpoint') as Extract<FromWorker, { type: 'checkpoint' }> };
+  }
+
+  it('a run posts metrics with perplexity, encoder and decoder diagnostics with the encoder flow, evaluations with pinned attention, and a summary with exactMatch', async () => {
+    const { records, summary } = await run({ ...base, attention: 'general', steps: 20 });
+    const metrics = records.filter((m) => m.type === 'metrics').map((m) => (m as Extract<FromWorker, { type: 'metrics' }>).record);
+    assert.equal(metrics.length, 20);
+    assert.ok(Math.abs(metrics[0].perplexity! - Math.exp(metrics[0].loss)) < 1e-12);
+    const diag = records.find((m) => m.type === 'diagnostics') as Extract<FromWorker, { type: 'diagnostics' }>;
+    assert.ok(diag.record.spectrum.some((s) => s.block === 'encoder.f') && diag.record.spectrum.some((s) => s.block === 'decoder.all'));
+    assert.ok(diag.record.saturation.some((s) => s.gate === 'decoder.o'));
+    const flow = diag.record.encoderFlow!;
+    assert.equal(flow.total.length, flow.attention.length);
+    assert.ok(flow.attention.some((x) => x > 0) && flow.finalState.some((x) => x > 0));
+    const evals = records.filter((m) => m.type === 'seq2seqEval').map((m) => (m as Extract<FromWorker, { type: 'seq2seqEval' }>).record);
+    assert.deepEqual(evals.map((e) => e.step), [10, 20]);
+    const e = evals[1];
+    assert.equal(e.examples, 40);
+    assert.equal(e.attention.length, 2);
+    for (const map of e.attention) {
+      assert.equal(map.weights.length, map.output.length);
+      for (const row of map.weights) {
+        assert.equal(row.length, map.source.length);
+        assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-12);
+      }
+    }
+    assert.ok(e.alignmentAccuracy !== undefined && e.alignmentAccuracy >= 0 && e.alignmentAccuracy <= 1);
+    assert.equal(summary.status, 'finished');
+    assert.equal(summary.exactMatch, e.exactMatch);
+    assert.equal(summary.tokenAccuracy, e.tokenAccuracy);
+  });
+
+  it('batched greedy evaluation gives the same outputs as greedyDecode over the StepDecoder', async () => {
+    const config = validateConfig({ ...base, attention: 'additive', cell: 'gru', steps: 1 }).config;
+    const trainer = new Seq2SeqTrainer(config, seq2seqData(config));
+    for (let i = 0; i < 30; i++) trainer.trainStep();
+    const held = trainer.data.heldOut.slice(0, 25);
+    const batch = makeBatch(held);
+    const g = trainer.inferenceModel().greedyDecodeBatch(batch.src, batch.srcLengths, batch.B, batch.S, 9);
+    const dec = new Seq2SeqStepDecoder(trainer.model);
+    let some = 0;
+    held.forEach((ex, b) => {
+      const r = greedyDecode(dec, ex.src, { maxLenRatio: 0, maxLenExtra: 9 });
+      assert.deepEqual(g.tokens[b], r.tokens);
+      assert.equal(g.finished[b], r.finished);
+      if (r.tokens.length) some++;
+    });
+    assert.ok(some > 10);
+  });
+
+  it('resume from a checkpoint continues bit for bit: the same losses and the same final weights', async () => {
+    const config = { ...base, attention: 'additive' as const, cell: 'lstm' as const, layers: 2, steps: 30 };
+    const whole = await run(config);
+    const first = await run({ ...config, steps: 20 });
+    const second = await run(config, { checkpoint: first.checkpoint.bytes, state: first.state!, where: 'first' });
+    const losses = (rs: FromWorker[]) => rs.filter((m) => m.type === 'metrics').map((m) => (m as Extract<FromWorker, { type: 'metrics' }>).record.loss);
+    assert.deepEqual([...losses(first.records), ...losses(second.records)], losses(whole.records));
+    assert.deepEqual(second.checkpoint.bytes, whole.checkpoint.bytes);
+  });
+
+  it('a checkpoint holds the oracle-s2s names and both vocabularies, and loads back into the same model', async () => {
+    const { checkpoint } = await run({ ...base, attention: 'dot', steps: 10 });
+    const { tensors, metadata } = decodeSafetensors(checkpoint.bytes, 'ck');
+    assert.ok(tensors.has('encoder.weight_ih_l0') && tensors.has('attention.combine.weight') && tensors.has('tgt_embedding.weight') && tensors.has('head.bias'));
+    assert.equal(JSON.parse(metadata.srcVocab).tokens.slice(0, 4).join(), '<pad>,<bos>,<eos>,0');
+    const loaded = loadSeq2SeqCheckpoint(checkpoint.bytes, 'ck');
+    assert.equal(loaded.step, 10);
+    assert.deepEqual(Array.from(loaded.model.params.view('head.weight')), Array.from(tensors.get('head.weight')!.data));
+  });
+
+  it('seq2seq config fields are validated with clear messages', () => {
+    const bad = (patch: Record<string, unknown>, re: RegExp) =>
+      assert.throws(() => validateConfig({ ...base, ...patch }), (e: unknown) => e instanceof EngineError && e.code === 'bad-config' && re.test(e.message));
+    bad({ srcLen: '10-5' }, /"srcLen" must be "lo-hi"/);
+    bad({ srcLen: 'long' }, /"srcLen" must be "lo-hi"/);
+    bad({ attention: 'bahdanau' }, /"attention" must be one of none, dot, general, additive/);
+    bad({ teacherForcing: 1.5 }, /"teacherForcing" must be between 0 and 1/);
+    bad({ task: 'translate' }, /"task" must be one of .*reverse/);
+    assert.equal(validateConfig({ ...base, srcLen: '7' }).config.srcLen, '7');
+  });
+
+  it('a pairs file trains with BLEU in its evaluations, and a file without a usable pair is one clear failure', async () => {
+    const pairs = Array.from({ length: 60 }, (_, i) => `go ${i % 7} now\tva ${i % 7} maintenant`).join('\n') + '\nno tab here\n';
+    const records: FromWorker[] = [];
+    const summary = await runSession({ runId: 'p', config: { ...base, task: 'seq2seq', data: 'pairs.tsv', tokenization: 'word', steps: 10 }, dataText: pairs }, (m) => records.push(m), () => false);
+    assert.equal(summary.status, 'finished');
+    assert.ok(records.some((m) => m.type === 'log' && /line 61/.test(m.message)));
+    const e = records.find((m) => m.type === 'seq2seqEval') as Extract<FromWorker, { type: 'seq2seqEval' }>;
+    assert.ok(e.record.bleu !== undefined && /BLEU-4/.test(e.record.bleuRecipe!));
+    const failed = await runSession({ runId: 'q', config: { ...base, task: 'seq2seq', data: 'pairs.tsv', steps: 10 }, dataText: 'nothing\nusable\n' }, () => {}, () => false);
+    assert.equal(failed.status, 'failed');
+    assert.match(failed.message!, /pair/);
   });
 });
