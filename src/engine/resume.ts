@@ -9,7 +9,8 @@
  * after a resume it starts cold, so sigma_1 may differ in the last digits) and the chars/s window.
  */
 import { EngineError } from './errors';
-import type { OptimizerState } from './optim';
+import type { Optimizer, OptimizerState } from './optim';
+import type { ParamStore } from './params';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors';
 import type { Trainer } from './trainer';
 
@@ -26,14 +27,35 @@ export function dataFingerprint(text: string): string {
   return `${text.length}:${h.toString(16).padStart(8, '0')}`;
 }
 
-export function resumeStateBytes(trainer: Trainer, fingerprint: string): Uint8Array {
-  const p = trainer.net.params;
-  const opt = trainer.optimizer.exportState();
+/** The optimizer's moments as tensors optimizer.m.<name>, optimizer.v.<name> (those it keeps). */
+export function optimizerTensors(p: ParamStore, opt: OptimizerState): NamedTensor[] {
   const tensors: NamedTensor[] = [];
   for (const [key, buf] of [['m', opt.m], ['v', opt.v]] as const) {
     if (buf.length === 0) continue;
     for (const t of p.tensors) tensors.push({ name: `optimizer.${key}.${t.name}`, shape: t.shape, data: buf.subarray(t.offset, t.offset + t.size) });
   }
+  return tensors;
+}
+
+/** Restores optimizerTensors()' moments and the step count into `optimizer`; `fail` names what does not match. */
+export function restoreOptimizer(optimizer: Optimizer, p: ParamStore, tensors: Map<string, { data: Float64Array | Float32Array }>, kind: string | undefined, steps: number, fail: (what: string) => never): void {
+  const opt: OptimizerState = { kind: optimizer.opts.kind, t: steps, m: new Float64Array(optimizer.m.length), v: new Float64Array(optimizer.v.length) };
+  if (kind !== opt.kind) fail(`the optimizer state is for ${kind}, the run uses ${opt.kind}`);
+  for (const [key, buf] of [['m', opt.m], ['v', opt.v]] as const) {
+    if (buf.length === 0) continue;
+    for (const t of p.tensors) {
+      const src = tensors.get(`optimizer.${key}.${t.name}`);
+      if (!src || src.data.length !== t.size) fail(`optimizer tensor optimizer.${key}.${t.name} is missing or not of shape [${t.shape}]`);
+      buf.set(src!.data, t.offset);
+    }
+  }
+  optimizer.importState(opt);
+}
+
+export function resumeStateBytes(trainer: Trainer, fingerprint: string): Uint8Array {
+  const p = trainer.net.params;
+  const opt = trainer.optimizer.exportState();
+  const tensors = optimizerTensors(p, opt);
   const B = trainer.state.batch;
   const H = trainer.net.spec.hidden;
   trainer.state.h.forEach((h, l) => tensors.push({ name: `state.h.l${l}`, shape: [B, H], data: h }));
@@ -80,17 +102,7 @@ export function restoreTrainer(trainer: Trainer, checkpointBytes: Uint8Array, st
     if (metadata[key] === undefined || !Number.isSafeInteger(n) || n < 0) fail(`${RESUME_FILE} metadata "${key}" is ${JSON.stringify(metadata[key])}, not a whole number`);
     return n;
   };
-  const opt: OptimizerState = { kind: trainer.optimizer.opts.kind, t: int('optimizerSteps'), m: new Float64Array(trainer.optimizer.m.length), v: new Float64Array(trainer.optimizer.v.length) };
-  if (metadata.optimizer !== opt.kind) fail(`the optimizer state is for ${metadata.optimizer}, the run uses ${opt.kind}`);
-  for (const [key, buf] of [['m', opt.m], ['v', opt.v]] as const) {
-    if (buf.length === 0) continue;
-    for (const t of p.tensors) {
-      const src = tensors.get(`optimizer.${key}.${t.name}`);
-      if (!src || src.data.length !== t.size) fail(`optimizer tensor optimizer.${key}.${t.name} is missing or not of shape [${t.shape}]`);
-      buf.set(src!.data, t.offset);
-    }
-  }
-  trainer.optimizer.importState(opt);
+  restoreOptimizer(trainer.optimizer, p, tensors, metadata.optimizer, int('optimizerSteps'), fail);
   const restoreState = (name: string, dst: Float64Array) => {
     const src = tensors.get(name);
     if (!src || src.data.length !== dst.length) fail(`${name} is missing or not of shape [${trainer.state.batch}, ${trainer.net.spec.hidden}]`);

@@ -11,8 +11,8 @@ import { isSeq2SeqTask } from '../protocol';
 import { validateConfig } from './config';
 import { EngineError } from './errors';
 import { Seq2Seq } from './models/seq2seq';
-import type { OptimizerState } from './optim';
-import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors';
+import { optimizerTensors, restoreOptimizer } from './resume';
+import { decodeSafetensors, encodeSafetensors } from './safetensors';
 import { seq2seqSpecFor, type Seq2SeqTrainer } from './seq2seqTrainer';
 import { Vocab } from './seq2seq/vocab';
 
@@ -73,12 +73,7 @@ export function loadSeq2SeqCheckpoint(bytes: Uint8Array, where: string): LoadedS
 export function seq2seqResumeBytes(trainer: Seq2SeqTrainer, fingerprint: string): Uint8Array {
   const p = trainer.model.params;
   const opt = trainer.optimizer.exportState();
-  const tensors: NamedTensor[] = [];
-  for (const [key, buf] of [['m', opt.m], ['v', opt.v]] as const) {
-    if (buf.length === 0) continue;
-    for (const t of p.tensors) tensors.push({ name: `optimizer.${key}.${t.name}`, shape: t.shape, data: buf.subarray(t.offset, t.offset + t.size) });
-  }
-  return encodeSafetensors(tensors, {
+  return encodeSafetensors(optimizerTensors(p, opt), {
     format: SEQ2SEQ_RESUME_FORMAT,
     step: String(trainer.step),
     clipCount: String(trainer.clipCount),
@@ -112,17 +107,7 @@ export function restoreSeq2SeqTrainer(trainer: Seq2SeqTrainer, checkpointBytes: 
     if (metadata[key] === undefined || !Number.isSafeInteger(n) || n < 0) fail(`metadata "${key}" is ${JSON.stringify(metadata[key])}, not a whole number`);
     return n;
   };
-  const opt: OptimizerState = { kind: trainer.optimizer.opts.kind, t: int('optimizerSteps'), m: new Float64Array(trainer.optimizer.m.length), v: new Float64Array(trainer.optimizer.v.length) };
-  if (metadata.optimizer !== opt.kind) fail(`the optimizer state is for ${metadata.optimizer}, the run uses ${opt.kind}`);
-  for (const [key, buf] of [['m', opt.m], ['v', opt.v]] as const) {
-    if (buf.length === 0) continue;
-    for (const t of p.tensors) {
-      const src = tensors.get(`optimizer.${key}.${t.name}`);
-      if (!src || src.data.length !== t.size) fail(`optimizer tensor optimizer.${key}.${t.name} is missing or not of shape [${t.shape}]`);
-      buf.set(src!.data, t.offset);
-    }
-  }
-  trainer.optimizer.importState(opt);
+  restoreOptimizer(trainer.optimizer, p, tensors, metadata.optimizer, int('optimizerSteps'), fail);
   const words = (key: string): number[] => {
     let v: unknown;
     try {

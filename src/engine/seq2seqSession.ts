@@ -9,9 +9,7 @@ import { EngineError } from './errors';
 import { dataFingerprint } from './resume';
 import { encodeSeq2SeqCheckpoint, restoreSeq2SeqTrainer, seq2seqResumeBytes } from './seq2seqCheckpoint';
 import { Seq2SeqTrainer, seq2seqData } from './seq2seqTrainer';
-import type { SessionStart } from './session';
-
-const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+import { sessionStep, yieldToEventLoop, type SessionStart } from './session';
 
 export function seq2seqCheckpointBytes(trainer: Seq2SeqTrainer): Uint8Array {
   return encodeSeq2SeqCheckpoint(trainer.model, trainer.config, trainer.data.srcVocab, trainer.data.tgtVocab, trainer.step);
@@ -61,37 +59,14 @@ export async function runSeq2SeqSession(
       summary = { status: 'stopped', step: trainer.step };
       break;
     }
-    const next = trainer.step + 1;
-    const diagnose = config.diagEvery > 0 && (next % config.diagEvery === 0 || next === 1);
-    const full = config.spectrumEvery > 0 && (next % config.spectrumEvery === 0 || next === 1);
-    let r;
-    try {
-      r = trainer.trainStep(diagnose, full);
-    } catch (err) {
-      const message = err instanceof EngineError ? err.line : String((err as Error)?.message ?? err);
-      summary = { status: err instanceof EngineError && err.code === 'diverged' ? 'diverged' : 'failed', step: trainer.step, message };
+    const stepped = sessionStep(trainer, config, window, start);
+    if ('summary' in stepped) {
+      summary = stepped.summary;
       break;
     }
+    const { r, rec } = stepped;
     const now = Date.now();
-    window.push({ t: now, seen: trainer.seen });
-    if (window.length > 21) window.shift();
-    const rate = (trainer.seen - window[0].seen) / Math.max(1e-3, (now - window[0].t) / 1000);
-    const rec: MetricsRecord = {
-      type: 'metrics',
-      step: r.step,
-      loss: r.loss,
-      perplexity: Math.exp(r.loss),
-      gradNorm: r.clip.norm,
-      gradNormClipped: r.clip.clippedNorm,
-      clipped: r.clip.clipped,
-      clipFraction: trainer.clipFraction,
-      lr: r.lr,
-      seen: trainer.seen,
-      charsPerSec: Math.round(rate),
-      elapsedMs: now - start,
-      sigma1: Object.fromEntries(r.spectrum.map((e) => [`${e.layer}.${e.block}`, e.sigma1])),
-      paramGradNorms: r.paramGradNorms,
-    };
+    rec.perplexity = Math.exp(r.loss);
     last = rec;
     post({ type: 'metrics', runId, record: rec });
     if (r.diagnostics) post({ type: 'diagnostics', runId, record: r.diagnostics });

@@ -9,7 +9,7 @@
  * +-1/sqrt(H), embeddings N(0, 1), linear layers (combine, query, key, v, head) uniform
  * +-1/sqrt(fan_in), the head's bias too.
  */
-import type { DiagnosticsRecord, RunConfig, SaturationEntry, Seq2SeqEvalRecord, SpectrumEntry } from '../protocol';
+import type { RunConfig, SaturationEntry, Seq2SeqEvalRecord, SpectrumEntry } from '../protocol';
 import { gateKind, saturationOf } from '../diagnostics/saturation';
 import { recurrentBlocks, singularValues } from '../diagnostics/spectrum';
 import { parseSrcLen } from './config';
@@ -17,7 +17,8 @@ import { EngineError } from './errors';
 import { l2, largestSingularValue } from './linalg';
 import { Seq2Seq, type Seq2SeqSpec } from './models/seq2seq';
 import { GATE_NAMES } from './ops/cell';
-import { clipGradients, DEFAULT_OPTIMIZER, Optimizer, type ClipResult } from './optim';
+import { clipGradients, DEFAULT_OPTIMIZER, Optimizer } from './optim';
+import type { StepResult } from './trainer';
 import { Rng } from './random';
 import { makeBatch } from './seq2seq/batch';
 import { accuracyByLength, alignmentAccuracy, corpusBleu, exactMatch, tokenAccuracy } from './seq2seq/metrics';
@@ -115,14 +116,7 @@ export function initializeSeq2Seq(model: Seq2Seq, rng: Rng): void {
   }
 }
 
-export interface Seq2SeqStepResult {
-  step: number;
-  loss: number;
-  clip: ClipResult;
-  lr: number;
-  spectrum: SpectrumEntry[];
-  paramGradNorms: Record<string, number>;
-  diagnostics?: DiagnosticsRecord;
+export interface Seq2SeqStepResult extends StepResult {
   /** Target tokens (EOS included) in this step's batch. */
   tokens: number;
 }

@@ -8,7 +8,7 @@ import { seriesDataset, textDataset, type Dataset } from './data';
 import { EngineError } from './errors';
 import { validateConfig } from './config';
 import { encodeCheckpoint } from './checkpoint';
-import { minPositions, Trainer } from './trainer';
+import { minPositions, Trainer, type StepResult } from './trainer';
 import { dataFingerprint, restoreTrainer, resumeStateBytes } from './resume';
 import { runSeq2SeqSession } from './seq2seqSession';
 
@@ -34,7 +34,50 @@ export function checkpointBytes(trainer: Trainer): Uint8Array {
   return encodeCheckpoint(trainer.net, trainer.config, trainer.dataset, trainer.step, { rng: JSON.stringify(trainer.rng.getState()) });
 }
 
-const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+export const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/**
+ * One step of a session's loop (any trainer): diagnostics when due, the step, the throughput over
+ * the last 20 steps (`window`), and the step's metrics record; or the summary that ends the run
+ * when the step diverged or failed.
+ */
+export function sessionStep<R extends StepResult>(
+  trainer: { step: number; seen: number; clipFraction: number; trainStep(diagnose: boolean, full: boolean): R },
+  config: RunConfig,
+  window: { t: number; seen: number }[],
+  start: number,
+): { r: R; rec: MetricsRecord } | { summary: RunSummary } {
+  const next = trainer.step + 1;
+  const diagnose = config.diagEvery > 0 && (next % config.diagEvery === 0 || next === 1);
+  const full = config.spectrumEvery > 0 && (next % config.spectrumEvery === 0 || next === 1);
+  let r: R;
+  try {
+    r = trainer.trainStep(diagnose, full);
+  } catch (err) {
+    const message = err instanceof EngineError ? err.line : String((err as Error)?.message ?? err);
+    return { summary: { status: err instanceof EngineError && err.code === 'diverged' ? 'diverged' : 'failed', step: trainer.step, message } };
+  }
+  const now = Date.now();
+  window.push({ t: now, seen: trainer.seen });
+  if (window.length > 21) window.shift();
+  const rate = (trainer.seen - window[0].seen) / Math.max(1e-3, (now - window[0].t) / 1000);
+  const rec: MetricsRecord = {
+    type: 'metrics',
+    step: r.step,
+    loss: r.loss,
+    gradNorm: r.clip.norm,
+    gradNormClipped: r.clip.clippedNorm,
+    clipped: r.clip.clipped,
+    clipFraction: trainer.clipFraction,
+    lr: r.lr,
+    seen: trainer.seen,
+    charsPerSec: Math.round(rate),
+    elapsedMs: now - start,
+    sigma1: Object.fromEntries(r.spectrum.map((e) => [`${e.layer}.${e.block}`, e.sigma1])),
+    paramGradNorms: r.paramGradNorms,
+  };
+  return { r, rec };
+}
 
 /**
  * Runs a session. `saveState`, when given, receives the resume state (resume.ts) right before
@@ -79,36 +122,13 @@ export async function runSession(
       summary = { status: 'stopped', step: trainer.step };
       break;
     }
-    const next = trainer.step + 1;
-    const diagnose = config.diagEvery > 0 && (next % config.diagEvery === 0 || next === 1);
-    const full = config.spectrumEvery > 0 && (next % config.spectrumEvery === 0 || next === 1);
-    let r;
-    try {
-      r = trainer.trainStep(diagnose, full);
-    } catch (err) {
-      const message = err instanceof EngineError ? err.line : String((err as Error)?.message ?? err);
-      summary = { status: err instanceof EngineError && err.code === 'diverged' ? 'diverged' : 'failed', step: trainer.step, message };
+    const stepped = sessionStep(trainer, config, window, start);
+    if ('summary' in stepped) {
+      summary = stepped.summary;
       break;
     }
+    const { r, rec } = stepped;
     const now = Date.now();
-    window.push({ t: now, seen: trainer.seen });
-    if (window.length > 21) window.shift();
-    const rate = (trainer.seen - window[0].seen) / Math.max(1e-3, (now - window[0].t) / 1000);
-    const rec: MetricsRecord = {
-      type: 'metrics',
-      step: r.step,
-      loss: r.loss,
-      gradNorm: r.clip.norm,
-      gradNormClipped: r.clip.clippedNorm,
-      clipped: r.clip.clipped,
-      clipFraction: trainer.clipFraction,
-      lr: r.lr,
-      seen: trainer.seen,
-      charsPerSec: Math.round(rate),
-      elapsedMs: now - start,
-      sigma1: Object.fromEntries(r.spectrum.map((e) => [`${e.layer}.${e.block}`, e.sigma1])),
-      paramGradNorms: r.paramGradNorms,
-    };
     if (isText) rec.bpc = r.loss / Math.LN2;
     const evalDue = (config.evalEvery > 0 && r.step % config.evalEvery === 0) || r.step === config.steps;
     if (evalDue) {

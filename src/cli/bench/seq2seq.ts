@@ -47,9 +47,11 @@ export function runSeq2SeqBench(maxSeconds: number, log: (s: string) => void, se
   const args = ['--task', 'reverse', '--src-len', MODEL.srcLen, '--embed', '64', '--hidden', '64', '--cell', 'lstm', '--attention', 'dot', '--batch', '128', '--lr', String(MODEL.lr), '--clip', '5', '--held-out', '1000', '--eval-every', String(EVAL_EVERY), '--target', String(TARGET), '--max-seconds', String(3 * maxSeconds), '--seed', String(seed), '--threads', '1'];
   // /usr/bin/time -f: the peer's own user + system CPU seconds, on stderr's last line.
   const timed = existsSync('/usr/bin/time');
+  // Debian's python3-torch lives under /usr/bin/python3; a python3 earlier on PATH may lack torch.
+  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
   const r = timed
-    ? spawnSync('/usr/bin/time', ['-f', 'CPU %U %S', 'python3', script, ...args], { encoding: 'utf8', timeout: (3 * maxSeconds + 120) * 1000 })
-    : spawnSync('python3', [script, ...args], { encoding: 'utf8', timeout: (3 * maxSeconds + 120) * 1000 });
+    ? spawnSync('/usr/bin/time', ['-f', 'CPU %U %S', python, script, ...args], { encoding: 'utf8', timeout: (3 * maxSeconds + 120) * 1000 })
+    : spawnSync(python, [script, ...args], { encoding: 'utf8', timeout: (3 * maxSeconds + 120) * 1000 });
   const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
   let peer: { reached: boolean; steps: number; wallSeconds: number; exactMatch: number; curve: [number, number, number, number][] };
   try {
