@@ -9,8 +9,12 @@ import {
 } from '../engine/inspect';
 import type { FromInspectWorker, SeriesInspection, TextInspection } from '../protocol/inspectWorker';
 import { InspectCancelled, InspectClient, type InspectRequest } from './inspectClient';
+import { runFiles, runPath } from '../runFolder/runFolder';
+import type { Feedback } from './feedback';
+import { idIn, type RunPicker } from './runPicker';
 import type { RunStore, StoredRun } from './runStore';
-import { exists } from './workspaceRunFs';
+import { readSettings } from './settings';
+import { runIdProblem } from './webviewMessages';
 
 /** A run's model on the host (for its metadata) and the checkpoint bytes the worker is sent. */
 interface LoadedRun {
@@ -130,7 +134,8 @@ function show(ch: string): string {
   return ch;
 }
 
-export function registerSelectionCommands(context: vscode.ExtensionContext, store: RunStore, reportError: (message: string) => void): SelectionApi {
+export function registerSelectionCommands(context: vscode.ExtensionContext, store: RunStore, picker: RunPicker, feedback: Feedback): SelectionApi {
+  const reportError = (message: string): void => void feedback.error(message);
   const states = new Map<string, DocState>();
   const models = new Map<string, { mtime: number; loaded: LoadedRun }>();
   const client = new InspectClient(context.extensionUri);
@@ -318,10 +323,10 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
    * the web host is a round trip each.
    */
   const chooseRun = async (arg: unknown): Promise<ChosenRun | undefined> => {
-    const a = arg as { runId?: unknown; id?: unknown } | undefined;
-    const given = typeof arg === 'string' ? arg : typeof a?.runId === 'string' ? a.runId : typeof a?.id === 'string' ? a.id : undefined;
+    const given = idIn(arg);
+    if (given !== undefined && !picker.checked(given)) return undefined;
     const id = given ?? lastRunId;
-    if (id !== undefined && /^[\w.-]+$/.test(id) && !id.startsWith('.')) {
+    if (id !== undefined && runIdProblem(id) === undefined) {
       if (store.isOpen(id)) {
         reportError(`RNN Lab: run ${id} is still training; wait for it to finish (or stop it) and try again.`);
         return undefined;
@@ -329,7 +334,7 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
       const uri = store.runUri(id);
       // A named run loaded before is stat'ed by loadModel anyway (one round trip, not two); the
       // last-used run is checked here, so that a deleted one falls back to the quick pick.
-      if ((given !== undefined && models.has(id)) || (await exists(vscode.Uri.joinPath(uri, 'checkpoint.safetensors')))) return { id, uri };
+      if ((given !== undefined && models.has(id)) || (await store.fs.exists(runPath(id, runFiles.checkpoint)))) return { id, uri };
     }
     if (given !== undefined) {
       reportError(`RNN Lab: there is no finished run "${given}" with a model to run on the selection. Pick one from the Runs view.`);
@@ -340,21 +345,18 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
       reportError('RNN Lab: no trained run to run on the selection yet. Train one first (RNN Lab: Train RNN).');
       return undefined;
     }
-    const pick = await vscode.window.showQuickPick(
-      runs.map((r) => ({ label: r.config?.name ?? r.id, description: `${r.config?.task} · ${r.config?.cell.toUpperCase()} ${r.config?.layers}x${r.config?.hidden}`, detail: r.id, run: r })),
-      { title: 'RNN Lab: run which model on the selection?' },
-    );
-    return pick && { id: pick.run.id, uri: pick.run.uri };
+    const [pick] = await picker.quickPick(runs, 'RNN Lab: run which model on the selection?', false);
+    return pick && { id: pick.id, uri: pick.uri };
   };
 
   const loadModel = async (run: ChosenRun): Promise<LoadedRun | undefined> => {
-    const uri = vscode.Uri.joinPath(run.uri, 'checkpoint.safetensors');
+    const uri = vscode.Uri.joinPath(run.uri, runFiles.checkpoint);
     try {
       const stat = await vscode.workspace.fs.stat(uri);
       const cached = models.get(run.id);
       if (cached && cached.mtime === stat.mtime) return cached.loaded;
       const bytes = await vscode.workspace.fs.readFile(uri);
-      const loaded = { model: loadCheckpoint(bytes, `${run.id}/checkpoint.safetensors`), bytes, key: `${run.id}@${stat.mtime}` };
+      const loaded = { model: loadCheckpoint(bytes, runPath(run.id, runFiles.checkpoint)), bytes, key: `${run.id}@${stat.mtime}` };
       models.set(run.id, { mtime: stat.mtime, loaded });
       return loaded;
     } catch (e) {
@@ -406,7 +408,7 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
     editor.selection.isEmpty ? editor.document.lineAt(editor.selection.active.line).range : new vscode.Range(editor.selection.start, editor.selection.end);
 
   const withinCap = (length: number, what: string): boolean => {
-    const cap = vscode.workspace.getConfiguration('rnnLab').get<number>('selection.maxChars') ?? 5000;
+    const cap = readSettings().selection.maxChars;
     if (length <= cap) return true;
     reportError(`RNN Lab: the ${what} is ${length.toLocaleString('en-US')} characters, over the cap of ${cap.toLocaleString('en-US')} (setting rnnLab.selection.maxChars). Select less text, or raise the setting.`);
     return false;
@@ -450,7 +452,7 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
       const from = doc.offsetAt(doc.lineAt(first).range.start);
       st = { uri: doc.uri.toString(), runId: run.id, model, loaded, start: from, length: doc.offsetAt(doc.lineAt(last).range.end) - from, contextLength: 0, result, lines: lineNumbers, mode: 'series' };
     } else if (model.vocab) {
-      const contextChars = vscode.workspace.getConfiguration('rnnLab').get<number>('selection.contextChars') ?? 200;
+      const contextChars = readSettings().selection.contextChars;
       contextText = doc.getText(new vscode.Range(doc.positionAt(Math.max(0, start - contextChars)), range.start));
       const reply = await ask({ type: 'inspectText', text, context: contextText }, loaded, 'inspected', `running ${run.id} on ${text.length.toLocaleString('en-US')} characters`);
       if (!reply || !unchanged(doc, version)) return undefined;
@@ -577,10 +579,10 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
   const continueSelection = async (arg?: { length?: number; temperature?: number; topK?: number; seed?: number; runId?: string }) => {
     const editor = vscode.window.activeTextEditor;
     if (!editor) return void reportError('RNN Lab: open a document and select the text to continue.');
-    const cfg = vscode.workspace.getConfiguration('rnnLab');
-    const length = arg?.length ?? cfg.get<number>('continue.length') ?? 100;
-    const temperature = arg?.temperature ?? cfg.get<number>('continue.temperature') ?? 0.8;
-    const topK = arg?.topK ?? cfg.get<number>('continue.topK') ?? 0;
+    const settings = readSettings();
+    const length = arg?.length ?? settings.continuation.length;
+    const temperature = arg?.temperature ?? settings.continuation.temperature;
+    const topK = arg?.topK ?? settings.continuation.topK;
     if (!(Number.isInteger(length) && length >= 1 && length <= 20000) || !(temperature > 0) || !(Number.isInteger(topK) && topK >= 0)) {
       reportError('RNN Lab: Continue Selection needs a length from 1 to 20000, a temperature above 0 and a top-k of 0 (all) or more (settings rnnLab.continue.*).');
       return undefined;
@@ -589,7 +591,7 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
     const doc = editor.document;
     const prime = doc.getText(range);
     if (!withinCap(prime.length, 'selection')) return undefined;
-    const run = await chooseRun(arg?.runId ?? (arg as { id?: string } | undefined)?.id);
+    const run = await chooseRun(arg);
     if (!run) return undefined;
     const loaded = await loadModel(run);
     if (!loaded) return undefined;
@@ -599,7 +601,7 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
     }
     lastRunId = run.id;
     void context.workspaceState.update('rnnLab.selection.lastRun', run.id);
-    const contextChars = cfg.get<number>('selection.contextChars') ?? 200;
+    const contextChars = settings.selection.contextChars;
     const start = doc.offsetAt(range.start);
     const before = doc.getText(new vscode.Range(doc.positionAt(Math.max(0, start - contextChars)), range.start));
     const version = doc.version;
