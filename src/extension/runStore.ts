@@ -57,8 +57,8 @@ class OpenRun {
 
   /**
    * Writes the dirty files with everything added so far. When the disk is slower than the
-   * records come (a loaded machine), flushes coalesce into one queued write instead of piling up
-   * whole-file rewrites, which is what made a stop wait for a backlog of them.
+   * records come (a loaded machine), flushes coalesce into one queued write, so a stop never
+   * waits for a backlog of whole-file rewrites.
    */
   flush(): Promise<void> {
     clearTimeout(this.timer);
