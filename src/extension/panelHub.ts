@@ -19,12 +19,14 @@ export interface DrewAck {
  * finished runs from the run store on demand (through the same bounded buffer).
  */
 export class PanelHub {
-  store: RunStore | undefined;
   private readonly live = new Map<string, { buffer: RunBuffer; info: PanelRunInfo }>();
   readonly connections = new Set<PanelConnection>();
   private readonly startedEmitter = new vscode.EventEmitter<string>();
   /** A run started in this window. */
   readonly onRunStarted = this.startedEmitter.event;
+
+  /** `store`: where finished runs are read from (none: only runs training in this window). */
+  constructor(readonly store?: RunStore) {}
 
   /** A run started in this window (ActiveRuns): panels can show it before its first record. */
   startRun(id: string, config: RunConfig): void {
