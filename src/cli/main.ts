@@ -15,12 +15,13 @@ import { Rng } from '../engine/random';
 import { sampleText } from '../engine/sample';
 import { datasetFor, runSession, type SessionStart } from '../engine/session';
 import { dataFingerprint, restoreTrainer, RESUME_FILE } from '../engine/resume';
-import { decodeSafetensors } from '../engine/safetensors';
 import { exportStateDict, importAsRun, vocabularyFrom } from '../engine/interop';
 import { Trainer } from '../engine/trainer';
 import { runBench } from './bench';
 import { benchChild } from './bench/child';
-import { appendJsonl, createRunDir, jsonlChunkPaths, lastJsonlChunk, readJsonl, readJsonlFile, writeAtomic, writeRunDirWhole } from './runDir';
+import { readGeneration, removeStaleTemps, repairGeneration, writeGeneration, type GenerationStage } from '../runFolder/generation';
+import { repairJsonlChunks, resumedConfig } from '../runFolder/repair';
+import { appendJsonl, createRunDir, jsonlChunkPaths, lastJsonlChunk, nodeGenerationFs, readJsonl, writeAtomic, writeRunDirWhole } from './runDir';
 
 class UsageError extends Error {}
 
@@ -29,10 +30,14 @@ const HELP: Record<string, string> = {
               [--batch N] [--steps N] [--lr X] [--optim adam|sgd|rmsprop|adagrad] [--clip X]
               [--clip-mode norm|value|none] [--init orthogonal|identity|gaussian] [--scale X]
               [--task charlm|forecast] [--columns a,b] [--seed N] [--diag-every N] [--out RUN_DIR]
+              [--checkpoint-seconds S] [--checkpoint-every N]
        rnn-lab train --resume RUN_DIR [--steps N] [FILE]
   Trains on a text file (character LM) or a CSV column (forecasting); writes a run directory.
-  --resume continues a run from its last checkpoint (and resume.safetensors: optimizer, RNG,
-  data position, carried state) exactly as if it had not stopped; --steps raises its total.`,
+  A checkpoint (model and resume state) is written every 30 s of training (--checkpoint-seconds),
+  every N steps if --checkpoint-every is given, and at the end; Ctrl-C, SIGTERM and SIGHUP write
+  one and exit 130, 143, 129.
+  --resume continues a run from its last checkpoint (optimizer, RNG, data position, carried
+  state) exactly as if it had not stopped, however it stopped; --steps raises its total.`,
   sample: `rnn-lab sample RUN_DIR [--temperature X] [--length N] [--prime TEXT] [--top-k N] [--seed N]
   Prints text sampled from a trained character model.`,
   report: `rnn-lab report RUN_DIR
@@ -89,7 +94,7 @@ const FLAG_KEYS: Record<string, [keyof RunConfig, 'num' | 'str' | 'list']> = {
   scale: ['hiddenScale', 'num'], 'forget-bias': ['forgetBias', 'num'], seed: ['seed', 'num'], task: ['task', 'str'],
   columns: ['columns', 'list'], 'val-fraction': ['valFraction', 'num'], 'eval-every': ['evalEvery', 'num'],
   'diag-every': ['diagEvery', 'num'], 'spectrum-every': ['spectrumEvery', 'num'], 'max-file-bytes': ['maxFileBytes', 'num'],
-  'checkpoint-every': ['checkpointEvery', 'num'], name: ['name', 'str'],
+  'checkpoint-every': ['checkpointEvery', 'num'], 'checkpoint-seconds': ['checkpointSeconds', 'num'], name: ['name', 'str'],
 };
 
 function configFromFlags(file: string, flags: Map<string, string>): RunConfig {
@@ -143,25 +148,47 @@ async function train(file: string, flags: Map<string, string>, quiet = false): P
 }
 
 /**
- * train --resume: the config and weights from the run's checkpoint, everything else from its
- * resume.safetensors; records after the checkpoint's step (a run killed between checkpoints) are
- * dropped so that metrics.jsonl reads as one uninterrupted run.
+ * train --resume: the run's last checkpoint generation (runFolder/generation.ts) and its config.json
+ * (as the user may have edited it: runFolder/repair.ts says what may change). A run interrupted
+ * before its first checkpoint starts again from step 0. Before anything is appended, the temp
+ * files of a killed writer go, a model left a generation behind is rebuilt from the resume state,
+ * and the JSONL files lose a torn last line and the records past the checkpoint's step, so that
+ * they read as one uninterrupted run.
  */
 async function resume(dir: string, positional: string[], flags: Map<string, string>, quiet = false): Promise<string> {
   const other = [...flags.keys()].filter((k) => k !== 'resume' && k !== 'steps');
   if (other.length) throw new UsageError(`--resume continues a run as it was configured; only --steps may change, not --${other[0]}`);
   if (positional.length > 1) throw new UsageError('train --resume takes at most one data FILE (when the data file moved)');
-  const ckptPath = join(dir, 'checkpoint.safetensors');
-  const statePath = join(dir, RESUME_FILE);
-  if (!existsSync(ckptPath)) throw new EngineError('bad-checkpoint', `${dir} has no checkpoint.safetensors`, 'Pick a run directory written by rnn-lab train.');
-  if (!existsSync(statePath)) {
-    throw new EngineError('bad-checkpoint', `${dir} has no ${RESUME_FILE} (the optimizer and RNG state an exact resume needs)`, 'Runs trained by rnn-lab train keep it; start a new run from the checkpoint otherwise.');
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new EngineError('bad-config', `${dir} is not a run directory`, 'Pick a run directory written by rnn-lab train.');
+  const configPath = join(dir, 'config.json');
+  const configText = existsSync(configPath) ? readFileSync(configPath, 'utf8') : undefined;
+  let edited: Record<string, unknown> | undefined;
+  if (configText !== undefined) {
+    try {
+      edited = JSON.parse(configText.replace(/^\uFEFF/, ''));
+    } catch (e) {
+      throw new EngineError('bad-config', `${configPath} is not valid JSON (${(e as Error).message.split('\n')[0]})`, 'Fix it (only steps, evalEvery, diagEvery and the like may change on a resume), then resume again.');
+    }
   }
-  const checkpoint = new Uint8Array(readFileSync(ckptPath));
-  const state = new Uint8Array(readFileSync(statePath));
-  const loaded = loadCheckpoint(checkpoint, ckptPath);
-  const doneStep = Number(decodeSafetensors(checkpoint, ckptPath).metadata.step);
-  let config = loaded.config;
+  const fs = nodeGenerationFs(dir);
+  const removed = await removeStaleTemps(fs, '');
+  const stored = await readGeneration(fs, '', dir);
+  let config: RunConfig;
+  let doneStep = 0;
+  switch (stored.kind) {
+    case 'broken':
+      throw new EngineError('bad-checkpoint', `cannot resume ${dir}: ${stored.reason}`, 'Resume needs the checkpoint and resume.safetensors written together by the same run.');
+    case 'model':
+      throw new EngineError('bad-checkpoint', `${dir} has no ${RESUME_FILE} (the optimizer and RNG state an exact resume needs)`, 'Runs trained by rnn-lab train keep it; start a new run from the checkpoint otherwise.');
+    case 'none':
+      if (edited === undefined) throw new EngineError('bad-config', `${dir} has neither a checkpoint nor a config.json`, 'Pick a run directory written by rnn-lab train.');
+      config = validateConfig(edited, configPath).config;
+      break;
+    case 'resumable':
+      config = resumedConfig(loadCheckpoint(stored.model, join(dir, 'checkpoint.safetensors')).config, edited, configPath);
+      doneStep = stored.step;
+      break;
+  }
   if (flags.has('steps')) {
     const steps = Number(flags.get('steps'));
     if (!Number.isInteger(steps) || steps < 1) throw new UsageError(`--steps needs a whole number, got "${flags.get('steps')}"`);
@@ -173,32 +200,41 @@ async function resume(dir: string, positional: string[], flags: Map<string, stri
   const file = positional[0] ?? config.data;
   if (!existsSync(file)) throw new EngineError('bad-config', `the run's data file ${file} does not exist`, 'Pass the data file after RUN_DIR: rnn-lab train --resume RUN_DIR FILE.');
   const text = decodeText(readFileSync(file), file, config.maxFileBytes);
-  // Every check of the resume happens here, before a file of the run is touched.
-  restoreTrainer(new Trainer(config, datasetFor(config, text)), checkpoint, state, dataFingerprint(text), dir);
+  // Every check of the resume happens here, before a file of the run is written.
+  const dataset = datasetFor(config, text);
+  const resumeFrom = stored.kind === 'resumable' ? { checkpoint: stored.model, state: stored.state, where: dir } : undefined;
+  if (resumeFrom) restoreTrainer(new Trainer(config, dataset), resumeFrom.checkpoint, resumeFrom.state, dataFingerprint(text), dir);
+  if (removed.length) console.log(`removed ${removed.join(', ')} (left by a writer that was killed)`);
+  if (await repairGeneration(fs, '', stored)) console.log(`checkpoint.safetensors rebuilt from ${RESUME_FILE} (step ${doneStep})`);
   for (const name of ['metrics.jsonl', 'diagnostics.jsonl']) {
-    // Newest chunk first (a run the extension wrote may have several): chunks wholly past the
-    // checkpoint go, the one holding it is cut. A crash at any point leaves a prefix of the
-    // records, and resuming again finishes the job.
     const chunks = jsonlChunkPaths(join(dir, name));
-    for (let i = chunks.length - 1; i >= 0; i--) {
-      const records = readJsonlFile<{ step: number }>(chunks[i]);
-      const kept = records.filter((r) => r.step <= doneStep);
-      if (kept.length === records.length) break;
-      if (kept.length === 0 && i > 0) {
-        rmSync(chunks[i]);
-        continue;
-      }
-      writeAtomic(chunks[i], kept.map((r) => JSON.stringify(r) + '\n').join(''));
-      break;
-    }
+    const repaired = repairJsonlChunks((i) => readFileSync(chunks[i], 'utf8'), chunks.length, doneStep, (i) => chunks[i]);
+    repaired.forEach((text, i) => {
+      if (text === null) rmSync(chunks[i]);
+      else if (text !== undefined) writeAtomic(chunks[i], text);
+    });
   }
-  writeAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  console.log(`resuming ${config.cell} ${config.layers}x${config.hidden} in ${dir} from step ${doneStep} to ${config.steps}`);
-  await trainInDir(dir, config, text, quiet, { checkpoint, state, where: dir });
+  // config.json is written only when it changes: by --steps, or when it was missing.
+  if (edited === undefined) writeAtomic(configPath, JSON.stringify(config, null, 2) + '\n');
+  else if (flags.has('steps') && edited.steps !== config.steps) writeAtomic(configPath, JSON.stringify({ ...edited, steps: config.steps }, null, 2) + '\n');
+  console.log(doneStep > 0 ? `resuming ${config.cell} ${config.layers}x${config.hidden} in ${dir} from step ${doneStep} to ${config.steps}` : `restarting ${config.cell} ${config.layers}x${config.hidden} in ${dir} from step 0 (interrupted before its first checkpoint) to ${config.steps}`);
+  await trainInDir(dir, config, text, quiet, resumeFrom, doneStep);
   return dir;
 }
 
-async function trainInDir(dir: string, config: RunConfig, text: string, quiet: boolean, resumeFrom?: SessionStart['resume']): Promise<void> {
+/** The exit codes of the signals a run stops on: 128 + the signal's number, as shells report them. */
+const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+
+/**
+ * A pause at each stage of a checkpoint generation's write (RNN_LAB_TEST_GENERATION_PAUSE_MS), so
+ * that the kill loop's SIGKILLs land inside writes. Tests only.
+ */
+function generationPause(): ((stage: GenerationStage) => Promise<void>) | undefined {
+  const ms = Number(process.env.RNN_LAB_TEST_GENERATION_PAUSE_MS);
+  return ms > 0 ? () => new Promise((resolve) => setTimeout(resolve, ms)) : undefined;
+}
+
+async function trainInDir(dir: string, config: RunConfig, text: string, quiet: boolean, resumeFrom?: SessionStart['resume'], fromStep = 0): Promise<void> {
   let failed: string | undefined;
   const metricsFile = lastJsonlChunk(dir, 'metrics.jsonl');
   const diagnosticsFile = lastJsonlChunk(dir, 'diagnostics.jsonl');
@@ -214,9 +250,6 @@ async function trainInDir(dir: string, config: RunConfig, text: string, quiet: b
       case 'diagnostics':
         appendJsonl(dir, diagnosticsFile, m.record);
         break;
-      case 'checkpoint':
-        writeAtomic(join(dir, 'checkpoint.safetensors'), m.bytes);
-        break;
       case 'log':
         console.log(m.message);
         break;
@@ -229,13 +262,40 @@ async function trainInDir(dir: string, config: RunConfig, text: string, quiet: b
         break;
     }
   };
-  let stop = false;
-  process.once('SIGINT', () => (stop = true));
-  // resume.safetensors is written just before each checkpoint; a crash between the two leaves
-  // files of different steps, which resume refuses rather than continuing wrongly.
-  const saveState = (_step: number, bytes: Uint8Array) => writeAtomic(join(dir, RESUME_FILE), bytes);
-  await runSession({ runId: dir, config, dataText: text, resume: resumeFrom }, post, () => stop, saveState);
+  // The first stop signal ends training after the current step, with a last checkpoint and the
+  // summary; a second one exits at once (the generation on disk is whole either way).
+  let signal: keyof typeof STOP_SIGNALS | undefined;
+  const handlers = (Object.keys(STOP_SIGNALS) as (keyof typeof STOP_SIGNALS)[]).map((name) => {
+    const handler = () => {
+      if (signal) process.exit(STOP_SIGNALS[name]);
+      signal = name;
+    };
+    process.on(name, handler);
+    return () => process.off(name, handler);
+  });
+  const fs = nodeGenerationFs(dir);
+  const pause = generationPause();
+  let checkpointStep = fromStep;
+  const saveGeneration = async (g: { step: number; model: Uint8Array; state: Uint8Array }) => {
+    await writeGeneration(fs, '', g, pause);
+    checkpointStep = g.step;
+  };
+  try {
+    await runSession({ runId: dir, config, dataText: text, resume: resumeFrom }, post, () => signal !== undefined, { saveGeneration });
+  } catch (e) {
+    if (e instanceof EngineError && e.code === 'disk-full') {
+      const kept = checkpointStep > 0 ? `it continues from its last checkpoint (step ${checkpointStep})` : 'it starts again (no checkpoint was written)';
+      throw new EngineError('disk-full', e.message, `Free some space, then rnn-lab train --resume ${dir}: ${kept}`);
+    }
+    throw e;
+  } finally {
+    for (const off of handlers) off();
+  }
   if (failed) process.exitCode = 2;
+  if (signal) {
+    console.log(`${signal}: the checkpoint of step ${checkpointStep} is saved; rnn-lab train --resume ${dir} continues it`);
+    process.exitCode = STOP_SIGNALS[signal];
+  }
   console.log(`run saved in ${dir}`);
 }
 
@@ -422,6 +482,10 @@ const OPTIONS: Record<string, string[]> = {
 };
 
 async function main(argv: string[]): Promise<number> {
+  // A reader gone (EPIPE: `rnn-lab train ... | head`), a closed terminal (EIO) or a full disk
+  // under a redirect (ENOSPC) ends the printing, never the run: without a listener the stream's
+  // 'error' event would be thrown and kill the process.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   const [cmd, ...rest] = argv;
   if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(usage());

@@ -1,17 +1,84 @@
 /**
  * The run directory on disk, for the CLI: config.json, metrics.jsonl and diagnostics.jsonl
- * appended as records come, checkpoint.safetensors and summary.json written atomically
- * (temp file, then rename), so a crash never leaves a half file under the real name.
+ * appended as records come, summary.json written atomically (temp file, then rename), so a crash
+ * never leaves a half file under the real name; checkpoint generations through
+ * runFolder/generation.ts over nodeGenerationFs.
  */
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { EngineError } from '../engine/errors';
 import { jsonlChunkName, parseJsonl, type RunConfig } from '../protocol';
+import type { GenerationFs } from '../runFolder/generation';
+
+/** A write that failed for want of space, as one line naming the file (ENOSPC, or EDQUOT: a quota). */
+export function diskFullError(err: unknown, file: string): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return err;
+  return new EngineError('disk-full', `disk full while writing ${file}`, 'Free some space, then rnn-lab train --resume RUN_DIR: the run continues from its last checkpoint');
+}
+
+/** Runs a write, turning a full disk into diskFullError's one line. */
+export function writing<T>(file: string, write: () => T): T {
+  try {
+    return write();
+  } catch (e) {
+    throw diskFullError(e, file);
+  }
+}
 
 export function writeAtomic(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
+  try {
+    writeFileSync(tmp, data);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw diskFullError(e, path);
+  }
   renameSync(tmp, path);
+}
+
+/**
+ * GenerationFs over node:fs with paths relative to `root`; fsync flushes files and folders (a
+ * platform that cannot flush a folder, e.g. Windows, refuses it: that is ignored).
+ */
+export function nodeGenerationFs(root: string): GenerationFs {
+  const full = (p: string) => join(root, p);
+  return {
+    async read(p) {
+      try {
+        return new Uint8Array(await readFile(full(p)));
+      } catch (e) {
+        if ((e as { code?: string }).code === 'ENOENT') return undefined;
+        throw e;
+      }
+    },
+    async write(p, data) {
+      const handle = await open(full(p), 'w');
+      try {
+        await handle.writeFile(data);
+      } catch (e) {
+        throw diskFullError(e, full(p).replace(/\.tmp$/, ''));
+      } finally {
+        await handle.close();
+      }
+    },
+    rename: (from, to) => rename(full(from), full(to)),
+    remove: (p) => rm(full(p), { force: true, recursive: true }),
+    list: (dir) => readdir(full(dir)),
+    async fsync(p) {
+      let handle;
+      try {
+        handle = await open(full(p), 'r');
+        await handle.sync();
+      } catch (e) {
+        const code = (e as { code?: string }).code;
+        if (code !== 'EPERM' && code !== 'EISDIR' && code !== 'EINVAL') throw diskFullError(e, full(p));
+      } finally {
+        await handle?.close();
+      }
+    },
+  };
 }
 
 function newRunDirName(config: RunConfig, root: string): string {
@@ -35,7 +102,7 @@ export function createRunDir(out: string | undefined, config: RunConfig, root = 
 }
 
 export function appendJsonl(dir: string, file: string, record: unknown): void {
-  appendFileSync(join(dir, file), JSON.stringify(record) + '\n');
+  writing(join(dir, file), () => appendFileSync(join(dir, file), JSON.stringify(record) + '\n'));
 }
 
 /** The records of a JSONL file and of its chunks (`x.2.jsonl`, ... as the extension writes them), in order. */

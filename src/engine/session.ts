@@ -2,6 +2,11 @@
  * One training run from config and data text to records: what a worker (worker_threads or Web
  * Worker) and the CLI run. It posts FromWorker messages and never knows who listens. It yields to
  * the event loop every few tens of milliseconds so that a 'stop' message is read between steps.
+ *
+ * Checkpoints fall every `checkpointSeconds` of training (by the injected clock), every
+ * `checkpointEvery` steps, and at the end however the run ends (finished, stopped, diverged,
+ * failed). Writing one reads the trainer and changes nothing in it, so a run's weights and
+ * losses do not depend on when its checkpoints fell.
  */
 import type { FromWorker, MetricsRecord, ResumeFrom, RunConfig, RunSummary } from '../protocol';
 import { seriesDataset, textDataset, type Dataset } from './data';
@@ -10,6 +15,7 @@ import { validateConfig } from './config';
 import { encodeCheckpoint } from './checkpoint';
 import { minPositions, Trainer } from './trainer';
 import { dataFingerprint, restoreTrainer, resumeStateBytes } from './resume';
+import { decodeSafetensors } from './safetensors';
 
 export interface SessionStart {
   runId: string;
@@ -33,22 +39,44 @@ export function checkpointBytes(trainer: Trainer): Uint8Array {
   return encodeCheckpoint(trainer.net, trainer.config, trainer.dataset, trainer.step, { rng: JSON.stringify(trainer.rng.getState()) });
 }
 
+/** One checkpoint generation: checkpoint.safetensors and resume.safetensors of the same step. */
+export interface Generation {
+  step: number;
+  model: Uint8Array;
+  state: Uint8Array;
+}
+
+/** A generation of `trainer` as it is now; `fingerprint` is dataFingerprint of its data text. */
+export function generationOf(trainer: Trainer, fingerprint: string): Generation {
+  const model = checkpointBytes(trainer);
+  const state = resumeStateBytes(trainer, fingerprint, decodeSafetensors(model).metadata);
+  return { step: trainer.step, model, state };
+}
+
+export interface SessionOptions {
+  /**
+   * Receives every checkpoint generation, before its 'checkpoint' message is posted; training
+   * waits for it. A rejection (e.g. a full disk) ends the session with that error.
+   */
+  saveGeneration?: (generation: Generation) => void | Promise<void>;
+  /** Milliseconds: the clock for checkpointSeconds and the records' elapsedMs (Date.now unless a test injects one). */
+  clock?: () => number;
+}
+
 const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
-/**
- * Runs a session. `saveState`, when given, receives the resume state (resume.ts) right before
- * every checkpoint message, for callers that keep runs resumable (the CLI).
- */
 export async function runSession(
   msg: SessionStart,
   post: (m: FromWorker) => void,
   shouldStop: () => boolean,
-  saveState?: (step: number, bytes: Uint8Array) => void,
+  options: SessionOptions = {},
 ): Promise<RunSummary> {
   const { runId } = msg;
+  const { saveGeneration } = options;
+  const clock = options.clock ?? Date.now;
   let trainer: Trainer;
   let config: RunConfig;
-  const fingerprint = saveState || msg.resume || msg.keepResumable ? dataFingerprint(msg.dataText) : '';
+  const fingerprint = saveGeneration || msg.resume || msg.keepResumable ? dataFingerprint(msg.dataText) : '';
   try {
     // Whoever started us, the config is validated and its defaults filled here.
     config = validateConfig(msg.config, msg.config?.name ?? 'config').config;
@@ -61,15 +89,27 @@ export async function runSession(
     post({ type: 'done', runId, summary });
     return summary;
   }
-  const start = Date.now();
+  const start = clock();
   const window: { t: number; seen: number }[] = [{ t: start, seen: 0 }];
   let lastYield = start;
   let last: MetricsRecord | undefined;
   let summary: RunSummary | undefined;
-  const checkpoint = (): void => {
-    const state = saveState || msg.keepResumable ? resumeStateBytes(trainer, fingerprint) : undefined;
-    if (state) saveState?.(trainer.step, state);
-    post({ type: 'checkpoint', runId, step: trainer.step, bytes: checkpointBytes(trainer), ...(msg.keepResumable ? { resumeState: state } : {}) });
+  // A resumed run's step already has its generation on disk.
+  let checkpointStep = trainer.step;
+  let checkpointAt = start;
+  const checkpoint = async (): Promise<void> => {
+    if (trainer.step === checkpointStep) return;
+    let bytes: Uint8Array;
+    let resumeState: Uint8Array | undefined;
+    if (saveGeneration || msg.keepResumable) {
+      const generation = generationOf(trainer, fingerprint);
+      await saveGeneration?.(generation);
+      bytes = generation.model;
+      resumeState = generation.state;
+    } else bytes = checkpointBytes(trainer);
+    post({ type: 'checkpoint', runId, step: trainer.step, bytes, ...(msg.keepResumable ? { resumeState } : {}) });
+    checkpointStep = trainer.step;
+    checkpointAt = clock();
   };
   const isText = trainer.dataset.kind === 'text';
   while (trainer.step < config.steps) {
@@ -88,7 +128,7 @@ export async function runSession(
       summary = { status: err instanceof EngineError && err.code === 'diverged' ? 'diverged' : 'failed', step: trainer.step, message };
       break;
     }
-    const now = Date.now();
+    const now = clock();
     window.push({ t: now, seen: trainer.seen });
     if (window.length > 21) window.shift();
     const rate = (trainer.seen - window[0].seen) / Math.max(1e-3, (now - window[0].t) / 1000);
@@ -119,12 +159,12 @@ export async function runSession(
     last = rec;
     post({ type: 'metrics', runId, record: rec });
     if (r.diagnostics) post({ type: 'diagnostics', runId, record: r.diagnostics });
-    if (config.checkpointEvery > 0 && r.step % config.checkpointEvery === 0) {
-      checkpoint();
-    }
+    const everySteps = config.checkpointEvery > 0 && r.step % config.checkpointEvery === 0;
+    const everySeconds = config.checkpointSeconds > 0 && now - checkpointAt >= config.checkpointSeconds * 1000;
+    if (everySteps || everySeconds) await checkpoint();
     if (now - lastYield > 30) {
       await yieldToEventLoop();
-      lastYield = Date.now();
+      lastYield = clock();
     }
   }
   summary ??= { status: 'finished', step: trainer.step };
@@ -134,7 +174,7 @@ export async function runSession(
     summary.valLoss = last.valLoss;
     summary.valBpc = last.valBpc;
   }
-  if (trainer.step > 0) checkpoint();
+  if (trainer.step > 0) await checkpoint();
   post({ type: 'done', runId, summary });
   return summary;
 }

@@ -53,8 +53,10 @@ export interface RunConfig {
   spectrumEvery: number;
   /** Refuse data files larger than this. */
   maxFileBytes: number;
-  /** Forecasting: window length fed before predicting the next value. */
+  /** Also write a checkpoint generation every this many steps (0: none by steps). */
   checkpointEvery: number;
+  /** Write a checkpoint generation every this many seconds of training (0: none by time); also at the end however the run ends. */
+  checkpointSeconds: number;
 }
 
 export interface MetricsRecord {

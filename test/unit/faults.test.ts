@@ -25,6 +25,27 @@ function workdir(): string {
   return dir;
 }
 
+/** The lines of a JSONL file: every one but a torn last one (no newline) must parse. */
+function readJsonlLines(path: string): { records: unknown[]; torn: boolean } {
+  const raw = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  const lines = raw.split('\n');
+  const torn = !raw.endsWith('\n') && raw !== '';
+  const records = lines.slice(0, torn ? -1 : undefined).filter((l) => l !== '').map((l, i) => {
+    try {
+      return JSON.parse(l) as unknown;
+    } catch {
+      throw new Error(`${path} line ${i + 1} is not JSON: ${l.slice(0, 80)}`);
+    }
+  });
+  return { records, torn };
+}
+
+/** What a finished run leaves, to compare bit for bit: its metrics (without timings), checkpoint and resume state. */
+function runFiles(dir: string) {
+  const metrics = readRecords<MetricsRecord>(join(dir, 'metrics.jsonl')).map(({ elapsedMs: _e, charsPerSec: _c, ...m }) => m);
+  return { metrics, checkpoint: readFileSync(join(dir, 'checkpoint.safetensors')), state: readFileSync(join(dir, 'resume.safetensors')) };
+}
+
 /** Every line of a JSONL file parses (a half-written last line would not). */
 function readRecords<T>(path: string): T[] {
   const raw = readFileSync(path, 'utf8');
@@ -94,51 +115,64 @@ describe('faults survived (CLI, Node)', function () {
     tally.survived++;
   });
 
-  it('SIGKILL at random moments while checkpoints are written never leaves a bad checkpoint under the real name', async () => {
+  it('kill loop: SIGKILL at seeded random moments, inside checkpoint writes too; every run resumes, bit for bit', async function () {
     const dir = workdir();
     dirs.push(dir);
-    const rng = new Rng(31);
-    const kills = 20;
-    let midWrite = 0;
-    let checked = 0;
+    const rng = new Rng(17);
+    const steps = 80;
+    // A tiny model with a checkpoint generation every step: most of a run's time is spent writing them.
+    const args = ['train', 'p.txt', '--cell', 'lstm', '--hidden', '8', '--seq', '8', '--batch', '2', '--dropout', '0.1', '--steps', String(steps), '--diag-every', '0', '--eval-every', '20', '--checkpoint-every', '1'];
+    /** Starts a run; resolves once its folder exists, with how long it had lived and its exit. */
+    const start = async (out: string, env: NodeJS.ProcessEnv) => {
+      const child = spawn(process.execPath, [cli, ...args, '--out', out], { cwd: dir, stdio: 'ignore', env });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const deadline = Date.now() + 60_000;
+      while (!existsSync(join(out, 'config.json')) && child.exitCode === null) {
+        assert.ok(Date.now() < deadline, 'the run folder did not appear within 60 s');
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      return { child, exited, since: Date.now() };
+    };
+    const straight = await start(join(dir, 'straight'), process.env);
+    assert.equal(await straight.exited, 0);
+    // How long a run trains once its folder exists: kills fall inside that span.
+    const span = Date.now() - straight.since;
+    const reference = runFiles(join(dir, 'straight'));
+    const kills = 32;
+    const seen = { resumable: 0, exact: 0, midWrite: 0, betweenRenames: 0, beforeFirst: 0, torn: 0, finishedFirst: 0 };
     for (let k = 0; k < kills; k++) {
       tally.injected++;
       const out = join(dir, `run-${k}`);
-      // 2 MiB checkpoints every step (identity init starts at once): most of the time goes to writing them.
-      const child = spawn(process.execPath, [cli, 'train', 'p.txt', '--cell', 'rnn', '--init', 'identity', '--hidden', '512', '--seq', '2', '--batch', '1', '--steps', '100000', '--diag-every', '0', '--eval-every', '0', '--checkpoint-every', '1', '--out', out], { cwd: dir, stdio: 'ignore' });
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      const ckpt = join(out, 'checkpoint.safetensors');
-      const deadline = Date.now() + 60_000;
-      while (!existsSync(ckpt)) {
-        assert.ok(Date.now() < deadline, 'no checkpoint appeared within 60 s');
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      if (k % 2 === 0) {
-        // At a random moment.
-        await new Promise((r) => setTimeout(r, Math.floor(rng.uniform() * 400)));
+      // Odd kills: a 2 ms pause at each stage of a generation's write (4 per step), so that a kill
+      // at a random moment lands inside a write most of the time, often between its two renames.
+      // Every eighth: at once, most likely before the first checkpoint.
+      const run = await start(out, { ...process.env, ...(k % 2 ? { RNN_LAB_TEST_GENERATION_PAUSE_MS: '2' } : {}) });
+      await new Promise((r) => setTimeout(r, k % 8 === 0 ? 0 : Math.floor(rng.uniform() * span * 0.6)));
+      run.child.kill('SIGKILL');
+      const code = await run.exited;
+      if (code === 0) seen.finishedFirst++;
+      const names = readdirSync(out);
+      if (names.some((f) => f.includes('.tmp'))) seen.midWrite++;
+      if (!names.includes('resume.safetensors')) seen.beforeFirst++;
+      else if (!names.includes('checkpoint.safetensors') || decodeSafetensors(readFileSync(join(out, 'checkpoint.safetensors'))).metadata.step !== decodeSafetensors(readFileSync(join(out, 'resume.safetensors'))).metadata.step) seen.betweenRenames++;
+      if (readJsonlLines(join(out, 'metrics.jsonl')).torn) seen.torn++;
+      const resumed = spawnSync(process.execPath, [cli, 'train', '--resume', out], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+      if (code === 0) {
+        assert.match(resumed.stderr, new RegExp(`is already at step ${steps} of ${steps}`));
       } else {
-        // The moment a checkpoint's temp file appears, i.e. while it is being written.
-        const tmp = join(out, `checkpoint.safetensors.tmp-${child.pid}`);
-        await new Promise((r) => setTimeout(r, Math.floor(rng.uniform() * 100)));
-        while (!existsSync(tmp) && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+        assert.equal(resumed.status, 0, `kill ${k}: ${resumed.stderr}`);
       }
-      child.kill('SIGKILL');
-      await exited;
-      const leftovers = readdirSync(out).filter((f) => f.includes('.tmp'));
-      if (leftovers.length > 0) midWrite++;
-      const bytes = readFileSync(ckpt);
-      const model = loadCheckpoint(bytes, ckpt);
-      assert.equal(model.config.hidden, 512);
-      const step = Number(decodeSafetensors(bytes).metadata.step);
-      const metrics = readRecords<MetricsRecord>(join(out, 'metrics.jsonl'));
-      assert.ok(step >= 1 && step <= metrics.length, `checkpoint of step ${step}, ${metrics.length} metrics records`);
-      assert.deepEqual(metrics.map((x) => x.step), Array.from({ length: metrics.length }, (_, i) => i + 1));
-      checked++;
+      assert.deepEqual(readdirSync(out).filter((f) => f.includes('.tmp')), [], 'temp files left after the resume');
+      seen.resumable++;
+      const got = runFiles(out);
+      assert.deepEqual(got.metrics.map((m) => m.step), Array.from({ length: steps }, (_, i) => i + 1), `kill ${k}: the metrics do not read as one run`);
+      if (JSON.stringify(got.metrics) === JSON.stringify(reference.metrics) && got.checkpoint.equals(reference.checkpoint) && got.state.equals(reference.state)) seen.exact++;
       tally.survived++;
     }
-    console.log(`      ${kills} SIGKILLs (half at random moments, half as a checkpoint's temp file appeared): ${checked} checkpoints under the real name decoded; ${midWrite} kills landed mid-write (a .tmp file left beside it)`);
-    assert.equal(checked, kills);
-    assert.ok(midWrite >= 1, 'no kill landed while a checkpoint was being written: the test proved nothing');
+    console.log(`      kill loop: ${kills} kills, ${seen.resumable} resumable, ${seen.exact} bit-exact (${seen.midWrite} inside a generation's write, ${seen.betweenRenames} between its two renames, ${seen.beforeFirst} before the first checkpoint, ${seen.torn} with a torn last JSONL line, ${seen.finishedFirst} finished before the kill)`);
+    assert.equal(seen.resumable, kills);
+    assert.equal(seen.exact, kills);
+    assert.ok(seen.midWrite >= 3 && seen.betweenRenames >= 1, 'too few kills landed inside a generation write: the loop proved little');
   });
 
   it('a 100,000-step run keeps memory bounded; its metrics files grow linearly and nothing else does', () => {

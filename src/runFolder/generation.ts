@@ -1,0 +1,168 @@
+/**
+ * Checkpoint generations in a run folder, over a small file interface: no vscode, no node, so the
+ * CLI (node:fs) and the extension (vscode.workspace.fs) write and read them the same way.
+ *
+ * A generation is checkpoint.safetensors (the model: a PyTorch state_dict) and resume.safetensors
+ * (everything a training step reads, the parameters included: engine/resume.ts) of one step.
+ * Written as:
+ *   1. resume.safetensors.tmp, flushed      3. rename resume.safetensors.tmp -> resume.safetensors
+ *   2. checkpoint.safetensors.tmp, flushed  4. rename checkpoint.safetensors.tmp -> checkpoint.safetensors
+ *                                           5. flush the folder
+ * Step 3 is the commit point. Before it the previous generation is whole under the real names;
+ * after it resume.safetensors is the new one and, until step 4, checkpoint.safetensors is still
+ * the previous model: whole and loadable, one generation behind. A reader trusts the resume file
+ * and derives the model from it when the two disagree (readGeneration), so at every instant the
+ * real names hold a whole, matching (model, optimizer, RNG, data position) generation. A killed
+ * writer leaves only `*.tmp*` files, which removeStaleTemps clears when the run is opened again.
+ *
+ * Runs of the older two-file layout (a resume file without parameters) read as before: both
+ * files of the same step, or not resumable.
+ */
+import { EngineError } from '../engine/errors';
+import { checkpointFromState, resumeStateInfo, RESUME_FILE } from '../engine/resume';
+import { decodeSafetensors } from '../engine/safetensors';
+
+export const CHECKPOINT_FILE = 'checkpoint.safetensors';
+export { RESUME_FILE };
+
+/** File operations on paths relative to some root ('' is the root itself). */
+export interface GenerationFs {
+  /** The file's bytes, or undefined when it does not exist. */
+  read(path: string): Promise<Uint8Array | undefined>;
+  /** Creates or replaces the file. */
+  write(path: string, data: Uint8Array): Promise<void>;
+  /** Replaces `to` if it exists. */
+  rename(from: string, to: string): Promise<void>;
+  /** Removes the file; no error when it does not exist. */
+  remove(path: string): Promise<void>;
+  /** The names in a folder. */
+  list(dir: string): Promise<string[]>;
+  /**
+   * Flushes a file's (or a folder's) contents to the disk. Absent where the platform has no such
+   * call: vscode.workspace.fs has none, so there a generation is atomic against a killed writer
+   * but not against a power cut.
+   */
+  fsync?(path: string): Promise<void>;
+}
+
+/** One checkpoint generation's bytes. */
+export interface GenerationBytes {
+  step: number;
+  model: Uint8Array;
+  state: Uint8Array;
+}
+
+/** Where a generation write is: the test hook `pause` runs at each of these (a kill lands inside). */
+export type GenerationStage = 'state written' | 'model written' | 'committed' | 'renamed';
+
+const at = (dir: string, name: string) => (dir ? `${dir}/${name}` : name);
+
+/** A temp file of a writer (ours: `x.tmp`; older CLI writers: `x.tmp-<pid>`). */
+export const isTempName = (name: string) => /\.tmp(-\d+)?$/.test(name);
+
+/**
+ * Writes one generation into `dir` (see the header for the order). On any error the temp files
+ * are removed and the error is rethrown; the previous generation is untouched.
+ */
+export async function writeGeneration(fs: GenerationFs, dir: string, generation: GenerationBytes, pause?: (stage: GenerationStage) => Promise<void>): Promise<void> {
+  const state = at(dir, RESUME_FILE);
+  const model = at(dir, CHECKPOINT_FILE);
+  const stateTmp = `${state}.tmp`;
+  const modelTmp = `${model}.tmp`;
+  try {
+    await fs.write(stateTmp, generation.state);
+    await fs.fsync?.(stateTmp);
+    await pause?.('state written');
+    await fs.write(modelTmp, generation.model);
+    await fs.fsync?.(modelTmp);
+    await pause?.('model written');
+  } catch (e) {
+    await fs.remove(stateTmp).catch(() => {});
+    await fs.remove(modelTmp).catch(() => {});
+    throw e;
+  }
+  await fs.rename(stateTmp, state);
+  await pause?.('committed');
+  try {
+    await fs.rename(modelTmp, model);
+  } catch (e) {
+    // The generation is committed in the resume file; the model is derived from it when read.
+    await fs.remove(modelTmp).catch(() => {});
+    throw e;
+  }
+  await pause?.('renamed');
+  await fs.fsync?.(dir);
+}
+
+/** What a run folder holds of checkpoints. */
+export type StoredGeneration =
+  /** No checkpoint yet: the run was interrupted before its first one (or never trained). */
+  | { kind: 'none' }
+  /** A model but no resume state: an imported run, or a run of an older version. Loadable, not resumable. */
+  | { kind: 'model'; step: number; model: Uint8Array }
+  /**
+   * A whole generation. `modelBehind`: checkpoint.safetensors is missing or of another step (a
+   * writer stopped between its two renames); `model` is then derived from the resume file, and
+   * repairGeneration puts it under the real name.
+   */
+  | { kind: 'resumable'; step: number; model: Uint8Array; state: Uint8Array; modelBehind: boolean }
+  /** Files that cannot be resumed, and why (one line). */
+  | { kind: 'broken'; reason: string };
+
+function stepOf(bytes: Uint8Array, where: string): number | undefined {
+  try {
+    const step = Number(decodeSafetensors(bytes, where).metadata.step);
+    return Number.isSafeInteger(step) ? step : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads the generation under the real names of `dir` (temp files are never read). */
+export async function readGeneration(fs: GenerationFs, dir: string, where = dir): Promise<StoredGeneration> {
+  const [state, model] = await Promise.all([fs.read(at(dir, RESUME_FILE)), fs.read(at(dir, CHECKPOINT_FILE))]);
+  const modelStep = model ? stepOf(model, `${where}/${CHECKPOINT_FILE}`) : undefined;
+  if (!state) {
+    if (!model) return { kind: 'none' };
+    if (modelStep === undefined) return { kind: 'broken', reason: `${where}/${CHECKPOINT_FILE} is not a checkpoint RNN Lab can read` };
+    return { kind: 'model', step: modelStep, model };
+  }
+  try {
+    const stateWhere = `${where}/${RESUME_FILE}`;
+    const decoded = decodeSafetensors(state, stateWhere);
+    const { step, selfSufficient } = resumeStateInfo(decoded, stateWhere);
+    if (selfSufficient) {
+      if (model && modelStep === step) return { kind: 'resumable', step, model, state, modelBehind: false };
+      return { kind: 'resumable', step, model: checkpointFromState(decoded, stateWhere), state, modelBehind: true };
+    }
+    if (!model) return { kind: 'broken', reason: `${where} has ${RESUME_FILE} of step ${step} but no ${CHECKPOINT_FILE}` };
+    if (modelStep !== step) return { kind: 'broken', reason: `${where}/${RESUME_FILE} is of step ${step}, the checkpoint of step ${modelStep}` };
+    return { kind: 'resumable', step, model, state, modelBehind: false };
+  } catch (e) {
+    return { kind: 'broken', reason: e instanceof EngineError ? e.message : String(e) };
+  }
+}
+
+/**
+ * Puts a generation read with `modelBehind` whole under the real names: checkpoint.safetensors
+ * derived from the resume file, written atomically. Returns whether it wrote.
+ */
+export async function repairGeneration(fs: GenerationFs, dir: string, stored: StoredGeneration): Promise<boolean> {
+  if (stored.kind !== 'resumable' || !stored.modelBehind) return false;
+  const model = at(dir, CHECKPOINT_FILE);
+  await fs.write(`${model}.tmp`, stored.model);
+  await fs.fsync?.(`${model}.tmp`);
+  await fs.rename(`${model}.tmp`, model);
+  await fs.fsync?.(dir);
+  return true;
+}
+
+/**
+ * Removes the temp files a killed writer left in `dir` (`*.tmp`, `*.tmp-<pid>`). Only for a run no
+ * writer has open: when it is opened for resuming or inspecting. Returns the names removed.
+ */
+export async function removeStaleTemps(fs: GenerationFs, dir: string): Promise<string[]> {
+  const names = (await fs.list(dir)).filter(isTempName);
+  for (const name of names) await fs.remove(at(dir, name));
+  return names;
+}
