@@ -300,18 +300,20 @@ async function trainInDir(dir: string, config: RunConfig, text: string, quiet: b
 }
 
 /** export: a run's weights as a PyTorch state_dict file. */
-function exportRun(target: string, flags: Map<string, string>): void {
+async function exportRun(target: string, flags: Map<string, string>): Promise<void> {
   const dtypeFlag = (flags.get('dtype') ?? 'f64').toLowerCase();
   if (dtypeFlag !== 'f64' && dtypeFlag !== 'f32') throw new UsageError(`--dtype must be f64 or f32, got "${flags.get('dtype')}"`);
   const prefix = flags.get('prefix') ?? '';
   if (prefix && !/^[\w.]*\.$/.test(prefix)) throw new UsageError(`--prefix must be a module path ending in a dot (e.g. rnn.), got "${prefix}"`);
-  const ckpt = existsSync(join(target, 'checkpoint.safetensors')) ? join(target, 'checkpoint.safetensors') : target;
-  if (!existsSync(ckpt) || (ckpt === target && !/\.safetensors$/i.test(target))) {
+  const isRun = existsSync(target) && statSync(target).isDirectory();
+  const model = isRun ? await latestModel(target) : undefined;
+  const ckpt = model?.where ?? target;
+  if (!model && (!existsSync(ckpt) || !/\.safetensors$/i.test(target))) {
     throw new EngineError('bad-checkpoint', `${target} is neither a run directory with checkpoint.safetensors nor a .safetensors file`, 'Pick a run directory written by rnn-lab train.');
   }
-  const out = flags.get('out') ?? join(ckpt === target ? '.' : target, 'pytorch.safetensors');
+  const out = flags.get('out') ?? join(isRun ? target : '.', 'pytorch.safetensors');
   if (existsSync(out)) throw new EngineError('bad-config', `${out} already exists`, 'Pick another --out; export never overwrites a file.');
-  const result = exportStateDict(new Uint8Array(readFileSync(ckpt)), ckpt, dtypeFlag === 'f32' ? 'F32' : 'F64', prefix);
+  const result = exportStateDict(model?.bytes ?? new Uint8Array(readFileSync(ckpt)), ckpt, dtypeFlag === 'f32' ? 'F32' : 'F64', prefix);
   for (const w of result.warnings) console.error(`warning: ${w}`);
   writeAtomic(out, result.bytes);
   console.log(`wrote ${out} (${result.bytes.length.toLocaleString('en-US')} bytes, ${dtypeFlag}); in PyTorch:`);
@@ -370,15 +372,30 @@ function progressLine(r: MetricsRecord): string {
   return parts.join('  ');
 }
 
-/** Loads a run's final checkpoint into a Network. */
-export function loadRun(dir: string): LoadedModel {
-  const ckpt = join(dir, 'checkpoint.safetensors');
-  if (!existsSync(ckpt)) throw new EngineError('bad-checkpoint', `${dir} has no checkpoint.safetensors`, 'Train the run first, or pick another run directory.');
-  return loadCheckpoint(readFileSync(ckpt), ckpt);
+/**
+ * The model of a run's latest checkpoint generation, also while the run trains: a writer stopped
+ * between a generation's two renames leaves checkpoint.safetensors one behind, and the newer
+ * model is taken from resume.safetensors. Undefined when the run has no checkpoint yet.
+ */
+async function latestModel(dir: string): Promise<{ bytes: Uint8Array; where: string } | undefined> {
+  const stored = await readGeneration(nodeGenerationFs(dir), '', dir);
+  if (stored.kind === 'broken') throw new EngineError('bad-checkpoint', stored.reason, 'Pick a run written by RNN Lab.');
+  if (stored.kind === 'none') return undefined;
+  return { bytes: stored.model, where: join(dir, stored.kind === 'resumable' && stored.modelBehind ? RESUME_FILE : 'checkpoint.safetensors') };
 }
 
-function sample(dir: string, flags: Map<string, string>): string {
-  const { net, vocab } = loadRun(dir);
+/** Loads a run's latest checkpoint into a Network. */
+export async function loadRun(dir: string): Promise<LoadedModel> {
+  const model = await latestModel(dir);
+  if (!model) {
+    const hint = existsSync(join(dir, 'config.json')) ? 'It was interrupted before its first checkpoint: rnn-lab train --resume it, or pick another run.' : 'Train the run first, or pick another run directory.';
+    throw new EngineError('bad-checkpoint', `${dir} has no checkpoint.safetensors`, hint);
+  }
+  return loadCheckpoint(model.bytes, model.where);
+}
+
+async function sample(dir: string, flags: Map<string, string>): Promise<string> {
+  const { net, vocab } = await loadRun(dir);
   if (!vocab) throw new EngineError('bad-config', `${dir} is a forecasting run`, 'Sampling text needs a character-LM run.');
   const num = (k: string, d: number) => {
     const v = flags.get(k);
@@ -464,7 +481,7 @@ async function demo(): Promise<void> {
   console.log('\nsamples (temperature 0.7, primed with "Elizabeth"):\n');
   for (const seed of [1, 2]) {
     console.log('---');
-    console.log('Elizabeth' + sample(dir, new Map([['temperature', '0.7'], ['length', '240'], ['prime', 'Elizabeth'], ['seed', String(seed)]])));
+    console.log('Elizabeth' + (await sample(dir, new Map([['temperature', '0.7'], ['length', '240'], ['prime', 'Elizabeth'], ['seed', String(seed)]]))));
   }
   console.log('---\n');
   console.log(report(dir));
@@ -511,7 +528,7 @@ async function main(argv: string[]): Promise<number> {
       else await train(one('data FILE'), flags);
       return Number(process.exitCode ?? 0);
     case 'sample':
-      console.log(sample(one('RUN_DIR'), flags));
+      console.log(await sample(one('RUN_DIR'), flags));
       return 0;
     case 'report':
       console.log(report(one('RUN_DIR')));
@@ -523,7 +540,7 @@ async function main(argv: string[]): Promise<number> {
       await demo();
       return 0;
     case 'export':
-      exportRun(one('RUN_DIR (or checkpoint .safetensors file)'), flags);
+      await exportRun(one('RUN_DIR (or checkpoint .safetensors file)'), flags);
       return 0;
     case 'import':
       importRun(one('FILE.safetensors'), flags);

@@ -5,7 +5,7 @@
  * runFolder/generation.ts over nodeGenerationFs.
  */
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { EngineError } from '../engine/errors';
 import { jsonlChunkName, parseJsonl, type RunConfig } from '../protocol';
@@ -47,6 +47,8 @@ export function nodeGenerationFs(root: string): GenerationFs {
   return {
     async read(p) {
       try {
+        // A FIFO or device under a checkpoint's name would block the read or never end: refused unopened.
+        if (!(await stat(full(p))).isFile()) throw new EngineError('bad-checkpoint', `${full(p)} is not a regular file`, 'Remove it; a run folder holds only files RNN Lab wrote.');
         return new Uint8Array(await readFile(full(p)));
       } catch (e) {
         if ((e as { code?: string }).code === 'ENOENT') return undefined;
