@@ -143,11 +143,24 @@ describe('faults survived (CLI, Node)', function () {
     for (let k = 0; k < kills; k++) {
       tally.injected++;
       const out = join(dir, `run-${k}`);
-      // Odd kills: a 2 ms pause at each stage of a generation's write (4 per step), so that a kill
-      // at a random moment lands inside a write most of the time, often between its two renames.
-      // Every eighth: at once, most likely before the first checkpoint.
-      const run = await start(out, { ...process.env, ...(k % 2 ? { RNN_LAB_TEST_GENERATION_PAUSE_MS: '2' } : {}) });
-      await new Promise((r) => setTimeout(r, k % 8 === 0 ? 0 : Math.floor(rng.uniform() * span * 0.6)));
+      // Four kinds, in turn: at a random moment (every eighth kill at once, most likely before the
+      // first checkpoint); at a random moment with a 2 ms pause at each stage of a generation's
+      // write (RNN_LAB_TEST_GENERATION_PAUSE_MS), so it often lands inside one; and, with 15 ms
+      // pauses, after a random share of the run at the first moment the folder shows a generation written but
+      // not committed (resume.safetensors.tmp), or committed but not complete (only
+      // checkpoint.safetensors.tmp left): the kill lands there whatever the machine's speed.
+      const kind = k % 4;
+      const pause = kind === 0 ? {} : { RNN_LAB_TEST_GENERATION_PAUSE_MS: kind === 1 ? '2' : '15' };
+      const run = await start(out, { ...process.env, ...pause });
+      if (kind < 2) await new Promise((r) => setTimeout(r, k % 8 === 0 ? 0 : Math.floor(rng.uniform() * span * 0.6)));
+      else {
+        // After a random share (up to half) of the run's records, at the next such moment.
+        const bytes = Math.floor(rng.uniform() * 0.5 * statSync(join(dir, 'straight', 'metrics.jsonl')).size);
+        const metrics = join(out, 'metrics.jsonl');
+        while (run.child.exitCode === null && !(existsSync(metrics) && statSync(metrics).size >= bytes)) await new Promise((r) => setTimeout(r, 2));
+        const want = (names: string[]) => (kind === 2 ? names.includes('resume.safetensors.tmp') : names.includes('checkpoint.safetensors.tmp') && !names.includes('resume.safetensors.tmp'));
+        while (run.child.exitCode === null && !want(readdirSync(out))) await new Promise((r) => setTimeout(r, 1));
+      }
       run.child.kill('SIGKILL');
       const code = await run.exited;
       if (code === 0) seen.finishedFirst++;
@@ -172,7 +185,7 @@ describe('faults survived (CLI, Node)', function () {
     console.log(`      kill loop: ${kills} kills, ${seen.resumable} resumable, ${seen.exact} bit-exact (${seen.midWrite} inside a generation's write, ${seen.betweenRenames} between its two renames, ${seen.beforeFirst} before the first checkpoint, ${seen.torn} with a torn last JSONL line, ${seen.finishedFirst} finished before the kill)`);
     assert.equal(seen.resumable, kills);
     assert.equal(seen.exact, kills);
-    assert.ok(seen.midWrite >= 3 && seen.betweenRenames >= 1, 'too few kills landed inside a generation write: the loop proved little');
+    assert.ok(seen.midWrite >= 16 && seen.betweenRenames >= 8, 'too few kills landed inside a generation write: the loop proved little');
   });
 
   it('SIGINT, SIGTERM and SIGHUP: a last checkpoint at the step reached and the summary, exit 130, 143, 129; the run resumes', async () => {
