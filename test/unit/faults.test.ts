@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { loadCheckpoint } from '../../src/engine/checkpoint';
 import { decodeSafetensors } from '../../src/engine/safetensors';
 import { Rng } from '../../src/engine/random';
-import type { MetricsRecord, RunConfig, RunSummary } from '../../src/protocol';
+import type { MetricsRecord, RunConfig, RunSummary } from '../../src/protocol/config';
 
 const root = join(__dirname, '../..');
 const cli = join(root, 'dist/cli.js');

@@ -5,14 +5,16 @@
  * real processes (kill loop, signals, full disk, closed stdout) are in faults.test.ts.
  */
 import * as assert from 'node:assert/strict';
-import type { FromWorker, MetricsRecord, RunConfig } from '../../src/protocol';
+import type { MetricsRecord, RunConfig } from '../../src/protocol/config';
+import type { FromWorker } from '../../src/protocol/trainingWorker';
 import { loadCheckpoint } from '../../src/engine/checkpoint';
 import { DEFAULT_CONFIG, validateConfig } from '../../src/engine/config';
 import { checkpointFromState, dataFingerprint } from '../../src/engine/resume';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../../src/engine/safetensors';
 import { datasetFor, generationOf, runSession, type Generation } from '../../src/engine/session';
 import { Trainer } from '../../src/engine/trainer';
-import { readGeneration, removeStaleTemps, repairGeneration, writeGeneration, type GenerationFs } from '../../src/runFolder/generation';
+import { readGeneration, removeStaleTemps, repairGeneration, writeGeneration } from '../../src/runFolder/generation';
+import type { RunFs } from '../../src/runFolder/runFolder';
 import { repairJsonl, repairJsonlChunks, resumedConfig } from '../../src/runFolder/repair';
 
 const text = 'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. '.repeat(20);
@@ -21,21 +23,28 @@ const config = (over: Partial<RunConfig> = {}): RunConfig => validateConfig({ ..
 class Crash extends Error {}
 
 /**
- * A GenerationFs in memory. After `budget` operations it "crashes": the operation that exceeds it
- * does nothing (a write leaves the first half of its bytes, as a killed writer may) and throws,
- * and so does every later one, as if the process had died there.
+ * A RunFs in memory (flat: folders are name prefixes). After `budget` changing operations it
+ * "crashes": the operation that exceeds it does nothing (a file write leaves the first half of its
+ * bytes, as a killed writer may) and throws, and so does every later one, as if the process had
+ * died there.
  */
-class MemoryFs implements GenerationFs {
+class MemoryFs implements RunFs {
   files = new Map<string, Uint8Array>();
   ops = 0;
   budget = Infinity;
   private spend(): void {
     if (++this.ops > this.budget) throw new Crash('crashed');
   }
-  async read(p: string) {
-    return this.files.get(p);
+  async readFile(p: string) {
+    const data = this.files.get(p);
+    if (!data) throw new Error(`no ${p}`);
+    return data;
   }
-  async write(p: string, data: Uint8Array) {
+  async exists(p: string) {
+    return this.files.has(p);
+  }
+  async createDirectory() {}
+  async writeFile(p: string, data: Uint8Array) {
     if (this.ops + 1 > this.budget) this.files.set(p, data.slice(0, data.length >> 1));
     this.spend();
     this.files.set(p, data.slice());
@@ -47,12 +56,12 @@ class MemoryFs implements GenerationFs {
     this.files.delete(from);
     this.files.set(to, data);
   }
-  async remove(p: string) {
+  async delete(p: string) {
     this.spend();
     this.files.delete(p);
   }
-  async list(dir: string) {
-    return [...this.files.keys()].filter((p) => p.startsWith(`${dir}/`)).map((p) => p.slice(dir.length + 1));
+  async readDirectory(dir: string): Promise<[string, boolean][]> {
+    return [...this.files.keys()].filter((p) => p.startsWith(`${dir}/`)).map((p): [string, boolean] => [p.slice(dir.length + 1), false]);
   }
   async fsync() {
     this.spend();
@@ -122,9 +131,9 @@ describe('checkpoint generations (runFolder/generation.ts)', () => {
     const fs = new MemoryFs();
     await writeGeneration(fs, 'run', g4);
     const full = Object.assign(Object.create(fs) as MemoryFs, {
-      write: async (p: string, data: Uint8Array) => {
+      writeFile: async (p: string, data: Uint8Array) => {
         if (p.startsWith('run/checkpoint')) throw Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' });
-        return fs.write(p, data);
+        return fs.writeFile(p, data);
       },
     });
     await assert.rejects(writeGeneration(full, 'run', g6), /ENOSPC/);
@@ -153,7 +162,7 @@ describe('checkpoint generations (runFolder/generation.ts)', () => {
 });
 
 describe('periodic checkpoints (engine session, injected clock)', () => {
-  /** A session whose clock reads 1 s per step trained; returns the steps of its generations and its records. */
+  /** A session whose clock reads 1 s per step trained; returns the generations it posted and its records. */
   async function run(over: Partial<RunConfig>) {
     let t = 0;
     const saved: Generation[] = [];
@@ -163,8 +172,9 @@ describe('periodic checkpoints (engine session, injected clock)', () => {
         metrics.push(m.record);
         t = m.record.step * 1000;
       }
+      if (m.type === 'checkpoint') saved.push({ step: m.step, model: m.bytes, state: m.resumeState! });
     };
-    const summary = await runSession({ runId: 'r', config: config(over), dataText: text }, post, () => false, { clock: () => t, saveGeneration: (g) => void saved.push(g) });
+    const summary = await runSession({ runId: 'r', config: config(over), dataText: text, keepResumable: true }, post, () => false, { clock: () => t });
     return { saved, metrics, summary };
   }
 
@@ -186,7 +196,11 @@ describe('periodic checkpoints (engine session, injected clock)', () => {
   it('a stopped run writes its last checkpoint at the step it stopped', async () => {
     const saved: number[] = [];
     let steps = 0;
-    const summary = await runSession({ runId: 'r', config: config({ checkpointSeconds: 0 }), dataText: text }, (m) => void (m.type === 'metrics' && steps++), () => steps >= 9, { saveGeneration: (g) => void saved.push(g.step) });
+    const post = (m: FromWorker) => {
+      if (m.type === 'metrics') steps++;
+      if (m.type === 'checkpoint') saved.push(m.step);
+    };
+    const summary = await runSession({ runId: 'r', config: config({ checkpointSeconds: 0 }), dataText: text, keepResumable: true }, post, () => steps >= 9);
     assert.equal(summary.status, 'stopped');
     assert.deepEqual(saved, [9]);
   });
@@ -211,13 +225,13 @@ describe('resume repairs (runFolder/repair.ts)', () => {
     assert.throws(() => repairJsonl(`${r(1)}\n{oops\n${r(3)}\n`, 5, 'run/metrics.jsonl'), /^EngineError: run\/metrics\.jsonl line 2 is not a JSON record$/);
   });
 
-  it('JSONL chunks: newest first, those wholly past the checkpoint removed, the one holding it cut, older ones unread', () => {
+  it('JSONL chunks: newest first, those wholly past the checkpoint removed, the one holding it cut, older ones unread', async () => {
     const chunks = [`${r(1)}\n${r(2)}\n`, `${r(3)}\n${r(4)}\n${r(5)}\n`, `${r(6)}\n{"ty`];
     const read: number[] = [];
-    const out = repairJsonlChunks((i) => (read.push(i), chunks[i]), 3, 4, (i) => `c${i}`);
+    const out = await repairJsonlChunks(async (i) => (read.push(i), chunks[i]), 3, 4, (i) => `c${i}`);
     assert.deepEqual(out, [undefined, `${r(3)}\n${r(4)}\n`, null]);
     assert.deepEqual(read, [2, 1]);
-    assert.deepEqual(repairJsonlChunks((i) => chunks[i], 3, 0, (i) => `c${i}`), ['', null, null]);
+    assert.deepEqual(await repairJsonlChunks(async (i) => chunks[i], 3, 0, (i) => `c${i}`), ['', null, null]);
   });
 
   it('an edited config.json: fields that only say how long and what to record are honoured; others refused in one line naming the field', () => {
