@@ -90,8 +90,8 @@ export async function runSession(
   let lastYield = start;
   let last: MetricsRecord | undefined;
   let summary: RunSummary | undefined;
-  // A resumed run's step already has its generation on disk.
-  let checkpointStep = trainer.step;
+  // The step of the last generation posted (none yet: a resumed run may be written into a new folder).
+  let checkpointStep = -1;
   let checkpointAt = start;
   const checkpoint = (): void => {
     if (trainer.step === checkpointStep) return;
@@ -166,6 +166,7 @@ export async function runSession(
     summary.valBpc = last.valBpc;
   }
   if (trainer.step > 0) checkpoint();
+  if (checkpointStep >= 0) summary.checkpointStep = checkpointStep;
   post({ type: 'done', runId, summary });
   return summary;
 }

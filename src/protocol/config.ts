@@ -136,6 +136,8 @@ export interface RunSummary {
   status: RunStatus;
   message?: string;
   step: number;
+  /** The step of the run's last checkpoint generation on disk; absent when it has none (interrupted before its first). */
+  checkpointStep?: number;
   loss?: number;
   bpc?: number;
   valLoss?: number;

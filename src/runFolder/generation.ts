@@ -145,3 +145,36 @@ export async function removeStaleTemps(fs: RunFs, dir: string): Promise<string[]
   for (const name of names) await fs.delete(at(dir, name));
   return names;
 }
+
+/** `__metadata__.step` from a safetensors file's header alone (no tensor decoded); undefined if it has none or is damaged. */
+function headerStep(bytes: Uint8Array): number | undefined {
+  if (bytes.length < 8) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const length = Number(view.getBigUint64(0, true));
+  if (length > bytes.length - 8) return undefined;
+  try {
+    const step = Number((JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length))) as { __metadata__?: { step?: unknown } }).__metadata__?.step);
+    return Number.isSafeInteger(step) && step >= 0 ? step : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The step of the generation under the real names of run `id` (the resume file's: it is the
+ * commit point; else the model's), read from the headers only; undefined when there is none.
+ */
+export async function storedGenerationStep(fs: RunFs, id: string): Promise<number | undefined> {
+  for (const name of [RESUME_FILE, CHECKPOINT_FILE]) {
+    const bytes = await readIfThere(fs, at(id, name)).catch(() => undefined);
+    const step = bytes && headerStep(bytes);
+    if (step !== undefined) return step;
+  }
+  return undefined;
+}
+
+/** How much of a stopped run was kept, in the Runs view's words. */
+export function keptDescription(step: number, checkpointStep: number | undefined): string {
+  const stopped = `stopped at step ${step.toLocaleString('en-US')}`;
+  return checkpointStep === undefined ? `${stopped}; interrupted before its first checkpoint` : `${stopped}; checkpoint at step ${checkpointStep.toLocaleString('en-US')}`;
+}

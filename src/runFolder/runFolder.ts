@@ -14,7 +14,7 @@
 import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunStatus, RunSummary } from '../protocol/config';
 import { RESUME_FILE } from '../engine/resume';
 import { jsonlChunkName, parseJsonl, type ParsedJsonl } from '../protocol/jsonl';
-import { writeGeneration, type GenerationStage } from './generation';
+import { storedGenerationStep, writeGeneration, type GenerationStage } from './generation';
 
 /** File operations on paths relative to the run store's root ('' is the root itself). */
 export interface RunFs {
@@ -63,7 +63,7 @@ export function runPath(id: string, file: string): string {
 }
 
 /** Why a run without summary.json is 'stopped': its window closed (or crashed) while it trained. */
-export const interruptedMessage = 'interrupted: the window closed while it trained; its records up to then are kept';
+export const interruptedMessage = 'interrupted: the window closed while it trained; its records up to then are kept, and Resume Run continues it from its last checkpoint';
 
 /** `YYYYMMDD-HHMMSS` in UTC. */
 export function runStamp(now: Date): string {
@@ -294,11 +294,12 @@ async function lastChunkRecords(fs: RunFs, id: string, file: RecordsFile): Promi
  * decides; without one the run was interrupted (window closed, host crashed) and is 'stopped',
  * and its summary is rebuilt from the last metrics record so step and loss still show.
  */
-export function deriveSummary(open: boolean, stored: RunSummary | undefined, metrics: readonly MetricsRecord[]): { status: RunStatus; summary?: RunSummary } {
+export function deriveSummary(open: boolean, stored: RunSummary | undefined, metrics: readonly MetricsRecord[], checkpointStep?: number): { status: RunStatus; summary?: RunSummary } {
   if (open) return { status: 'running' };
   if (stored && typeof stored.status === 'string') return { status: stored.status, summary: stored };
   const last = metrics.at(-1);
   const summary: RunSummary = { status: 'stopped', step: last?.step ?? 0, message: interruptedMessage };
+  if (checkpointStep !== undefined) summary.checkpointStep = checkpointStep;
   if (last) {
     summary.loss = last.loss;
     if (last.bpc !== undefined) summary.bpc = last.bpc;
@@ -346,7 +347,7 @@ export async function listRuns(fs: RunFs, isOpen: (id: string) => boolean, inter
       const cached = !open && !stored ? interrupted?.get(id) : undefined;
       if (cached) return { id, config, status: cached.status, summary: cached };
       const metrics = !open && !stored ? await lastChunkRecords(fs, id, runFiles.metrics) : [];
-      const derived = deriveSummary(open, stored, metrics);
+      const derived = deriveSummary(open, stored, metrics, !open && !stored ? await storedGenerationStep(fs, id) : undefined);
       if (!open && !stored && derived.summary) interrupted?.set(id, derived.summary);
       return { id, config, ...derived };
     }),

@@ -13,8 +13,8 @@ import { checkpointFromState, dataFingerprint } from '../../src/engine/resume';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../../src/engine/safetensors';
 import { datasetFor, generationOf, runSession, type Generation } from '../../src/engine/session';
 import { Trainer } from '../../src/engine/trainer';
-import { readGeneration, removeStaleTemps, repairGeneration, writeGeneration } from '../../src/runFolder/generation';
-import type { RunFs } from '../../src/runFolder/runFolder';
+import { keptDescription, readGeneration, removeStaleTemps, repairGeneration, storedGenerationStep, writeGeneration } from '../../src/runFolder/generation';
+import { deriveSummary, type RunFs } from '../../src/runFolder/runFolder';
 import { repairJsonl, repairJsonlChunks, resumedConfig } from '../../src/runFolder/repair';
 
 const text = 'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. '.repeat(20);
@@ -140,6 +140,22 @@ describe('checkpoint generations (runFolder/generation.ts)', () => {
     assert.deepEqual([...fs.files.keys()].sort(), ['run/checkpoint.safetensors', 'run/resume.safetensors']);
     const stored = await readGeneration(fs, 'run');
     assert.ok(stored.kind === 'resumable' && stored.step === 4 && !stored.modelBehind);
+  });
+
+  it('how much a stopped run kept: the generation step from the headers alone, in the Runs view\'s words', async () => {
+    const fs = new MemoryFs();
+    assert.equal(await storedGenerationStep(fs, 'run'), undefined);
+    assert.equal(keptDescription(1840, undefined), 'stopped at step 1,840; interrupted before its first checkpoint');
+    await writeGeneration(fs, 'run', g4);
+    await writeGeneration(fs, 'run', g6);
+    assert.equal(await storedGenerationStep(fs, 'run'), 6);
+    // Killed between the renames: the resume file (the commit point) says which generation it is.
+    fs.files.set('run/checkpoint.safetensors', g4.model);
+    assert.equal(await storedGenerationStep(fs, 'run'), 6);
+    assert.equal(keptDescription(1840, 1800), 'stopped at step 1,840; checkpoint at step 1,800');
+    const metrics = [{ type: 'metrics', step: 9, loss: 2 }] as MetricsRecord[];
+    assert.equal(deriveSummary(false, undefined, metrics, 6).summary?.checkpointStep, 6);
+    assert.equal(deriveSummary(false, undefined, metrics).summary?.checkpointStep, undefined);
   });
 
   it('runs of the older layout (resume state without the weights) read as before: the same step, or refused with both steps named', async () => {
