@@ -4,7 +4,7 @@
  * Usage errors and errors a user can cause print one line and exit 2.
  */
 import { readFileSync, existsSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { DiagnosticsRecord, GruVariant, MetricsRecord, RunConfig, RunSummary } from '../protocol/config';
 import type { FromWorker } from '../protocol/trainingWorker';
 import { validateConfig, DEFAULT_CONFIG } from '../engine/config';
@@ -20,7 +20,7 @@ import { exportStateDict, importAsRun, vocabularyFrom } from '../engine/interop'
 import { Trainer } from '../engine/trainer';
 import { runBench } from './bench';
 import { benchChild } from './bench/child';
-import { readGeneration, removeStaleTemps, repairGeneration, type GenerationStage } from '../runFolder/generation';
+import { latestModel, noModelYet, readGeneration, removeStaleTemps, repairGeneration, type GenerationStage } from '../runFolder/generation';
 import { repairJsonlChunks, resumedConfig } from '../runFolder/repair';
 import { appendRecord, chunkNames, importedRunFiles, lastChunkName, readText, runFiles, runPath, writeAtomic, writeCheckpoint, writeConfig, writeSummary } from '../runFolder/runFolder';
 import { createRunDir, readRecords, runDir, writeFileAtomic, writeRunDirWhole, type RunDir } from './runDir';
@@ -326,7 +326,8 @@ async function exportRun(target: string, flags: Map<string, string>): Promise<vo
   const prefix = flags.get('prefix') ?? '';
   if (prefix && !/^[\w.]*\.$/.test(prefix)) throw new UsageError(`--prefix must be a module path ending in a dot (e.g. rnn.), got "${prefix}"`);
   const isRun = existsSync(target) && statSync(target).isDirectory();
-  const model = isRun ? await latestModel(target) : undefined;
+  const found = isRun ? await latestModel(runDir(target).fs, runDir(target).id) : undefined;
+  const model = found && !('problem' in found) ? { bytes: found.bytes, where: join(dirname(target), found.where) } : undefined;
   const ckpt = model?.where ?? target;
   if (!model && (!existsSync(ckpt) || !/\.safetensors$/i.test(target))) {
     throw new EngineError('bad-checkpoint', `${target} is neither a run directory with checkpoint.safetensors nor a .safetensors file`, 'Pick a run directory written by rnn-lab train.');
@@ -385,27 +386,15 @@ function progressLine(r: MetricsRecord): string {
   return parts.join('  ');
 }
 
-/**
- * The model of a run's latest checkpoint generation, also while the run trains: a writer stopped
- * between a generation's two renames leaves checkpoint.safetensors one behind, and the newer
- * model is taken from resume.safetensors. Undefined when the run has no checkpoint yet.
- */
-async function latestModel(dir: string): Promise<{ bytes: Uint8Array; where: string } | undefined> {
-  const { fs, id } = runDir(dir);
-  const stored = await readGeneration(fs, id, dir);
-  if (stored.kind === 'broken') throw new EngineError('bad-checkpoint', stored.reason, 'Pick a run written by RNN Lab.');
-  if (stored.kind === 'none') return undefined;
-  return { bytes: stored.model, where: join(dir, stored.kind === 'resumable' && stored.modelBehind ? runFiles.resume : runFiles.checkpoint) };
-}
-
-/** Loads a run's latest checkpoint into a Network. */
+/** Loads a run's latest checkpoint (runFolder/generation.ts latestModel: also while it trains) into a Network. */
 export async function loadRun(dir: string): Promise<LoadedModel> {
-  const model = await latestModel(dir);
-  if (!model) {
-    const hint = existsSync(join(dir, 'config.json')) ? 'It was interrupted before its first checkpoint: rnn-lab train --resume it, or pick another run.' : 'Train the run first, or pick another run directory.';
-    throw new EngineError('bad-checkpoint', `${dir} has no checkpoint.safetensors`, hint);
+  const { fs, id } = runDir(dir);
+  const model = await latestModel(fs, id);
+  if ('problem' in model) {
+    if (!existsSync(join(dir, runFiles.config))) throw new EngineError('bad-checkpoint', `${dir} has no ${runFiles.checkpoint}`, 'Train the run first, or pick another run directory.');
+    throw new EngineError('bad-checkpoint', `${dir} has no model: ${model.problem}`, model.problem === noModelYet ? 'rnn-lab train --resume it, or pick another run.' : 'Pick another run.');
   }
-  return loadCheckpoint(model.bytes, model.where);
+  return loadCheckpoint(model.bytes, join(dirname(dir), model.where));
 }
 
 async function sample(dir: string, flags: Map<string, string>): Promise<string> {

@@ -178,3 +178,25 @@ export function keptDescription(step: number, checkpointStep: number | undefined
   const stopped = `stopped at step ${step.toLocaleString('en-US')}`;
   return checkpointStep === undefined ? `${stopped}; interrupted before its first checkpoint` : `${stopped}; checkpoint at step ${checkpointStep.toLocaleString('en-US')}`;
 }
+
+/** Why a run has no model to load, in the words the pickers and commands use. */
+export const noModelYet = 'interrupted before its first checkpoint';
+
+/**
+ * The model of a run's latest checkpoint generation, also while the run trains (a writer between a
+ * generation's two renames leaves checkpoint.safetensors one behind: the newer model is derived
+ * from resume.safetensors). `where` names the file it came from; `problem` says why there is none.
+ */
+export async function latestModel(fs: RunFs, id: string): Promise<{ bytes: Uint8Array; where: string; step: number } | { problem: string }> {
+  const stored = await readGeneration(fs, id);
+  switch (stored.kind) {
+    case 'none':
+      return { problem: noModelYet };
+    case 'broken':
+      return { problem: stored.reason };
+    case 'model':
+      return { bytes: stored.model, where: at(id, CHECKPOINT_FILE), step: stored.step };
+    case 'resumable':
+      return { bytes: stored.model, where: at(id, stored.modelBehind ? RESUME_FILE : CHECKPOINT_FILE), step: stored.step };
+  }
+}
