@@ -231,8 +231,8 @@ export async function lastChunkName(fs: RunFs, id: string, file: RecordsFile): P
 /**
  * Characters per JSONL chunk before the extension starts the next one: about 1 MB. Every flush
  * joins and encodes the current chunk whole on the extension host (workspace.fs has no append),
- * so this bounds how long one flush holds the host (hostWork's 'run store flush'; the CHANGELOG
- * has the figures that chose it).
+ * so this bounds how long one flush holds the host (hostWork's 'run store flush'; the README's
+ * Testing part has the figures that chose it).
  */
 export const JSONL_CHUNK_CHARS = 1_000_000;
 

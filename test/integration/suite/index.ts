@@ -5,6 +5,7 @@ import { runMocha } from './setup';
 import './extension.test';
 import './trainingSession.test';
 import './train.test';
+import './reveal.test';
 import './sampleDelete.test';
 import './importCheckpoint.test';
 import './selection.test';
