@@ -200,3 +200,8 @@ export async function latestModel(fs: RunFs, id: string): Promise<{ bytes: Uint8
       return { bytes: stored.model, where: at(id, stored.modelBehind ? RESUME_FILE : CHECKPOINT_FILE), step: stored.step };
   }
 }
+
+/** Whether run `id` has a model to load (a checkpoint, or a resume state that holds one), without reading either. */
+export async function hasModel(fs: RunFs, id: string): Promise<boolean> {
+  return (await fs.exists(at(id, CHECKPOINT_FILE))) || (await fs.exists(at(id, RESUME_FILE)));
+}
