@@ -4,7 +4,7 @@
  * Usage errors and errors a user can cause print one line and exit 2.
  */
 import { readFileSync, existsSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { DiagnosticsRecord, GruVariant, MetricsRecord, RunConfig, RunSummary } from '../protocol/config';
 import type { FromWorker } from '../protocol/trainingWorker';
 import { validateConfig, DEFAULT_CONFIG } from '../engine/config';
@@ -16,13 +16,14 @@ import { Rng } from '../engine/random';
 import { sampleText } from '../engine/sample';
 import { datasetFor, runSession, type SessionStart } from '../engine/session';
 import { dataFingerprint, restoreTrainer } from '../engine/resume';
-import { decodeSafetensors } from '../engine/safetensors';
 import { exportStateDict, importAsRun, vocabularyFrom } from '../engine/interop';
 import { Trainer } from '../engine/trainer';
 import { runBench } from './bench';
 import { benchChild } from './bench/child';
-import { appendRecord, importedRunFiles, lastChunkName, runFiles, runPath, writeAtomic, writeCheckpoint, writeConfig, writeSummary } from '../runFolder/runFolder';
-import { createRunDir, readRecordChunksStrict, readRecords, runDir, writeFileAtomic, writeRunDirWhole, type RunDir } from './runDir';
+import { latestModel, noModelYet, readGeneration, removeStaleTemps, repairGeneration, type GenerationStage } from '../runFolder/generation';
+import { repairJsonlChunks, resumedConfig } from '../runFolder/repair';
+import { appendRecord, chunkNames, importedRunFiles, lastChunkName, readText, runFiles, runPath, writeAtomic, writeCheckpoint, writeConfig, writeSummary } from '../runFolder/runFolder';
+import { createRunDir, readRecords, runDir, writeFileAtomic, writeRunDirWhole, type RunDir } from './runDir';
 
 class UsageError extends Error {}
 
@@ -31,10 +32,14 @@ const HELP: Record<string, string> = {
               [--batch N] [--steps N] [--lr X] [--optim adam|sgd|rmsprop|adagrad] [--clip X]
               [--clip-mode norm|value|none] [--init orthogonal|identity|gaussian] [--scale X]
               [--task charlm|forecast] [--columns a,b] [--seed N] [--diag-every N] [--out RUN_DIR]
+              [--checkpoint-seconds S] [--checkpoint-every N]
        rnn-lab train --resume RUN_DIR [--steps N] [FILE]
   Trains on a text file (character LM) or a CSV column (forecasting); writes a run directory.
-  --resume continues a run from its last checkpoint (and resume.safetensors: optimizer, RNG,
-  data position, carried state) exactly as if it had not stopped; --steps raises its total.`,
+  A checkpoint (model and resume state) is written every 30 s of training (--checkpoint-seconds),
+  every N steps if --checkpoint-every is given, and at the end; Ctrl-C, SIGTERM and SIGHUP write
+  one and exit 130, 143, 129.
+  --resume continues a run from its last checkpoint (optimizer, RNG, data position, carried
+  state) exactly as if it had not stopped, however it stopped; --steps raises its total.`,
   sample: `rnn-lab sample RUN_DIR [--temperature X] [--length N] [--prime TEXT] [--top-k N] [--seed N]
   Prints text sampled from a trained character model.`,
   report: `rnn-lab report RUN_DIR
@@ -91,7 +96,7 @@ const FLAG_KEYS: Record<string, [keyof RunConfig, 'num' | 'str' | 'list']> = {
   scale: ['hiddenScale', 'num'], 'forget-bias': ['forgetBias', 'num'], seed: ['seed', 'num'], task: ['task', 'str'],
   columns: ['columns', 'list'], 'val-fraction': ['valFraction', 'num'], 'eval-every': ['evalEvery', 'num'],
   'diag-every': ['diagEvery', 'num'], 'spectrum-every': ['spectrumEvery', 'num'], 'max-file-bytes': ['maxFileBytes', 'num'],
-  'checkpoint-every': ['checkpointEvery', 'num'], name: ['name', 'str'],
+  'checkpoint-every': ['checkpointEvery', 'num'], 'checkpoint-seconds': ['checkpointSeconds', 'num'], name: ['name', 'str'],
 };
 
 function configFromFlags(file: string, flags: Map<string, string>): RunConfig {
@@ -145,25 +150,48 @@ async function train(file: string, flags: Map<string, string>, quiet = false): P
 }
 
 /**
- * train --resume: the config and weights from the run's checkpoint, everything else from its
- * resume.safetensors; records after the checkpoint's step (a run killed between checkpoints) are
- * dropped so that metrics.jsonl reads as one uninterrupted run.
+ * train --resume: the run's last checkpoint generation (runFolder/generation.ts) and its config.json
+ * (as the user may have edited it: runFolder/repair.ts says what may change). A run interrupted
+ * before its first checkpoint starts again from step 0. Before anything is appended, the temp
+ * files of a killed writer go, a model left a generation behind is rebuilt from the resume state,
+ * and the JSONL files lose a torn last line and the records past the checkpoint's step, so that
+ * they read as one uninterrupted run.
  */
 async function resume(dir: string, positional: string[], flags: Map<string, string>, quiet = false): Promise<string> {
   const other = [...flags.keys()].filter((k) => k !== 'resume' && k !== 'steps');
   if (other.length) throw new UsageError(`--resume continues a run as it was configured; only --steps may change, not --${other[0]}`);
   if (positional.length > 1) throw new UsageError('train --resume takes at most one data FILE (when the data file moved)');
-  const ckptPath = join(dir, runFiles.checkpoint);
-  const statePath = join(dir, runFiles.resume);
-  if (!existsSync(ckptPath)) throw new EngineError('bad-checkpoint', `${dir} has no ${runFiles.checkpoint}`, 'Pick a run directory written by rnn-lab train.');
-  if (!existsSync(statePath)) {
-    throw new EngineError('bad-checkpoint', `${dir} has no ${runFiles.resume} (the optimizer and RNG state an exact resume needs)`, 'Runs trained by rnn-lab train keep it; start a new run from the checkpoint otherwise.');
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new EngineError('bad-config', `${dir} is not a run directory`, 'Pick a run directory written by rnn-lab train.');
+  const run = runDir(dir);
+  const { fs, id } = run;
+  const configPath = join(dir, runFiles.config);
+  const configText = await readText(fs, runPath(id, runFiles.config));
+  let edited: Record<string, unknown> | undefined;
+  if (configText !== undefined) {
+    try {
+      edited = JSON.parse(configText.replace(/^\uFEFF/, ''));
+    } catch (e) {
+      throw new EngineError('bad-config', `${configPath} is not valid JSON (${(e as Error).message.split('\n')[0]})`, 'Fix it (only steps, evalEvery, diagEvery and the like may change on a resume), then resume again.');
+    }
   }
-  const checkpoint = new Uint8Array(readFileSync(ckptPath));
-  const state = new Uint8Array(readFileSync(statePath));
-  const loaded = loadCheckpoint(checkpoint, ckptPath);
-  const doneStep = Number(decodeSafetensors(checkpoint, ckptPath).metadata.step);
-  let config = loaded.config;
+  const removed = await removeStaleTemps(fs, id);
+  const stored = await readGeneration(fs, id, dir);
+  let config: RunConfig;
+  let doneStep = 0;
+  switch (stored.kind) {
+    case 'broken':
+      throw new EngineError('bad-checkpoint', `cannot resume ${dir}: ${stored.reason}`, 'Resume needs the checkpoint and resume.safetensors written together by the same run.');
+    case 'model':
+      throw new EngineError('bad-checkpoint', `${dir} has no ${runFiles.resume} (the optimizer and RNG state an exact resume needs)`, 'Runs trained by rnn-lab train keep it; start a new run from the checkpoint otherwise.');
+    case 'none':
+      if (edited === undefined) throw new EngineError('bad-config', `${dir} has neither a checkpoint nor a config.json`, 'Pick a run directory written by rnn-lab train.');
+      config = validateConfig(edited, configPath).config;
+      break;
+    case 'resumable':
+      config = resumedConfig(loadCheckpoint(stored.model, join(dir, runFiles.checkpoint)).config, edited, configPath);
+      doneStep = stored.step;
+      break;
+  }
   if (flags.has('steps')) {
     const steps = Number(flags.get('steps'));
     if (!Number.isInteger(steps) || steps < 1) throw new UsageError(`--steps needs a whole number, got "${flags.get('steps')}"`);
@@ -175,39 +203,50 @@ async function resume(dir: string, positional: string[], flags: Map<string, stri
   const file = positional[0] ?? config.data;
   if (!existsSync(file)) throw new EngineError('bad-config', `the run's data file ${file} does not exist`, 'Pass the data file after RUN_DIR: rnn-lab train --resume RUN_DIR FILE.');
   const text = decodeText(readFileSync(file), file, config.maxFileBytes);
-  // Every check of the resume happens here, before a file of the run is touched.
-  restoreTrainer(new Trainer(config, datasetFor(config, text)), checkpoint, state, dataFingerprint(text), dir);
-  const run = runDir(dir);
+  // Every check of the resume happens here, before a file of the run is written.
+  const dataset = datasetFor(config, text);
+  const resumeFrom = stored.kind === 'resumable' ? { checkpoint: stored.model, state: stored.state, where: dir } : undefined;
+  if (resumeFrom) restoreTrainer(new Trainer(config, dataset), resumeFrom.checkpoint, resumeFrom.state, dataFingerprint(text), dir);
+  if (removed.length) console.log(`removed ${removed.join(', ')} (left by a writer that was killed)`);
+  if (await repairGeneration(fs, id, stored)) console.log(`${runFiles.checkpoint} rebuilt from ${runFiles.resume} (step ${doneStep})`);
   for (const name of [runFiles.metrics, runFiles.diagnostics]) {
-    // Newest chunk first (a run the extension wrote may have several): chunks wholly past the
-    // checkpoint go, the one holding it is cut. A crash at any point leaves a prefix of the
-    // records, and resuming again finishes the job.
-    const chunks = await readRecordChunksStrict<{ step: number }>(run, name);
-    for (let i = chunks.length - 1; i >= 0; i--) {
-      const { chunk, records } = chunks[i];
-      const kept = records.filter((r) => r.step <= doneStep);
-      if (kept.length === records.length) break;
-      if (kept.length === 0 && i > 0) {
-        await run.fs.delete(runPath(run.id, chunk));
-        continue;
-      }
-      await writeAtomic(run.fs, runPath(run.id, chunk), kept.map((r) => JSON.stringify(r) + '\n').join(''));
-      break;
+    const chunks = await chunkNames(fs, id, name);
+    const at = (i: number) => runPath(id, chunks[i]);
+    const repaired = await repairJsonlChunks(async (i) => (await readText(fs, at(i))) ?? '', chunks.length, doneStep, (i) => join(dir, chunks[i]));
+    for (const [i, text] of repaired.entries()) {
+      if (text === null) await fs.delete(at(i));
+      else if (text !== undefined) await writeAtomic(fs, at(i), text);
     }
   }
-  await writeConfig(run.fs, run.id, config);
-  console.log(`resuming ${config.cell} ${config.layers}x${config.hidden} in ${dir} from step ${doneStep} to ${config.steps}`);
-  await trainInDir(run, config, text, quiet, { checkpoint, state, where: dir });
+  // config.json is written only when it changes: by --steps, or when it was missing.
+  if (edited === undefined) await writeConfig(fs, id, config);
+  else if (flags.has('steps') && edited.steps !== config.steps) await writeAtomic(fs, runPath(id, runFiles.config), JSON.stringify({ ...edited, steps: config.steps }, null, 2) + '\n');
+  console.log(doneStep > 0 ? `resuming ${config.cell} ${config.layers}x${config.hidden} in ${dir} from step ${doneStep} to ${config.steps}` : `restarting ${config.cell} ${config.layers}x${config.hidden} in ${dir} from step 0 (interrupted before its first checkpoint) to ${config.steps}`);
+  await trainInDir(run, config, text, quiet, resumeFrom, doneStep);
   return dir;
+}
+
+/** The exit codes of the signals a run stops on: 128 + the signal's number, as shells report them. */
+const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+
+/**
+ * A pause at each stage of a checkpoint generation's write (RNN_LAB_TEST_GENERATION_PAUSE_MS), so
+ * that the kill loop's SIGKILLs land inside writes. Tests only.
+ */
+function generationPause(): ((stage: GenerationStage) => Promise<void>) | undefined {
+  const ms = Number(process.env.RNN_LAB_TEST_GENERATION_PAUSE_MS);
+  return ms > 0 ? () => new Promise((resolve) => setTimeout(resolve, ms)) : undefined;
 }
 
 /**
  * Trains into a run directory. The session posts synchronously; its writes go through one queue
- * so they land in the order posted (a checkpoint's resume state before its model, summary.json
- * last). A write that fails stops the run and is the CLI's error.
+ * so they land in the order posted (a checkpoint generation's resume state before its model,
+ * summary.json last). A write that fails stops the run and is the CLI's error.
  */
-async function trainInDir(run: RunDir, config: RunConfig, text: string, quiet: boolean, resumeFrom?: SessionStart['resume']): Promise<void> {
+async function trainInDir(run: RunDir, config: RunConfig, text: string, quiet: boolean, resumeFrom?: SessionStart['resume'], fromStep = 0): Promise<void> {
   const { fs, id, dir } = run;
+  const pause = generationPause();
+  let checkpointStep = fromStep;
   let failed: string | undefined;
   const metricsChunk = await lastChunkName(fs, id, runFiles.metrics);
   const diagnosticsChunk = await lastChunkName(fs, id, runFiles.diagnostics);
@@ -228,9 +267,14 @@ async function trainInDir(run: RunDir, config: RunConfig, text: string, quiet: b
       case 'diagnostics':
         write(() => appendRecord(fs, id, diagnosticsChunk, m.record));
         break;
-      case 'checkpoint':
-        write(() => writeCheckpoint(fs, id, m.bytes, m.resumeState));
+      case 'checkpoint': {
+        const { step } = m;
+        write(async () => {
+          await writeCheckpoint(fs, id, m.bytes, m.resumeState, pause);
+          checkpointStep = step;
+        });
         break;
+      }
       case 'log':
         console.log(m.message);
         break;
@@ -243,12 +287,35 @@ async function trainInDir(run: RunDir, config: RunConfig, text: string, quiet: b
         break;
     }
   };
-  let stop = false;
-  process.once('SIGINT', () => (stop = true));
-  await runSession({ runId: dir, config, dataText: text, resume: resumeFrom, keepResumable: true }, post, () => stop || writeError !== undefined);
-  await writes;
-  if (writeError !== undefined) throw new EngineError('bad-config', `cannot write the run directory ${dir}: ${(writeError as Error)?.message ?? writeError}`, 'Check the disk (space, permissions); the records written so far are kept.');
+  // The first stop signal ends training after the current step, with a last checkpoint and the
+  // summary; a second one exits at once (the generation on disk is whole either way).
+  let signal: keyof typeof STOP_SIGNALS | undefined;
+  const handlers = (Object.keys(STOP_SIGNALS) as (keyof typeof STOP_SIGNALS)[]).map((name) => {
+    const handler = () => {
+      if (signal) process.exit(STOP_SIGNALS[name]);
+      signal = name;
+    };
+    process.on(name, handler);
+    return () => process.off(name, handler);
+  });
+  try {
+    await runSession({ runId: dir, config, dataText: text, resume: resumeFrom, keepResumable: true }, post, () => signal !== undefined || writeError !== undefined);
+    await writes;
+  } finally {
+    for (const off of handlers) off();
+  }
+  if (writeError !== undefined) {
+    if (writeError instanceof EngineError && writeError.code === 'disk-full') {
+      const kept = checkpointStep > 0 ? `it continues from its last checkpoint (step ${checkpointStep})` : 'it starts again (no checkpoint was written)';
+      throw new EngineError('disk-full', writeError.message, `Free some space, then rnn-lab train --resume ${dir}: ${kept}`);
+    }
+    throw new EngineError('bad-config', `cannot write the run directory ${dir}: ${(writeError as Error)?.message ?? writeError}`, 'Check the disk (space, permissions); the records written so far are kept.');
+  }
   if (failed) process.exitCode = 2;
+  if (signal) {
+    console.log(`${signal}: the checkpoint of step ${checkpointStep} is saved; rnn-lab train --resume ${dir} continues it`);
+    process.exitCode = STOP_SIGNALS[signal];
+  }
   console.log(`run saved in ${dir}`);
 }
 
@@ -258,13 +325,16 @@ async function exportRun(target: string, flags: Map<string, string>): Promise<vo
   if (dtypeFlag !== 'f64' && dtypeFlag !== 'f32') throw new UsageError(`--dtype must be f64 or f32, got "${flags.get('dtype')}"`);
   const prefix = flags.get('prefix') ?? '';
   if (prefix && !/^[\w.]*\.$/.test(prefix)) throw new UsageError(`--prefix must be a module path ending in a dot (e.g. rnn.), got "${prefix}"`);
-  const ckpt = existsSync(join(target, runFiles.checkpoint)) ? join(target, runFiles.checkpoint) : target;
-  if (!existsSync(ckpt) || (ckpt === target && !/\.safetensors$/i.test(target))) {
+  const isRun = existsSync(target) && statSync(target).isDirectory();
+  const found = isRun ? await latestModel(runDir(target).fs, runDir(target).id) : undefined;
+  const model = found && !('problem' in found) ? { bytes: found.bytes, where: join(dirname(target), found.where) } : undefined;
+  const ckpt = model?.where ?? target;
+  if (!model && (!existsSync(ckpt) || !/\.safetensors$/i.test(target))) {
     throw new EngineError('bad-checkpoint', `${target} is neither a run directory with checkpoint.safetensors nor a .safetensors file`, 'Pick a run directory written by rnn-lab train.');
   }
-  const out = flags.get('out') ?? join(ckpt === target ? '.' : target, 'pytorch.safetensors');
+  const out = flags.get('out') ?? join(isRun ? target : '.', 'pytorch.safetensors');
   if (existsSync(out)) throw new EngineError('bad-config', `${out} already exists`, 'Pick another --out; export never overwrites a file.');
-  const result = exportStateDict(new Uint8Array(readFileSync(ckpt)), ckpt, dtypeFlag === 'f32' ? 'F32' : 'F64', prefix);
+  const result = exportStateDict(model?.bytes ?? new Uint8Array(readFileSync(ckpt)), ckpt, dtypeFlag === 'f32' ? 'F32' : 'F64', prefix);
   for (const w of result.warnings) console.error(`warning: ${w}`);
   await writeFileAtomic(out, result.bytes);
   console.log(`wrote ${out} (${result.bytes.length.toLocaleString('en-US')} bytes, ${dtypeFlag}); in PyTorch:`);
@@ -316,15 +386,19 @@ function progressLine(r: MetricsRecord): string {
   return parts.join('  ');
 }
 
-/** Loads a run's final checkpoint into a Network. */
-export function loadRun(dir: string): LoadedModel {
-  const ckpt = join(dir, runFiles.checkpoint);
-  if (!existsSync(ckpt)) throw new EngineError('bad-checkpoint', `${dir} has no ${runFiles.checkpoint}`, 'Train the run first, or pick another run directory.');
-  return loadCheckpoint(readFileSync(ckpt), ckpt);
+/** Loads a run's latest checkpoint (runFolder/generation.ts latestModel: also while it trains) into a Network. */
+export async function loadRun(dir: string): Promise<LoadedModel> {
+  const { fs, id } = runDir(dir);
+  const model = await latestModel(fs, id);
+  if ('problem' in model) {
+    if (!existsSync(join(dir, runFiles.config))) throw new EngineError('bad-checkpoint', `${dir} has no ${runFiles.checkpoint}`, 'Train the run first, or pick another run directory.');
+    throw new EngineError('bad-checkpoint', `${dir} has no model: ${model.problem}`, model.problem === noModelYet ? 'rnn-lab train --resume it, or pick another run.' : 'Pick another run.');
+  }
+  return loadCheckpoint(model.bytes, join(dirname(dir), model.where));
 }
 
-function sample(dir: string, flags: Map<string, string>): string {
-  const { net, vocab } = loadRun(dir);
+async function sample(dir: string, flags: Map<string, string>): Promise<string> {
+  const { net, vocab } = await loadRun(dir);
   if (!vocab) throw new EngineError('bad-config', `${dir} is a forecasting run`, 'Sampling text needs a character-LM run.');
   const num = (k: string, d: number) => {
     const v = flags.get(k);
@@ -411,7 +485,7 @@ async function demo(): Promise<void> {
   console.log('\nsamples (temperature 0.7, primed with "Elizabeth"):\n');
   for (const seed of [1, 2]) {
     console.log('---');
-    console.log('Elizabeth' + sample(dir, new Map([['temperature', '0.7'], ['length', '240'], ['prime', 'Elizabeth'], ['seed', String(seed)]])));
+    console.log('Elizabeth' + (await sample(dir, new Map([['temperature', '0.7'], ['length', '240'], ['prime', 'Elizabeth'], ['seed', String(seed)]]))));
   }
   console.log('---\n');
   console.log(await report(dir));
@@ -429,6 +503,10 @@ const OPTIONS: Record<string, string[]> = {
 };
 
 async function main(argv: string[]): Promise<number> {
+  // A reader gone (EPIPE: `rnn-lab train ... | head`), a closed terminal (EIO) or a full disk
+  // under a redirect (ENOSPC) ends the printing, never the run: without a listener the stream's
+  // 'error' event would be thrown and kill the process.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   const [cmd, ...rest] = argv;
   if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(usage());
@@ -454,7 +532,7 @@ async function main(argv: string[]): Promise<number> {
       else await train(one('data FILE'), flags);
       return Number(process.exitCode ?? 0);
     case 'sample':
-      console.log(sample(one('RUN_DIR'), flags));
+      console.log(await sample(one('RUN_DIR'), flags));
       return 0;
     case 'report':
       console.log(await report(one('RUN_DIR')));

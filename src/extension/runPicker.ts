@@ -6,6 +6,7 @@
  */
 import * as vscode from 'vscode';
 import type { Feedback } from './feedback';
+import { hasModel, noModelYet } from '../runFolder/generation';
 import { describeRun } from './runsTree';
 import type { RunStore, StoredRun } from './runStore';
 import { runIdProblem } from './webviewMessages';
@@ -59,6 +60,33 @@ export class RunPicker {
     return (await this.quickPick(all, title, false))[0];
   }
 
+  /**
+   * A run with a model to load (its latest checkpoint generation: also a run that trains), among
+   * the stored runs that pass `filter`. A run `arg` names without one is an error saying why; the
+   * quick pick offers only runs with one, and its title says how many it left out and why.
+   */
+  async pickWithModel(arg: unknown, title: string, filter: (r: StoredRun) => boolean = () => true): Promise<StoredRun | undefined> {
+    const id = idIn(arg);
+    if (id !== undefined && !this.checked(id)) return undefined;
+    const candidates = (await this.store.list()).filter(filter);
+    const runs = id !== undefined ? candidates.filter((r) => r.id === id) : candidates;
+    const usable: StoredRun[] = [];
+    for (const r of runs) if (await hasModel(this.store.fs, r.id)) usable.push(r);
+    if (id !== undefined) {
+      if (runs.length === 0) void this.feedback.error(`RNN Lab: no run "${id}" here for that`);
+      else if (usable.length === 0) void this.feedback.error(`RNN Lab: run ${id} has no model yet: ${whyNoModel(runs[0])}. Pick another run, or resume this one.`);
+      return usable[0];
+    }
+    if (usable.length === 0) {
+      const why = runs.length ? ` (${runs.length === 1 ? `${runs[0].id} was` : `${runs.length} runs were`} ${noModelYet})` : '';
+      void vscode.window.showInformationMessage(`RNN Lab: no run with a model yet${why}. Train one first ("RNN Lab: Train RNN").`);
+      return undefined;
+    }
+    const left = runs.length - usable.length;
+    const note = left ? ` (${left} run${left === 1 ? '' : 's'} without a model not listed: ${noModelYet})` : '';
+    return (await this.quickPick(usable, `${title}${note}`, false))[0];
+  }
+
   /** Several runs (Compare Runs): a quick pick with check boxes. */
   async pickMany(title: string): Promise<StoredRun[]> {
     const all = await this.store.list();
@@ -82,4 +110,9 @@ export class RunPicker {
     const one = await vscode.window.showQuickPick(items, { title });
     return one ? [one.run] : [];
   }
+}
+
+/** Why a run has no model yet, in a few words. */
+export function whyNoModel(run: StoredRun): string {
+  return run.status === 'running' ? 'it trains and has not written its first checkpoint yet' : noModelYet;
 }

@@ -1,5 +1,7 @@
 import * as vscode from 'vscode';
 import type { MetricsRecord } from '../protocol/config';
+import { keptDescription } from '../runFolder/generation';
+import { interruptedMessage } from '../runFolder/runFolder';
 import type { RunStore, StoredRun } from './runStore';
 
 /** One row of the Runs view. */
@@ -83,17 +85,22 @@ export class RunsView {
   }
 }
 
-/** "finished · LSTM 1x32 · loss 1.234 · bpc 1.780 · step 200 · 2026-11-23 17:05": a run in one line. */
+/**
+ * "finished · LSTM 1x32 · loss 1.234 · bpc 1.780 · step 200 · 2026-11-23 17:05": a run in one line.
+ * A stopped run says how much of it was kept: "stopped at step 1,840; checkpoint at step 1,800".
+ */
 export function describeRun(run: StoredRun, last?: MetricsRecord): string {
   const c = run.config;
-  const parts: string[] = [run.status];
+  const s = run.summary;
+  const kept = run.status === 'stopped' && s && (s.checkpointStep !== undefined || s.message === interruptedMessage) ? keptDescription(s.step, s.checkpointStep) : undefined;
+  const parts: string[] = [kept ?? run.status];
   if (c) parts.push(`${c.cell.toUpperCase()} ${c.layers}x${c.hidden}`);
   const loss = run.summary?.loss ?? last?.loss;
   const bpc = run.summary?.bpc ?? last?.bpc;
   if (loss !== undefined) parts.push(`loss ${loss.toFixed(3)}`);
   if (bpc !== undefined) parts.push(`bpc ${bpc.toFixed(3)}`);
   const step = run.summary?.step ?? last?.step;
-  if (step !== undefined) parts.push(`step ${step}`);
+  if (step !== undefined && !kept) parts.push(`step ${step}`);
   const stamp = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})/.exec(run.id);
   if (stamp) parts.push(`${stamp[1]}-${stamp[2]}-${stamp[3]} ${stamp[4]}:${stamp[5]}`);
   return parts.join(' · ');

@@ -40,6 +40,7 @@ export function readSettings(): Settings {
   set('optimizer', str<OptimizerKind>('optimizer'));
   set('clipMode', str<ClipMode>('clipMode'));
   set('clip', num('clipThreshold'));
+  set('checkpointSeconds', num('checkpointSeconds'));
   return {
     runDefaults,
     defaultCell: str<CellKind>('defaultCell'),

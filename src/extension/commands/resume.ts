@@ -1,12 +1,14 @@
 /**
- * Resume Run: a stopped or finished run carries on exactly where its last checkpoint left it
- * (optimizer moments, RNG and data position from resume.safetensors) as a new run, so the old
- * run's files are never touched. Its records start at the checkpoint's step + 1: overlaid in a
- * report they continue the old curve. Programmatic: { id, steps }.
+ * Resume Run: a stopped, interrupted or finished run carries on exactly where its last checkpoint
+ * generation left it (weights, optimizer moments, RNG and data position from resume.safetensors)
+ * as a new run, so the old run's records and checkpoint are never touched; only temp files a
+ * killed writer left in it are removed. Its records start at the checkpoint's step + 1: overlaid
+ * in a report they continue the old curve. A run interrupted before its first checkpoint starts
+ * again from step 0. Programmatic: { id, steps }.
  */
 import * as vscode from 'vscode';
 import { resolveDataPath } from '../../engine/config';
-import { decodeSafetensors } from '../../engine/safetensors';
+import { readGeneration, removeStaleTemps } from '../../runFolder/generation';
 import { runFiles, runPath } from '../../runFolder/runFolder';
 import { errorText } from '../feedback';
 import type { Services } from '../services';
@@ -23,20 +25,16 @@ export function registerResume(s: Services): void {
       void feedback.error(`RNN Lab: cannot resume run ${run.id}: ${message}`);
       return undefined;
     };
-    let checkpoint: Uint8Array;
-    let state: Uint8Array;
+    let stored;
     try {
-      checkpoint = await store.fs.readFile(runPath(run.id, runFiles.checkpoint));
-      state = await store.fs.readFile(runPath(run.id, runFiles.resume));
-    } catch {
-      return fail(`it has no ${runFiles.checkpoint} and ${runFiles.resume} (runs keep them from their first checkpoint on; imported runs have no optimizer state). Train a new run instead.`);
-    }
-    let step: number;
-    try {
-      step = Number(decodeSafetensors(checkpoint, runPath(run.id, runFiles.checkpoint)).metadata.step);
+      await removeStaleTemps(store.fs, run.id);
+      stored = await readGeneration(store.fs, run.id);
     } catch (e) {
       return fail(errorText(e));
     }
+    if (stored.kind === 'broken') return fail(`${stored.reason}. Train a new run instead.`);
+    if (stored.kind === 'model') return fail(`it has no ${runFiles.resume} (imported runs and runs of older versions have no optimizer state). Train a new run instead.`);
+    const step = stored.kind === 'resumable' ? stored.step : 0;
     const given = typeof arg === 'object' && arg !== null && !(arg instanceof vscode.Uri) ? (arg as { steps?: unknown }).steps : undefined;
     let steps = typeof given === 'number' ? given : run.config.steps > step ? run.config.steps : undefined;
     if (steps === undefined) {
@@ -62,7 +60,8 @@ export function registerResume(s: Services): void {
     if (dataText === undefined) return undefined;
     // The worker checks the rest (the same data, the same model, the resume file's step) before
     // it trains, and ends the run as failed with the reason if anything differs.
-    return s.runs.start({ ...run.config, steps }, dataText, { checkpoint, state, where: run.id, fromRun: run.id, step });
+    if (stored.kind === 'none') return s.runs.start({ ...run.config, steps }, dataText);
+    return s.runs.start({ ...run.config, steps }, dataText, { checkpoint: stored.model, state: stored.state, where: run.id, fromRun: run.id, step });
   };
   s.context.subscriptions.push(vscode.commands.registerCommand('rnnLab.resumeRun', (arg?: unknown) => resumeRun(arg)));
 }

@@ -1,5 +1,5 @@
 /**
- * Sample from Model: text from a finished character model in a new untitled editor. Runs on the
+ * Sample from Model: text from a character model (its latest checkpoint, also while it trains) in a new untitled editor. Runs on the
  * host: a few hundred single steps of a small model take milliseconds, and the length is capped.
  * Programmatic: { runId, temperature, length, prime }.
  */
@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { loadCheckpoint } from '../../engine/checkpoint';
 import { Rng } from '../../engine/random';
 import { sampleText } from '../../engine/sample';
-import { runFiles, runPath } from '../../runFolder/runFolder';
+import { latestModel } from '../../runFolder/generation';
 import { errorText } from '../feedback';
 import type { Services } from '../services';
 import { refuseUntrusted } from './trust';
@@ -16,7 +16,7 @@ export function registerSample(s: Services): void {
   const { feedback } = s;
   const sampleFromModel = async (arg?: unknown): Promise<string | undefined> => {
     if (refuseUntrusted(feedback, 'sampling')) return undefined;
-    const run = await s.picker.pick(arg, 'Sample from which run?', (r) => r.status !== 'running' && r.config?.task === 'charlm');
+    const run = await s.picker.pickWithModel(arg, 'Sample from which run?', (r) => r.config?.task === 'charlm');
     if (!run) return undefined;
     const opts = (typeof arg === 'object' && arg) as { temperature?: number; length?: number; prime?: string } | false;
     let temperature = opts ? opts.temperature : undefined;
@@ -42,8 +42,10 @@ export function registerSample(s: Services): void {
     }
     let text: string;
     try {
-      const where = runPath(run.id, runFiles.checkpoint);
-      const model = loadCheckpoint(await s.store.fs.readFile(where), where);
+      // The latest checkpoint generation: a run that trains is sampled as of its last checkpoint.
+      const latest = await latestModel(s.store.fs, run.id);
+      if ('problem' in latest) throw new Error(latest.problem);
+      const model = loadCheckpoint(latest.bytes, latest.where);
       text = prime + sampleText(model.net, model.vocab!, { length, temperature, topK: 0, prime }, new Rng(Date.now() >>> 0));
     } catch (e) {
       void feedback.error(`RNN Lab: cannot sample from ${run.id}: ${errorText(e)}`);

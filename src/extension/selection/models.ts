@@ -1,13 +1,15 @@
 /**
  * Which run run on selection uses, and its model: the run named by the command's argument, else
- * the last one used (kept in the workspace state), else the user's pick; the model loaded once
- * per checkpoint (its mtime), both for the host (metadata) and as the bytes the worker is sent.
+ * the last one used (kept in the workspace state), else the user's pick; the model of its latest
+ * checkpoint generation (also while the run trains) loaded once per generation (the mtime of its
+ * commit file), both for the host (metadata) and as the bytes the worker is sent.
  */
 import * as vscode from 'vscode';
 import { loadCheckpoint } from '../../engine/checkpoint';
-import { runFiles, runPath } from '../../runFolder/runFolder';
+import { hasModel, latestModel, noModelYet } from '../../runFolder/generation';
+import { runFiles } from '../../runFolder/runFolder';
 import { idIn, type RunPicker } from '../runPicker';
-import type { RunStore, StoredRun } from '../runStore';
+import type { RunStore } from '../runStore';
 import { runIdProblem } from '../webviewMessages';
 import type { ChosenRun, LoadedRun } from './state';
 
@@ -32,9 +34,6 @@ export class SelectionModels {
     void this.context.workspaceState.update(lastRunKey, id);
   }
 
-  private async runsWithModel(): Promise<StoredRun[]> {
-    return (await this.store.list()).filter((r) => r.status !== 'running' && (r.config?.task === 'charlm' || r.config?.task === 'forecast'));
-  }
 
   /**
    * The run passed in (a Runs view item, an id, or { runId }), else the last one used, else a quick
@@ -46,36 +45,33 @@ export class SelectionModels {
     if (given !== undefined && !this.picker.checked(given)) return undefined;
     const id = given ?? this.lastRunId;
     if (id !== undefined && runIdProblem(id) === undefined) {
-      if (this.store.isOpen(id)) {
-        this.reportError(`RNN Lab: run ${id} is still training; wait for it to finish (or stop it) and try again.`);
-        return undefined;
-      }
       const uri = this.store.runUri(id);
       // A named run loaded before is stat'ed by load() anyway (one round trip, not two); the
       // last-used run is checked here, so that a deleted one falls back to the quick pick.
-      if ((given !== undefined && this.models.has(id)) || (await this.store.fs.exists(runPath(id, runFiles.checkpoint)))) return { id, uri };
+      if ((given !== undefined && this.models.has(id)) || (await hasModel(this.store.fs, id))) return { id, uri };
     }
     if (given !== undefined) {
-      this.reportError(`RNN Lab: there is no finished run "${given}" with a model to run on the selection. Pick one from the Runs view.`);
+      const why = this.store.isOpen(given) ? 'it trains and has not written its first checkpoint yet' : `there is none, or it was ${noModelYet}`;
+      this.reportError(`RNN Lab: run "${given}" has no model to run on the selection: ${why}. Pick one from the Runs view.`);
       return undefined;
     }
-    const runs = await this.runsWithModel();
-    if (runs.length === 0) {
-      this.reportError('RNN Lab: no trained run to run on the selection yet. Train one first (RNN Lab: Train RNN).');
-      return undefined;
-    }
-    const [pick] = await this.picker.quickPick(runs, 'RNN Lab: run which model on the selection?', false);
+    const pick = await this.picker.pickWithModel(undefined, 'RNN Lab: run which model on the selection?', (r) => r.config?.task === 'charlm' || r.config?.task === 'forecast');
     return pick && { id: pick.id, uri: pick.uri };
   }
 
   async load(run: ChosenRun): Promise<LoadedRun | undefined> {
-    const uri = vscode.Uri.joinPath(run.uri, runFiles.checkpoint);
     try {
-      const stat = await vscode.workspace.fs.stat(uri);
+      // resume.safetensors is a generation's commit point: its mtime changes with every generation.
+      // A run of an older version or an import has only the checkpoint.
+      const stat = await vscode.workspace.fs.stat(vscode.Uri.joinPath(run.uri, runFiles.resume)).then(
+        (st) => st,
+        () => vscode.workspace.fs.stat(vscode.Uri.joinPath(run.uri, runFiles.checkpoint)),
+      );
       const cached = this.models.get(run.id);
       if (cached && cached.mtime === stat.mtime) return cached.loaded;
-      const bytes = await vscode.workspace.fs.readFile(uri);
-      const loaded = { model: loadCheckpoint(bytes, runPath(run.id, runFiles.checkpoint)), bytes, key: `${run.id}@${stat.mtime}` };
+      const latest = await latestModel(this.store.fs, run.id);
+      if ('problem' in latest) throw new Error(latest.problem);
+      const loaded = { model: loadCheckpoint(latest.bytes, latest.where), bytes: latest.bytes, key: `${run.id}@${stat.mtime}` };
       this.models.set(run.id, { mtime: stat.mtime, loaded });
       return loaded;
     } catch (e) {

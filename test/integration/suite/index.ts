@@ -10,6 +10,7 @@ import './sampleDelete.test';
 import './importCheckpoint.test';
 import './selection.test';
 import './resume.test';
+import './survive.test';
 import './panels.test';
 import './faults.test';
 import './security.test';
