@@ -29,6 +29,8 @@ const common = {
   minify: production,
   logLevel: 'warning',
   target: 'es2022',
+  // The exported PyTorch project's sources (src/pytorch/templates/*.py) are real .py files, bundled as text.
+  loader: { '.py': 'text' },
 };
 
 const testFiles = (dir) =>
