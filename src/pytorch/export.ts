@@ -105,7 +105,8 @@ Requirements: Python 3.8+ and PyTorch (1.13 or later). Nothing else.
 
     torchrun --nproc_per_node=2 train.py --steps ${step + 100}
 
-gloo on the CPU, nccl with \`--device cuda\`. Each process trains a contiguous share of the
+gloo on the CPU, nccl with \`--device cuda\`. (PyTorch 1.13 under Python 3.11, e.g. Debian's
+python3-torch: add \`--redirects 2 --tee 2\`; that torchrun fails on its own default of 0.) Each process trains a contiguous share of the
 ${config.batch} streams, so the global batch, and the losses, are the single process's.
 
 ## What it does

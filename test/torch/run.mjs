@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs test/torch/check.py (our engine against real PyTorch) with Debian's python3 and its
+// Runs test/torch/check.py (our engine against real PyTorch) and test/torch/continue.py (runs
+// continued by `rnn-lab export-pytorch`'s project, in python and under torchrun) with Debian's python3 and its
 // python3-torch (PyTorch 1.13, CPU), installing that package first when it is missing and this
 // runs as root, as the code-server setup does with its Debian packages. pip's torch wheels come
 // from download.pytorch.org, which this machine cannot reach; Debian's come from its mirror.
@@ -31,4 +32,6 @@ if (!hasTorch()) {
     process.exit(1);
   }
 }
-process.exit(run(python, [join(here, 'check.py')]));
+// check.py: the engine against PyTorch; continue.py: runs continued by the exported PyTorch project.
+const status = run(python, [join(here, 'check.py')]);
+process.exit(status !== 0 ? status : run(python, [join(here, 'continue.py')]));

@@ -18,7 +18,8 @@ Lab's order (src/engine/trainer.ts):
 Every `diagEvery` steps (and the first), a diagnostics record: sigma_1 of each W_hh gate block,
 gate saturation and the gradient flow through time of that step's chunk (rnnlab_logger.diagnose).
 Under torchrun each rank trains a contiguous share of the streams; its loss is weighted by its share
-so that DDP's mean of the gradients is the gradient of the global batch's mean loss.
+so that DDP's mean of the gradients is the gradient of the global batch's mean loss, and the
+diagnostics of the shares are combined into the global batch's (rank 0 writes the run folder).
 """
 import argparse
 import json
@@ -185,8 +186,12 @@ class Run:
         if not math.isfinite(loss) or not math.isfinite(norm):
             raise FloatingPointError(f"diverged at step {self.step + 1} (loss {loss}, gradient norm {norm})")
         diagnosed = None
-        if diagnose and self.rank == 0:
-            diagnosed = rl.diagnose(model, model.inputs(x), state0, lambda top: loss_of(model, model.head(top[None]), y[-1:]))
+        if diagnose:
+            # L_T, the mean loss of the global batch's last step: this rank's share of it.
+            share = self.count / self.B
+            diagnosed = rl.diagnose(model, model.inputs(x), state0, lambda top: loss_of(model, model.head(top[None]), y[-1:]) * share)
+            if self.world > 1:
+                diagnosed = self.combine(diagnosed)
         lr = self.lr
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -197,6 +202,25 @@ class Run:
         self.seen += self.T * self.B
         spectrum = rl.spectrum(model, full_spectrum) if c["diagEvery"] > 0 else []
         return dict(loss=loss, norm=norm, clipped=clipped, clipped_norm=clipped_norm, lr=lr, norms=norms, spectrum=spectrum, diagnosed=diagnosed)
+
+    def combine(self, diagnosed):
+        """The ranks' diagnostics of their shares as the global batch's: flow norms are the square
+        roots of the summed squares, saturation fractions the summed counts over all rows."""
+        def all_sum(values):
+            t = torch.tensor(values, dtype=torch.float64)
+            dist.all_reduce(t)
+            return t
+        for entry in diagnosed["flow"]:
+            for key in ("h", "c"):
+                if key in entry:
+                    entry[key] = all_sum([v * v for v in entry[key]]).sqrt().tolist()
+        rows, total = self.T * self.count, self.T * self.B
+        for entry in diagnosed["saturation"]:
+            for key in ("unitLeft", "unitRight"):
+                entry[key] = (all_sum([v * rows for v in entry[key]]) / total).tolist()
+            entry["left"] = sum(entry["unitLeft"]) / len(entry["unitLeft"])
+            entry["right"] = sum(entry["unitRight"]) / len(entry["unitRight"])
+        return diagnosed
 
     def clip(self, norm):
         c = self.config
