@@ -5,31 +5,17 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { EngineError } from '../engine/errors';
-import { generationConfig, pytorchProject } from '../pytorch/export';
-import { readGeneration } from '../runFolder/generation';
-import { jsonlChunkPaths, nodeGenerationFs } from './runDir';
+import { pytorchProject, readRunForExport } from '../pytorch/export';
+import { nodeRunFs } from '../runFolder/nodeRunFs';
 
 export async function exportPytorch(runDir: string, out: string, dataFlag?: string): Promise<string[]> {
   if (!existsSync(runDir) || !statSync(runDir).isDirectory()) throw new EngineError('bad-config', `${runDir} is not a run directory`, 'Pick a run directory written by rnn-lab train.');
   if (existsSync(out) && readdirSync(out).length > 0) throw new EngineError('bad-config', `${out} already exists and is not empty`, 'Pick another --out; an export never overwrites a folder.');
-  const stored = await readGeneration(nodeGenerationFs(runDir), '', runDir);
-  if (stored.kind !== 'resumable') {
-    const why = stored.kind === 'broken' ? stored.reason : stored.kind === 'none' ? 'it has no checkpoint yet' : 'it has no resume.safetensors (an imported run, or one of an older version)';
-    throw new EngineError('bad-checkpoint', `cannot continue ${runDir} in PyTorch: ${why}`, 'Train it with rnn-lab train (or resume it once) so it has a checkpoint generation, then export again.');
-  }
-  const records = (name: string) => jsonlChunkPaths(join(runDir, name)).map((p) => readFileSync(p, 'utf8')).join('');
+  const run = await readRunForExport(nodeRunFs(runDir), '', runDir);
   // The data file: --data, else the run config's `data` as the CLI resolves it (from the working folder).
-  const dataFile = dataFlag ?? generationConfig(stored.state, `${runDir}/resume.safetensors`).config.data;
+  const dataFile = dataFlag ?? run.config.data;
   if (!dataFile || !existsSync(dataFile)) throw new EngineError('bad-config', `the run's data file ${JSON.stringify(dataFile)} does not exist`, 'Pass it with --data FILE.');
-  const { files } = pytorchProject({
-    source: resolve(runDir),
-    model: stored.model,
-    state: stored.state,
-    metrics: records('metrics.jsonl'),
-    diagnostics: records('diagnostics.jsonl'),
-    dataName: basename(dataFile),
-    data: new Uint8Array(readFileSync(dataFile)),
-  });
+  const { files } = pytorchProject({ ...run, source: resolve(runDir), dataName: basename(dataFile), data: new Uint8Array(readFileSync(dataFile)) });
   // Written into a temporary sibling folder renamed into place: the project is whole or absent.
   const tmp = `${out.replace(/[\\/]+$/, '')}.tmp-${process.pid}`;
   mkdirSync(tmp, { recursive: true });

@@ -3,9 +3,10 @@
  * `rnn-lab`: train, sample, report and check against the oracles without VS Code.
  * Usage errors and errors a user can cause print one line and exit 2.
  */
-import { readFileSync, existsSync, rmSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import type { DiagnosticsRecord, FromWorker, GruVariant, MetricsRecord, RunConfig, RunSummary } from '../protocol';
+import { readFileSync, existsSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { DiagnosticsRecord, GruVariant, MetricsRecord, RunConfig, RunSummary } from '../protocol/config';
+import type { FromWorker } from '../protocol/trainingWorker';
 import { validateConfig, DEFAULT_CONFIG } from '../engine/config';
 import { checkFileSize, decodeText } from '../engine/data';
 import { EngineError } from '../engine/errors';
@@ -14,15 +15,16 @@ import { loadCheckpoint, type LoadedModel } from '../engine/checkpoint';
 import { Rng } from '../engine/random';
 import { sampleText } from '../engine/sample';
 import { datasetFor, runSession, type SessionStart } from '../engine/session';
-import { dataFingerprint, restoreTrainer, RESUME_FILE } from '../engine/resume';
+import { dataFingerprint, restoreTrainer } from '../engine/resume';
 import { exportStateDict, importAsRun, vocabularyFrom } from '../engine/interop';
 import { Trainer } from '../engine/trainer';
 import { runBench } from './bench';
 import { exportPytorch } from './exportPytorch';
 import { benchChild } from './bench/child';
-import { readGeneration, removeStaleTemps, repairGeneration, writeGeneration, type GenerationStage } from '../runFolder/generation';
+import { latestModel, noModelYet, readGeneration, removeStaleTemps, repairGeneration, type GenerationStage } from '../runFolder/generation';
 import { repairJsonlChunks, resumedConfig } from '../runFolder/repair';
-import { appendJsonl, createRunDir, jsonlChunkPaths, lastJsonlChunk, nodeGenerationFs, readJsonl, writeAtomic, writeRunDirWhole } from './runDir';
+import { appendRecord, chunkNames, importedRunFiles, lastChunkName, readText, runFiles, runPath, writeAtomic, writeCheckpoint, writeConfig, writeSummary } from '../runFolder/runFolder';
+import { createRunDir, readRecords, runDir, writeFileAtomic, writeRunDirWhole, type RunDir } from './runDir';
 
 class UsageError extends Error {}
 
@@ -142,15 +144,15 @@ async function train(file: string, flags: Map<string, string>, quiet = false): P
   checkFileSize(stat.size, file, config.maxFileBytes);
   const text = decodeText(readFileSync(file), file, config.maxFileBytes);
   datasetFor(config, text); // bad data is refused before a run directory exists
-  let dir: string;
+  let run: RunDir;
   try {
-    dir = createRunDir(flags.get('out'), config);
+    run = await createRunDir(flags.get('out'), config);
   } catch (e) {
     throw new EngineError('bad-config', `cannot create the run directory: ${(e as Error).message}`, 'Pick another --out (a new folder).');
   }
-  console.log(`training ${config.cell} ${config.layers}x${config.hidden} on ${file} -> ${dir}`);
-  await trainInDir(dir, config, text, quiet);
-  return dir;
+  console.log(`training ${config.cell} ${config.layers}x${config.hidden} on ${file} -> ${run.dir}`);
+  await trainInDir(run, config, text, quiet);
+  return run.dir;
 }
 
 /**
@@ -166,8 +168,10 @@ async function resume(dir: string, positional: string[], flags: Map<string, stri
   if (other.length) throw new UsageError(`--resume continues a run as it was configured; only --steps may change, not --${other[0]}`);
   if (positional.length > 1) throw new UsageError('train --resume takes at most one data FILE (when the data file moved)');
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new EngineError('bad-config', `${dir} is not a run directory`, 'Pick a run directory written by rnn-lab train.');
-  const configPath = join(dir, 'config.json');
-  const configText = existsSync(configPath) ? readFileSync(configPath, 'utf8') : undefined;
+  const run = runDir(dir);
+  const { fs, id } = run;
+  const configPath = join(dir, runFiles.config);
+  const configText = await readText(fs, runPath(id, runFiles.config));
   let edited: Record<string, unknown> | undefined;
   if (configText !== undefined) {
     try {
@@ -176,22 +180,21 @@ async function resume(dir: string, positional: string[], flags: Map<string, stri
       throw new EngineError('bad-config', `${configPath} is not valid JSON (${(e as Error).message.split('\n')[0]})`, 'Fix it (only steps, evalEvery, diagEvery and the like may change on a resume), then resume again.');
     }
   }
-  const fs = nodeGenerationFs(dir);
-  const removed = await removeStaleTemps(fs, '');
-  const stored = await readGeneration(fs, '', dir);
+  const removed = await removeStaleTemps(fs, id);
+  const stored = await readGeneration(fs, id, dir);
   let config: RunConfig;
   let doneStep = 0;
   switch (stored.kind) {
     case 'broken':
       throw new EngineError('bad-checkpoint', `cannot resume ${dir}: ${stored.reason}`, 'Resume needs the checkpoint and resume.safetensors written together by the same run.');
     case 'model':
-      throw new EngineError('bad-checkpoint', `${dir} has no ${RESUME_FILE} (the optimizer and RNG state an exact resume needs)`, 'Runs trained by rnn-lab train keep it; start a new run from the checkpoint otherwise.');
+      throw new EngineError('bad-checkpoint', `${dir} has no ${runFiles.resume} (the optimizer and RNG state an exact resume needs)`, 'Runs trained by rnn-lab train keep it; start a new run from the checkpoint otherwise.');
     case 'none':
       if (edited === undefined) throw new EngineError('bad-config', `${dir} has neither a checkpoint nor a config.json`, 'Pick a run directory written by rnn-lab train.');
       config = validateConfig(edited, configPath).config;
       break;
     case 'resumable':
-      config = resumedConfig(loadCheckpoint(stored.model, join(dir, 'checkpoint.safetensors')).config, edited, configPath);
+      config = resumedConfig(loadCheckpoint(stored.model, join(dir, runFiles.checkpoint)).config, edited, configPath);
       doneStep = stored.step;
       break;
   }
@@ -211,20 +214,21 @@ async function resume(dir: string, positional: string[], flags: Map<string, stri
   const resumeFrom = stored.kind === 'resumable' ? { checkpoint: stored.model, state: stored.state, where: dir } : undefined;
   if (resumeFrom) restoreTrainer(new Trainer(config, dataset), resumeFrom.checkpoint, resumeFrom.state, dataFingerprint(text), dir);
   if (removed.length) console.log(`removed ${removed.join(', ')} (left by a writer that was killed)`);
-  if (await repairGeneration(fs, '', stored)) console.log(`checkpoint.safetensors rebuilt from ${RESUME_FILE} (step ${doneStep})`);
-  for (const name of ['metrics.jsonl', 'diagnostics.jsonl']) {
-    const chunks = jsonlChunkPaths(join(dir, name));
-    const repaired = repairJsonlChunks((i) => readFileSync(chunks[i], 'utf8'), chunks.length, doneStep, (i) => chunks[i]);
-    repaired.forEach((text, i) => {
-      if (text === null) rmSync(chunks[i]);
-      else if (text !== undefined) writeAtomic(chunks[i], text);
-    });
+  if (await repairGeneration(fs, id, stored)) console.log(`${runFiles.checkpoint} rebuilt from ${runFiles.resume} (step ${doneStep})`);
+  for (const name of [runFiles.metrics, runFiles.diagnostics]) {
+    const chunks = await chunkNames(fs, id, name);
+    const at = (i: number) => runPath(id, chunks[i]);
+    const repaired = await repairJsonlChunks(async (i) => (await readText(fs, at(i))) ?? '', chunks.length, doneStep, (i) => join(dir, chunks[i]));
+    for (const [i, text] of repaired.entries()) {
+      if (text === null) await fs.delete(at(i));
+      else if (text !== undefined) await writeAtomic(fs, at(i), text);
+    }
   }
   // config.json is written only when it changes: by --steps, or when it was missing.
-  if (edited === undefined) writeAtomic(configPath, JSON.stringify(config, null, 2) + '\n');
-  else if (flags.has('steps') && edited.steps !== config.steps) writeAtomic(configPath, JSON.stringify({ ...edited, steps: config.steps }, null, 2) + '\n');
+  if (edited === undefined) await writeConfig(fs, id, config);
+  else if (flags.has('steps') && edited.steps !== config.steps) await writeAtomic(fs, runPath(id, runFiles.config), JSON.stringify({ ...edited, steps: config.steps }, null, 2) + '\n');
   console.log(doneStep > 0 ? `resuming ${config.cell} ${config.layers}x${config.hidden} in ${dir} from step ${doneStep} to ${config.steps}` : `restarting ${config.cell} ${config.layers}x${config.hidden} in ${dir} from step 0 (interrupted before its first checkpoint) to ${config.steps}`);
-  await trainInDir(dir, config, text, quiet, resumeFrom, doneStep);
+  await trainInDir(run, config, text, quiet, resumeFrom, doneStep);
   return dir;
 }
 
@@ -240,27 +244,48 @@ function generationPause(): ((stage: GenerationStage) => Promise<void>) | undefi
   return ms > 0 ? () => new Promise((resolve) => setTimeout(resolve, ms)) : undefined;
 }
 
-async function trainInDir(dir: string, config: RunConfig, text: string, quiet: boolean, resumeFrom?: SessionStart['resume'], fromStep = 0): Promise<void> {
+/**
+ * Trains into a run directory. The session posts synchronously; its writes go through one queue
+ * so they land in the order posted (a checkpoint generation's resume state before its model,
+ * summary.json last). A write that fails stops the run and is the CLI's error.
+ */
+async function trainInDir(run: RunDir, config: RunConfig, text: string, quiet: boolean, resumeFrom?: SessionStart['resume'], fromStep = 0): Promise<void> {
+  const { fs, id, dir } = run;
+  const pause = generationPause();
+  let checkpointStep = fromStep;
   let failed: string | undefined;
-  const metricsFile = lastJsonlChunk(dir, 'metrics.jsonl');
-  const diagnosticsFile = lastJsonlChunk(dir, 'diagnostics.jsonl');
+  const metricsChunk = await lastChunkName(fs, id, runFiles.metrics);
+  const diagnosticsChunk = await lastChunkName(fs, id, runFiles.diagnostics);
+  let writes: Promise<void> = Promise.resolve();
+  let writeError: unknown;
+  const write = (f: () => Promise<void>) => {
+    writes = writes.then(() => (writeError === undefined ? f() : undefined)).catch((e) => void (writeError ??= e));
+  };
   const post = (m: FromWorker) => {
     switch (m.type) {
       case 'started':
         console.log(`${m.paramCount.toLocaleString('en-US')} parameters${m.vocab ? `, vocabulary of ${m.vocab.length}` : ''}`);
         break;
       case 'metrics':
-        appendJsonl(dir, metricsFile, m.record);
+        write(() => appendRecord(fs, id, metricsChunk, m.record));
         if (!quiet && (m.record.step % 25 === 0 || m.record.step === 1 || m.record.valLoss !== undefined)) console.log(progressLine(m.record));
         break;
       case 'diagnostics':
-        appendJsonl(dir, diagnosticsFile, m.record);
+        write(() => appendRecord(fs, id, diagnosticsChunk, m.record));
         break;
+      case 'checkpoint': {
+        const { step } = m;
+        write(async () => {
+          await writeCheckpoint(fs, id, m.bytes, m.resumeState, pause);
+          checkpointStep = step;
+        });
+        break;
+      }
       case 'log':
         console.log(m.message);
         break;
       case 'done':
-        writeAtomic(join(dir, 'summary.json'), JSON.stringify(m.summary, null, 2) + '\n');
+        write(() => writeSummary(fs, id, m.summary));
         if (m.summary.status === 'failed' || m.summary.status === 'diverged') failed = m.summary.message;
         // A diverged run's message names the step that failed; summary.step is the last good one.
         if (m.summary.status === 'diverged') console.log(`${m.summary.message} Metrics and the checkpoint of step ${m.summary.step} are saved.`);
@@ -279,23 +304,18 @@ async function trainInDir(dir: string, config: RunConfig, text: string, quiet: b
     process.on(name, handler);
     return () => process.off(name, handler);
   });
-  const fs = nodeGenerationFs(dir);
-  const pause = generationPause();
-  let checkpointStep = fromStep;
-  const saveGeneration = async (g: { step: number; model: Uint8Array; state: Uint8Array }) => {
-    await writeGeneration(fs, '', g, pause);
-    checkpointStep = g.step;
-  };
   try {
-    await runSession({ runId: dir, config, dataText: text, resume: resumeFrom }, post, () => signal !== undefined, { saveGeneration });
-  } catch (e) {
-    if (e instanceof EngineError && e.code === 'disk-full') {
-      const kept = checkpointStep > 0 ? `it continues from its last checkpoint (step ${checkpointStep})` : 'it starts again (no checkpoint was written)';
-      throw new EngineError('disk-full', e.message, `Free some space, then rnn-lab train --resume ${dir}: ${kept}`);
-    }
-    throw e;
+    await runSession({ runId: dir, config, dataText: text, resume: resumeFrom, keepResumable: true }, post, () => signal !== undefined || writeError !== undefined);
+    await writes;
   } finally {
     for (const off of handlers) off();
+  }
+  if (writeError !== undefined) {
+    if (writeError instanceof EngineError && writeError.code === 'disk-full') {
+      const kept = checkpointStep > 0 ? `it continues from its last checkpoint (step ${checkpointStep})` : 'it starts again (no checkpoint was written)';
+      throw new EngineError('disk-full', writeError.message, `Free some space, then rnn-lab train --resume ${dir}: ${kept}`);
+    }
+    throw new EngineError('bad-config', `cannot write the run directory ${dir}: ${(writeError as Error)?.message ?? writeError}`, 'Check the disk (space, permissions); the records written so far are kept.');
   }
   if (failed) process.exitCode = 2;
   if (signal) {
@@ -306,20 +326,23 @@ async function trainInDir(dir: string, config: RunConfig, text: string, quiet: b
 }
 
 /** export: a run's weights as a PyTorch state_dict file. */
-function exportRun(target: string, flags: Map<string, string>): void {
+async function exportRun(target: string, flags: Map<string, string>): Promise<void> {
   const dtypeFlag = (flags.get('dtype') ?? 'f64').toLowerCase();
   if (dtypeFlag !== 'f64' && dtypeFlag !== 'f32') throw new UsageError(`--dtype must be f64 or f32, got "${flags.get('dtype')}"`);
   const prefix = flags.get('prefix') ?? '';
   if (prefix && !/^[\w.]*\.$/.test(prefix)) throw new UsageError(`--prefix must be a module path ending in a dot (e.g. rnn.), got "${prefix}"`);
-  const ckpt = existsSync(join(target, 'checkpoint.safetensors')) ? join(target, 'checkpoint.safetensors') : target;
-  if (!existsSync(ckpt) || (ckpt === target && !/\.safetensors$/i.test(target))) {
+  const isRun = existsSync(target) && statSync(target).isDirectory();
+  const found = isRun ? await latestModel(runDir(target).fs, runDir(target).id) : undefined;
+  const model = found && !('problem' in found) ? { bytes: found.bytes, where: join(dirname(target), found.where) } : undefined;
+  const ckpt = model?.where ?? target;
+  if (!model && (!existsSync(ckpt) || !/\.safetensors$/i.test(target))) {
     throw new EngineError('bad-checkpoint', `${target} is neither a run directory with checkpoint.safetensors nor a .safetensors file`, 'Pick a run directory written by rnn-lab train.');
   }
-  const out = flags.get('out') ?? join(ckpt === target ? '.' : target, 'pytorch.safetensors');
+  const out = flags.get('out') ?? join(isRun ? target : '.', 'pytorch.safetensors');
   if (existsSync(out)) throw new EngineError('bad-config', `${out} already exists`, 'Pick another --out; export never overwrites a file.');
-  const result = exportStateDict(new Uint8Array(readFileSync(ckpt)), ckpt, dtypeFlag === 'f32' ? 'F32' : 'F64', prefix);
+  const result = exportStateDict(model?.bytes ?? new Uint8Array(readFileSync(ckpt)), ckpt, dtypeFlag === 'f32' ? 'F32' : 'F64', prefix);
   for (const w of result.warnings) console.error(`warning: ${w}`);
-  writeAtomic(out, result.bytes);
+  await writeFileAtomic(out, result.bytes);
   console.log(`wrote ${out} (${result.bytes.length.toLocaleString('en-US')} bytes, ${dtypeFlag}); in PyTorch:`);
   console.log('  from safetensors.torch import load_file');
   for (const line of result.modules) console.log(`  ${line}`);
@@ -334,7 +357,7 @@ function exportRun(target: string, flags: Map<string, string>): void {
 }
 
 /** import: a PyTorch state_dict file made into a run directory (written whole or not at all). */
-function importRun(file: string, flags: Map<string, string>): string {
+async function importRun(file: string, flags: Map<string, string>): Promise<string> {
   const gruVariant = flags.get('gru-variant');
   if (gruVariant !== undefined && gruVariant !== 'reset_after' && gruVariant !== 'reset_before') throw new UsageError(`--gru-variant must be reset_after or reset_before, got "${gruVariant}"`);
   const activation = flags.get('activation');
@@ -351,14 +374,7 @@ function importRun(file: string, flags: Map<string, string>): string {
   }
   const name = flags.get('name') ?? `import-${basename(file).replace(/\.safetensors$/i, '')}`;
   const run = importAsRun(new Uint8Array(readFileSync(file)), file, { gruVariant: gruVariant as GruVariant | undefined, rnnActivation: activation as 'tanh' | 'relu' | undefined, vocab, vocabSource: vocabFile, name, text });
-  const files: Record<string, string | Uint8Array> = {
-    'config.json': JSON.stringify(run.config, null, 2) + '\n',
-    'checkpoint.safetensors': run.checkpoint,
-    'diagnostics.jsonl': JSON.stringify(run.diagnostics) + '\n',
-    'summary.json': JSON.stringify(run.summary, null, 2) + '\n',
-    'import.json': JSON.stringify({ source: file, description: run.description, warnings: run.warnings }, null, 2) + '\n',
-  };
-  const dir = writeRunDirWhole(flags.get('out'), run.config, files);
+  const dir = await writeRunDirWhole(flags.get('out'), run.config, importedRunFiles(run, file));
   for (const w of run.warnings) console.error(`warning: ${w}`);
   console.log(`imported ${file}: ${run.description}`);
   for (const s of run.diagnostics.spectrum) console.log(`  sigma_1 W_hh layer ${s.layer} ${s.block.padEnd(3)} ${s.sigma1.toFixed(4)} (1/gamma = ${s.reference})`);
@@ -376,15 +392,19 @@ function progressLine(r: MetricsRecord): string {
   return parts.join('  ');
 }
 
-/** Loads a run's final checkpoint into a Network. */
-export function loadRun(dir: string): LoadedModel {
-  const ckpt = join(dir, 'checkpoint.safetensors');
-  if (!existsSync(ckpt)) throw new EngineError('bad-checkpoint', `${dir} has no checkpoint.safetensors`, 'Train the run first, or pick another run directory.');
-  return loadCheckpoint(readFileSync(ckpt), ckpt);
+/** Loads a run's latest checkpoint (runFolder/generation.ts latestModel: also while it trains) into a Network. */
+export async function loadRun(dir: string): Promise<LoadedModel> {
+  const { fs, id } = runDir(dir);
+  const model = await latestModel(fs, id);
+  if ('problem' in model) {
+    if (!existsSync(join(dir, runFiles.config))) throw new EngineError('bad-checkpoint', `${dir} has no ${runFiles.checkpoint}`, 'Train the run first, or pick another run directory.');
+    throw new EngineError('bad-checkpoint', `${dir} has no model: ${model.problem}`, model.problem === noModelYet ? 'rnn-lab train --resume it, or pick another run.' : 'Pick another run.');
+  }
+  return loadCheckpoint(model.bytes, join(dirname(dir), model.where));
 }
 
-function sample(dir: string, flags: Map<string, string>): string {
-  const { net, vocab } = loadRun(dir);
+async function sample(dir: string, flags: Map<string, string>): Promise<string> {
+  const { net, vocab } = await loadRun(dir);
   if (!vocab) throw new EngineError('bad-config', `${dir} is a forecasting run`, 'Sampling text needs a character-LM run.');
   const num = (k: string, d: number) => {
     const v = flags.get(k);
@@ -398,18 +418,19 @@ function sample(dir: string, flags: Map<string, string>): string {
   return sampleText(net, vocab, { length: num('length', 300), temperature, topK: num('top-k', 0), prime: flags.get('prime') ?? '' }, new Rng(num('seed', 7)));
 }
 
-function report(dir: string): string {
-  const metrics = readJsonl<MetricsRecord>(join(dir, 'metrics.jsonl'));
-  const diags = readJsonl<DiagnosticsRecord>(join(dir, 'diagnostics.jsonl'));
+async function report(dir: string): Promise<string> {
+  const run = runDir(dir);
+  const metrics = await readRecords<MetricsRecord>(run, runFiles.metrics);
+  const diags = await readRecords<DiagnosticsRecord>(run, runFiles.diagnostics);
   if (metrics.length === 0 && diags.length === 0) throw new EngineError('bad-config', `${dir} has no metrics.jsonl or diagnostics.jsonl records`, 'Pick a run directory written by rnn-lab train or rnn-lab import.');
-  if (!existsSync(join(dir, 'config.json'))) throw new EngineError('bad-config', `${dir} has no config.json`, 'Pick a run directory written by rnn-lab train or rnn-lab import.');
-  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as RunConfig;
+  if (!existsSync(join(dir, runFiles.config))) throw new EngineError('bad-config', `${dir} has no config.json`, 'Pick a run directory written by rnn-lab train or rnn-lab import.');
+  const config = JSON.parse(readFileSync(join(dir, runFiles.config), 'utf8')) as RunConfig;
   const lines: string[] = [];
   lines.push(`run ${dir}: ${config.cell} ${config.layers}x${config.hidden}, seq ${config.seqLength}, batch ${config.batch}, ${config.optimizer} lr ${config.lr}, clip ${config.clipMode} ${config.clip}`);
   if (metrics.length === 0) {
-    const importJson = join(dir, 'import.json');
+    const importJson = join(dir, runFiles.import);
     lines.push(existsSync(importJson) ? `imported, not trained: ${(JSON.parse(readFileSync(importJson, 'utf8')) as { description: string }).description}` : 'no training steps yet');
-    const summaryJson = join(dir, 'summary.json');
+    const summaryJson = join(dir, runFiles.summary);
     const measured = existsSync(summaryJson) ? (JSON.parse(readFileSync(summaryJson, 'utf8')) as RunSummary) : undefined;
     if (measured?.valBpc !== undefined) lines.push(`measured at import: validation bpc ${measured.valBpc.toFixed(3)}, training-chunk bpc ${measured.bpc?.toFixed(3)}`);
   } else {
@@ -470,10 +491,10 @@ async function demo(): Promise<void> {
   console.log('\nsamples (temperature 0.7, primed with "Elizabeth"):\n');
   for (const seed of [1, 2]) {
     console.log('---');
-    console.log('Elizabeth' + sample(dir, new Map([['temperature', '0.7'], ['length', '240'], ['prime', 'Elizabeth'], ['seed', String(seed)]])));
+    console.log('Elizabeth' + (await sample(dir, new Map([['temperature', '0.7'], ['length', '240'], ['prime', 'Elizabeth'], ['seed', String(seed)]]))));
   }
   console.log('---\n');
-  console.log(report(dir));
+  console.log(await report(dir));
   console.log(`\nrun saved in ${dir}`);
 }
 
@@ -518,10 +539,10 @@ async function main(argv: string[]): Promise<number> {
       else await train(one('data FILE'), flags);
       return Number(process.exitCode ?? 0);
     case 'sample':
-      console.log(sample(one('RUN_DIR'), flags));
+      console.log(await sample(one('RUN_DIR'), flags));
       return 0;
     case 'report':
-      console.log(report(one('RUN_DIR')));
+      console.log(await report(one('RUN_DIR')));
       return 0;
     case 'oracle':
       return oracle(positional);
@@ -530,7 +551,7 @@ async function main(argv: string[]): Promise<number> {
       await demo();
       return 0;
     case 'export':
-      exportRun(one('RUN_DIR (or checkpoint .safetensors file)'), flags);
+      await exportRun(one('RUN_DIR (or checkpoint .safetensors file)'), flags);
       return 0;
     case 'export-pytorch': {
       const dir = one('RUN_DIR');
@@ -542,7 +563,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'import':
-      importRun(one('FILE.safetensors'), flags);
+      await importRun(one('FILE.safetensors'), flags);
       return 0;
     case 'bench': {
       if (rest[0] === '--child') {

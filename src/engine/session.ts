@@ -8,7 +8,8 @@
  * failed). Writing one reads the trainer and changes nothing in it, so a run's weights and
  * losses do not depend on when its checkpoints fell.
  */
-import type { FromWorker, MetricsRecord, ResumeFrom, RunConfig, RunSummary } from '../protocol';
+import type { MetricsRecord, RunConfig, RunSummary } from '../protocol/config';
+import type { FromWorker, ResumeFrom } from '../protocol/trainingWorker';
 import { seriesDataset, textDataset, type Dataset } from './data';
 import { EngineError } from './errors';
 import { validateConfig } from './config';
@@ -23,7 +24,7 @@ export interface SessionStart {
   dataText: string;
   /** Continue a saved run: its checkpoint and resume.safetensors bytes (see resume.ts). */
   resume?: ResumeFrom;
-  /** Send the resume state with every checkpoint message (the extension's runs; the CLI uses saveState). */
+  /** Send the resume state (resume.ts) of the same step with every checkpoint message, so the run can be resumed. */
   keepResumable?: boolean;
 }
 
@@ -54,17 +55,13 @@ export function generationOf(trainer: Trainer, fingerprint: string): Generation 
 }
 
 export interface SessionOptions {
-  /**
-   * Receives every checkpoint generation, before its 'checkpoint' message is posted; training
-   * waits for it. A rejection (e.g. a full disk) ends the session with that error.
-   */
-  saveGeneration?: (generation: Generation) => void | Promise<void>;
   /** Milliseconds: the clock for checkpointSeconds and the records' elapsedMs (Date.now unless a test injects one). */
   clock?: () => number;
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
+/** Runs a session: the training loop, posting what a training worker posts (protocol/trainingWorker.ts). */
 export async function runSession(
   msg: SessionStart,
   post: (m: FromWorker) => void,
@@ -72,11 +69,10 @@ export async function runSession(
   options: SessionOptions = {},
 ): Promise<RunSummary> {
   const { runId } = msg;
-  const { saveGeneration } = options;
   const clock = options.clock ?? Date.now;
   let trainer: Trainer;
   let config: RunConfig;
-  const fingerprint = saveGeneration || msg.resume || msg.keepResumable ? dataFingerprint(msg.dataText) : '';
+  const fingerprint = msg.resume || msg.keepResumable ? dataFingerprint(msg.dataText) : '';
   try {
     // Whoever started us, the config is validated and its defaults filled here.
     config = validateConfig(msg.config, msg.config?.name ?? 'config').config;
@@ -94,20 +90,15 @@ export async function runSession(
   let lastYield = start;
   let last: MetricsRecord | undefined;
   let summary: RunSummary | undefined;
-  // A resumed run's step already has its generation on disk.
-  let checkpointStep = trainer.step;
+  // The step of the last generation posted (none yet: a resumed run may be written into a new folder).
+  let checkpointStep = -1;
   let checkpointAt = start;
-  const checkpoint = async (): Promise<void> => {
+  const checkpoint = (): void => {
     if (trainer.step === checkpointStep) return;
-    let bytes: Uint8Array;
-    let resumeState: Uint8Array | undefined;
-    if (saveGeneration || msg.keepResumable) {
-      const generation = generationOf(trainer, fingerprint);
-      await saveGeneration?.(generation);
-      bytes = generation.model;
-      resumeState = generation.state;
-    } else bytes = checkpointBytes(trainer);
-    post({ type: 'checkpoint', runId, step: trainer.step, bytes, ...(msg.keepResumable ? { resumeState } : {}) });
+    if (msg.keepResumable) {
+      const { model, state } = generationOf(trainer, fingerprint);
+      post({ type: 'checkpoint', runId, step: trainer.step, bytes: model, resumeState: state });
+    } else post({ type: 'checkpoint', runId, step: trainer.step, bytes: checkpointBytes(trainer) });
     checkpointStep = trainer.step;
     checkpointAt = clock();
   };
@@ -161,7 +152,7 @@ export async function runSession(
     if (r.diagnostics) post({ type: 'diagnostics', runId, record: r.diagnostics });
     const everySteps = config.checkpointEvery > 0 && r.step % config.checkpointEvery === 0;
     const everySeconds = config.checkpointSeconds > 0 && now - checkpointAt >= config.checkpointSeconds * 1000;
-    if (everySteps || everySeconds) await checkpoint();
+    if (everySteps || everySeconds) checkpoint();
     if (now - lastYield > 30) {
       await yieldToEventLoop();
       lastYield = clock();
@@ -174,7 +165,8 @@ export async function runSession(
     summary.valLoss = last.valLoss;
     summary.valBpc = last.valBpc;
   }
-  if (trainer.step > 0) await checkpoint();
+  if (trainer.step > 0) checkpoint();
+  if (checkpointStep >= 0) summary.checkpointStep = checkpointStep;
   post({ type: 'done', runId, summary });
   return summary;
 }

@@ -1,5 +1,4 @@
 import * as vscode from 'vscode';
-import type { FromWorker } from '../protocol';
 import { PanelConnection, PanelHub, panelHtml, panelResourceRoots, type DrewAck } from './panelHub';
 
 /**
@@ -59,9 +58,16 @@ export class DiagnosticsViewProvider implements vscode.WebviewViewProvider {
     return this.connection?.rejected ?? [];
   }
 
-  /** Every training message (metrics, diagnostics, done) from extension.ts. */
-  post(msg: FromWorker): void {
-    this.hub.record(msg);
+  get isVisible(): boolean {
+    return this.view?.visible ?? false;
+  }
+
+  /**
+   * Opens the RNN Lab container on this view, leaving the focus where it is (the editor the user
+   * trained from). Which run it shows is onRunStarted's business: a run that starts takes it over.
+   */
+  async reveal(): Promise<void> {
+    await vscode.commands.executeCommand(`${DiagnosticsViewProvider.viewId}.focus`, { preserveFocus: true });
   }
 
   /** Shows a run in the view (the Runs view's selection, tests). */

@@ -16,7 +16,9 @@
 import { EngineError } from '../engine/errors';
 import { decodeSafetensors } from '../engine/safetensors';
 import { RESUME_FORMAT } from '../engine/resume';
-import type { RunConfig } from '../protocol';
+import type { RunConfig } from '../protocol/config';
+import { readGeneration } from '../runFolder/generation';
+import { chunkNames, readText, runFiles, runPath, type RecordsFile, type RunFs } from '../runFolder/runFolder';
 import dataPy from './templates/data.py';
 import loggerPy from './templates/rnnlab_logger.py';
 import modelPy from './templates/model.py';
@@ -129,4 +131,23 @@ folder outside the run store), and \`rnn-lab train --resume RUN_DIR --steps N\` 
 - \`rnnlab_logger.py\`: the run-folder format and the diagnostics, usable in any PyTorch script
   with an nn.LSTM, nn.GRU or nn.RNN (see its docstring)
 `;
+}
+
+/**
+ * What an export reads of run `id` in `fs`: its last generation and its records. Throws one line
+ * when the run has no generation train.py can continue.
+ */
+export async function readRunForExport(fs: RunFs, id: string, where: string): Promise<Pick<PytorchExportInput, 'model' | 'state' | 'metrics' | 'diagnostics'> & { config: RunConfig }> {
+  const stored = await readGeneration(fs, id, where);
+  if (stored.kind !== 'resumable') {
+    const why = stored.kind === 'broken' ? stored.reason : stored.kind === 'none' ? 'it has no checkpoint yet' : 'it has no resume.safetensors (an imported run, or one of an older version)';
+    throw new EngineError('bad-checkpoint', `cannot continue ${where} in PyTorch: ${why}`, 'Train it in RNN Lab (or resume it once) so it has a checkpoint generation, then export again.');
+  }
+  const records = async (file: RecordsFile) => {
+    let text = '';
+    for (const chunk of await chunkNames(fs, id, file)) text += (await readText(fs, runPath(id, chunk))) ?? '';
+    return text;
+  };
+  const { config } = generationConfig(stored.state, `${where}/${runFiles.resume}`);
+  return { model: stored.model, state: stored.state, metrics: await records(runFiles.metrics), diagnostics: await records(runFiles.diagnostics), config };
 }

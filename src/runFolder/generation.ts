@@ -1,5 +1,5 @@
 /**
- * Checkpoint generations in a run folder, over a small file interface: no vscode, no node, so the
+ * Checkpoint generations in a run folder, over RunFs (runFolder.ts): no vscode, no node, so the
  * CLI (node:fs) and the extension (vscode.workspace.fs) write and read them the same way.
  *
  * A generation is checkpoint.safetensors (the model: a PyTorch state_dict) and resume.safetensors
@@ -21,41 +21,20 @@
 import { EngineError } from '../engine/errors';
 import { checkpointFromState, resumeStateInfo, RESUME_FILE } from '../engine/resume';
 import { decodeSafetensors } from '../engine/safetensors';
+import type { RunFs } from './runFolder';
 
-export const CHECKPOINT_FILE = 'checkpoint.safetensors';
-export { RESUME_FILE };
-
-/** File operations on paths relative to some root ('' is the root itself). */
-export interface GenerationFs {
-  /** The file's bytes, or undefined when it does not exist. */
-  read(path: string): Promise<Uint8Array | undefined>;
-  /** Creates or replaces the file. */
-  write(path: string, data: Uint8Array): Promise<void>;
-  /** Replaces `to` if it exists. */
-  rename(from: string, to: string): Promise<void>;
-  /** Removes the file; no error when it does not exist. */
-  remove(path: string): Promise<void>;
-  /** The names in a folder. */
-  list(dir: string): Promise<string[]>;
-  /**
-   * Flushes a file's (or a folder's) contents to the disk. Absent where the platform has no such
-   * call: vscode.workspace.fs has none, so there a generation is atomic against a killed writer
-   * but not against a power cut.
-   */
-  fsync?(path: string): Promise<void>;
-}
-
-/** One checkpoint generation's bytes. */
-export interface GenerationBytes {
-  step: number;
-  model: Uint8Array;
-  state: Uint8Array;
-}
+const CHECKPOINT_FILE = 'checkpoint.safetensors';
 
 /** Where a generation write is: the test hook `pause` runs at each of these (a kill lands inside). */
 export type GenerationStage = 'state written' | 'model written' | 'committed' | 'renamed';
 
 const at = (dir: string, name: string) => (dir ? `${dir}/${name}` : name);
+
+async function readIfThere(fs: RunFs, path: string): Promise<Uint8Array | undefined> {
+  if (!(await fs.exists(path))) return undefined;
+  return fs.readFile(path);
+}
+
 
 /** A temp file of a writer (ours: `x.tmp`; older CLI writers: `x.tmp-<pid>`). */
 export const isTempName = (name: string) => /\.tmp(-\d+)?$/.test(name);
@@ -64,21 +43,21 @@ export const isTempName = (name: string) => /\.tmp(-\d+)?$/.test(name);
  * Writes one generation into `dir` (see the header for the order). On any error the temp files
  * are removed and the error is rethrown; the previous generation is untouched.
  */
-export async function writeGeneration(fs: GenerationFs, dir: string, generation: GenerationBytes, pause?: (stage: GenerationStage) => Promise<void>): Promise<void> {
+export async function writeGeneration(fs: RunFs, dir: string, generation: { model: Uint8Array; state: Uint8Array }, pause?: (stage: GenerationStage) => Promise<void>): Promise<void> {
   const state = at(dir, RESUME_FILE);
   const model = at(dir, CHECKPOINT_FILE);
   const stateTmp = `${state}.tmp`;
   const modelTmp = `${model}.tmp`;
   try {
-    await fs.write(stateTmp, generation.state);
+    await fs.writeFile(stateTmp, generation.state);
     await fs.fsync?.(stateTmp);
     await pause?.('state written');
-    await fs.write(modelTmp, generation.model);
+    await fs.writeFile(modelTmp, generation.model);
     await fs.fsync?.(modelTmp);
     await pause?.('model written');
   } catch (e) {
-    await fs.remove(stateTmp).catch(() => {});
-    await fs.remove(modelTmp).catch(() => {});
+    await fs.delete(stateTmp).catch(() => {});
+    await fs.delete(modelTmp).catch(() => {});
     throw e;
   }
   await fs.rename(stateTmp, state);
@@ -87,7 +66,7 @@ export async function writeGeneration(fs: GenerationFs, dir: string, generation:
     await fs.rename(modelTmp, model);
   } catch (e) {
     // The generation is committed in the resume file; the model is derived from it when read.
-    await fs.remove(modelTmp).catch(() => {});
+    await fs.delete(modelTmp).catch(() => {});
     throw e;
   }
   await pause?.('renamed');
@@ -119,8 +98,8 @@ function stepOf(bytes: Uint8Array, where: string): number | undefined {
 }
 
 /** Reads the generation under the real names of `dir` (temp files are never read). */
-export async function readGeneration(fs: GenerationFs, dir: string, where = dir): Promise<StoredGeneration> {
-  const [state, model] = await Promise.all([fs.read(at(dir, RESUME_FILE)), fs.read(at(dir, CHECKPOINT_FILE))]);
+export async function readGeneration(fs: RunFs, dir: string, where = dir): Promise<StoredGeneration> {
+  const [state, model] = await Promise.all([readIfThere(fs, at(dir, RESUME_FILE)), readIfThere(fs, at(dir, CHECKPOINT_FILE))]);
   const modelStep = model ? stepOf(model, `${where}/${CHECKPOINT_FILE}`) : undefined;
   if (!state) {
     if (!model) return { kind: 'none' };
@@ -147,10 +126,10 @@ export async function readGeneration(fs: GenerationFs, dir: string, where = dir)
  * Puts a generation read with `modelBehind` whole under the real names: checkpoint.safetensors
  * derived from the resume file, written atomically. Returns whether it wrote.
  */
-export async function repairGeneration(fs: GenerationFs, dir: string, stored: StoredGeneration): Promise<boolean> {
+export async function repairGeneration(fs: RunFs, dir: string, stored: StoredGeneration): Promise<boolean> {
   if (stored.kind !== 'resumable' || !stored.modelBehind) return false;
   const model = at(dir, CHECKPOINT_FILE);
-  await fs.write(`${model}.tmp`, stored.model);
+  await fs.writeFile(`${model}.tmp`, stored.model);
   await fs.fsync?.(`${model}.tmp`);
   await fs.rename(`${model}.tmp`, model);
   await fs.fsync?.(dir);
@@ -161,8 +140,68 @@ export async function repairGeneration(fs: GenerationFs, dir: string, stored: St
  * Removes the temp files a killed writer left in `dir` (`*.tmp`, `*.tmp-<pid>`). Only for a run no
  * writer has open: when it is opened for resuming or inspecting. Returns the names removed.
  */
-export async function removeStaleTemps(fs: GenerationFs, dir: string): Promise<string[]> {
-  const names = (await fs.list(dir)).filter(isTempName);
-  for (const name of names) await fs.remove(at(dir, name));
+export async function removeStaleTemps(fs: RunFs, dir: string): Promise<string[]> {
+  const names = (await fs.readDirectory(dir)).map(([name]) => name).filter(isTempName);
+  for (const name of names) await fs.delete(at(dir, name));
   return names;
+}
+
+/** `__metadata__.step` from a safetensors file's header alone (no tensor decoded); undefined if it has none or is damaged. */
+function headerStep(bytes: Uint8Array): number | undefined {
+  if (bytes.length < 8) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const length = Number(view.getBigUint64(0, true));
+  if (length > bytes.length - 8) return undefined;
+  try {
+    const step = Number((JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length))) as { __metadata__?: { step?: unknown } }).__metadata__?.step);
+    return Number.isSafeInteger(step) && step >= 0 ? step : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The step of the generation under the real names of run `id` (the resume file's: it is the
+ * commit point; else the model's), read from the headers only; undefined when there is none.
+ */
+export async function storedGenerationStep(fs: RunFs, id: string): Promise<number | undefined> {
+  for (const name of [RESUME_FILE, CHECKPOINT_FILE]) {
+    const bytes = await readIfThere(fs, at(id, name)).catch(() => undefined);
+    const step = bytes && headerStep(bytes);
+    if (step !== undefined) return step;
+  }
+  return undefined;
+}
+
+/** How much of a stopped run was kept, in the Runs view's words. */
+export function keptDescription(step: number, checkpointStep: number | undefined): string {
+  const stopped = `stopped at step ${step.toLocaleString('en-US')}`;
+  return checkpointStep === undefined ? `${stopped}; interrupted before its first checkpoint` : `${stopped}; checkpoint at step ${checkpointStep.toLocaleString('en-US')}`;
+}
+
+/** Why a run has no model to load, in the words the pickers and commands use. */
+export const noModelYet = 'interrupted before its first checkpoint';
+
+/**
+ * The model of a run's latest checkpoint generation, also while the run trains (a writer between a
+ * generation's two renames leaves checkpoint.safetensors one behind: the newer model is derived
+ * from resume.safetensors). `where` names the file it came from; `problem` says why there is none.
+ */
+export async function latestModel(fs: RunFs, id: string): Promise<{ bytes: Uint8Array; where: string; step: number } | { problem: string }> {
+  const stored = await readGeneration(fs, id);
+  switch (stored.kind) {
+    case 'none':
+      return { problem: noModelYet };
+    case 'broken':
+      return { problem: stored.reason };
+    case 'model':
+      return { bytes: stored.model, where: at(id, CHECKPOINT_FILE), step: stored.step };
+    case 'resumable':
+      return { bytes: stored.model, where: at(id, stored.modelBehind ? RESUME_FILE : CHECKPOINT_FILE), step: stored.step };
+  }
+}
+
+/** Whether run `id` has a model to load (a checkpoint, or a resume state that holds one), without reading either. */
+export async function hasModel(fs: RunFs, id: string): Promise<boolean> {
+  return (await fs.exists(at(id, CHECKPOINT_FILE))) || (await fs.exists(at(id, RESUME_FILE)));
 }

@@ -3,7 +3,7 @@
  * records past the checkpoint a killed run wrote after it) and what a hand-edited config.json may
  * change. Pure: no vscode, no node.
  */
-import type { RunConfig } from '../protocol';
+import type { RunConfig } from '../protocol/config';
 import { validateConfig } from '../engine/config';
 import { EngineError } from '../engine/errors';
 
@@ -41,10 +41,10 @@ export function repairJsonl(text: string, lastStep: number, where: string): stri
  * not the first). Newest first: the records are in step order, so the chunks before the one
  * holding the checkpoint's step are left as they are, unread.
  */
-export function repairJsonlChunks(read: (index: number) => string, count: number, lastStep: number, where: (index: number) => string): (string | null | undefined)[] {
+export async function repairJsonlChunks(read: (index: number) => Promise<string>, count: number, lastStep: number, where: (index: number) => string): Promise<(string | null | undefined)[]> {
   const out: (string | null | undefined)[] = new Array(count).fill(undefined);
   for (let i = count - 1; i >= 0; i--) {
-    const text = read(i);
+    const text = await read(i);
     const repaired = repairJsonl(text, lastStep, where(i));
     const after = repaired ?? text;
     if (after === '' && i > 0) {
