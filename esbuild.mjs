@@ -73,7 +73,7 @@ const builds = [
     format: 'cjs',
     inject: ['test/integration/processShim.ts'],
     define: { global: 'globalThis' },
-    external: ['vscode', 'node:worker_threads'],
+    external: ['vscode', 'node:worker_threads', 'node:child_process'],
   },
   {
     ...common,

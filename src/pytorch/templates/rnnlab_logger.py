@@ -312,6 +312,9 @@ class RunLogger:
     def __init__(self, run_dir, config, history=((), ())):
         self.dir = run_dir
         os.makedirs(run_dir, exist_ok=True)
+        # summary.json is the last file a run writes: without it RNN Lab knows the run trains.
+        if os.path.exists(os.path.join(run_dir, "summary.json")):
+            os.remove(os.path.join(run_dir, "summary.json"))
         self.config = {**DEFAULT_CONFIG, **config}
         self.write_json("config.json", self.config)
         self.start = time.time()
