@@ -30,6 +30,8 @@ const common = {
   minify: production,
   logLevel: 'warning',
   target: 'es2022',
+  // The exported PyTorch project's sources (src/pytorch/templates/*.py) are real .py files, bundled as text.
+  loader: { '.py': 'text' },
 };
 
 const testFiles = (dir) =>
@@ -71,7 +73,7 @@ const builds = [
     format: 'cjs',
     inject: ['test/integration/processShim.ts'],
     define: { global: 'globalThis' },
-    external: ['vscode', 'node:worker_threads'],
+    external: ['vscode', 'node:worker_threads', 'node:child_process'],
   },
   {
     ...common,

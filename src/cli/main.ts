@@ -19,6 +19,7 @@ import { dataFingerprint, restoreTrainer } from '../engine/resume';
 import { exportStateDict, importAsRun, vocabularyFrom } from '../engine/interop';
 import { Trainer } from '../engine/trainer';
 import { runBench } from './bench';
+import { exportPytorch } from './exportPytorch';
 import { benchChild } from './bench/child';
 import { latestModel, noModelYet, readGeneration, removeStaleTemps, repairGeneration, type GenerationStage } from '../runFolder/generation';
 import { repairJsonlChunks, resumedConfig } from '../runFolder/repair';
@@ -51,6 +52,11 @@ const HELP: Record<string, string> = {
   weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ... (+ embedding.weight, head.weight, head.bias);
   f64 is exact (load_state_dict converts to a float32 module's dtype), f32 is half the size.
   --prefix puts the recurrent tensors under a submodule name (rnn.weight_ih_l0). Never overwrites.`,
+  'export-pytorch': `rnn-lab export-pytorch RUN_DIR --out DIR [--data FILE]
+  Writes a PyTorch project that continues the run from its last checkpoint: model.py (torch.nn,
+  loads the checkpoint with strict=True), data.py, train.py (python train.py --steps N, or torchrun
+  with DistributedDataParallel), rnnlab_logger.py and a README. train.py writes an RNN Lab run folder
+  that RNN Lab shows live and rnn-lab train --resume continues. --data: the run's data file when it moved.`,
   import: `rnn-lab import FILE.safetensors [--out RUN_DIR] [--vocab TEXT_OR_JSON] [--gru-variant reset_after|reset_before]
               [--activation tanh|relu] [--name NAME]
   Makes a run from a safetensors state_dict of torch.nn.RNN/LSTM/GRU (with or without embedding and
@@ -499,6 +505,7 @@ const OPTIONS: Record<string, string[]> = {
   oracle: [],
   demo: [],
   export: ['out', 'dtype', 'prefix'],
+  'export-pytorch': ['out', 'data'],
   import: ['out', 'vocab', 'gru-variant', 'activation', 'name'],
 };
 
@@ -546,6 +553,15 @@ async function main(argv: string[]): Promise<number> {
     case 'export':
       await exportRun(one('RUN_DIR (or checkpoint .safetensors file)'), flags);
       return 0;
+    case 'export-pytorch': {
+      const dir = one('RUN_DIR');
+      const out = flags.get('out');
+      if (!out) throw new UsageError('export-pytorch needs --out DIR (a new folder for the project)');
+      const names = await exportPytorch(dir, out, flags.get('data'));
+      console.log(`wrote ${out}: ${names.filter((n) => !n.includes('/')).join(', ')}, data/, run/`);
+      console.log(`  cd ${out} && python train.py --steps N        (or: torchrun --nproc_per_node=2 train.py --steps N)`);
+      return 0;
+    }
     case 'import':
       await importRun(one('FILE.safetensors'), flags);
       return 0;

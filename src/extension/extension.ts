@@ -7,6 +7,7 @@ import * as vscode from 'vscode';
 import { ActiveRuns } from './activeRuns';
 import { registerExamples } from './commands/examples';
 import { registerImport } from './commands/importCheckpoint';
+import { registerPytorch } from './commands/pytorch';
 import { registerResume } from './commands/resume';
 import { registerDelete, registerStop } from './commands/runFiles';
 import { registerSample } from './commands/sample';
@@ -22,6 +23,7 @@ import { registerSelectionCommands } from './selection/commands';
 import type { SelectionApi } from './selection/state';
 import type { Services } from './services';
 import { readSettings } from './settings';
+import { WatchedRuns } from './watchedRuns';
 import { workerCounts } from './workerHost';
 import type { MetricsRecord, RunSummary } from '../protocol/config';
 
@@ -33,6 +35,8 @@ export interface RnnLabApi {
   readonly runs: RunsTreeProvider;
   readonly diagnostics: DiagnosticsViewProvider;
   readonly store: RunStore;
+  /** Run folders written by other processes (running ones, Watch Run Folder...'s). */
+  readonly watched: WatchedRuns;
   /** Run ids training in this window. */
   activeRuns(): string[];
   /** The latest metrics record of a run training in this window. */
@@ -58,7 +62,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
   const feedback = new Feedback();
   const store = RunStore.forWorkspace(context);
   const diagnostics = new DiagnosticsViewProvider(context.extensionUri, store);
-  const runsView = new RunsView(store, (id) => runs.last(id));
+  const runsView = new RunsView(store, (id) => runs.last(id) ?? watched.last(id));
   const runs: ActiveRuns = new ActiveRuns({
     extensionUri: context.extensionUri,
     store,
@@ -69,6 +73,11 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
       if (readSettings().revealOnTrain) void diagnostics.reveal();
     },
   });
+  // Run folders other processes write (train.py of an exported project, a synced remote run).
+  const watched = new WatchedRuns(store, diagnostics.hub, (id) => runs.ids().includes(id));
+  runsView.outside = () => watched.outsideRuns();
+  watched.onDidChange(() => void runsView.refresh());
+  watched.onDidRecord(() => runsView.scheduleRefresh());
   const picker = new RunPicker(store, feedback);
   const services: Services = { context, store, feedback, runs, runsView, picker, diagnostics };
 
@@ -76,6 +85,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
   context.subscriptions.push(
     feedback,
     runs,
+    watched,
     vscode.window.createTreeView('rnnLab.runs', { treeDataProvider: runsView.tree, canSelectMany: true }),
     vscode.window.registerWebviewViewProvider(DiagnosticsViewProvider.viewId, diagnostics),
   );
@@ -88,6 +98,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
   registerDelete(services);
   registerExamples(services, train);
   registerImport(services);
+  registerPytorch(services, watched);
   registerReportPanel(context, diagnostics.hub, store, picker);
   const selection = registerSelectionCommands(context, store, picker, feedback);
 
@@ -97,6 +108,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     runs: runsView.tree,
     diagnostics,
     store,
+    watched,
     errors: feedback.errors,
     activeRuns: () => runs.ids(),
     lastMetrics: (id) => runs.last(id),

@@ -137,6 +137,17 @@ export class RunStore {
     return this.open.has(id);
   }
 
+  /** Runs of the store another process writes now (WatchedRuns): listed as running. */
+  private readonly external = new Set<string>();
+
+  setExternallyRunning(id: string, running: boolean): void {
+    if (running) this.external.add(id);
+    else this.external.delete(id);
+    // Its files changed: a summary rebuilt from them before is out of date.
+    this.interrupted.delete(id);
+    this.changed.fire();
+  }
+
   appendMetrics(id: string, record: MetricsRecord): void {
     this.open.get(id)?.add(runFiles.metrics, record);
   }
@@ -161,7 +172,7 @@ export class RunStore {
    * window closed while it trained) unless it trains in this window; its files are left as they are.
    */
   async list(): Promise<StoredRun[]> {
-    const runs = await listRuns(this.fs, (id) => this.open.has(id), this.interrupted);
+    const runs = await listRuns(this.fs, (id) => this.open.has(id) || this.external.has(id), this.interrupted);
     return runs.map((r) => ({ ...r, uri: this.runUri(r.id) }));
   }
 }

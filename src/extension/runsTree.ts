@@ -67,13 +67,16 @@ export class RunsView {
   readonly tree = new RunsTreeProvider();
   private timer: ReturnType<typeof setTimeout> | undefined;
 
+  /** Run folders outside the store that are watched (WatchedRuns: Watch Run Folder...), listed first. */
+  outside: () => StoredRun[] = () => [];
+
   constructor(
     private readonly store: RunStore,
     private readonly lastOf: (id: string) => MetricsRecord | undefined,
   ) {}
 
   async refresh(): Promise<void> {
-    const stored = await this.store.list();
+    const stored = [...this.outside(), ...(await this.store.list())];
     this.tree.setRuns(stored.map((r) => ({ id: r.id, label: r.config?.name ?? r.id, description: describeRun(r, this.lastOf(r.id)), status: r.status })));
   }
 

@@ -12,6 +12,7 @@ import './selection.test';
 import './resume.test';
 import './survive.test';
 import './panels.test';
+import './watch.test';
 import './faults.test';
 import './security.test';
 
