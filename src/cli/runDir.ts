@@ -1,92 +1,71 @@
 /**
- * The run directory on disk, for the CLI: config.json, metrics.jsonl and diagnostics.jsonl
- * appended as records come, checkpoint.safetensors and summary.json written atomically
- * (temp file, then rename), so a crash never leaves a half file under the real name.
+ * The CLI's run folders: the run folder layer (src/runFolder/runFolder.ts, shared with the
+ * extension) over node:fs. A run is addressed by its directory path as the user gave it (`--out`
+ * or a positional RUN_DIR); the layer sees that directory's parent as the store root and its
+ * base name as the run id. metrics.jsonl and diagnostics.jsonl are appended record by record;
+ * config.json, summary.json and the checkpoint are replaced atomically (temp file, then rename).
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { EngineError } from '../engine/errors';
-import { jsonlChunkName, parseJsonl, type RunConfig } from '../protocol';
+import type { RunConfig } from '../protocol/config';
+import { nodeRunFs } from '../runFolder/nodeRunFs';
+import { createRunAt, freeRunId, readRecordChunks, writeAtomic, writeRunWhole, type RecordsFile, type RunFs } from '../runFolder/runFolder';
 
-export function writeAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
+export const DEFAULT_RUNS_ROOT = '.rnn-lab/runs';
+
+/** A run directory as the layer sees it. */
+export interface RunDir {
+  /** The path as the user gave it (messages name it). */
+  dir: string;
+  fs: RunFs;
+  id: string;
 }
 
-function newRunDirName(config: RunConfig, root: string): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  let dir = join(root, `${stamp}-${config.name.replace(/[^\w.-]+/g, '_')}`);
-  for (let i = 2; existsSync(dir); i++) dir = join(root, `${stamp}-${config.name}-${i}`);
-  return dir;
+export function runDir(dir: string): RunDir {
+  return { dir, fs: nodeRunFs(dirname(dir)), id: basename(dir) };
 }
 
-/** Creates a new run directory; never reuses one that exists (no run is overwritten). */
-export function createRunDir(out: string | undefined, config: RunConfig, root = '.rnn-lab/runs'): string {
-  let dir = out;
-  if (!dir) {
-    dir = newRunDirName(config, root);
-  } else if (existsSync(join(dir, 'config.json'))) {
-    throw new EngineError('bad-config', `${dir} already holds a run`, 'Pick another --out so it is not overwritten.');
+/** Creates a new run directory with its config.json: `out`, or a new id under `root`. Never reuses one that holds a run. */
+export async function createRunDir(out: string | undefined, config: RunConfig, root = DEFAULT_RUNS_ROOT): Promise<RunDir> {
+  const run = out !== undefined ? runDir(out) : runDir(join(root, await freeRunId(nodeRunFs(root), config.name, new Date())));
+  if (!(await createRunAt(run.fs, run.id, config))) {
+    throw new EngineError('bad-config', `${run.dir} already holds a run`, 'Pick another --out so it is not overwritten.');
   }
-  mkdirSync(dir, { recursive: true });
-  writeAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  return dir;
-}
-
-export function appendJsonl(dir: string, file: string, record: unknown): void {
-  appendFileSync(join(dir, file), JSON.stringify(record) + '\n');
-}
-
-/** The records of a JSONL file and of its chunks (`x.2.jsonl`, ... as the extension writes them), in order. */
-export function readJsonl<T>(path: string): T[] {
-  return jsonlChunkPaths(path).flatMap((chunk) => readJsonlFile<T>(chunk));
+  return run;
 }
 
 /**
- * The records of one JSONL file. A last line cut short (no newline: a write the process or window
+ * The chunks of a run's JSONL file (`x.jsonl`, `x.2.jsonl`, ... as the extension writes them),
+ * in order, with their records. A last line cut short (no newline: a write the process or window
  * did not finish) is dropped; any other line that does not parse is an error.
  */
-export function readJsonlFile<T>(path: string): T[] {
-  const { records, badLines } = parseJsonl<T>(readFileSync(path, 'utf8'));
-  if (badLines.length) throw new EngineError('bad-config', `${path} line ${badLines[0]} is not a JSON record`, 'The run\'s files were edited or damaged; remove that line.');
-  return records;
-}
-
-/** The file name records go to: a run the extension wrote in chunks continues in its last chunk. */
-export function lastJsonlChunk(dir: string, name: string): string {
-  return basename(jsonlChunkPaths(join(dir, name)).at(-1) ?? name);
-}
-
-/** `path` and its chunk files that exist, up to the first one missing. */
-export function jsonlChunkPaths(path: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; ; i++) {
-    const chunk = join(dirname(path), jsonlChunkName(basename(path), i));
-    if (!existsSync(chunk)) return out;
-    out.push(chunk);
+export async function readRecordChunksStrict<T>(run: RunDir, file: RecordsFile): Promise<{ chunk: string; records: T[] }[]> {
+  const chunks = await readRecordChunks<T>(run.fs, run.id, file);
+  for (const c of chunks) {
+    if (c.badLines.length) throw new EngineError('bad-config', `${join(run.dir, c.chunk)} line ${c.badLines[0]} is not a JSON record`, "The run's files were edited or damaged; remove that line.");
   }
+  return chunks;
+}
+
+/** The records of a run's JSONL file, every chunk in order (see readRecordChunksStrict). */
+export async function readRecords<T>(run: RunDir, file: RecordsFile): Promise<T[]> {
+  return (await readRecordChunksStrict<T>(run, file)).flatMap((c) => c.records);
 }
 
 /**
- * Writes a whole run directory at once: the files go into a temporary sibling directory that is
- * renamed into place, so the run appears complete or not at all. Refuses a target that exists
- * and is not empty.
+ * Writes a whole run directory at once (an import): it appears complete or not at all. Refuses
+ * a target that exists and is not empty.
  */
-export function writeRunDirWhole(out: string | undefined, config: RunConfig, files: Record<string, string | Uint8Array>, root = '.rnn-lab/runs'): string {
-  const dir = out ?? newRunDirName(config, root);
-  if (existsSync(dir) && readdirSync(dir).length > 0) {
-    throw new EngineError('bad-config', `${dir} already exists and is not empty`, 'Pick another --out; a run directory is never overwritten.');
+export async function writeRunDirWhole(out: string | undefined, config: RunConfig, files: Record<string, string | Uint8Array>, root = DEFAULT_RUNS_ROOT): Promise<string> {
+  const run = out !== undefined ? runDir(out) : runDir(join(root, await freeRunId(nodeRunFs(root), config.name, new Date())));
+  await run.fs.createDirectory('');
+  if (!(await writeRunWhole(run.fs, run.id, files))) {
+    throw new EngineError('bad-config', `${run.dir} already exists and is not empty`, 'Pick another --out; a run directory is never overwritten.');
   }
-  mkdirSync(dirname(dir), { recursive: true });
-  const tmp = `${dir}.tmp-${process.pid}`;
-  mkdirSync(tmp, { recursive: true });
-  try {
-    for (const [name, data] of Object.entries(files)) writeFileSync(join(tmp, name), data);
-    renameSync(tmp, dir);
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
-  return dir;
+  return run.dir;
+}
+
+/** A file outside any run folder (an export), replaced atomically. */
+export function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  return writeAtomic(nodeRunFs(dirname(path)), basename(path), data);
 }

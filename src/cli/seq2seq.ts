@@ -4,19 +4,18 @@
  * over what it owns (config from flags, the training loop's run directory writer).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { isSeq2SeqTask, type RunConfig, type RunSummary, type Seq2SeqEvalRecord } from '../protocol';
-import { validateConfig } from '../engine/config';
+import { dirname, join } from 'node:path';
+import type { RunConfig, RunSummary, Seq2SeqEvalRecord } from '../protocol/config';
 import { decodeText } from '../engine/data';
 import { EngineError } from '../engine/errors';
 import { Seq2SeqStepDecoder } from '../engine/models/seq2seqDecoder';
 import { decodeSafetensors, encodeSafetensors } from '../engine/safetensors';
-import { dataFingerprint } from '../engine/resume';
 import { beamSearch, greedyDecode } from '../engine/seq2seq/decoding';
-import { isSeq2SeqCheckpoint, loadSeq2SeqCheckpoint, restoreSeq2SeqTrainer, SEQ2SEQ_CHECKPOINT_FORMAT, type LoadedSeq2Seq } from '../engine/seq2seqCheckpoint';
-import { Seq2SeqTrainer, seq2seqData } from '../engine/seq2seqTrainer';
-import type { SessionStart } from '../engine/session';
-import { createRunDir, readJsonl, writeAtomic } from './runDir';
+import { loadSeq2SeqCheckpoint, SEQ2SEQ_CHECKPOINT_FORMAT, type LoadedSeq2Seq } from '../engine/seq2seqCheckpoint';
+import { seq2seqData } from '../engine/seq2seqTrainer';
+import { latestModel, noModelYet } from '../runFolder/generation';
+import { readText, runFiles, runPath } from '../runFolder/runFolder';
+import { createRunDir, readRecords, runDir, writeFileAtomic, type RunDir } from './runDir';
 
 /** Run-config flags of the seq2seq runs (merged into train's flag table). */
 export const SEQ2SEQ_FLAG_KEYS: Record<string, [keyof RunConfig, 'num' | 'str' | 'list']> = {
@@ -41,7 +40,7 @@ export const SEQ2SEQ_HELP = {
 
 type Hooks = {
   configFromFlags: (file: string, flags: Map<string, string>) => RunConfig;
-  trainInDir: (dir: string, config: RunConfig, text: string, quiet: boolean, resumeFrom?: SessionStart['resume']) => Promise<void>;
+  trainInDir: (run: RunDir, config: RunConfig, text: string, quiet: boolean) => Promise<void>;
 };
 
 /** train for a seq2seq task: generated (no FILE) or a pairs file. Returns the run directory. */
@@ -59,54 +58,27 @@ export async function trainSeq2Seq(positional: string[], flags: Map<string, stri
   const config = hooks.configFromFlags(file, flags.has('name') ? flags : new Map([...flags, ['name', `${flags.get('cell') ?? 'lstm'}-${file ? file.split(/[\\/]/).pop()!.replace(/\.[^.]*$/, '') : task}-${flags.get('attention') ?? 'dot'}`]]));
   if (file) text = decodeText(readFileSync(file), file, config.maxFileBytes);
   const data = seq2seqData(config, file ? text : undefined); // bad data is refused before a run directory exists
-  let dir: string;
+  let run: RunDir;
   try {
-    dir = createRunDir(flags.get('out'), config);
+    run = await createRunDir(flags.get('out'), config);
   } catch (e) {
+    if (e instanceof EngineError) throw e;
     throw new EngineError('bad-config', `cannot create the run directory: ${(e as Error).message}`, 'Pick another --out (a new folder).');
   }
   const what = file || `${config.task} (lengths ${config.srcLen}, ${data.heldOut.length} held out)`;
-  console.log(`training seq2seq ${config.cell} ${config.layers}x${config.hidden}, attention ${config.attention}, on ${what} -> ${dir}`);
-  await hooks.trainInDir(dir, config, text, false);
-  return dir;
+  console.log(`training seq2seq ${config.cell} ${config.layers}x${config.hidden}, attention ${config.attention}, on ${what} -> ${run.dir}`);
+  await hooks.trainInDir(run, config, text, false);
+  return run.dir;
 }
 
-/** train --resume of a seq2seq run: every check before a file is touched, as for the LMs. */
-export async function resumeSeq2Seq(dir: string, positional: string[], flags: Map<string, string>, hooks: Hooks & { truncateAfter: (dir: string, step: number) => void }): Promise<string> {
-  const ckptPath = join(dir, 'checkpoint.safetensors');
-  const statePath = join(dir, 'resume.safetensors');
-  const checkpoint = new Uint8Array(readFileSync(ckptPath));
-  if (!existsSync(statePath)) throw new EngineError('bad-checkpoint', `${dir} has no resume.safetensors`, 'Runs trained by rnn-lab train keep it; start a new run otherwise.');
-  const state = new Uint8Array(readFileSync(statePath));
-  const loaded = loadSeq2SeqCheckpoint(checkpoint, ckptPath);
-  let config = loaded.config;
-  if (flags.has('steps')) config = validateConfig({ ...config, steps: Number(flags.get('steps')) }, 'options').config;
-  if (config.steps <= loaded.step) throw new EngineError('bad-config', `${dir} is already at step ${loaded.step} of ${config.steps}`, `Pass --steps N with N above ${loaded.step} to train further.`);
-  let text = '';
-  if (config.task === 'seq2seq') {
-    const file = positional[0] ?? config.data;
-    if (!existsSync(file)) throw new EngineError('bad-config', `the run's pairs file ${file} does not exist`, 'Pass it after RUN_DIR: rnn-lab train --resume RUN_DIR FILE.');
-    text = decodeText(readFileSync(file), file, config.maxFileBytes);
+/** A seq2seq run's latest model (runFolder/generation.ts latestModel: also while it trains). */
+export async function loadSeq2SeqRun(dir: string): Promise<LoadedSeq2Seq> {
+  const { fs, id } = runDir(dir);
+  const model = await latestModel(fs, id);
+  if ('problem' in model) {
+    throw new EngineError('bad-checkpoint', `${dir} has no model: ${model.problem}`, model.problem === noModelYet ? 'rnn-lab train --resume it, or pick another run.' : 'Train the run first, or pick another run directory.');
   }
-  restoreSeq2SeqTrainer(new Seq2SeqTrainer(config, seq2seqData(config, config.task === 'seq2seq' ? text : undefined)), checkpoint, state, dataFingerprint(text), dir);
-  hooks.truncateAfter(dir, loaded.step);
-  writeAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  console.log(`resuming seq2seq ${config.cell} ${config.layers}x${config.hidden} in ${dir} from step ${loaded.step} to ${config.steps}`);
-  await hooks.trainInDir(dir, config, text, false, { checkpoint, state, where: dir });
-  return dir;
-}
-
-export function isSeq2SeqRun(dir: string): boolean {
-  const ckpt = join(dir, 'checkpoint.safetensors');
-  if (existsSync(ckpt)) return isSeq2SeqCheckpoint(new Uint8Array(readFileSync(ckpt)), ckpt);
-  const cfg = join(dir, 'config.json');
-  return existsSync(cfg) && isSeq2SeqTask((JSON.parse(readFileSync(cfg, 'utf8')) as RunConfig).task);
-}
-
-export function loadSeq2SeqRun(dir: string): LoadedSeq2Seq {
-  const ckpt = join(dir, 'checkpoint.safetensors');
-  if (!existsSync(ckpt)) throw new EngineError('bad-checkpoint', `${dir} has no checkpoint.safetensors`, 'Train the run first, or pick another run directory.');
-  return loadSeq2SeqCheckpoint(new Uint8Array(readFileSync(ckpt)), ckpt);
+  return loadSeq2SeqCheckpoint(model.bytes, join(dirname(dir), model.where));
 }
 
 /** One line of progress for an evaluation record. */
@@ -132,8 +104,8 @@ export function attentionTable(source: string[], output: string[], weights: Arra
 }
 
 /** translate RUN_DIR "TEXT": each line a source; prints the output and the attention table. */
-export function translate(dir: string, text: string, flags: Map<string, string>): string {
-  const { model, srcVocab, tgtVocab } = loadSeq2SeqRun(dir);
+export async function translate(dir: string, text: string, flags: Map<string, string>): Promise<string> {
+  const { model, srcVocab, tgtVocab } = await loadSeq2SeqRun(dir);
   const dec = new Seq2SeqStepDecoder(model);
   const beam = flags.has('beam') ? Number(flags.get('beam')) : 0;
   if (!(Number.isInteger(beam) && beam >= 0)) throw new EngineError('bad-config', `--beam needs a whole number, got "${flags.get('beam')}"`, 'Give the beam width, e.g. --beam 4.');
@@ -157,13 +129,12 @@ export function translate(dir: string, text: string, flags: Map<string, string>)
 }
 
 /** The seq2seq lines of `rnn-lab report`. */
-export function seq2seqReportLines(dir: string, config: RunConfig): string[] {
+export async function seq2seqReportLines(run: RunDir, config: RunConfig): Promise<string[]> {
   const lines: string[] = [];
-  const evalFile = join(dir, 'eval.jsonl');
-  const evals = existsSync(evalFile) ? readJsonl<Seq2SeqEvalRecord>(evalFile) : [];
+  const evals = await readRecords<Seq2SeqEvalRecord>(run, runFiles.eval);
   lines.push(`seq2seq: task ${config.task}${config.task === 'seq2seq' ? ` (${config.data}, ${config.tokenization} tokens)` : ` (lengths ${config.srcLen})`}, attention ${config.attention}, teacher forcing ${config.teacherForcing}`);
-  const summaryFile = join(dir, 'summary.json');
-  const summary = existsSync(summaryFile) ? (JSON.parse(readFileSync(summaryFile, 'utf8')) as RunSummary) : undefined;
+  const summaryText = await readText(run.fs, runPath(run.id, runFiles.summary));
+  const summary = summaryText === undefined ? undefined : (JSON.parse(summaryText) as RunSummary);
   const e = evals.at(-1);
   if (!e) {
     lines.push('no held-out evaluation yet');
@@ -180,13 +151,12 @@ export function seq2seqReportLines(dir: string, config: RunConfig): string[] {
 }
 
 /** export of a seq2seq run: its state_dict (the oracle-s2s names) in f64 or f32, and how to load it. */
-export function exportSeq2Seq(ckptPath: string, out: string, dtype: 'F64' | 'F32'): string[] {
-  const bytes = new Uint8Array(readFileSync(ckptPath));
+export async function exportSeq2Seq(bytes: Uint8Array, ckptPath: string, out: string, dtype: 'F64' | 'F32'): Promise<string[]> {
   const { model, config } = loadSeq2SeqCheckpoint(bytes, ckptPath);
   const p = model.params;
   const { metadata } = decodeSafetensors(bytes, ckptPath);
   const tensors = p.tensors.map((t) => ({ name: t.name, shape: t.shape, data: p.data.subarray(t.offset, t.offset + t.size) }));
-  writeAtomic(out, encodeSafetensors(tensors, { ...metadata, format: SEQ2SEQ_CHECKPOINT_FORMAT }, dtype));
+  await writeFileAtomic(out, encodeSafetensors(tensors, { ...metadata, format: SEQ2SEQ_CHECKPOINT_FORMAT }, dtype));
   const s = model.spec;
   return [
     `wrote ${out} (${dtype === 'F64' ? 'f64' : 'f32'}): the state_dict of the Seq2Seq module in ../shared/oracle-s2s/README.md ("PyTorch mapping") with`,

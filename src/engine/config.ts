@@ -2,7 +2,7 @@
  * Run configs: defaults, and validation of what a user wrote (a *.rnn.json file or CLI flags).
  * A bad field is one EngineError naming the field and what it accepts.
  */
-import { SEQ2SEQ_TASKS, type RunConfig } from '../protocol';
+import { SEQ2SEQ_TASKS, type RunConfig } from '../protocol/config';
 import { EngineError } from './errors';
 
 export const DEFAULT_CONFIG: RunConfig = {
@@ -36,6 +36,7 @@ export const DEFAULT_CONFIG: RunConfig = {
   spectrumEvery: 100,
   maxFileBytes: 50 * 1024 * 1024,
   checkpointEvery: 0,
+  checkpointSeconds: 30,
   attention: 'dot',
   attentionSize: 0,
   srcLen: '5-10',
@@ -81,6 +82,7 @@ const RULES: Record<keyof RunConfig, Rule> = {
   spectrumEvery: { kind: 'int', min: 0, max: 10_000_000 },
   maxFileBytes: { kind: 'int', min: 1, max: 2 ** 40 },
   checkpointEvery: { kind: 'int', min: 0, max: 10_000_000 },
+  checkpointSeconds: { kind: 'number', min: 0, max: 10_000_000 },
   attention: { kind: 'enum', values: ['none', 'dot', 'general', 'additive'] },
   attentionSize: { kind: 'int', min: 0, max: 4096 },
   srcLen: { kind: 'range', min: 1, max: 500 },

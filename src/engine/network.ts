@@ -8,7 +8,7 @@
  * The cell equations are in ./ops/rnn.ts, ./ops/lstm.ts and ./ops/gru.ts (PyTorch form; the
  * oracle fixtures' README has the same in Keras form).
  */
-import type { CellKind, GruVariant } from '../protocol';
+import type { CellKind, GruVariant } from '../protocol/config';
 import { ParamStore } from './params';
 import type { Rng } from './random';
 import {

@@ -2,22 +2,22 @@
  * Seq2seq checkpoints and exact resume. The checkpoint is a safetensors file whose tensors carry
  * the oracle-s2s README's names (src_embedding.weight, encoder.weight_ih_l0, attention.weight,
  * ..., the state_dict of its PyTorch module) and whose metadata holds the run config and both
- * vocabularies. The resume file beside it holds the optimizer's moments, the PRNG, the training
- * stream's position and the counters: restoring both makes the next step compute what it would
- * have computed without the interruption.
+ * vocabularies. The resume file beside it (resume.ts's format /2, as the language models') holds the
+ * parameters with the checkpoint's metadata, the optimizer's moments, the PRNG, the training
+ * stream's position and the counters: restoring it makes the next step compute what it would have
+ * computed without the interruption, and the checkpoint is derived from it byte for byte
+ * (checkpointFromState), so a seq2seq run's generations commit and repair as the LM's do.
  */
-import type { RunConfig } from '../protocol';
-import { isSeq2SeqTask } from '../protocol';
+import { isSeq2SeqTask, type RunConfig } from '../protocol/config';
 import { validateConfig } from './config';
 import { EngineError } from './errors';
 import { Seq2Seq } from './models/seq2seq';
-import { optimizerTensors, restoreOptimizer } from './resume';
+import { modelTensors, optimizerTensors, restoreOptimizer, RESUME_FILE, RESUME_FORMAT } from './resume';
 import { decodeSafetensors, encodeSafetensors } from './safetensors';
 import { seq2seqSpecFor, type Seq2SeqTrainer } from './seq2seqTrainer';
 import { Vocab } from './seq2seq/vocab';
 
 export const SEQ2SEQ_CHECKPOINT_FORMAT = 'rnn-lab-seq2seq/1';
-export const SEQ2SEQ_RESUME_FORMAT = 'rnn-lab-seq2seq-resume/1';
 
 export interface LoadedSeq2Seq {
   model: Seq2Seq;
@@ -32,16 +32,21 @@ export function isSeq2SeqCheckpoint(bytes: Uint8Array, where: string): boolean {
   return decodeSafetensors(bytes, where).metadata.format === SEQ2SEQ_CHECKPOINT_FORMAT;
 }
 
-export function encodeSeq2SeqCheckpoint(model: Seq2Seq, config: RunConfig, srcVocab: Vocab, tgtVocab: Vocab, step: number): Uint8Array {
-  const p = model.params;
-  const tensors = p.tensors.map((t) => ({ name: t.name, shape: t.shape, data: p.data.subarray(t.offset, t.offset + t.size) }));
-  return encodeSafetensors(tensors, {
+/** The checkpoint's __metadata__, in the order the checkpoint holds it (resume.ts derives the checkpoint from it). */
+export function seq2seqCheckpointMetadata(config: RunConfig, srcVocab: Vocab, tgtVocab: Vocab, step: number): Record<string, string> {
+  return {
     format: SEQ2SEQ_CHECKPOINT_FORMAT,
     config: JSON.stringify(config),
     srcVocab: JSON.stringify(srcVocab.toJSON()),
     tgtVocab: JSON.stringify(tgtVocab.toJSON()),
     step: String(step),
-  });
+  };
+}
+
+export function encodeSeq2SeqCheckpoint(model: Seq2Seq, config: RunConfig, srcVocab: Vocab, tgtVocab: Vocab, step: number): Uint8Array {
+  const p = model.params;
+  const tensors = p.tensors.map((t) => ({ name: t.name, shape: t.shape, data: p.data.subarray(t.offset, t.offset + t.size) }));
+  return encodeSafetensors(tensors, seq2seqCheckpointMetadata(config, srcVocab, tgtVocab, step));
 }
 
 export function loadSeq2SeqCheckpoint(bytes: Uint8Array, where: string): LoadedSeq2Seq {
@@ -73,9 +78,11 @@ export function loadSeq2SeqCheckpoint(bytes: Uint8Array, where: string): LoadedS
 export function seq2seqResumeBytes(trainer: Seq2SeqTrainer, fingerprint: string): Uint8Array {
   const p = trainer.model.params;
   const opt = trainer.optimizer.exportState();
-  return encodeSafetensors(optimizerTensors(p, opt), {
-    format: SEQ2SEQ_RESUME_FORMAT,
-    step: String(trainer.step),
+  const { format, step, ...checkpointMetadata } = seq2seqCheckpointMetadata(trainer.config, trainer.data.srcVocab, trainer.data.tgtVocab, trainer.step);
+  return encodeSafetensors([...modelTensors(p), ...optimizerTensors(p, opt)], {
+    format: RESUME_FORMAT,
+    checkpointFormat: format,
+    step,
     clipCount: String(trainer.clipCount),
     seen: String(trainer.seen),
     rng: JSON.stringify(trainer.rng.getState()),
@@ -83,23 +90,31 @@ export function seq2seqResumeBytes(trainer: Seq2SeqTrainer, fingerprint: string)
     optimizer: opt.kind,
     optimizerSteps: String(opt.t),
     data: fingerprint,
+    ...checkpointMetadata,
   });
 }
 
-/** Puts a fresh trainer (same config and data) into the state saved with `checkpointBytes`. */
-export function restoreSeq2SeqTrainer(trainer: Seq2SeqTrainer, checkpointBytes: Uint8Array, stateBytes: Uint8Array, fingerprint: string, where: string): void {
+/**
+ * Puts a fresh trainer (same config and data) into the state saved in `stateBytes` (a seq2seq
+ * resume file, parameters included); `checkpointBytes`, when given, must be of the same step.
+ */
+export function restoreSeq2SeqTrainer(trainer: Seq2SeqTrainer, checkpointBytes: Uint8Array | undefined, stateBytes: Uint8Array, fingerprint: string, where: string): void {
   const fail = (what: string): never => {
     throw new EngineError('bad-checkpoint', `cannot resume ${where}: ${what}`, 'Resume needs the checkpoint and resume.safetensors written together by the same run, and the same data.');
   };
-  const ck = decodeSafetensors(checkpointBytes, `${where}/checkpoint.safetensors`);
-  const { tensors, metadata } = decodeSafetensors(stateBytes, `${where}/resume.safetensors`);
-  if (metadata.format !== SEQ2SEQ_RESUME_FORMAT) fail(`resume.safetensors has format ${JSON.stringify(metadata.format)}, expected ${SEQ2SEQ_RESUME_FORMAT}`);
-  if (metadata.step !== ck.metadata.step) fail(`resume.safetensors is of step ${metadata.step}, the checkpoint of step ${ck.metadata.step}`);
+  const { tensors, metadata } = decodeSafetensors(stateBytes, `${where}/${RESUME_FILE}`);
+  if (metadata.format !== RESUME_FORMAT || metadata.checkpointFormat !== SEQ2SEQ_CHECKPOINT_FORMAT) {
+    fail(`${RESUME_FILE} has format ${JSON.stringify(metadata.format)} for checkpoints ${JSON.stringify(metadata.checkpointFormat)}, expected ${RESUME_FORMAT} for ${SEQ2SEQ_CHECKPOINT_FORMAT}`);
+  }
+  if (checkpointBytes) {
+    const ck = decodeSafetensors(checkpointBytes, `${where}/checkpoint.safetensors`);
+    if (metadata.step !== ck.metadata.step) fail(`${RESUME_FILE} is of step ${metadata.step}, the checkpoint of step ${ck.metadata.step}`);
+  }
   if (metadata.data !== fingerprint) fail('the data file changed since the run was saved');
   const p = trainer.model.params;
   for (const t of p.tensors) {
-    const src = ck.tensors.get(t.name);
-    if (!src || src.shape.join() !== t.shape.join()) fail(`checkpoint tensor ${t.name} is missing or not of shape [${t.shape}]`);
+    const src = tensors.get(`model.${t.name}`);
+    if (!src || src.shape.join() !== t.shape.join()) fail(`tensor model.${t.name} is missing or not of shape [${t.shape}]`);
     p.view(t.name).set(src!.data);
   }
   const int = (key: string): number => {

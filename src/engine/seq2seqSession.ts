@@ -3,25 +3,32 @@
  * records: the same messages as the language models' session (started, metrics, diagnostics,
  * checkpoint, done) plus a `seq2seqEval` record every evalEvery steps and at the end.
  */
-import type { FromWorker, MetricsRecord, RunConfig, RunSummary } from '../protocol';
+import type { MetricsRecord, RunConfig, RunSummary } from '../protocol/config';
+import type { FromWorker } from '../protocol/trainingWorker';
 import { validateConfig } from './config';
 import { EngineError } from './errors';
 import { dataFingerprint } from './resume';
 import { encodeSeq2SeqCheckpoint, restoreSeq2SeqTrainer, seq2seqResumeBytes } from './seq2seqCheckpoint';
 import { Seq2SeqTrainer, seq2seqData } from './seq2seqTrainer';
-import { sessionStep, yieldToEventLoop, type SessionStart } from './session';
+import { sessionStep, yieldToEventLoop, type Generation, type SessionOptions, type SessionStart } from './session';
 
 export function seq2seqCheckpointBytes(trainer: Seq2SeqTrainer): Uint8Array {
   return encodeSeq2SeqCheckpoint(trainer.model, trainer.config, trainer.data.srcVocab, trainer.data.tgtVocab, trainer.step);
 }
 
-export async function runSeq2SeqSession(
-  msg: SessionStart,
-  post: (m: FromWorker) => void,
-  shouldStop: () => boolean,
-  saveState?: (step: number, bytes: Uint8Array) => void,
-): Promise<RunSummary> {
+/** A checkpoint generation of `trainer` as it is now (session.ts generationOf's seq2seq twin). */
+export function seq2seqGenerationOf(trainer: Seq2SeqTrainer, fingerprint: string): Generation {
+  return { step: trainer.step, model: seq2seqCheckpointBytes(trainer), state: seq2seqResumeBytes(trainer, fingerprint) };
+}
+
+/**
+ * runSession for the seq2seq tasks: checkpoints fall as there (every checkpointSeconds by the
+ * injected clock, every checkpointEvery steps, and at the end however the run ends), each a
+ * generation when keepResumable.
+ */
+export async function runSeq2SeqSession(msg: SessionStart, post: (m: FromWorker) => void, shouldStop: () => boolean, options: SessionOptions = {}): Promise<RunSummary> {
   const { runId } = msg;
+  const clock = options.clock ?? Date.now;
   let trainer: Seq2SeqTrainer;
   let config: RunConfig;
   const dataText = msg.config?.task === 'seq2seq' ? msg.dataText : '';
@@ -38,7 +45,7 @@ export async function runSeq2SeqSession(
     post({ type: 'done', runId, summary });
     return summary;
   }
-  const start = Date.now();
+  const start = clock();
   const window: { t: number; seen: number }[] = [{ t: start, seen: 0 }];
   let lastYield = start;
   let last: MetricsRecord | undefined;
@@ -49,32 +56,40 @@ export async function runSeq2SeqSession(
     evaluated = { step: record.step, exactMatch: record.exactMatch, tokenAccuracy: record.tokenAccuracy };
     post({ type: 'seq2seqEval', runId, record });
   };
+  // The step of the last generation posted (none yet: a resumed run may be written into a new folder).
+  let checkpointStep = -1;
+  let checkpointAt = start;
   const checkpoint = (): void => {
-    const state = saveState || msg.keepResumable ? seq2seqResumeBytes(trainer, fingerprint) : undefined;
-    if (state) saveState?.(trainer.step, state);
-    post({ type: 'checkpoint', runId, step: trainer.step, bytes: seq2seqCheckpointBytes(trainer), ...(msg.keepResumable ? { resumeState: state } : {}) });
+    if (trainer.step === checkpointStep) return;
+    if (msg.keepResumable) {
+      const { model, state } = seq2seqGenerationOf(trainer, fingerprint);
+      post({ type: 'checkpoint', runId, step: trainer.step, bytes: model, resumeState: state });
+    } else post({ type: 'checkpoint', runId, step: trainer.step, bytes: seq2seqCheckpointBytes(trainer) });
+    checkpointStep = trainer.step;
+    checkpointAt = clock();
   };
   while (trainer.step < config.steps) {
     if (shouldStop()) {
       summary = { status: 'stopped', step: trainer.step };
       break;
     }
-    const stepped = sessionStep(trainer, config, window, start);
+    const stepped = sessionStep(trainer, config, window, start, clock);
     if ('summary' in stepped) {
       summary = stepped.summary;
       break;
     }
-    const { r, rec } = stepped;
-    const now = Date.now();
+    const { r, rec, now } = stepped;
     rec.perplexity = Math.exp(r.loss);
     last = rec;
     post({ type: 'metrics', runId, record: rec });
     if (r.diagnostics) post({ type: 'diagnostics', runId, record: r.diagnostics });
     if ((config.evalEvery > 0 && r.step % config.evalEvery === 0) || r.step === config.steps) evaluate();
-    if (config.checkpointEvery > 0 && r.step % config.checkpointEvery === 0) checkpoint();
+    const everySteps = config.checkpointEvery > 0 && r.step % config.checkpointEvery === 0;
+    const everySeconds = config.checkpointSeconds > 0 && now - checkpointAt >= config.checkpointSeconds * 1000;
+    if (everySteps || everySeconds) checkpoint();
     if (now - lastYield > 30) {
       await yieldToEventLoop();
-      lastYield = Date.now();
+      lastYield = clock();
     }
   }
   summary ??= { status: 'finished', step: trainer.step };
@@ -85,6 +100,7 @@ export async function runSeq2SeqSession(
     summary.tokenAccuracy = evaluated.tokenAccuracy;
   }
   if (trainer.step > 0) checkpoint();
+  if (checkpointStep >= 0) summary.checkpointStep = checkpointStep;
   post({ type: 'done', runId, summary });
   return summary;
 }

@@ -9,9 +9,9 @@
  * +-1/sqrt(H), embeddings N(0, 1), linear layers (combine, query, key, v, head) uniform
  * +-1/sqrt(fan_in), the head's bias too.
  */
-import type { RunConfig, SaturationEntry, Seq2SeqEvalRecord, SpectrumEntry } from '../protocol';
-import { gateKind, saturationOf } from '../diagnostics/saturation';
-import { recurrentBlocks, singularValues } from '../diagnostics/spectrum';
+import type { RunConfig, SaturationEntry, Seq2SeqEvalRecord, SpectrumEntry } from '../protocol/config';
+import { gateKind, saturationOf } from './diagnostics/saturation';
+import { recurrentBlocks, singularValues } from './diagnostics/spectrum';
 import { parseSrcLen } from './config';
 import { EngineError } from './errors';
 import { l2, largestSingularValue } from './linalg';

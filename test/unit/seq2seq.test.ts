@@ -8,12 +8,14 @@ import { checkOracleFile } from '../../src/engine/oracle';
 import { checkSeq2SeqFixture, loadSeq2SeqFixture } from '../../src/engine/oracleSeq2seq';
 import { Rng } from '../../src/engine/random';
 import { makeBatch, type Seq2SeqBatch } from '../../src/engine/seq2seq/batch';
-import type { FromWorker, RunConfig } from '../../src/protocol';
+import type { RunConfig } from '../../src/protocol/config';
+import type { FromWorker } from '../../src/protocol/trainingWorker';
 import { DEFAULT_CONFIG, validateConfig } from '../../src/engine/config';
 import { runSession, type SessionStart } from '../../src/engine/session';
 import { Seq2SeqTrainer, seq2seqData } from '../../src/engine/seq2seqTrainer';
 import { loadSeq2SeqCheckpoint } from '../../src/engine/seq2seqCheckpoint';
 import { decodeSafetensors } from '../../src/engine/safetensors';
+import { checkpointFromState, resumeStateInfo } from '../../src/engine/resume';
 import { greedyDecode } from '../../src/engine/seq2seq/decoding';
 
 const dir = join(__dirname, '../../test/fixtures/oracle-s2s');
@@ -255,13 +257,13 @@ describe('seq2seq gradient flow through the encoder', () => {
 });
 
 describe('seq2seq training runs (session, evaluation, checkpoints, exact resume)', () => {
-  const base = { ...DEFAULT_CONFIG, name: 's2s-test', task: 'reverse' as const, srcLen: '3-5', hidden: 12, embedding: 6, batch: 8, lr: 0.01, heldOut: 40, evalEvery: 10, diagEvery: 5, checkpointEvery: 10, teacherForcing: 0.8, pinned: 2 };
+  const base = { ...DEFAULT_CONFIG, name: 's2s-test', task: 'reverse' as const, srcLen: '3-5', hidden: 12, embedding: 6, batch: 8, lr: 0.01, heldOut: 40, evalEvery: 10, diagEvery: 5, checkpointEvery: 10, checkpointSeconds: 0, teacherForcing: 0.8, pinned: 2 };
 
   async function run(config: RunConfig, resume?: SessionStart['resume']) {
     const records: FromWorker[] = [];
-    let state: Uint8Array | undefined;
-    const summary = await runSession({ runId: 'r', config, dataText: '', resume }, (m) => records.push(m), () => false, (_s, b) => (state = b));
-    return { records, summary, state, checkpoint: [...records].reverse().find((m) => m.type === 'checkpoint') as Extract<FromWorker, { type: 'checkpoint' }> };
+    const summary = await runSession({ runId: 'r', config, dataText: '', resume, keepResumable: true }, (m) => records.push(m), () => false);
+    const checkpoint = [...records].reverse().find((m) => m.type === 'checkpoint') as Extract<FromWorker, { type: 'checkpoint' }>;
+    return { records, summary, state: checkpoint?.resumeState, checkpoint };
   }
 
   it('a run posts metrics with perplexity, encoder and decoder diagnostics with the encoder flow, evaluations with pinned attention, and a summary with exactMatch', async () => {
@@ -319,6 +321,34 @@ describe('seq2seq training runs (session, evaluation, checkpoints, exact resume)
     const losses = (rs: FromWorker[]) => rs.filter((m) => m.type === 'metrics').map((m) => (m as Extract<FromWorker, { type: 'metrics' }>).record.loss);
     assert.deepEqual([...losses(first.records), ...losses(second.records)], losses(whole.records));
     assert.deepEqual(second.checkpoint.bytes, whole.checkpoint.bytes);
+  });
+
+  it('a seq2seq resume file is a checkpoint generation by itself (format /2): the checkpoint derives from it byte for byte, and a resume from it continues bit for bit', async () => {
+    const config = { ...base, attention: 'dot' as const, cell: 'gru' as const, steps: 30 };
+    const whole = await run(config);
+    const first = await run({ ...config, steps: 20 });
+    const decoded = decodeSafetensors(first.state!, 'resume');
+    assert.equal(resumeStateInfo(decoded, 'resume').selfSufficient, true);
+    assert.deepEqual(checkpointFromState(decoded, 'resume'), first.checkpoint.bytes);
+    assert.equal(first.summary.checkpointStep, 20);
+    const second = await run(config, { checkpoint: checkpointFromState(decoded, 'resume'), state: first.state!, where: 'first' });
+    const losses = (rs: FromWorker[]) => rs.filter((m) => m.type === 'metrics').map((m) => (m as Extract<FromWorker, { type: 'metrics' }>).record.loss);
+    assert.deepEqual([...losses(first.records), ...losses(second.records)], losses(whole.records));
+    assert.deepEqual(second.checkpoint.bytes, whole.checkpoint.bytes);
+    assert.deepEqual(second.state, whole.state);
+  });
+
+  it('checkpoints fall every checkpointSeconds by the injected clock, once per step, and at the end', async () => {
+    let t = 0;
+    const records: FromWorker[] = [];
+    const config = { ...base, checkpointEvery: 0, checkpointSeconds: 1, steps: 12 };
+    // Each clock read advances 0.3 s: a generation about every 3 steps.
+    await runSession({ runId: 'r', config, dataText: '', keepResumable: true }, (m) => records.push(m), () => false, { clock: () => (t += 300) });
+    const steps = records.filter((m) => m.type === 'checkpoint').map((m) => (m as Extract<FromWorker, { type: 'checkpoint' }>).step);
+    assert.ok(steps.length >= 3, `checkpoints at ${steps}`);
+    assert.equal(steps.at(-1), 12);
+    assert.equal(new Set(steps).size, steps.length);
+    for (const m of records) if (m.type === 'checkpoint') assert.ok(m.resumeState);
   });
 
   it('a checkpoint holds the oracle-s2s names and both vocabularies, and loads back into the same model', async () => {

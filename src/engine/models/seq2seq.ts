@@ -23,7 +23,7 @@
  * Steps t >= m_b of a row are computed from whatever it is fed and carry no loss, so every
  * gradient they send back is exactly 0.
  */
-import type { CellKind, GruVariant } from '../../protocol';
+import type { CellKind, GruVariant } from '../../protocol/config';
 import { ParamStore } from '../params';
 import type { Rng } from '../random';
 import {

@@ -20,7 +20,7 @@
  * decoder with input feeding). The backward pass runs [t0, t1) in reverse and carries dL/dh (and
  * dL/dc) in a CellGradCarry between calls, so the same split works backwards.
  */
-import type { CellKind, GruVariant } from '../../protocol';
+import type { CellKind, GruVariant } from '../../protocol/config';
 import { addColumnSums, addRowVector, gemmNN, gemmNT, gemmTN, transposeInto } from '../linalg';
 
 export const GATE_NAMES: Record<CellKind, string[]> = {

@@ -7,17 +7,13 @@
  * temporary folder that is renamed into place, so on any error nothing is created.
  */
 import * as vscode from 'vscode';
-import { DEFAULT_CONFIG } from '../engine/config';
-import { decodeText } from '../engine/data';
-import { importAsRun, inferStateDict, vocabularyFrom, vocabularyNeed } from '../engine/interop';
-import type { RunStore } from './runStore';
-
-export interface ImportCommandDeps {
-  store: RunStore;
-  refreshRuns: () => Promise<void>;
-  /** Where error messages are also recorded (the extension API exposes it to tests). */
-  errors: string[];
-}
+import { DEFAULT_CONFIG } from '../../engine/config';
+import { decodeText } from '../../engine/data';
+import { importAsRun, inferStateDict, vocabularyFrom, vocabularyNeed } from '../../engine/interop';
+import { freeRunId, importedRunFiles, writeRunWhole } from '../../runFolder/runFolder';
+import { errorText } from '../feedback';
+import type { Services } from '../services';
+import { readSettings } from '../settings';
 
 /**
  * Arguments for programmatic calls (tests, other commands): `file` skips the file dialog;
@@ -32,16 +28,14 @@ export interface ImportArgs {
   activation?: 'tanh' | 'relu';
 }
 
-export function registerImportCommand(context: vscode.ExtensionContext, deps: ImportCommandDeps): void {
-  context.subscriptions.push(vscode.commands.registerCommand('rnnLab.importCheckpoint', (arg?: unknown) => importCheckpoint(deps, arg)));
+export function registerImport(s: Services): void {
+  s.context.subscriptions.push(vscode.commands.registerCommand('rnnLab.importCheckpoint', (arg?: unknown) => importCheckpoint(s, arg)));
 }
 
-async function importCheckpoint(deps: ImportCommandDeps, arg: unknown): Promise<string | undefined> {
+async function importCheckpoint(deps: Services, arg: unknown): Promise<string | undefined> {
   const args: ImportArgs = arg instanceof vscode.Uri ? { file: arg } : ((arg && typeof arg === 'object' ? arg : {}) as ImportArgs);
   const fail = (message: string): undefined => {
-    const line = `RNN Lab: ${message}`;
-    deps.errors.push(line);
-    void vscode.window.showErrorMessage(line);
+    void deps.feedback.error(`RNN Lab: ${message}`);
     return undefined;
   };
   let file = args.file;
@@ -117,7 +111,7 @@ async function importCheckpoint(deps: ImportCommandDeps, arg: unknown): Promise<
   if (vocabUri instanceof vscode.Uri) {
     vocabSource = vscode.workspace.asRelativePath(vocabUri, false);
     try {
-      const maxBytes = vscode.workspace.getConfiguration('rnnLab').get<number>('maxFileBytes') ?? DEFAULT_CONFIG.maxFileBytes;
+      const maxBytes = readSettings().runDefaults.maxFileBytes ?? DEFAULT_CONFIG.maxFileBytes;
       const content = decodeText(await vscode.workspace.fs.readFile(vocabUri), vocabSource, maxBytes);
       vocab = vocabularyFrom(content, vocabSource);
       if (!/\.json$/i.test(vocabSource)) text = content;
@@ -136,45 +130,16 @@ async function importCheckpoint(deps: ImportCommandDeps, arg: unknown): Promise<
     return fail(errorText(e));
   }
 
-  // Written whole or not at all: a hidden temporary folder (the run store lists only folders with
-  // a config.json, written last) renamed to the run's id.
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  const safe = name.replace(/[^\w.-]+/g, '_') || 'import';
-  let id = `${stamp}-${safe}`;
-  for (let i = 2; await exists(deps.store.runUri(id)); i++) id = `${stamp}-${safe}-${i}`;
-  const tmp = vscode.Uri.joinPath(deps.store.root, `.${id}.importing`);
-  const encode = (s: string) => new TextEncoder().encode(s);
+  // Written whole or not at all (writeRunWhole); the id is taken in this second, so a refusal is a race.
+  let id: string;
   try {
-    await vscode.workspace.fs.createDirectory(tmp);
-    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(tmp, 'checkpoint.safetensors'), run.checkpoint);
-    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(tmp, 'diagnostics.jsonl'), encode(JSON.stringify(run.diagnostics) + '\n'));
-    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(tmp, 'summary.json'), encode(JSON.stringify(run.summary, null, 2) + '\n'));
-    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(tmp, 'import.json'), encode(JSON.stringify({ source: where, description: run.description, warnings: run.warnings }, null, 2) + '\n'));
-    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(tmp, 'config.json'), encode(JSON.stringify(run.config, null, 2) + '\n'));
-    await vscode.workspace.fs.rename(tmp, deps.store.runUri(id), { overwrite: false });
+    id = await freeRunId(deps.store.fs, name, new Date());
+    if (!(await writeRunWhole(deps.store.fs, id, importedRunFiles(run, where)))) return fail(`cannot write the imported run ${id}: the folder appeared meanwhile; import again`);
   } catch (e) {
-    await vscode.workspace.fs.delete(tmp, { recursive: true, useTrash: false }).then(undefined, () => undefined);
-    return fail(`cannot write the imported run ${id}: ${errorText(e)}`);
+    return fail(`cannot write the imported run: ${errorText(e)}`);
   }
-  await deps.refreshRuns();
+  await deps.runsView.refresh();
   const warn = run.warnings.length ? ` Note: ${run.warnings.join('; ')}.` : '';
   void vscode.window.showInformationMessage(`RNN Lab: imported ${where} as run ${id}: ${run.description}.${warn}`);
   return id;
-}
-
-async function exists(uri: vscode.Uri): Promise<boolean> {
-  try {
-    await vscode.workspace.fs.stat(uri);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function errorText(e: unknown): string {
-  if (e instanceof Error) {
-    const hint = (e as { hint?: unknown }).hint;
-    return typeof hint === 'string' && hint ? `${e.message}. ${hint}` : e.message;
-  }
-  return String(e);
 }
