@@ -510,7 +510,8 @@ function oracle(files: string[]): number {
     }
     const r = checkOracleFile(fixture);
     worst = Math.max(worst, r.maxError);
-    console.log(`${r.fixture}: max error ${r.maxError.toExponential(2)} over ${r.quantities.length} quantities ${r.maxError <= 1e-9 ? 'ok' : 'FAIL'}`);
+    const worstQ = r.quantities.reduce((a, b) => (b.error > a.error ? b : a));
+    console.log(`${r.fixture}: max error ${r.maxError.toExponential(2)} (${worstQ.name}) over ${r.quantities.length} quantities ${r.maxError <= 1e-9 ? 'ok' : 'FAIL'}`);
     for (const q of r.quantities) console.log(`  ${q.name.padEnd(40)} ${q.error.toExponential(2)}${q.absError === undefined ? '' : `  (abs ${q.absError.toExponential(2)})`}`);
   }
   console.log(`worst error ${worst.toExponential(2)} (float64 engine, threshold 1e-9)`);
