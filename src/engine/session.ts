@@ -13,10 +13,9 @@ import type { FromWorker, ResumeFrom } from '../protocol/trainingWorker';
 import { seriesDataset, textDataset, type Dataset } from './data';
 import { EngineError } from './errors';
 import { validateConfig } from './config';
-import { encodeCheckpoint } from './checkpoint';
+import { checkpointMetadata, encodeCheckpoint } from './checkpoint';
 import { minPositions, Trainer } from './trainer';
 import { dataFingerprint, restoreTrainer, resumeStateBytes } from './resume';
-import { decodeSafetensors } from './safetensors';
 
 export interface SessionStart {
   runId: string;
@@ -35,9 +34,11 @@ export function datasetFor(config: RunConfig, dataText: string): Dataset {
     : seriesDataset(dataText, file, config.columns, config.valFraction, Math.ceil(minPositions(config) / (1 - config.valFraction)));
 }
 
+const checkpointExtra = (trainer: Trainer) => ({ rng: JSON.stringify(trainer.rng.getState()) });
+
 /** The run's parameters as a safetensors file with PyTorch state_dict names; config and vocabulary in the metadata. */
 export function checkpointBytes(trainer: Trainer): Uint8Array {
-  return encodeCheckpoint(trainer.net, trainer.config, trainer.dataset, trainer.step, { rng: JSON.stringify(trainer.rng.getState()) });
+  return encodeCheckpoint(trainer.net, trainer.config, trainer.dataset, trainer.step, checkpointExtra(trainer));
 }
 
 /** One checkpoint generation: checkpoint.safetensors and resume.safetensors of the same step. */
@@ -50,7 +51,7 @@ export interface Generation {
 /** A generation of `trainer` as it is now; `fingerprint` is dataFingerprint of its data text. */
 export function generationOf(trainer: Trainer, fingerprint: string): Generation {
   const model = checkpointBytes(trainer);
-  const state = resumeStateBytes(trainer, fingerprint, decodeSafetensors(model).metadata);
+  const state = resumeStateBytes(trainer, fingerprint, checkpointMetadata(trainer.config, trainer.dataset, trainer.step, checkpointExtra(trainer)));
   return { step: trainer.step, model, state };
 }
 

@@ -272,9 +272,12 @@ async function reloadTrainingPass(entry) {
   const url = workbenchUrl(port, workspace, root, join(root, 'dist-test/integration/reloadTraining.js'));
   await runPass({ url, label: 'reload-training', dirs, logFile });
   const runs = join(workspace, '.rnn-lab/runs');
-  const interrupted = readdirSync(runs).filter((n) => /-reload-interrupted$/.test(n));
-  if (interrupted.length !== 1) throw new Error(`reload-training: expected one reload-interrupted run on disk, found ${readdirSync(runs).join(', ')}`);
-  const files = readdirSync(join(runs, interrupted[0]));
+  // The interrupted run, and the run Resume Run made from it (same name, a later id).
+  const named = readdirSync(runs).filter((n) => /-reload-interrupted(-\d+)?$/.test(n)).sort();
+  if (named.length !== 2) throw new Error(`reload-training: expected the interrupted run and its resumed run on disk, found ${readdirSync(runs).join(', ')}`);
+  const resumed = JSON.parse(readFileSync(join(runs, named[1], 'summary.json'), 'utf8'));
+  if (resumed.status !== 'finished') throw new Error(`reload-training: the resumed run ${named[1]} is ${resumed.status}`);
+  const files = readdirSync(join(runs, named[0]));
   if (files.includes('summary.json') || !files.includes('resume.safetensors') || files.some((f) => f.includes('.tmp'))) throw new Error(`reload-training: the interrupted run holds ${files.join(', ')}`);
   log(`reload-training: the interrupted run on disk holds ${files.sort().join(', ')} (no summary: the window closed while it trained)`);
 }

@@ -116,6 +116,8 @@ describe('faults survived (CLI, Node)', function () {
   });
 
   it('kill loop: SIGKILL at seeded random moments, inside checkpoint writes too; every run resumes, bit for bit', async function () {
+    // 65 processes, most of them waiting for their moment: minutes of wall time on a loaded machine, ~25 s of CPU.
+    this.timeout(900_000);
     const dir = workdir();
     dirs.push(dir);
     const rng = new Rng(17);
