@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { PanelConnection, PanelHub, panelHtml, panelResourceRoots, type DrewAck } from './panelHub';
+import type { RunStore } from './runStore';
 
 /**
  * The "Diagnostics" webview view in the RNN Lab container: every chart of one run (the running
@@ -11,7 +12,7 @@ export class DiagnosticsViewProvider implements vscode.WebviewViewProvider {
   static readonly viewId = 'rnnLab.diagnostics';
 
   /** Shared with the report panels: live buffers and the run store's runs. */
-  readonly hub = new PanelHub();
+  readonly hub: PanelHub;
   private view: vscode.WebviewView | undefined;
   private connection: PanelConnection | undefined;
   private readonly readyEmitter = new vscode.EventEmitter<void>();
@@ -21,7 +22,11 @@ export class DiagnosticsViewProvider implements vscode.WebviewViewProvider {
   /** The run the view shows; kept across page reloads (the view re-creates its page when shown again). */
   private shown: string[] = [];
 
-  constructor(private readonly extensionUri: vscode.Uri) {
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    store?: RunStore,
+  ) {
+    this.hub = new PanelHub(store);
     // A new run takes over the view: "the running one by default".
     this.hub.onRunStarted((id) => {
       if (!this.hub.isLive(id)) return;

@@ -61,7 +61,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
   // Services.
   const feedback = new Feedback();
   const store = RunStore.forWorkspace(context);
-  const diagnostics = new DiagnosticsViewProvider(context.extensionUri);
+  const diagnostics = new DiagnosticsViewProvider(context.extensionUri, store);
   const runsView = new RunsView(store, (id) => runs.last(id) ?? watched.last(id));
   const runs: ActiveRuns = new ActiveRuns({
     extensionUri: context.extensionUri,

@@ -4,7 +4,7 @@ import type { FromWorker } from '../protocol/trainingWorker';
 import type { FromPanel, PanelChartId, PanelRunInfo, ToPanel } from '../protocol/panel';
 import { checkFromPanel, exportBytes, forEachJsonlRecord, isRunId, panelPageHtml, RunBuffer } from './panelMessages';
 import { timed } from './hostWork';
-import { readJson, readText, runFiles, runPath } from '../runFolder/runFolder';
+import { isListableConfig, readJson, readText, runFiles, runPath } from '../runFolder/runFolder';
 import type { RunStore } from './runStore';
 
 export interface DrewAck {
@@ -19,12 +19,14 @@ export interface DrewAck {
  * finished runs from the run store on demand (through the same bounded buffer).
  */
 export class PanelHub {
-  store: RunStore | undefined;
   private readonly live = new Map<string, { buffer: RunBuffer; info: PanelRunInfo }>();
   readonly connections = new Set<PanelConnection>();
   private readonly startedEmitter = new vscode.EventEmitter<string>();
   /** A run started in this window. */
   readonly onRunStarted = this.startedEmitter.event;
+
+  /** `store`: where finished runs are read from (none: only runs training in this window). */
+  constructor(readonly store?: RunStore) {}
 
   /** A run started in this window (ActiveRuns): panels can show it before its first record. */
   startRun(id: string, config: RunConfig): void {
@@ -81,7 +83,8 @@ export class PanelHub {
     const fs = this.store.fs;
     // A folder without config.json is no run; one whose files do not parse is shown with what can be read.
     if (!(await fs.exists(runPath(id, runFiles.config)))) return undefined;
-    const config = await readJson<RunConfig>(fs, runPath(id, runFiles.config));
+    const raw = await readJson<unknown>(fs, runPath(id, runFiles.config));
+    const config = isListableConfig(raw) ? raw : undefined;
     const status = (await readJson<{ status?: RunStatus }>(fs, runPath(id, runFiles.summary)))?.status ?? 'stopped';
     const buffer = new RunBuffer();
     const read = (chunk: string) => readText(fs, runPath(id, chunk));

@@ -50,7 +50,6 @@ export class ReportPanel implements vscode.Disposable {
  * (vscode.setState: the runs shown, x axis, smoothing, log axis).
  */
 export function registerReportPanel(context: vscode.ExtensionContext, hub: PanelHub, store: RunStore, picker: RunPicker): { readonly panels: ReadonlySet<ReportPanel>; open(ids: string[]): Promise<ReportPanel | undefined> } {
-  hub.store = store;
   const panels = new Set<ReportPanel>();
   const make = (panel: vscode.WebviewPanel, ids: string[]): ReportPanel => {
     const r = new ReportPanel(panel, hub, context.extensionUri, ids, (p) => panels.delete(p));

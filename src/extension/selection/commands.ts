@@ -14,7 +14,7 @@ import type { RunPicker } from '../runPicker';
 import type { RunStore } from '../runStore';
 import { readSettings } from '../settings';
 import { fmt, show } from './colourScales';
-import { selectionDecorations, type SelectionDecorations } from './decorations';
+import { SelectionDecorations } from './decorations';
 import { trackEdits } from './editTracking';
 import { selectionHover } from './hover';
 import { SelectionModels } from './models';
@@ -247,7 +247,7 @@ class SelectionCommands {
 export function registerSelectionCommands(context: vscode.ExtensionContext, store: RunStore, picker: RunPicker, feedback: Feedback): SelectionApi {
   const reportError = (message: string): void => void feedback.error(message);
   const client = new InspectClient(context.extensionUri);
-  const decorations = selectionDecorations();
+  const decorations = new SelectionDecorations();
   const models = new SelectionModels(context, store, picker, reportError);
   const ask = asker(client, reportError);
   const commands = new SelectionCommands(decorations, models, ask, reportError);
@@ -281,7 +281,7 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
       const s = decorations.shown.get(doc.uri.toString());
       return st && s ? { ...s, start: st.start, length: st.length } : undefined;
     },
-    legend: () => decorations.legendText(),
+    legend: () => decorations.legend,
     busy: () => client.busy,
     cancelWork: () => client.cancel(),
   };

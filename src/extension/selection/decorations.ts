@@ -7,82 +7,69 @@ import type { SeriesInspection, TextInspection } from '../../protocol/inspectWor
 import { bucketOf, divergingHues, fmt, influenceAlphas, influenceBucket, influenceDecades, influenceRgb, rgba, seriesEdges, show, surprisalEdges, surprisalHues, unitVarianceOf } from './colourScales';
 import type { DocState, Mode } from './state';
 
-export interface SelectionDecorations extends vscode.Disposable {
-  /** What was run over each document, by uri. */
-  readonly states: Map<string, DocState>;
-  /** Per document: the mode shown and how many characters or rows carry a colour. */
-  readonly shown: Map<string, { mode: Mode; decorated: number }>;
-  /** Draws a document's decorations (in every visible editor of it) and the legend. */
-  refresh(doc: vscode.TextDocument): void;
-  applyTo(editor: vscode.TextEditor): void;
-  updateLegend(st: DocState): void;
-  hideLegend(): void;
-  /** Clears one document's decorations, or every document's. */
-  clear(doc?: vscode.TextDocument): void;
-  legendText(): string;
+const border = (style: string, color: string) => vscode.window.createTextEditorDecorationType({ borderStyle: style, borderWidth: '1px', borderColor: new vscode.ThemeColor(color) });
+
+function legendItem(id: string, priority: number): vscode.StatusBarItem {
+  const item = vscode.window.createStatusBarItem(id, vscode.StatusBarAlignment.Right, priority);
+  item.name = 'RNN Lab legend';
+  return item;
 }
 
-export function selectionDecorations(): SelectionDecorations {
-  const states = new Map<string, DocState>();
-  const shown = new Map<string, { mode: Mode; decorated: number }>();
+export class SelectionDecorations implements vscode.Disposable {
+  /** What was run over each document, by uri. */
+  readonly states = new Map<string, DocState>();
+  /** Per document: the mode shown and how many characters or rows carry a colour. */
+  readonly shown = new Map<string, { mode: Mode; decorated: number }>();
 
-  const surprisalTypes = surprisalHues.map((h) => vscode.window.createTextEditorDecorationType({ backgroundColor: rgba(h, 0.45) }));
-  const divergingTypes = divergingHues.map((h, i) => vscode.window.createTextEditorDecorationType({ backgroundColor: rgba(h, i === 3 || i === 4 ? 0.6 : 0.5) }));
-  const influenceTypes = influenceAlphas.map((a) => vscode.window.createTextEditorDecorationType({ backgroundColor: `rgba(${influenceRgb}, ${a})` }));
-  const cursorType = vscode.window.createTextEditorDecorationType({
-    borderStyle: 'solid',
-    borderWidth: '1px',
-    borderColor: new vscode.ThemeColor('editorCursor.foreground'),
-  });
-  const unknownType = vscode.window.createTextEditorDecorationType({
-    borderStyle: 'dashed',
-    borderWidth: '1px',
-    borderColor: new vscode.ThemeColor('editorWarning.foreground'),
-  });
-  const seriesAfterType = vscode.window.createTextEditorDecorationType({
+  private readonly surprisalTypes = surprisalHues.map((h) => vscode.window.createTextEditorDecorationType({ backgroundColor: rgba(h, 0.45) }));
+  private readonly divergingTypes = divergingHues.map((h, i) => vscode.window.createTextEditorDecorationType({ backgroundColor: rgba(h, i === 3 || i === 4 ? 0.6 : 0.5) }));
+  private readonly influenceTypes = influenceAlphas.map((a) => vscode.window.createTextEditorDecorationType({ backgroundColor: `rgba(${influenceRgb}, ${a})` }));
+  private readonly cursorType = border('solid', 'editorCursor.foreground');
+  private readonly unknownType = border('dashed', 'editorWarning.foreground');
+  private readonly seriesAfterType = vscode.window.createTextEditorDecorationType({
     after: { color: new vscode.ThemeColor('editorCodeLens.foreground'), margin: '0 0 0 2em', fontStyle: 'italic' },
   });
-  const allTypes = [...surprisalTypes, ...divergingTypes, ...influenceTypes, cursorType, unknownType, seriesAfterType];
+  private readonly allTypes = [...this.surprisalTypes, ...this.divergingTypes, ...this.influenceTypes, this.cursorType, this.unknownType, this.seriesAfterType];
 
   // The legend: a label, one coloured swatch per bucket (each with its range as tooltip), a tail.
-  const legendLabel = vscode.window.createStatusBarItem('rnnLab.selection.legend', vscode.StatusBarAlignment.Right, 1000);
-  legendLabel.name = 'RNN Lab legend';
-  legendLabel.command = 'rnnLab.clearDecorations';
-  const swatches = Array.from({ length: 8 }, (_, i) => {
-    const item = vscode.window.createStatusBarItem(`rnnLab.selection.legend.${i}`, vscode.StatusBarAlignment.Right, 999 - i);
-    item.name = 'RNN Lab legend';
-    item.text = '█';
-    return item;
-  });
-  const legendTail = vscode.window.createStatusBarItem('rnnLab.selection.legend.tail', vscode.StatusBarAlignment.Right, 990);
-  legendTail.name = 'RNN Lab legend';
-  let legendText = '';
+  private readonly legendLabel = legendItem('rnnLab.selection.legend', 1000);
+  private readonly swatches = Array.from({ length: 8 }, (_, i) => legendItem(`rnnLab.selection.legend.${i}`, 999 - i));
+  private readonly legendTail = legendItem('rnnLab.selection.legend.tail', 990);
+  /** The legend as text (tests read it; empty when hidden). */
+  legend = '';
 
-  const setLegend = (title: string, colors: string[], ranges: string[], tail: string): void => {
-    legendLabel.text = `$(symbol-color) ${title}`;
-    legendLabel.tooltip = `RNN Lab: ${title}. Click to clear the decorations.`;
-    legendLabel.show();
-    swatches.forEach((s, i) => {
+  constructor() {
+    this.legendLabel.command = 'rnnLab.clearDecorations';
+    for (const s of this.swatches) s.text = '█';
+  }
+
+  private setLegend(title: string, colors: string[], ranges: string[], tail: string): void {
+    this.legendLabel.text = `$(symbol-color) ${title}`;
+    this.legendLabel.tooltip = `RNN Lab: ${title}. Click to clear the decorations.`;
+    this.legendLabel.show();
+    this.swatches.forEach((s, i) => {
       s.color = colors[i];
       s.tooltip = ranges[i];
       s.show();
     });
-    legendTail.text = tail;
-    legendTail.show();
-    legendText = `${title} ${ranges.join(' | ')} ${tail}`;
-  };
-  const hideLegend = (): void => {
-    legendLabel.hide();
-    swatches.forEach((s) => s.hide());
-    legendTail.hide();
-    legendText = '';
-  };
+    this.legendTail.text = tail;
+    this.legendTail.show();
+    this.legend = `${title} ${ranges.join(' | ')} ${tail}`;
+  }
 
-  const rangeOf = (doc: vscode.TextDocument, offset: number, width: number): vscode.Range =>
-    new vscode.Range(doc.positionAt(offset), doc.positionAt(offset + width));
+  hideLegend(): void {
+    this.legendLabel.hide();
+    this.swatches.forEach((s) => s.hide());
+    this.legendTail.hide();
+    this.legend = '';
+  }
+
+  private rangeOf(doc: vscode.TextDocument, offset: number, width: number): vscode.Range {
+    return new vscode.Range(doc.positionAt(offset), doc.positionAt(offset + width));
+  }
 
   /** The decorations of one document in its current mode, per decoration type. */
-  const decorationsFor = (doc: vscode.TextDocument, st: DocState): Map<vscode.TextEditorDecorationType, vscode.DecorationOptions[]> => {
+  private decorationsFor(doc: vscode.TextDocument, st: DocState): Map<vscode.TextEditorDecorationType, vscode.DecorationOptions[]> {
     const out = new Map<vscode.TextEditorDecorationType, vscode.DecorationOptions[]>();
     const add = (type: vscode.TextEditorDecorationType, o: vscode.DecorationOptions): void => {
       const list = out.get(type);
@@ -95,61 +82,61 @@ export function selectionDecorations(): SelectionDecorations {
         const line = doc.lineAt(st.lines[row.line]);
         if (!row.predicted || !row.error) continue;
         const scaled = Math.max(...row.error.map((e, c) => Math.abs(e) / std[c]));
-        add(surprisalTypes[bucketOf(scaled, seriesEdges)], { range: line.range });
+        add(this.surprisalTypes[bucketOf(scaled, seriesEdges)], { range: line.range });
         const text = row.predicted.map((p, c) => `${fmt(p)} (error ${fmt(row.error![c])})`).join(', ');
-        add(seriesAfterType, { range: new vscode.Range(line.range.end, line.range.end), renderOptions: { after: { contentText: `→ predicted ${text}` } } });
+        add(this.seriesAfterType, { range: new vscode.Range(line.range.end, line.range.end), renderOptions: { after: { contentText: `→ predicted ${text}` } } });
       }
       return out;
     }
     const r = st.result;
     r.chars.forEach((ch, i) => {
-      const range = rangeOf(doc, st.start + ch.offset, ch.char.length);
-      if (!ch.known) return add(unknownType, { range });
+      const range = this.rangeOf(doc, st.start + ch.offset, ch.char.length);
+      if (!ch.known) return add(this.unknownType, { range });
       if (st.mode === 'surprisal') {
-        if (ch.surprisal !== null) add(surprisalTypes[bucketOf(ch.surprisal, surprisalEdges)], { range });
+        if (ch.surprisal !== null) add(this.surprisalTypes[bucketOf(ch.surprisal, surprisalEdges)], { range });
       } else if (st.mode === 'unit' && st.unit) {
         const x = st.unit.values[i] / st.unit.scale;
-        if (Math.abs(x) >= 0.05) add(divergingTypes[x < 0 ? Math.max(0, 3 - Math.floor(-x * 4 - 1e-9)) : 4 + Math.min(3, Math.floor(x * 4 - 1e-9))], { range });
+        if (Math.abs(x) >= 0.05) add(this.divergingTypes[x < 0 ? Math.max(0, 3 - Math.floor(-x * 4 - 1e-9)) : 4 + Math.min(3, Math.floor(x * 4 - 1e-9))], { range });
       } else if (st.mode === 'influence' && st.influence) {
-        if (i === st.influence.target) add(cursorType, { range });
+        if (i === st.influence.target) add(this.cursorType, { range });
         const b = influenceBucket(st.influence.values[i], st.influence.max);
-        if (b >= 0) add(influenceTypes[b], { range });
+        if (b >= 0) add(this.influenceTypes[b], { range });
       }
     });
     return out;
-  };
+  }
 
-  const applyTo = (editor: vscode.TextEditor): void => {
-    const st = states.get(editor.document.uri.toString());
-    const decos = st ? decorationsFor(editor.document, st) : new Map();
+  applyTo(editor: vscode.TextEditor): void {
+    const st = this.states.get(editor.document.uri.toString());
+    const decos = st ? this.decorationsFor(editor.document, st) : new Map();
     let decorated = 0;
-    for (const type of allTypes) {
+    for (const type of this.allTypes) {
       const list = decos.get(type) ?? [];
-      if (type !== seriesAfterType && type !== cursorType) decorated += list.length;
+      if (type !== this.seriesAfterType && type !== this.cursorType) decorated += list.length;
       editor.setDecorations(type, list);
     }
-    if (st) shown.set(st.uri, { mode: st.mode, decorated });
-  };
+    if (st) this.shown.set(st.uri, { mode: st.mode, decorated });
+  }
 
-  const refresh = (doc: vscode.TextDocument): void => {
-    for (const e of vscode.window.visibleTextEditors) if (e.document === doc) applyTo(e);
-    const st = states.get(doc.uri.toString());
+  refresh(doc: vscode.TextDocument): void {
+    for (const e of vscode.window.visibleTextEditors) if (e.document === doc) this.applyTo(e);
+    const st = this.states.get(doc.uri.toString());
     if (!st) {
-      shown.delete(doc.uri.toString());
-      if (vscode.window.activeTextEditor?.document === doc || states.size === 0) hideLegend();
+      this.shown.delete(doc.uri.toString());
+      if (vscode.window.activeTextEditor?.document === doc || this.states.size === 0) this.hideLegend();
       return;
     }
-    updateLegend(st);
-  };
+    this.updateLegend(st);
+  }
 
-  const updateLegend = (st: DocState): void => {
+  updateLegend(st: DocState): void {
     if (st.mode === 'surprisal') {
       const r = st.result as TextInspection;
       const known = r.chars.filter((c) => c.surprisal !== null);
       const mean = known.reduce((a, c) => a + c.surprisal!, 0) / Math.max(1, known.length);
       const unknown = r.chars.filter((c) => !c.known).length;
       const edges = ['0', ...surprisalEdges.map(String)];
-      setLegend(
+      this.setLegend(
         'surprisal -ln p (nats): low',
         surprisalHues,
         surprisalHues.map((_, i) => `${edges[i]}${i < 7 ? `-${surprisalEdges[i]}` : '+'} nats`),
@@ -157,7 +144,7 @@ export function selectionDecorations(): SelectionDecorations {
       );
     } else if (st.mode === 'unit' && st.unit) {
       const u = st.unit;
-      setLegend(
+      this.setLegend(
         `L${u.layer + 1} ${u.state}[${u.unit}]: ${fmt(-u.scale)}`,
         divergingHues,
         divergingHues.map((_, i) => `${fmt(((i - 4) / 4) * u.scale)} to ${fmt(((i - 3) / 4) * u.scale)}`),
@@ -166,7 +153,7 @@ export function selectionDecorations(): SelectionDecorations {
     } else if (st.mode === 'influence' && st.influence) {
       const max = st.influence.max;
       const ch = (st.result as TextInspection).chars[st.influence.target];
-      setLegend(
+      this.setLegend(
         `influence on '${show(ch.char)}' (log scale): ${(max * 10 ** -influenceDecades).toPrecision(2)}`,
         influenceAlphas.map((a) => `rgba(${influenceRgb}, ${Math.min(1, a + 0.3)})`),
         influenceAlphas.map((_, i) => `${(max * 10 ** (((i - 8) / 8) * influenceDecades)).toPrecision(3)} to ${(max * 10 ** (((i - 7) / 8) * influenceDecades)).toPrecision(3)} (||d log p / d x||)`),
@@ -175,36 +162,28 @@ export function selectionDecorations(): SelectionDecorations {
     } else if (st.mode === 'series') {
       const r = st.result as SeriesInspection;
       const edges = ['0', ...seriesEdges.map(String)];
-      setLegend(
+      this.setLegend(
         'forecast |error| / std: low',
         surprisalHues,
         surprisalHues.map((_, i) => `${edges[i]}${i < 7 ? `-${seriesEdges[i]}` : '+'} std`),
         `high · RMSE ${r.rmse.map(fmt).join(', ')}`,
       );
     }
-  };
+  }
 
-  const clear = (doc?: vscode.TextDocument): void => {
-    const docs = doc ? [doc] : vscode.workspace.textDocuments.filter((d) => states.has(d.uri.toString()));
+  clear(doc?: vscode.TextDocument): void {
+    const docs = doc ? [doc] : vscode.workspace.textDocuments.filter((d) => this.states.has(d.uri.toString()));
     for (const d of docs) {
-      states.delete(d.uri.toString());
-      refresh(d);
+      this.states.delete(d.uri.toString());
+      this.refresh(d);
     }
     if (!doc) {
-      states.clear();
-      hideLegend();
+      this.states.clear();
+      this.hideLegend();
     }
-  };
+  }
 
-  return {
-    states,
-    shown,
-    refresh,
-    applyTo,
-    updateLegend,
-    hideLegend,
-    clear,
-    legendText: () => legendText,
-    dispose: () => [...allTypes, legendLabel, ...swatches, legendTail].forEach((d) => d.dispose()),
-  };
+  dispose(): void {
+    [...this.allTypes, this.legendLabel, ...this.swatches, this.legendTail].forEach((d) => d.dispose());
+  }
 }
