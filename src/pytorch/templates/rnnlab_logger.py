@@ -2,8 +2,9 @@
 
 RNN Lab (the VS Code extension and the `rnn-lab` command line) reads a run folder:
     config.json                     the run config (RNN Lab's keys; cell, layers, hidden, ...)
-    metrics.jsonl                   one JSON record per training step (MetricsRecord)
-    diagnostics.jsonl               one JSON record per diagnosed step (DiagnosticsRecord)
+    metrics.jsonl                   one JSON record per training step (MetricsRecord); past ~1 MB the
+                                    records go on in metrics.2.jsonl, metrics.3.jsonl, ...
+    diagnostics.jsonl               one JSON record per diagnosed step (DiagnosticsRecord), chunked alike
     summary.json                    status and final loss, written when the run ends
     checkpoint.safetensors          the model's state_dict (float64) with the run config in its metadata
     resume.safetensors              the same weights plus the optimizer moments, data position and
@@ -295,6 +296,36 @@ def json_line(record):
     return json.dumps(_finite(record), separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n"
 
 
+# Records files come in chunks of about 1 MB, as RNN Lab writes them: metrics.jsonl, then
+# metrics.2.jsonl, metrics.3.jsonl, ...; readers take the chunks in order up to the first missing.
+CHUNK_CHARS = 1_000_000
+
+
+def chunk_name(name, index):
+    return name if index == 0 else name.replace(".jsonl", f".{index + 1}.jsonl")
+
+
+def chunk_paths(run_dir, name):
+    """The chunk files of a records file that exist, in order."""
+    paths = []
+    while os.path.exists(os.path.join(run_dir, chunk_name(name, len(paths)))):
+        paths.append(os.path.join(run_dir, chunk_name(name, len(paths))))
+    return paths
+
+
+def read_records(run_dir, name):
+    """Every record of a records file's chunks (a torn or damaged line is skipped)."""
+    records = []
+    for path in chunk_paths(run_dir, name):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    pass
+    return records
+
+
 DEFAULT_CONFIG = {
     "name": "run", "task": "charlm", "data": "", "cell": "lstm", "gruVariant": "reset_after", "rnnActivation": "tanh",
     "layers": 1, "hidden": 128, "embedding": 0, "dropout": 0, "seqLength": 50, "batch": 16, "steps": 300, "lr": 0.005,
@@ -319,11 +350,14 @@ class RunLogger:
         self.write_json("config.json", self.config)
         self.start = time.time()
         self.window = []
-        self._files = {}
+        self._files = {}  # name -> [open file, chunk index, characters in the chunk]
         for name, records in zip(("metrics.jsonl", "diagnostics.jsonl"), history):
-            if records or not os.path.exists(os.path.join(run_dir, name)):
-                with open(os.path.join(run_dir, name), "w", encoding="utf-8") as f:
-                    f.writelines(json_line(r) for r in records)
+            for path in chunk_paths(run_dir, name):
+                os.remove(path)
+            open(os.path.join(run_dir, name), "w").close()
+            for r in records:
+                self._append(name, r, flush=False)
+            self._files[name][0].flush()
 
     def write_json(self, name, value):
         path = os.path.join(self.dir, name)
@@ -331,12 +365,22 @@ class RunLogger:
             f.write(json.dumps(_finite(value), indent=2, ensure_ascii=False) + "\n")
         os.replace(path + ".tmp", path)
 
-    def _append(self, name, record):
-        f = self._files.get(name)
-        if f is None:
-            f = self._files[name] = open(os.path.join(self.dir, name), "a", encoding="utf-8")
-        f.write(json_line(record))
-        f.flush()  # one line per record, flushed: a watcher sees whole lines only
+    def _append(self, name, record, flush=True):
+        line = json_line(record)
+        state = self._files.get(name)
+        if state is None:
+            paths = chunk_paths(self.dir, name) or [os.path.join(self.dir, name)]
+            state = self._files[name] = [open(paths[-1], "a", encoding="utf-8"), len(paths) - 1, os.path.getsize(paths[-1]) if os.path.exists(paths[-1]) else 0]
+        if state[2] > 0 and state[2] + len(line) > CHUNK_CHARS:
+            # A full chunk is left as it is and the records go on in the next: a reader that
+            # follows the run re-reads at most one chunk, however long the run grows.
+            state[0].close()
+            state[1] += 1
+            state[0], state[2] = open(os.path.join(self.dir, chunk_name(name, state[1])), "a", encoding="utf-8"), 0
+        state[0].write(line)
+        state[2] += len(line)
+        if flush:
+            state[0].flush()  # one line per record, flushed: a watcher sees whole lines only
 
     def metrics(self, step, loss, lr, grad_norm, grad_norm_clipped=None, clipped=False, clip_fraction=0.0, seen=0,
                 spectrum=(), param_grad_norms=None, val_loss=None, text=None):
@@ -373,7 +417,7 @@ class RunLogger:
 
     def finish(self, status, step, message=None, last=None):
         """summary.json: status 'finished', 'stopped', 'diverged' or 'failed', the last step and loss."""
-        for f in self._files.values():
+        for f, _, _ in self._files.values():
             f.close()
         self._files = {}
         summary = {"status": status, "step": step}

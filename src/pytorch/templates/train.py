@@ -25,7 +25,6 @@ import argparse
 import json
 import math
 import os
-import shutil
 import sys
 import time
 
@@ -59,18 +58,6 @@ def default_out(project):
     while os.path.exists(out) and not os.path.exists(os.path.join(out, "resume.safetensors")):
         out, k = os.path.join(parent, f"{base}-torch-{k}"), k + 1
     return out
-
-
-def read_records(path):
-    records = []
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    records.append(json.loads(line))
-                except ValueError:
-                    pass  # a torn last line
-    return records
 
 
 class Run:
@@ -312,13 +299,9 @@ def main():
         fresh = run.start_dir != run.out
         if fresh and os.path.exists(run.out) and os.listdir(run.out):
             raise SystemExit(f"{run.out} exists and holds no run generation: pick another --out")
-        history = ((), ())
-        if fresh:
-            # The new folder carries the original run's records up to the generation's step, so
-            # its charts read as one run.
-            history = tuple([r for r in read_records(os.path.join(run.start_dir, name)) if r.get("step", 0) <= run.step] for name in ("metrics.jsonl", "diagnostics.jsonl"))
-        else:
-            history = tuple([r for r in read_records(os.path.join(run.out, name)) if r.get("step", 0) <= run.step] for name in ("metrics.jsonl", "diagnostics.jsonl"))
+        # A new folder carries the original run's records up to the generation's step, so its
+        # charts read as one run; a continued one keeps its own up to that step.
+        history = tuple([r for r in rl.read_records(run.start_dir, name) if r.get("step", 0) <= run.step] for name in ("metrics.jsonl", "diagnostics.jsonl"))
         logger = rl.RunLogger(run.out, {**json.loads(run.meta["config"]), "steps": args.steps}, history)
         print(f"continuing {c['cell']} {c.get('layers', 1)}x{c['hidden']} from step {run.step} to {args.steps} in {args.precision} on {args.device}"
               f"{f' ({world} processes)' if world > 1 else ''} -> {run.out}", flush=True)

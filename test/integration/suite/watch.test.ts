@@ -96,6 +96,27 @@ describe('RNN Lab watches run folders written by other processes', () => {
     assert.strictEqual(code, 0, 'the writer process failed');
   }
 
+  it('Continue in PyTorch writes the exported project of a trained run into the folder given', async () => {
+    const folder = vscode.workspace.workspaceFolders![0].uri;
+    const runId = await vscode.commands.executeCommand<string>('rnnLab.train', vscode.Uri.joinPath(folder, 'tiny.rnn.json'));
+    assert.ok(runId, 'no run id');
+    assert.strictEqual((await api.whenDone(runId))?.status, 'finished');
+    const parent = vscode.Uri.joinPath(folder, 'pytorch-export');
+    const project = await vscode.commands.executeCommand<vscode.Uri>('rnnLab.continueInPytorch', { id: runId, folder: parent });
+    assert.ok(project, `no project written; errors: ${api.errors.join(' | ')}`);
+    const read = async (name: string) => new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(project, ...name.split('/'))));
+    assert.match(await read('model.py'), /class LSTMModel\(WithEnds, nn\.LSTM\)/);
+    assert.match(await read('train.py'), /DistributedDataParallel/);
+    assert.strictEqual(JSON.parse(await read('rnnlab_project.json')).step, 20);
+    assert.strictEqual(JSON.parse(await read('run/config.json')).name, 'tiny-lstm');
+    assert.strictEqual(await read('data/tiny.txt'), new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(folder, 'tiny.txt'))));
+    // A second export into the same place is refused: nothing is overwritten.
+    const again = await vscode.commands.executeCommand<vscode.Uri | undefined>('rnnLab.continueInPytorch', { id: runId, folder: parent });
+    assert.strictEqual(again, undefined);
+    assert.match(api.errors.at(-1) ?? '', /already exists/);
+    await vscode.workspace.fs.delete(parent, { recursive: true, useTrash: false });
+  });
+
   it('lists the run as running while its files grow, draws its records live, and stops it when they stop', async () => {
     await vscode.commands.executeCommand('workbench.view.extension.rnnLab');
     await vscode.commands.executeCommand('rnnLab.diagnostics.focus');
