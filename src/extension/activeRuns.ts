@@ -106,6 +106,10 @@ export class ActiveRuns implements vscode.Disposable {
           store.appendDiagnostics(runId, msg.record);
           hub.record(msg);
           break;
+        case 'seq2seqEval':
+          // Held-out evaluations of a seq2seq run: kept in eval.jsonl as the CLI keeps them.
+          store.appendEval(runId, msg.record);
+          break;
         case 'checkpoint': {
           const { bytes, resumeState } = msg;
           checkpoints = checkpoints.then(() => store.writeCheckpoint(runId, bytes, resumeState).catch((e) => feedback.log(`run ${runId}: checkpoint write failed: ${errorText(e)}`)));

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { timed } from './hostWork';
-import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunStatus, RunSummary } from '../protocol/config';
+import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunStatus, RunSummary, Seq2SeqEvalRecord } from '../protocol/config';
 import { createRun, JsonlChunks, listRuns, runFiles, writeCheckpoint, writeSummary, type RecordsFile, type RunFs } from '../runFolder/runFolder';
 import { readSettings } from './settings';
 import { workspaceRunFs } from './workspaceRunFs';
@@ -158,6 +158,10 @@ export class RunStore {
 
   appendDiagnostics(id: string, record: DiagnosticsRecord): void {
     this.open.get(id)?.add(runFiles.diagnostics, record);
+  }
+
+  appendEval(id: string, record: Seq2SeqEvalRecord): void {
+    this.open.get(id)?.add(runFiles.eval, record);
   }
 
   writeCheckpoint(id: string, bytes: Uint8Array, resumeState?: Uint8Array): Promise<void> {

@@ -19,6 +19,11 @@ export function isSeq2SeqTask(task: unknown): task is Seq2SeqTaskKind {
   return (SEQ2SEQ_TASKS as readonly unknown[]).includes(task);
 }
 
+/** Whether a run reads a data file: every kind but the generated seq2seq tasks, which make their examples from the seed. */
+export function usesDataFile(config: Pick<RunConfig, 'task'>): boolean {
+  return !isSeq2SeqTask(config.task) || config.task === 'seq2seq';
+}
+
 /** A run config: what `*.rnn.json` files hold, what the CLI flags fill, what a worker is started with. */
 export interface RunConfig {
   name: string;

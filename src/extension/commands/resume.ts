@@ -8,6 +8,7 @@
  */
 import * as vscode from 'vscode';
 import { resolveDataPath } from '../../engine/config';
+import { usesDataFile } from '../../protocol/config';
 import { readGeneration, removeStaleTemps } from '../../runFolder/generation';
 import { runFiles, runPath } from '../../runFolder/runFolder';
 import { errorText } from '../feedback';
@@ -48,16 +49,21 @@ export function registerResume(s: Services): void {
       steps = Number(answer);
     }
     if (!Number.isInteger(steps) || steps <= step) return fail(`it is at step ${step}; the steps to train until must be above that (got ${steps}).`);
-    const folder = vscode.workspace.workspaceFolders?.[0];
-    if (!folder) return fail('its data file is read from the workspace folder; open it first.');
-    let dataUri: vscode.Uri;
-    try {
-      dataUri = vscode.Uri.joinPath(folder.uri, resolveDataPath('', run.config.data, runPath(run.id, runFiles.config)));
-    } catch (e) {
-      return fail(errorText(e));
+    let dataText = '';
+    // A generated seq2seq task makes its data from the seed: only the other kinds read a file.
+    if (usesDataFile(run.config)) {
+      const folder = vscode.workspace.workspaceFolders?.[0];
+      if (!folder) return fail('its data file is read from the workspace folder; open it first.');
+      let dataUri: vscode.Uri;
+      try {
+        dataUri = vscode.Uri.joinPath(folder.uri, resolveDataPath('', run.config.data, runPath(run.id, runFiles.config)));
+      } catch (e) {
+        return fail(errorText(e));
+      }
+      const read = await readDataFile(feedback, dataUri, run.config.maxFileBytes, run.config.data);
+      if (read === undefined) return undefined;
+      dataText = read;
     }
-    const dataText = await readDataFile(feedback, dataUri, run.config.maxFileBytes, run.config.data);
-    if (dataText === undefined) return undefined;
     // The worker checks the rest (the same data, the same model, the resume file's step) before
     // it trains, and ends the run as failed with the reason if anything differs.
     if (stored.kind === 'none') return s.runs.start({ ...run.config, steps }, dataText);

@@ -5,7 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { DEFAULT_CONFIG, resolveDataPath, validateConfig } from '../../engine/config';
-import type { CellKind, RunConfig } from '../../protocol/config';
+import { usesDataFile, type CellKind, type RunConfig } from '../../protocol/config';
 import { errorText } from '../feedback';
 import type { Services } from '../services';
 import { readSettings, type SizePreset } from '../settings';
@@ -124,6 +124,7 @@ export function registerTrain(s: Services): TrainCommand {
     } catch (e) {
       return fail(`${rel}: ${errorText(e)}`);
     }
+    if (!usesDataFile(config)) return s.runs.start(config, '');
     if (!config.data) return fail(`${rel}: "data" is missing (the path of a text or CSV file, relative to the config file)`);
     // The data path is resolved by hand against the workspace folder (or, with none open, the
     // config's own folder) and refused if it would leave it: a config can name no file outside.

@@ -13,6 +13,7 @@ import './resume.test';
 import './survive.test';
 import './panels.test';
 import './watch.test';
+import './seq2seq.test';
 import './faults.test';
 import './security.test';
 
