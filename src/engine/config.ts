@@ -2,7 +2,7 @@
  * Run configs: defaults, and validation of what a user wrote (a *.rnn.json file or CLI flags).
  * A bad field is one EngineError naming the field and what it accepts.
  */
-import type { RunConfig } from '../protocol/config';
+import { SEQ2SEQ_TASKS, type RunConfig } from '../protocol/config';
 import { EngineError } from './errors';
 
 export const DEFAULT_CONFIG: RunConfig = {
@@ -36,15 +36,24 @@ export const DEFAULT_CONFIG: RunConfig = {
   spectrumEvery: 100,
   maxFileBytes: 50 * 1024 * 1024,
   checkpointEvery: 0,
+  checkpointSeconds: 30,
+  attention: 'dot',
+  attentionSize: 0,
+  srcLen: '5-10',
+  alphabet: 'digits',
+  teacherForcing: 1,
+  tokenization: 'char',
+  heldOut: 1000,
+  pinned: 3,
   precision: 'float32',
 };
 
-type Rule = { kind: 'int' | 'number'; min: number; max: number } | { kind: 'enum'; values: string[] } | { kind: 'string'; maxLength: number } | { kind: 'columns' };
+type Rule = { kind: 'int' | 'number' | 'range'; min: number; max: number } | { kind: 'enum'; values: string[] } | { kind: 'string'; maxLength: number } | { kind: 'columns' };
 
 const RULES: Record<keyof RunConfig, Rule> = {
   // A run's name becomes part of its folder name: file systems refuse names over 255 bytes.
   name: { kind: 'string', maxLength: 100 },
-  task: { kind: 'enum', values: ['charlm', 'forecast'] },
+  task: { kind: 'enum', values: ['charlm', 'forecast', ...SEQ2SEQ_TASKS] },
   data: { kind: 'string', maxLength: 4096 },
   columns: { kind: 'columns' },
   cell: { kind: 'enum', values: ['rnn', 'lstm', 'gru'] },
@@ -74,6 +83,15 @@ const RULES: Record<keyof RunConfig, Rule> = {
   spectrumEvery: { kind: 'int', min: 0, max: 10_000_000 },
   maxFileBytes: { kind: 'int', min: 1, max: 2 ** 40 },
   checkpointEvery: { kind: 'int', min: 0, max: 10_000_000 },
+  checkpointSeconds: { kind: 'number', min: 0, max: 10_000_000 },
+  attention: { kind: 'enum', values: ['none', 'dot', 'general', 'additive'] },
+  attentionSize: { kind: 'int', min: 0, max: 4096 },
+  srcLen: { kind: 'range', min: 1, max: 500 },
+  alphabet: { kind: 'string', maxLength: 200 },
+  teacherForcing: { kind: 'number', min: 0, max: 1 },
+  tokenization: { kind: 'enum', values: ['char', 'word'] },
+  heldOut: { kind: 'int', min: 1, max: 1_000_000 },
+  pinned: { kind: 'int', min: 0, max: 16 },
   precision: { kind: 'enum', values: ['float32', 'float64'] },
 };
 
@@ -113,6 +131,14 @@ export function validateConfig(raw: unknown, where = 'config'): { config: RunCon
         if (typeof value !== 'string') fail('must be a string');
         if ((value as string).length > rule.maxLength) fail(`must be at most ${rule.maxLength} characters long`);
         break;
+      case 'range': {
+        // "lo-hi" (or one number n for "n-n"), whole numbers with min <= lo <= hi <= max.
+        const m = typeof value === 'string' ? /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(value) : null;
+        const lo = m ? Number(m[1]) : NaN;
+        const hi = m ? Number(m[2] ?? m[1]) : NaN;
+        if (!m || lo < rule.min || hi > rule.max || lo > hi) fail(`must be "lo-hi" with ${rule.min} <= lo <= hi <= ${rule.max} (e.g. "5-10")`);
+        break;
+      }
       case 'columns':
         if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' || (Number.isInteger(v) && v >= 0))) {
           fail('must be a list of column names or 0-based indices');
@@ -122,6 +148,12 @@ export function validateConfig(raw: unknown, where = 'config'): { config: RunCon
     Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   }
   return { config: out as unknown as RunConfig, warnings };
+}
+
+/** A valid `srcLen` ("lo-hi" or "n") as [lo, hi]. */
+export function parseSrcLen(srcLen: string): [number, number] {
+  const [lo, hi = lo] = srcLen.split('-').map((x) => Number(x.trim()));
+  return [lo, hi];
 }
 
 /** A value as the user wrote it, short: JSON.stringify would print NaN and Infinity as null. */

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'bad-config'
   | 'bad-oracle'
   | 'bad-checkpoint'
+  | 'disk-full'
   | 'diverged';
 
 export class EngineError extends Error {

@@ -8,6 +8,7 @@ import { Network, type ModelSpec } from './network';
 import { EngineError } from './errors';
 import type { Vec } from './linalg';
 import type { Precision } from './params';
+import { checkSeq2SeqFixture } from './oracleSeq2seq';
 
 type Nested = number | Nested[];
 
@@ -241,4 +242,18 @@ export function checkFixture(f: OracleFixture, precision: Precision = 'float64')
     compare('gradients.dense.b_y', p.gradView('head.bias'), flat(ref.gradients.dense?.b_y, 'gradients.dense.b_y'));
   }
   return { fixture: f.name, quantities, maxError: Math.max(...quantities.map((q) => q.error)) };
+}
+
+/** A seq2seq oracle file ("rnn-lab-seq2seq-oracle/1", ./oracleSeq2seq.ts) is told by its `format` field. */
+export function isSeq2SeqOracle(json: unknown): boolean {
+  return !!json && typeof json === 'object' && 'format' in json;
+}
+
+/**
+ * Any oracle file: the seq2seq format by its `format` field, else the language-model format
+ * above. Seq2seq models train in float64 only, so their fixtures are checked in float64.
+ */
+export function checkOracleFile(json: unknown): OracleResult & { quantities: (OracleQuantity & { absError?: number })[] } {
+  if (isSeq2SeqOracle(json)) return checkSeq2SeqFixture(json as object);
+  return checkFixture(json as OracleFixture);
 }

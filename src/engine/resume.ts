@@ -1,21 +1,40 @@
 /**
  * Exact resume. Beside a run's checkpoint (parameters only, so PyTorch's load_state_dict takes it
- * as it is) a second safetensors file keeps everything else a training step reads: the
- * optimizer's moments and step count, the PRNG's four words (dropout masks), the data stream
- * position, the hidden state carried across chunks by truncated BPTT, and the counters. Restoring
- * both makes the next step compute exactly what it would have computed without the interruption.
+ * as it is) a second safetensors file keeps everything a training step reads: the parameters
+ * (`model.<name>`, with the checkpoint's metadata), the optimizer's moments and step count, the
+ * PRNG's four words (dropout masks), the data stream position, the hidden state carried across
+ * chunks by truncated BPTT, and the counters. Restoring it makes the next step compute exactly
+ * what it would have computed without the interruption.
+ *
+ * The resume file is self-sufficient (format /2): it alone is a checkpoint generation, and
+ * checkpoint.safetensors is derived from it byte for byte (checkpointFromState). So renaming the
+ * resume file into place is the one commit point of a generation (runFolder/generation.ts), and a
+ * checkpoint left a generation behind by a kill is rebuilt from it. Format /1 files (older runs)
+ * hold no parameters and resume only beside a checkpoint of the same step.
  *
  * Not restored: the power-iteration warm-start vectors of the sigma_1 estimate (diagnostics only;
  * after a resume it starts cold, so sigma_1 may differ in the last digits) and the chars/s window.
  */
+import { CHECKPOINT_FORMAT } from './checkpoint';
 import { EngineError } from './errors';
-import type { OptimizerState } from './optim';
-import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors';
+import type { Optimizer, OptimizerState } from './optim';
+import type { ParamStore } from './params';
+import { decodeSafetensors, encodeSafetensors, type DecodedSafetensors, type NamedTensor } from './safetensors';
 import type { Trainer } from './trainer';
 import type { Vec } from './linalg';
 
-export const RESUME_FORMAT = 'rnn-lab-resume/1';
+export const RESUME_FORMAT = 'rnn-lab-resume/2';
+/** Resume files of older runs: no parameters, only beside a checkpoint of the same step. */
+export const RESUME_FORMAT_V1 = 'rnn-lab-resume/1';
 export const RESUME_FILE = 'resume.safetensors';
+const MODEL_PREFIX = 'model.';
+/** The checkpoint's own metadata keys, in encodeCheckpoint's order (the derived bytes must be equal). */
+const CHECKPOINT_KEYS = ['config', 'step', 'rng', 'vocab', 'series'] as const;
+/**
+ * A seq2seq run's resume file names its checkpoint's format in `checkpointFormat`
+ * (seq2seqCheckpoint.ts) and keeps that checkpoint's metadata keys, in encodeSeq2SeqCheckpoint's order.
+ */
+const SEQ2SEQ_CHECKPOINT_KEYS = ['config', 'srcVocab', 'tgtVocab', 'step'] as const;
 
 /** FNV-1a (32 bit) of the UTF-16 code units plus the length: tells whether the data file changed. */
 export function dataFingerprint(text: string): string {
@@ -27,14 +46,45 @@ export function dataFingerprint(text: string): string {
   return `${text.length}:${h.toString(16).padStart(8, '0')}`;
 }
 
-export function resumeStateBytes(trainer: Trainer, fingerprint: string): Uint8Array {
-  const p = trainer.net.params;
-  const opt = trainer.optimizer.exportState();
+/**
+ * The resume state of `trainer`; `checkpointMetadata` is the __metadata__ of its checkpoint of the
+ * same step (encodeCheckpoint's), kept so that the checkpoint can be derived from this file alone.
+ */
+/** The parameters as tensors model.<name>: what makes a resume file (format /2) a generation by itself. */
+export function modelTensors(p: ParamStore): NamedTensor[] {
+  return p.tensors.map((t) => ({ name: MODEL_PREFIX + t.name, shape: t.shape, data: p.data.subarray(t.offset, t.offset + t.size) }));
+}
+
+/** The optimizer's moments as tensors optimizer.m.<name>, optimizer.v.<name> (those it keeps). */
+export function optimizerTensors(p: ParamStore, opt: OptimizerState): NamedTensor[] {
   const tensors: NamedTensor[] = [];
   for (const [key, buf] of [['m', opt.m], ['v', opt.v]] as const) {
     if (buf.length === 0) continue;
     for (const t of p.tensors) tensors.push({ name: `optimizer.${key}.${t.name}`, shape: t.shape, data: buf.subarray(t.offset, t.offset + t.size) });
   }
+  return tensors;
+}
+
+/** Restores optimizerTensors()' moments and the step count into `optimizer`; `fail` names what does not match. */
+export function restoreOptimizer(optimizer: Optimizer, p: ParamStore, tensors: Map<string, { data: Float64Array | Float32Array }>, kind: string | undefined, steps: number, fail: (what: string) => never): void {
+  // Fresh moments of the optimizer's own dtype (Float32Array in a float32 run), so F32 moments come back bit for bit.
+  const opt: OptimizerState = { kind: optimizer.opts.kind, t: steps, m: optimizer.m.slice().fill(0), v: optimizer.v.slice().fill(0) };
+  if (kind !== opt.kind) fail(`the optimizer state is for ${kind}, the run uses ${opt.kind}`);
+  for (const [key, buf] of [['m', opt.m], ['v', opt.v]] as const) {
+    if (buf.length === 0) continue;
+    for (const t of p.tensors) {
+      const src = tensors.get(`optimizer.${key}.${t.name}`);
+      if (!src || src.data.length !== t.size) fail(`optimizer tensor optimizer.${key}.${t.name} is missing or not of shape [${t.shape}]`);
+      buf.set(src!.data, t.offset);
+    }
+  }
+  optimizer.importState(opt);
+}
+
+export function resumeStateBytes(trainer: Trainer, fingerprint: string, checkpointMetadata: Record<string, string>): Uint8Array {
+  const p = trainer.net.params;
+  const opt = trainer.optimizer.exportState();
+  const tensors: NamedTensor[] = [...modelTensors(p), ...optimizerTensors(p, opt)];
   const B = trainer.state.batch;
   const H = trainer.net.spec.hidden;
   trainer.state.h.forEach((h, l) => tensors.push({ name: `state.h.l${l}`, shape: [B, H], data: h }));
@@ -52,27 +102,68 @@ export function resumeStateBytes(trainer: Trainer, fingerprint: string): Uint8Ar
     optimizerSteps: String(opt.t),
     data: fingerprint,
   };
+  for (const key of CHECKPOINT_KEYS) {
+    if (key !== 'step' && key !== 'rng' && checkpointMetadata[key] !== undefined) metadata[key] = checkpointMetadata[key];
+  }
   return encodeSafetensors(tensors, metadata);
+}
+
+/** A resume file's step and whether it holds the parameters (format /2), from its bytes. */
+export function resumeStateInfo(decoded: DecodedSafetensors, where: string): { step: number; selfSufficient: boolean } {
+  const { metadata } = decoded;
+  if (metadata.format !== RESUME_FORMAT && metadata.format !== RESUME_FORMAT_V1) {
+    throw new EngineError('bad-checkpoint', `${where} has format ${JSON.stringify(metadata.format)}, expected ${RESUME_FORMAT}`, 'Pick a run written by RNN Lab.');
+  }
+  const step = Number(metadata.step);
+  if (metadata.step === undefined || !Number.isSafeInteger(step) || step < 0) throw new EngineError('bad-checkpoint', `${where} metadata "step" is ${JSON.stringify(metadata.step)}, not a whole number`, 'Pick a run written by RNN Lab.');
+  return { step, selfSufficient: metadata.format === RESUME_FORMAT };
+}
+
+/**
+ * checkpoint.safetensors of the same generation as a format /2 resume file: its `model.*` tensors
+ * under their state_dict names, and the checkpoint's metadata, in encodeCheckpoint's order, so the
+ * bytes equal what the run wrote (or would have written) beside it.
+ */
+export function checkpointFromState(decoded: DecodedSafetensors, where: string): Uint8Array {
+  const { tensors, metadata } = decoded;
+  if (metadata.format !== RESUME_FORMAT) throw new EngineError('bad-checkpoint', `${where} holds no parameters (format ${JSON.stringify(metadata.format)})`, 'Resume it beside its checkpoint.safetensors.');
+  const model: NamedTensor[] = [];
+  // Each tensor keeps its stored dtype (F32 in a float32 run), so the bytes equal the run's checkpoint.
+  for (const [name, t] of tensors) if (name.startsWith(MODEL_PREFIX)) model.push({ name: name.slice(MODEL_PREFIX.length), shape: t.shape, data: t.dtype === 'F32' ? Float32Array.from(t.data) : t.data });
+  if (model.length === 0 || metadata.config === undefined) throw new EngineError('bad-checkpoint', `${where} has no model tensors or no config`, 'Pick a run written by RNN Lab.');
+  const format = metadata.checkpointFormat ?? CHECKPOINT_FORMAT;
+  const meta: Record<string, string> = { format };
+  for (const key of format === CHECKPOINT_FORMAT ? CHECKPOINT_KEYS : SEQ2SEQ_CHECKPOINT_KEYS) if (metadata[key] !== undefined) meta[key] = metadata[key];
+  return encodeSafetensors(model, meta);
 }
 
 /**
  * Puts a fresh Trainer (built from the checkpoint's config and the same data) into the state
- * saved at the checkpoint: parameters from `checkpoint`, the rest from `state`. Throws an
- * EngineError naming what does not match; the trainer is then unusable and should be dropped.
+ * saved at the checkpoint: everything from `state`, and the parameters too when it holds them
+ * (format /2; `checkpointBytes` is then not read), else from `checkpointBytes`, which must be of
+ * the same step. Throws an EngineError naming what does not match; the trainer is then unusable
+ * and should be dropped.
  */
-export function restoreTrainer(trainer: Trainer, checkpointBytes: Uint8Array, stateBytes: Uint8Array, fingerprint: string, where: string): void {
+export function restoreTrainer(trainer: Trainer, checkpointBytes: Uint8Array | undefined, stateBytes: Uint8Array, fingerprint: string, where: string): void {
   const fail: (what: string) => never = (what) => {
     throw new EngineError('bad-checkpoint', `cannot resume ${where}: ${what}`, 'Resume needs the checkpoint and resume.safetensors written together by the same run, and the same data file.');
   };
-  const checkpoint = decodeSafetensors(checkpointBytes, `${where}/checkpoint.safetensors`);
-  const checkpointTensors = checkpoint.tensors;
   const { tensors, metadata } = decodeSafetensors(stateBytes, `${where}/${RESUME_FILE}`);
-  if (metadata.format !== RESUME_FORMAT) fail(`${RESUME_FILE} has format ${JSON.stringify(metadata.format)}, expected ${RESUME_FORMAT}`);
-  if (metadata.step !== checkpoint.metadata.step) fail(`${RESUME_FILE} is of step ${metadata.step}, the checkpoint of step ${checkpoint.metadata.step}`);
+  if (metadata.format !== RESUME_FORMAT && metadata.format !== RESUME_FORMAT_V1) fail(`${RESUME_FILE} has format ${JSON.stringify(metadata.format)}, expected ${RESUME_FORMAT}`);
+  let modelTensors: DecodedSafetensors['tensors'];
+  let prefix = MODEL_PREFIX;
+  if (metadata.format === RESUME_FORMAT) modelTensors = tensors;
+  else {
+    if (!checkpointBytes) fail(`${RESUME_FILE} of an older format holds no parameters and there is no checkpoint.safetensors`);
+    const checkpoint = decodeSafetensors(checkpointBytes!, `${where}/checkpoint.safetensors`);
+    if (metadata.step !== checkpoint.metadata.step) fail(`${RESUME_FILE} is of step ${metadata.step}, the checkpoint of step ${checkpoint.metadata.step}`);
+    modelTensors = checkpoint.tensors;
+    prefix = '';
+  }
   if (metadata.data !== fingerprint) fail(`the data file changed since the run was saved (fingerprint ${metadata.data}, now ${fingerprint})`);
   const p = trainer.net.params;
   for (const t of p.tensors) {
-    const src = checkpointTensors.get(t.name);
+    const src = modelTensors.get(prefix + t.name);
     if (!src || src.shape.join() !== t.shape.join()) fail(`checkpoint tensor ${t.name} is missing or not of shape [${t.shape}]`);
     p.view(t.name).set(src!.data);
   }
@@ -81,17 +172,7 @@ export function restoreTrainer(trainer: Trainer, checkpointBytes: Uint8Array, st
     if (metadata[key] === undefined || !Number.isSafeInteger(n) || n < 0) fail(`${RESUME_FILE} metadata "${key}" is ${JSON.stringify(metadata[key])}, not a whole number`);
     return n;
   };
-  const opt: OptimizerState = { kind: trainer.optimizer.opts.kind, t: int('optimizerSteps'), m: trainer.optimizer.m.slice(), v: trainer.optimizer.v.slice() };
-  if (metadata.optimizer !== opt.kind) fail(`the optimizer state is for ${metadata.optimizer}, the run uses ${opt.kind}`);
-  for (const [key, buf] of [['m', opt.m], ['v', opt.v]] as const) {
-    if (buf.length === 0) continue;
-    for (const t of p.tensors) {
-      const src = tensors.get(`optimizer.${key}.${t.name}`);
-      if (!src || src.data.length !== t.size) fail(`optimizer tensor optimizer.${key}.${t.name} is missing or not of shape [${t.shape}]`);
-      buf.set(src!.data, t.offset);
-    }
-  }
-  trainer.optimizer.importState(opt);
+  restoreOptimizer(trainer.optimizer, p, tensors, metadata.optimizer, int('optimizerSteps'), fail);
   const restoreState = (name: string, dst: Vec) => {
     const src = tensors.get(name);
     if (!src || src.data.length !== dst.length) fail(`${name} is missing or not of shape [${trainer.state.batch}, ${trainer.net.spec.hidden}]`);

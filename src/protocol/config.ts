@@ -9,7 +9,20 @@ export type GruVariant = 'reset_after' | 'reset_before';
 export type OptimizerKind = 'sgd' | 'adam' | 'rmsprop' | 'adagrad';
 export type ClipMode = 'norm' | 'value' | 'none';
 export type HiddenInit = 'orthogonal' | 'identity' | 'gaussian';
-export type TaskKind = 'charlm' | 'forecast';
+/** Sequence to sequence: `seq2seq` trains on the user's pairs file, the others on a generated task. */
+export type Seq2SeqTaskKind = 'seq2seq' | 'reverse' | 'copy' | 'sort' | 'date' | 'addition';
+export const SEQ2SEQ_TASKS: readonly Seq2SeqTaskKind[] = ['seq2seq', 'reverse', 'copy', 'sort', 'date', 'addition'];
+export type TaskKind = 'charlm' | 'forecast' | Seq2SeqTaskKind;
+export type AttentionKind = 'none' | 'dot' | 'general' | 'additive';
+
+export function isSeq2SeqTask(task: unknown): task is Seq2SeqTaskKind {
+  return (SEQ2SEQ_TASKS as readonly unknown[]).includes(task);
+}
+
+/** Whether a run reads a data file: every kind but the generated seq2seq tasks, which make their examples from the seed. */
+export function usesDataFile(config: Pick<RunConfig, 'task'>): boolean {
+  return !isSeq2SeqTask(config.task) || config.task === 'seq2seq';
+}
 
 /** A run config: what `*.rnn.json` files hold, what the CLI flags fill, what a worker is started with. */
 export interface RunConfig {
@@ -53,8 +66,26 @@ export interface RunConfig {
   spectrumEvery: number;
   /** Refuse data files larger than this. */
   maxFileBytes: number;
-  /** Write a checkpoint every this many steps (0: only at the end). */
+  /** Also write a checkpoint generation every this many steps (0: none by steps). */
   checkpointEvery: number;
+  /** Write a checkpoint generation every this many seconds of training (0: none by time); also at the end however the run ends. */
+  checkpointSeconds: number;
+  /** Seq2seq: the attention of the decoder ('none': the encoder's final state is all it gets). */
+  attention: AttentionKind;
+  /** Seq2seq, additive attention: the size A of W_q, W_k and v (0: the hidden size). */
+  attentionSize: number;
+  /** Seq2seq, generated tasks: source lengths "lo-hi" (addition: digits per operand). */
+  srcLen: string;
+  /** Seq2seq, generated tasks: 'digits', 'letters', or the alphabet's characters. */
+  alphabet: string;
+  /** Seq2seq: probability of feeding the true previous token; below 1, scheduled sampling feeds the model's own greedy token otherwise. */
+  teacherForcing: number;
+  /** Seq2seq, pairs files: 'char' or 'word' tokens. */
+  tokenization: 'char' | 'word';
+  /** Seq2seq: held-out examples (generated tasks; pairs files hold out a tenth of their sources). */
+  heldOut: number;
+  /** Seq2seq: the attention maps of this many pinned held-out examples go into every evaluation record. */
+  pinned: number;
   /**
    * float32 (the default, as in PyTorch): the WebAssembly SIMD kernels where the host has them,
    * else the float64 engine. float64: the exact reference path, always.
@@ -91,6 +122,49 @@ export interface MetricsRecord {
   sigma1: Record<string, number>;
   /** L2 norm of each parameter tensor's gradient before clipping, by PyTorch name. */
   paramGradNorms: Record<string, number>;
+  /** Seq2seq: exp(loss), the teacher-forced per-token perplexity. */
+  perplexity?: number;
+}
+
+/** Seq2seq: one pinned held-out example's attention, as greedy decoding produced it. */
+export interface AttentionMap {
+  /** Index of the example in the held-out set. */
+  index: number;
+  source: string[];
+  reference: string[];
+  /** The greedy output, EOS shown as "</s>" when it was emitted. */
+  output: string[];
+  /** weights[t][s]: attention of output step t on source token s (rows sum to 1). */
+  weights: number[][];
+}
+
+/** Seq2seq: greedy decoding of the held-out set every evalEvery steps. */
+export interface Seq2SeqEvalRecord {
+  type: 'seq2seqEval';
+  step: number;
+  examples: number;
+  /** Share of outputs equal to the reference (the headline). */
+  exactMatch: number;
+  /** Share of reference positions (EOS included) the output has right. */
+  tokenAccuracy: number;
+  /** Pairs files: corpus BLEU-4 in [0, 1] and its recipe. */
+  bleu?: number;
+  bleuRecipe?: string;
+  /** By source length (Bahdanau et al. 2015, figure 2). */
+  byLength: { lo: number; hi: number; count: number; exactMatch: number; tokenAccuracy: number }[];
+  /** Generated tasks: share of target positions whose attention argmax is a known aligned source position. */
+  alignmentAccuracy?: number;
+  attention: AttentionMap[];
+}
+
+/**
+ * Seq2seq: ||dL/de_s|| per source position s (norm over the batch's rows), split by linearity into
+ * what arrives through the attention context and what arrives through the encoder's final state.
+ */
+export interface EncoderFlowEntry {
+  attention: number[];
+  finalState: number[];
+  total: number[];
 }
 
 export interface SpectrumEntry {
@@ -135,6 +209,8 @@ export interface DiagnosticsRecord {
   flow: FlowEntry[];
   /** L2 norm of each parameter tensor's gradient (before clipping), by PyTorch name. */
   paramGradNorms: Record<string, number>;
+  /** Seq2seq: the gradient flow through the encoder. */
+  encoderFlow?: EncoderFlowEntry;
 }
 
 export type RunStatus = 'running' | 'finished' | 'stopped' | 'diverged' | 'failed';
@@ -143,10 +219,15 @@ export interface RunSummary {
   status: RunStatus;
   message?: string;
   step: number;
+  /** The step of the run's last checkpoint generation on disk; absent when it has none (interrupted before its first). */
+  checkpointStep?: number;
   loss?: number;
   bpc?: number;
   valLoss?: number;
   valBpc?: number;
+  /** Seq2seq: held-out greedy exact match and token accuracy of the last evaluation. */
+  exactMatch?: number;
+  tokenAccuracy?: number;
   /** The engine the run trained on. */
   path?: EnginePath;
 }

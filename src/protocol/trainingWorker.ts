@@ -2,7 +2,7 @@
  * Messages between the extension (or the CLI) and a training worker (src/worker/training*.ts),
  * keyed by `type` and tagged with the run id.
  */
-import type { DiagnosticsRecord, EnginePath, MetricsRecord, RunConfig, RunSummary } from './config';
+import type { DiagnosticsRecord, EnginePath, MetricsRecord, RunConfig, RunSummary, Seq2SeqEvalRecord } from './config';
 
 /** A saved run to continue: its checkpoint and resume.safetensors bytes; `where` names them in errors. */
 export interface ResumeFrom {
@@ -24,6 +24,7 @@ export type FromWorker =
   | { type: 'started'; runId: string; vocab?: string[]; paramCount: number; path?: EnginePath }
   | { type: 'metrics'; runId: string; record: MetricsRecord }
   | { type: 'diagnostics'; runId: string; record: DiagnosticsRecord }
+  | { type: 'seq2seqEval'; runId: string; record: Seq2SeqEvalRecord }
   /** `resumeState`: resume.safetensors for the same step, when the run was started with keepResumable. */
   | { type: 'checkpoint'; runId: string; step: number; bytes: Uint8Array; resumeState?: Uint8Array }
   | { type: 'log'; runId: string; message: string }

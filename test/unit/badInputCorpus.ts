@@ -240,6 +240,12 @@ function configCases(): BadInputCase[] {
   for (const [key, value] of Object.entries(defaults)) {
     if (typeof value === 'number') {
       for (const [what, bad] of numericWrong) refused(`${key}: ${what}`, { [key]: bad }, [`"${key}"`, 'finite number']);
+    } else if (key === 'srcLen') {
+      refused(`${key}: a number`, { [key]: 3 }, [`"${key}"`, 'lo-hi']);
+      refused(`${key}: backwards`, { [key]: '10-5' }, [`"${key}"`, 'lo <= hi', '"10-5"']);
+      refused(`${key}: not a range`, { [key]: 'transformer' }, [`"${key}"`, 'lo-hi', '"transformer"']);
+    } else if (key === 'alphabet') {
+      refused(`${key}: a number`, { [key]: 3 }, [`"${key}"`, 'string']);
     } else if (typeof value === 'string' && key !== 'name' && key !== 'data') {
       refused(`${key}: a number`, { [key]: 3 }, [`"${key}"`, 'one of']);
       refused(`${key}: unknown value`, { [key]: 'transformer' }, [`"${key}"`, 'one of', '"transformer"']);

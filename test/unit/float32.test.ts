@@ -3,9 +3,9 @@ import { validateConfig } from '../../src/engine/config';
 import { textDataset } from '../../src/engine/data';
 import { gemmNN, gemmNT, gemmTN, sigmoidInto, tanhInto, expInto, vecMat, type Vec } from '../../src/engine/linalg';
 import { Network } from '../../src/engine/network';
-import { resumeStateBytes, restoreTrainer } from '../../src/engine/resume';
+import { checkpointFromState, restoreTrainer } from '../../src/engine/resume';
 import { decodeSafetensors } from '../../src/engine/safetensors';
-import { checkpointBytes, runSession } from '../../src/engine/session';
+import { generationOf, runSession } from '../../src/engine/session';
 import { Trainer } from '../../src/engine/trainer';
 import { allocF32, kernelArena, simdAvailable } from '../../src/engine/wasm/kernels';
 import type { RunConfig } from '../../src/protocol/config';
@@ -134,7 +134,7 @@ describe('float32 precision (the default)', () => {
     });
   }
 
-  it('exact resume: checkpoint (F32) + resume state continue with the same bits as an uninterrupted run', () => {
+  it('exact resume: a generation (format /2) holds weights, moments and state as F32 and continues with the same bits as an uninterrupted run', () => {
     const c = config({ cell: 'gru', layers: 2, dropout: 0.1 });
     const straight = trainer(c);
     const first = trainer(c);
@@ -142,14 +142,21 @@ describe('float32 precision (the default)', () => {
       straight.trainStep();
       first.trainStep();
     }
-    const ckpt = checkpointBytes(first);
-    const { tensors } = decodeSafetensors(ckpt, 'ckpt');
+    const gen = generationOf(first, 'fp');
+    const { tensors } = decodeSafetensors(gen.model, 'ckpt');
     for (const t of tensors.values()) assert.equal(t.dtype, 'F32');
-    const state = resumeStateBytes(first, 'fp');
+    const decoded = decodeSafetensors(gen.state, 'resume');
+    const names = [...decoded.tensors.keys()];
+    for (const prefix of ['model.', 'optimizer.m.', 'optimizer.v.', 'state.h.']) assert.ok(names.some((n) => n.startsWith(prefix)), `${prefix}* in ${names.join(', ')}`);
+    for (const [name, t] of decoded.tensors) assert.equal(t.dtype, 'F32', name);
+    // The checkpoint derived from the resume file alone is the run's own, byte for byte.
+    assert.deepEqual(checkpointFromState(decoded, 'resume'), gen.model);
     const resumed = trainer(c);
-    restoreTrainer(resumed, ckpt, state, 'fp', 'run');
+    restoreTrainer(resumed, undefined, gen.state, 'fp', 'run');
     for (let i = 0; i < 4; i++) assert.equal(resumed.trainStep().loss, straight.trainStep().loss);
     assert.deepEqual(resumed.net.params.data, straight.net.params.data);
+    assert.deepEqual(resumed.optimizer.m, straight.optimizer.m);
+    assert.deepEqual(resumed.optimizer.v, straight.optimizer.v);
   });
 
   it('the flow diagnostic reusing the step forward equals a clean float32 forward and backward', () => {
