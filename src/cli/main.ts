@@ -38,9 +38,11 @@ const HELP: Record<string, string> = {
               [--batch N] [--steps N] [--lr X] [--optim adam|sgd|rmsprop|adagrad] [--clip X]
               [--clip-mode norm|value|none] [--init orthogonal|identity|gaussian] [--scale X]
               [--task charlm|forecast] [--columns a,b] [--seed N] [--diag-every N] [--out RUN_DIR]
-              [--checkpoint-seconds S] [--checkpoint-every N]
+              [--checkpoint-seconds S] [--checkpoint-every N] [--precision float32|float64]
        rnn-lab train --resume RUN_DIR [--steps N] [FILE]
   Trains on a text file (character LM) or a CSV column (forecasting); writes a run directory.
+  --precision float32 (the default) trains on the WebAssembly SIMD kernels where the host has them;
+  float64 is the exact reference engine (seq2seq tasks always train in float64).
   A checkpoint (model and resume state) is written every 30 s of training (--checkpoint-seconds),
   every N steps if --checkpoint-every is given, and at the end; Ctrl-C, SIGTERM and SIGHUP write
   one and exit 130, 143, 129.

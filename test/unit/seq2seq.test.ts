@@ -295,6 +295,20 @@ describe('seq2seq training runs (session, evaluation, checkpoints, exact resume)
     assert.equal(summary.tokenAccuracy, e.tokenAccuracy);
   });
 
+  it('trains in float64 whatever precision says: path js-f64 in started and the summary, Float64Array parameters, F64 checkpoints, the same losses', async () => {
+    const f32 = await run({ ...base, precision: 'float32', steps: 6 });
+    const f64 = await run({ ...base, precision: 'float64', steps: 6 });
+    const started = f32.records.find((m) => m.type === 'started') as Extract<FromWorker, { type: 'started' }>;
+    assert.equal(started.path, 'js-f64');
+    assert.equal(f32.summary.path, 'js-f64');
+    const losses = (r: { records: FromWorker[] }) => r.records.filter((m) => m.type === 'metrics').map((m) => (m as Extract<FromWorker, { type: 'metrics' }>).record.loss);
+    assert.deepEqual(losses(f32), losses(f64));
+    for (const [name, t] of decodeSafetensors(f32.checkpoint.bytes, 'ckpt').tensors) assert.equal(t.dtype, 'F64', name);
+    const config = validateConfig({ ...base, precision: 'float32', steps: 1 }).config;
+    const trainer = new Seq2SeqTrainer(config, seq2seqData(config));
+    assert.ok(trainer.model.params.data instanceof Float64Array && trainer.optimizer.v instanceof Float64Array);
+  });
+
   it('batched greedy evaluation gives the same outputs as greedyDecode over the StepDecoder', async () => {
     const config = validateConfig({ ...base, attention: 'additive', cell: 'gru', steps: 1 }).config;
     const trainer = new Seq2SeqTrainer(config, seq2seqData(config));
