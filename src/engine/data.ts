@@ -3,7 +3,7 @@
  * encoded stream; a CSV becomes chosen numeric columns, z-normalised with the training split's
  * statistics. Every problem a user can cause is an EngineError naming the file and the place.
  */
-import { EngineError } from './errors';
+import { clip, EngineError } from './errors';
 
 export interface TextDataset {
   kind: 'text';
@@ -47,8 +47,15 @@ export function decodeText(bytes: Uint8Array, file: string, maxBytes: number): s
 }
 
 /**
- * Refuses a file over the size cap. Callers that can stat a file call this before reading it, so
- * an oversized file is refused without ever entering memory.
+ * The largest data file the engine can hold: its text becomes one JavaScript string, and V8's
+ * strings stop at 2^29 - 24 UTF-16 units (512 MiB of ASCII).
+ */
+export const MAX_TEXT_BYTES = 2 ** 29 - 24;
+
+/**
+ * Refuses a file over the size cap (or over MAX_TEXT_BYTES, whatever the cap). Callers that can
+ * stat a file call this before reading it, so an oversized file is refused without ever entering
+ * memory.
  */
 export function checkFileSize(size: number, file: string, maxBytes: number): void {
   if (size > maxBytes) {
@@ -58,9 +65,11 @@ export function checkFileSize(size: number, file: string, maxBytes: number): voi
       'Use a smaller file, or raise the cap (maxFileBytes / rnnLab.maxFileBytes).',
     );
   }
+  if (size > MAX_TEXT_BYTES) {
+    throw new EngineError('too-large', `${file} is ${formatBytes(size)}, more than the ${formatBytes(MAX_TEXT_BYTES)} of text the engine can hold`, 'Use a smaller file (or a part of it).');
+  }
 }
 
-/** Offset of the first byte that breaks UTF-8 (RFC 3629), or -1. */
 export function firstInvalidUtf8(b: Uint8Array): number {
   let i = 0;
   const n = b.length;
@@ -185,13 +194,22 @@ export function parseCsv(text: string, file: string): CsvTable {
 /** Resolves column selectors (names or 0-based indices) against a header. */
 export function resolveColumns(header: string[], wanted: (string | number)[] | undefined, file: string): number[] {
   if (!wanted || wanted.length === 0) {
-    // Default: the last column (date-like leading columns are common).
-    return [header.length - 1];
+    // Default: the last column (date-like leading columns are common), unless its name is ambiguous.
+    const last = header.length - 1;
+    const twin = header.indexOf(header[last]);
+    if (twin !== last) {
+      throw new EngineError('bad-csv', `${file} has two columns named ${clip(JSON.stringify(header[last]), 60)} (columns ${twin} and ${last}), so the default (last) column is ambiguous`, 'Rename one of them in the header, or pick the column by its 0-based index with columns / --columns.');
+    }
+    return [last];
   }
   return wanted.map((w) => {
     const k = typeof w === 'number' ? w : header.indexOf(w);
     if (!(k >= 0 && k < header.length)) {
-      throw new EngineError('bad-csv', `${file} has no column ${JSON.stringify(w)} (columns: ${header.join(', ')})`, 'Pick one of the listed columns.');
+      throw new EngineError('bad-csv', `${file} has no column ${clip(JSON.stringify(w), 60)} (columns: ${clip(header.join(', '), 120)})`, 'Pick one of the listed columns.');
+    }
+    // A name the header holds twice could mean either column: reading one silently would be a guess.
+    if (typeof w === 'string' && header.indexOf(w, k + 1) >= 0) {
+      throw new EngineError('bad-csv', `${file} has two columns named ${clip(JSON.stringify(w), 60)} (columns ${k} and ${header.indexOf(w, k + 1)}), so the name is ambiguous`, 'Rename one of them in the header, or pick the column by its 0-based index.');
     }
     return k;
   });
@@ -206,7 +224,7 @@ export function seriesDataset(text: string, file: string, columns: (string | num
   table.rows.forEach((row, r) => {
     cols.forEach((k, c) => {
       const cell = row[k];
-      const where = `${file} row ${table.lines[r]}, column "${table.header[k]}"`;
+      const where = `${file} row ${table.lines[r]}, column ${clip(JSON.stringify(table.header[k]), 60)}`;
       if (cell === undefined || cell === '') {
         throw new EngineError('bad-csv', `${where}: the cell is missing`, 'Fill or remove that row.');
       }
@@ -228,6 +246,15 @@ export function seriesDataset(text: string, file: string, columns: (string | num
     const m = s / nTrain;
     let v = 0;
     for (let r = 0; r < nTrain; r++) v += (values[r * C + c] - m) ** 2;
+    // Values near the float64 limit (|x| ~ 1e308) overflow the sum or the squares; normalising with
+    // an infinite mean or std would turn every value into 0 or NaN without a word.
+    if (!Number.isFinite(m) || !Number.isFinite(v)) {
+      throw new EngineError(
+        'bad-csv',
+        `${file} column ${clip(JSON.stringify(table.header[cols[c]]), 60)}: its values are too large for their ${Number.isFinite(m) ? 'variance' : 'mean'} to be a finite number`,
+        'Rescale that column (e.g. to other units) so its values stay well below 1e150.',
+      );
+    }
     const sd = Math.sqrt(v / nTrain) || 1;
     mean.push(m);
     std.push(sd);

@@ -8,7 +8,8 @@ import { seriesDataset, textDataset, type Dataset } from './data';
 import { EngineError } from './errors';
 import { validateConfig } from './config';
 import { encodeCheckpoint } from './checkpoint';
-import { minPositions, Trainer } from './trainer';
+import { minPositions, modelSpecFor, Trainer } from './trainer';
+import { checkModelFits } from './budget';
 import { dataFingerprint, restoreTrainer, resumeStateBytes } from './resume';
 
 export interface SessionStart {
@@ -21,11 +22,14 @@ export interface SessionStart {
   keepResumable?: boolean;
 }
 
+/** The dataset of a run, refused (EngineError) when the data is bad or the model it implies cannot fit in memory. */
 export function datasetFor(config: RunConfig, dataText: string): Dataset {
   const file = config.data || 'data';
-  return config.task === 'charlm'
+  const dataset: Dataset = config.task === 'charlm'
     ? textDataset(dataText, file, config.valFraction, Math.ceil(minPositions(config) / (1 - config.valFraction)))
     : seriesDataset(dataText, file, config.columns, config.valFraction, Math.ceil(minPositions(config) / (1 - config.valFraction)));
+  checkModelFits(config, modelSpecFor(config, dataset), file);
+  return dataset;
 }
 
 /** The run's parameters as a safetensors file with PyTorch state_dict names; config and vocabulary in the metadata. */
