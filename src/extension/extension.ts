@@ -8,6 +8,7 @@ import { workerCounts } from './workerHost';
 import { hostWork, type WorkStats } from './hostWork';
 import { registerImportCommand } from './importCheckpoint';
 import { registerSelectionCommands, type SelectionApi } from './selection';
+import { readJsonFile, readRegularFile } from './workspaceFiles';
 import { DEFAULT_CONFIG, resolveDataPath, validateConfig } from '../engine/config';
 import { checkFileSize, decodeText } from '../engine/data';
 import { runIdProblem } from './webviewMessages';
@@ -308,7 +309,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     const rel = vscode.workspace.asRelativePath(configUri, false);
     let config: RunConfig;
     try {
-      const raw = JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(configUri))) as Record<string, unknown>;
+      const raw = (await readJsonFile(configUri, rel, 'Fix the JSON and try again.')) as Record<string, unknown>;
       // Settings fill what the file does not say.
       const defaults = settingsDefaults();
       const merged = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? { ...defaults, ...raw } : raw;
@@ -347,9 +348,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
   const loadDataFile = async (uri: vscode.Uri, name: string, maxBytes: number): Promise<string> => {
     const stat = await vscode.workspace.fs.stat(uri);
     if (stat.type & vscode.FileType.SymbolicLink) throw new Error(`${name} is a symbolic link; RNN Lab reads only real files inside the workspace. Copy the file into the workspace.`);
-    if (stat.type & vscode.FileType.Directory) throw new Error(`${name} is a folder. Give the path of a text or CSV file.`);
-    checkFileSize(stat.size, name, maxBytes);
-    return decodeText(await vscode.workspace.fs.readFile(uri), name, maxBytes);
+    return decodeText(await readRegularFile(uri, name, maxBytes, (size) => checkFileSize(size, name, maxBytes)), name, maxBytes);
   };
 
   const readData = async (uri: vscode.Uri, maxBytes: number, rel: string): Promise<string | undefined> => {

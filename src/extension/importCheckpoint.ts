@@ -8,7 +8,8 @@
  */
 import * as vscode from 'vscode';
 import { DEFAULT_CONFIG } from '../engine/config';
-import { decodeText } from '../engine/data';
+import { checkFileSize, decodeText } from '../engine/data';
+import { MAX_IMPORT_BYTES, readRegularFile } from './workspaceFiles';
 import { importAsRun, inferStateDict, vocabularyFrom, vocabularyNeed } from '../engine/interop';
 import type { RunStore } from './runStore';
 
@@ -58,7 +59,7 @@ async function importCheckpoint(deps: ImportCommandDeps, arg: unknown): Promise<
   const where = vscode.workspace.asRelativePath(file, false);
   let bytes: Uint8Array;
   try {
-    bytes = await vscode.workspace.fs.readFile(file);
+    bytes = await readRegularFile(file, where, MAX_IMPORT_BYTES);
   } catch (e) {
     return fail(`cannot read ${where}: ${errorText(e)}`);
   }
@@ -118,7 +119,7 @@ async function importCheckpoint(deps: ImportCommandDeps, arg: unknown): Promise<
     vocabSource = vscode.workspace.asRelativePath(vocabUri, false);
     try {
       const maxBytes = vscode.workspace.getConfiguration('rnnLab').get<number>('maxFileBytes') ?? DEFAULT_CONFIG.maxFileBytes;
-      const content = decodeText(await vscode.workspace.fs.readFile(vocabUri), vocabSource, maxBytes);
+      const content = decodeText(await readRegularFile(vocabUri, vocabSource, maxBytes, (size) => checkFileSize(size, vocabSource!, maxBytes)), vocabSource, maxBytes);
       vocab = vocabularyFrom(content, vocabSource);
       if (!/\.json$/i.test(vocabSource)) text = content;
     } catch (e) {
