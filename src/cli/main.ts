@@ -175,8 +175,8 @@ async function train(file: string, flags: Map<string, string>, quiet = false): P
  * A data file's text: a regular file (not a folder, FIFO or device), refused over the size cap
  * before it is read, then decoded (decodeText: UTF-8, BOM, line ends).
  */
-function readDataFile(file: string, maxFileBytes: number): string {
-  const bytes = readRegularFile(file, 'data file', maxFileBytes, 'bad-config', (size) => checkFileSize(size, shown(file), maxFileBytes));
+function readDataFile(file: string, maxFileBytes: number, what = 'data file'): string {
+  const bytes = readRegularFile(file, what, maxFileBytes, 'bad-config', (size) => checkFileSize(size, shown(file), maxFileBytes));
   return decodeText(bytes, shown(file), maxFileBytes);
 }
 
@@ -335,7 +335,7 @@ function importRun(file: string, flags: Map<string, string>): string {
   let vocab: string[] | undefined;
   let text: string | undefined;
   if (vocabFile !== undefined) {
-    const content = readDataFile(vocabFile, DEFAULT_CONFIG.maxFileBytes);
+    const content = readDataFile(vocabFile, DEFAULT_CONFIG.maxFileBytes, 'vocabulary file');
     vocab = vocabularyFrom(content, shown(vocabFile));
     if (!/\.json$/i.test(vocabFile)) text = content;
   }

@@ -29,8 +29,8 @@ export class EngineError extends Error {
   ) {
     // Messages are built from file contents and arguments: whatever those hold, what is shown
     // stays one line.
-    super(oneLine(message));
-    this.hint = oneLine(hint);
+    super(clip(message, MAX_LINE));
+    this.hint = clip(hint, 200);
     this.name = 'EngineError';
   }
 
