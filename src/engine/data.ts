@@ -149,6 +149,17 @@ export function splitCsvLine(line: string): string[] | null {
   return out.map((s) => s.trim());
 }
 
+/** A decimal number as spreadsheets write it (surrounding spaces allowed). */
+const DECIMAL_CELL = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
+
+/**
+ * A CSV cell's number, or NaN. Number() alone reads " " as 0, "0x10" as 16 and "0b11" as 3: a
+ * blank cell or an id column would become values without a word.
+ */
+export function cellNumber(cell: string | undefined): number {
+  return cell !== undefined && DECIMAL_CELL.test(cell) ? Number(cell) : NaN;
+}
+
 export interface CsvTable {
   header: string[];
   rows: string[][];
@@ -167,7 +178,7 @@ export function parseCsv(text: string, file: string): CsvTable {
     if (!cells) throw new EngineError('bad-csv', `${file} line ${i + 1} has a quote that is never closed`, 'Close the quote on that line (a cell may not span lines).');
     if (!header) {
       // A first line with any non-numeric cell is a header; otherwise columns are numbered.
-      if (cells.some((c) => c !== '' && !Number.isFinite(Number(c)))) {
+      if (cells.some((c) => c.trim() !== '' && !Number.isFinite(cellNumber(c)))) {
         header = cells;
         return;
       }
@@ -226,10 +237,10 @@ export function seriesDataset(text: string, file: string, columns: (string | num
     cols.forEach((k, c) => {
       const cell = row[k];
       const where = `${file} row ${table.lines[r]}, column ${clip(JSON.stringify(table.header[k]), 60)}`;
-      if (cell === undefined || cell === '') {
+      if (cell === undefined || cell.trim() === '') {
         throw new EngineError('bad-csv', `${where}: the cell is missing`, 'Fill or remove that row.');
       }
-      const v = Number(cell);
+      const v = cellNumber(cell);
       if (!Number.isFinite(v)) throw new EngineError('bad-csv', `${where}: "${cell.slice(0, 40)}" is not a finite number`, 'Fix that cell or pick another column.');
       values[r * C + c] = v;
     });

@@ -30,6 +30,7 @@ import { decodeSafetensors, encodeSafetensors } from '../../src/engine/safetenso
 import { Rng } from '../../src/engine/random';
 import { datasetFor } from '../../src/engine/session';
 import { createRunDir } from '../../src/cli/runDir';
+import { fileProblem } from '../../src/cli/files';
 import { cli, expectUserError, realCheckpoint, scratch, type BadInputCase } from './badInputCorpus';
 
 const oracleDir = '/work/shared/oracle';
@@ -771,6 +772,53 @@ export function adversarialCases(): BadInputCase[] {
   add(V, 'a model too big for memory from the data: refused by datasetFor', () =>
     expectUserError(() => datasetFor({ ...DEFAULT_CONFIG, data: 'v.txt', hidden: 4096, layers: 8, seqLength: 4, batch: 1 }, prose.repeat(5)), ['too-large'], ['v.txt', 'GiB']),
   );
+  add(V, 'a cell of spaces is missing, not 0', () => expectUserError(() => seriesDataset(rows((i) => (i === 7 ? '   ' : String(i))), 's.csv', undefined, 0.05, 10), ['bad-csv'], ['s.csv', 'row 9', 'missing']));
+  for (const cell of ['0x10', '0b11', '0o7', '1_000', '12abc']) {
+    add(V, `a cell ${JSON.stringify(cell)} is not read as a number`, () => expectUserError(() => seriesDataset(rows((i) => (i === 3 ? cell : String(i))), 's.csv', undefined, 0.05, 10), ['bad-csv'], ['s.csv', 'row 5', 'not a finite number']));
+  }
+  add(V, 'cells with spaces around decimals are read (accepted)', () => assert.equal(seriesDataset(rows((i) => ` ${i}.5 `), 's.csv', undefined, 0.05, 10).mean[0] > 0, true));
+
+  // Write errors: the cause a user can act on, naming the file.
+  const W = 'write errors';
+  const errno = (code: string) => Object.assign(new Error(`${code}: raw node message, open '/x'`), { code });
+  const causes: [string, string][] = [
+    ['ENOSPC', 'disk full while writing run/checkpoint.safetensors'],
+    ['EDQUOT', 'disk full while writing run/checkpoint.safetensors'],
+    ['EACCES', 'permission denied writing run/checkpoint.safetensors'],
+    ['EPERM', 'permission denied writing run/checkpoint.safetensors'],
+    ['EISDIR', 'run/checkpoint.safetensors is a folder'],
+    ['ENAMETOOLONG', 'too long'],
+    ['EROFS', 'read-only file system'],
+    ['ENOTDIR', 'is a file, not a folder'],
+    ['EMFILE', 'too many open files'],
+    ['EIO', 'input/output error'],
+  ];
+  for (const [code, expected] of causes) {
+    add(W, `${code} reads as "${expected}"`, () => {
+      const e = fileProblem(errno(code), 'run/checkpoint.safetensors', 'writing');
+      assert.ok(e.line.includes(expected), e.line);
+      assert.ok(!e.line.includes('raw node message'), e.line);
+    });
+  }
+  add(W, 'export to a full disk: "disk full while writing", no partial file left (tmpfs when root)', () => {
+    const dir = setup({}, true);
+    const disk = join(dir, 'disk');
+    mkdirSync(disk);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', disk], { stdio: 'ignore' });
+    } catch {
+      console.log('      (skipped the full-disk half: mounting a tmpfs needs root)');
+      return;
+    }
+    try {
+      writeFileSync(join(disk, 'filler'), Buffer.alloc(60 * 1024));
+      const r = run(dir, ['export', 'run', '--out', 'disk/e.safetensors']);
+      assertRefusalLine(r, ['disk full while writing disk/e.safetensors']);
+      assert.deepEqual(readdirSync(disk), ['filler']);
+    } finally {
+      execFileSync('umount', [disk]);
+    }
+  });
   return cases;
 }
 
