@@ -4,7 +4,7 @@
  * Usage errors and errors a user can cause print one line and exit 2.
  */
 import { existsSync, rmSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { FromWorker, GruVariant, MetricsRecord, RunConfig } from '../protocol';
 import { validateConfig, DEFAULT_CONFIG } from '../engine/config';
 import { checkFileSize, decodeText } from '../engine/data';
@@ -300,12 +300,15 @@ function exportRun(target: string, flags: Map<string, string>): void {
     throw new EngineError('bad-checkpoint', `${shown(target)} is neither a run directory with checkpoint.safetensors nor a .safetensors file`, 'Pick a run directory written by rnn-lab train.');
   }
   const out = flags.get('out') ?? join(ckpt === target ? '.' : target, 'pytorch.safetensors');
-  if (out === '') throw new UsageError('--out needs a file path');
   // Refused before the export is computed: an existing file (without --force), a link, a folder.
   const existing = lstatOrUndefined(out);
   if (existing?.isSymbolicLink()) throw new EngineError('bad-config', `${shown(out)} is a symbolic link`, 'Pick another --out; export never writes through a link.');
   if (existing && !existing.isFile()) throw new EngineError('bad-config', `${shown(out)} exists and is not a file`, 'Pick another --out.');
   if (existing && force !== 'yes') throw new EngineError('bad-config', `${shown(out)} already exists`, 'Pick another --out, or pass --force yes to replace it.');
+  // Not even --force replaces a run's own files (the export would stand in for its checkpoint).
+  if (existing && existsSync(join(dirname(out), 'config.json')) && /^(checkpoint|resume)\.safetensors$|^(config|summary|import)\.json$|\.jsonl$/.test(basename(out))) {
+    throw new EngineError('bad-config', `${shown(out)} is a file of the run in ${shown(dirname(out))}`, 'Pick an --out outside the run\'s own files.');
+  }
   const result = exportStateDict(readSafetensorsFile(ckpt, 'checkpoint'), shown(ckpt), dtypeFlag === 'f32' ? 'F32' : 'F64', prefix);
   for (const w of result.warnings) console.error(`warning: ${clip(w, 300)}`);
   writeFileAtomic(out, result.bytes, force === 'yes' ? 'replace' : 'new');
@@ -544,6 +547,10 @@ async function main(argv: string[]): Promise<number> {
   const allowed = Object.hasOwn(OPTIONS, cmd) ? OPTIONS[cmd] : undefined;
   const unknown = allowed ? [...flags.keys()].find((k) => !allowed.includes(k)) : undefined;
   if (unknown !== undefined) throw new UsageError(`${cmd} has no option --${clip(unknown, 40)} (see rnn-lab ${cmd} --help)`);
+  for (const pathFlag of ['out', 'resume', 'config', 'vocab']) {
+    if (flags.get(pathFlag) === '') throw new UsageError(`--${pathFlag} needs a path, got an empty one`);
+  }
+  for (const p of positional) if (p === '') throw new UsageError(`${cmd} got an empty path argument`);
   const one = (what: string) => {
     if (positional.length !== 1) throw new UsageError(`${cmd} needs exactly one ${what}${positional.length ? `, got ${positional.length}: ${clip(positional.join(' '), 80)}` : ''} (see rnn-lab ${cmd} --help)`);
     return positional[0];

@@ -533,6 +533,15 @@ export function adversarialCases(): BadInputCase[] {
     assert.ok(decodeSafetensors(new Uint8Array(readFileSync(join(dir, 'e.safetensors')))).tensors.has('weight_hh_l0'));
     assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.tmp')), []);
   });
+  add(E, '--out the run\'s own checkpoint, even with --force yes: refused and kept', () => {
+    const dir = setup({}, true);
+    const before = readFileSync(join(dir, 'run', 'checkpoint.safetensors'));
+    refuse(dir, ['export', 'run', '--out', 'run/checkpoint.safetensors', '--force', 'yes'], ['file of the run']);
+    assert.deepEqual(readFileSync(join(dir, 'run', 'checkpoint.safetensors')), before);
+  });
+  for (const [cmd, args] of [['train', ['train', 'in.txt', '--out', '']], ['import', ['import', 'm.safetensors', '--out', '']], ['export', ['export', 'run', '--out', '']], ['resume', ['train', '--resume', '']], ['sample', ['sample', '']]] as [string, string[]][]) {
+    add(E === 'CLI export' ? `CLI ${cmd === 'resume' ? 'resume' : cmd}` : E, `an empty path (${args.join(' ')})`, () => refuse(setup({}, true), args, ['empty']));
+  }
   for (const [what, make, mention] of specials) {
     if (what === 'a folder') continue;
     add(E, `the source .safetensors is ${what}`, () => {

@@ -32,7 +32,8 @@ export interface BadInputCase {
 }
 
 export const repoRoot = join(__dirname, '../..');
-export const cli = join(repoRoot, 'dist/cli.js');
+/** The CLI under test (RNN_LAB_TEST_CLI points the corpus at another build, e.g. to measure an older one). */
+export const cli = process.env.RNN_LAB_TEST_CLI ?? join(repoRoot, 'dist/cli.js');
 
 /**
  * The refusal a user should see: an EngineError of one of `codes` whose message names the place
