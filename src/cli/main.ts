@@ -580,7 +580,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'bench': {
       if (rest[0] === '--child') {
-        // Internal: one engine of the bench in its own process (see bench/child.ts).
+        // Internal: one engine of the bench in its own process (see bench/child.ts), started with an IPC channel.
+        if (typeof process.send !== 'function') throw new UsageError('bench --child is internal: rnn-lab bench starts it (run rnn-lab bench)');
         await benchChild();
         return 0;
       }

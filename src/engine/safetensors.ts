@@ -16,6 +16,8 @@ export interface NamedTensor {
 }
 
 const MAX_HEADER_BYTES = 100_000_000;
+/** The most values a file may hold: 2 GiB as float64, above the largest model the memory budget (budget.ts) trains. */
+export const MAX_VALUES = 2 ** 28;
 
 const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
@@ -108,6 +110,10 @@ export function decodeSafetensors(bytes: Uint8Array, where = 'the file'): Decode
     if (off[1] > dataLen) bad(`tensor ${name} overruns the data (${off[1]} > ${dataLen} bytes)`);
     entries.push({ name: fullName, dtype: t.dtype as string, shape: t.shape as number[], begin: off[0], end: off[1] });
   }
+  // Every tensor is widened to float64: 1-byte dtypes grow 8 times, so the count is bounded, not
+  // only the file size (a 2 GiB file of U8 would need 16 GiB).
+  const values = entries.reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0);
+  if (values > MAX_VALUES) bad(`it holds ${values.toLocaleString('en-US')} values, more than the ${MAX_VALUES.toLocaleString('en-US')} RNN Lab loads`);
   entries.sort((a, b) => a.begin - b.begin);
   let expected = 0;
   let previous = '';

@@ -336,6 +336,7 @@ export function adversarialCases(): BadInputCase[] {
   add(C, 'a 100 kB command name', () => refuse(setup(), [huge], ['unknown command', '\u2026']));
   add(C, 'bench with an unknown argument (refused before any measuring)', () => refuse(setup(), ['bench', '--constructor'], ['bench takes only']));
   add(C, 'bench with a 100 kB argument', () => refuse(setup(), ['bench', huge], ['bench takes only', '\u2026']));
+  add(C, 'bench --child run by hand (it needs the parent\'s IPC channel)', () => refuse(setup(), ['bench', '--child'], ['internal']));
   add(C, 'bench --quick --json --quick=no', () => refuse(setup(), ['bench', '--quick', '--json', '--quick=no'], ['bench takes only']));
 
   // -------------------------------------------------------------------------------------------
@@ -616,6 +617,17 @@ export function adversarialCases(): BadInputCase[] {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(readdirSync(join(dir, '.rnn-lab', 'runs')).length, 1);
     assert.ok(!existsSync(join(dir, 'x')) && !existsSync(join(dir, '..', 'x')));
+  });
+  add(I, 'a sparse file whose one U8 tensor would widen to 2.4 GB of float64: refused before allocating', () => {
+    const dir = setup();
+    const n = 300 * 1024 * 1024;
+    const head = new TextEncoder().encode(JSON.stringify({ 'weight_ih_l0': { dtype: 'U8', shape: [n], data_offsets: [0, n] } }));
+    const b = new Uint8Array(8 + head.length);
+    new DataView(b.buffer).setBigUint64(0, BigInt(head.length), true);
+    b.set(head, 8);
+    writeFileSync(join(dir, 'm.safetensors'), b);
+    truncateSync(join(dir, 'm.safetensors'), b.length + n);
+    refuse(dir, ['import', 'm.safetensors', '--out', 'r'], ['m.safetensors', 'values, more than']);
   });
   add(I, 'a checkpoint with an Infinity weight', () => {
     const dir = exported();
