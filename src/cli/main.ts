@@ -3,7 +3,7 @@
  * `rnn-lab`: train, sample, report and check against the oracles without VS Code.
  * Usage errors and errors a user can cause print one line and exit 2.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { FromWorker, GruVariant, MetricsRecord, RunConfig } from '../protocol';
 import { validateConfig, DEFAULT_CONFIG } from '../engine/config';
@@ -399,11 +399,21 @@ function sample(dir: string, flags: Map<string, string>): string {
   return sampleText(net, vocab, { length, temperature, topK, prime }, new Rng(seed));
 }
 
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A run folder given on the command line: it must exist and be a folder. */
 function checkRunDir(dir: string): void {
   const s = lstatOrUndefined(dir);
   if (!s) throw new EngineError('bad-config', `run folder ${shown(dir)} does not exist`, 'Pick a run directory written by rnn-lab train or rnn-lab import.');
-  if (!s.isDirectory() && !(s.isSymbolicLink() && existsSync(join(dir, '.')))) {
+  // A link to a folder is followed (reading through it loses nothing); a link to anything else is refused.
+  const target = s.isSymbolicLink() ? statOrUndefined(dir) : s;
+  if (!target?.isDirectory()) {
     throw new EngineError('bad-config', `${shown(dir)} is not a folder`, 'Pick a run directory written by rnn-lab train or rnn-lab import.');
   }
 }
