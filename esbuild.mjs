@@ -38,7 +38,7 @@ const testFiles = (dir) =>
 const builds = [
   {
     ...common,
-    entryPoints: { cli: 'src/cli/main.ts', worker: 'src/worker/nodeWorker.ts', 'inspect-worker': 'src/worker/inspectNodeWorker.ts' },
+    entryPoints: { cli: 'src/cli/main.ts', worker: 'src/worker/trainingNodeWorker.ts', 'inspect-worker': 'src/worker/inspectNodeWorker.ts' },
     outdir: 'dist',
     platform: 'node',
     format: 'cjs',
@@ -91,7 +91,7 @@ const builds = [
   {
     ...common,
     // The training worker for VS Code for the web (a Web Worker).
-    entryPoints: { 'worker-web': 'src/worker/webWorker.ts', 'inspect-worker-web': 'src/worker/inspectWebWorker.ts' },
+    entryPoints: { 'worker-web': 'src/worker/trainingWebWorker.ts', 'inspect-worker-web': 'src/worker/inspectWebWorker.ts' },
     outdir: 'dist',
     platform: 'browser',
     format: 'iife',

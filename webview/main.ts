@@ -9,7 +9,7 @@ import '@vscode-elements/elements/dist/vscode-multi-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-icon/index.js';
-import type { FromPanel, PanelChartId, PanelExportFormat, PanelRunInfo, ToPanel } from '../src/protocol';
+import type { FromPanel, PanelChartId, PanelExportFormat, PanelRunInfo, ToPanel } from '../src/protocol/panel';
 import { CanvasChart, FlowChart, ScatterChart, SpectrumChart } from './canvasCharts';
 import { ema } from './decimate';
 import { LineChart, type LineChartSpec, type LineSeries, type Threshold } from './lineChart';

@@ -1,4 +1,5 @@
-import type { DiagnosticsRecord, MetricsRecord, PanelRunInfo } from '../src/protocol';
+import type { DiagnosticsRecord, MetricsRecord } from '../src/protocol/config';
+import type { PanelRunInfo } from '../src/protocol/panel';
 import { lowerBound } from './decimate';
 
 /**

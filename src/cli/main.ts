@@ -3,9 +3,10 @@
  * `rnn-lab`: train, sample, report and check against the oracles without VS Code.
  * Usage errors and errors a user can cause print one line and exit 2.
  */
-import { existsSync, rmSync, statSync, type Stats } from 'node:fs';
+import { existsSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { FromWorker, GruVariant, MetricsRecord, RunConfig } from '../protocol';
+import type { GruVariant, MetricsRecord, RunConfig } from '../protocol/config';
+import type { FromWorker } from '../protocol/trainingWorker';
 import { validateConfig, DEFAULT_CONFIG } from '../engine/config';
 import { checkFileSize, decodeText } from '../engine/data';
 import { clip, EngineError, fitLine, quote } from '../engine/errors';
@@ -14,7 +15,7 @@ import { loadCheckpoint, type LoadedModel } from '../engine/checkpoint';
 import { Rng } from '../engine/random';
 import { sampleText } from '../engine/sample';
 import { datasetFor, runSession, type SessionStart } from '../engine/session';
-import { dataFingerprint, restoreTrainer, RESUME_FILE } from '../engine/resume';
+import { dataFingerprint, restoreTrainer } from '../engine/resume';
 import { decodeSafetensors } from '../engine/safetensors';
 import { exportStateDict, importAsRun, vocabularyFrom } from '../engine/interop';
 import { Trainer } from '../engine/trainer';
@@ -22,7 +23,8 @@ import { runBench } from './bench';
 import { benchChild } from './bench/child';
 import { fileProblem, lstatOrUndefined, MAX_CHECKPOINT_BYTES, MAX_FIXTURE_BYTES, readJsonFile, readRegularFile, shown, writeFileAtomic } from './files';
 import { describeValue } from '../engine/json';
-import { appendJsonl, checkNewRunDir, createRunDir, jsonlChunkPaths, lastJsonlChunk, readJsonl, readJsonlFile, writeAtomic, writeRunDirWhole } from './runDir';
+import { appendRecord, importedRunFiles, lastChunkName, runFiles, runPath, writeAtomic, writeCheckpoint, writeConfig, writeSummary } from '../runFolder/runFolder';
+import { checkNewRunDir, createRunDir, readRecordChunksStrict, readRecords, runDir, writeRunDirWhole, type RunDir } from './runDir';
 
 class UsageError extends Error {}
 
@@ -159,16 +161,16 @@ async function train(file: string, flags: Map<string, string>, quiet = false): P
   if (out !== undefined) checkNewRunDir(out);
   const text = readDataFile(file, config.maxFileBytes);
   datasetFor(config, text); // bad data, or a model too big for memory, is refused before a run directory exists
-  let dir: string;
+  let run: RunDir;
   try {
-    dir = createRunDir(out, config);
+    run = await createRunDir(out, config);
   } catch (e) {
     if (e instanceof EngineError) throw e;
     throw new EngineError('bad-config', `cannot create the run directory: ${clip((e as Error).message, 120)}`, 'Pick another --out (a new folder).');
   }
-  console.log(`training ${config.cell} ${config.layers}x${config.hidden} on ${file} -> ${dir}`);
-  await trainInDir(dir, config, text, quiet);
-  return dir;
+  console.log(`training ${config.cell} ${config.layers}x${config.hidden} on ${file} -> ${run.dir}`);
+  await trainInDir(run, config, text, quiet);
+  return run.dir;
 }
 
 /**
@@ -195,12 +197,12 @@ async function resume(dir: string, positional: string[], flags: Map<string, stri
   const other = [...flags.keys()].filter((k) => k !== 'resume' && k !== 'steps');
   if (other.length) throw new UsageError(`--resume continues a run as it was configured; only --steps may change, not --${clip(other[0], 40)}`);
   if (positional.length > 1) throw new UsageError('train --resume takes at most one data FILE (when the data file moved)');
-  const ckptPath = join(dir, 'checkpoint.safetensors');
-  const statePath = join(dir, RESUME_FILE);
+  const ckptPath = join(dir, runFiles.checkpoint);
+  const statePath = join(dir, runFiles.resume);
   checkRunDir(dir);
   if (!existsSync(ckptPath)) throw new EngineError('bad-checkpoint', `${shown(dir)} has no checkpoint.safetensors`, 'Pick a run directory written by rnn-lab train.');
   if (!existsSync(statePath)) {
-    throw new EngineError('bad-checkpoint', `${shown(dir)} has no ${RESUME_FILE} (the optimizer and RNG state an exact resume needs)`, 'Runs trained by rnn-lab train keep it; start a new run from the checkpoint otherwise.');
+    throw new EngineError('bad-checkpoint', `${shown(dir)} has no ${runFiles.resume} (the optimizer and RNG state an exact resume needs)`, 'Runs trained by rnn-lab train keep it; start a new run from the checkpoint otherwise.');
   }
   const checkpoint = readSafetensorsFile(ckptPath, 'checkpoint');
   const state = readSafetensorsFile(statePath, 'resume state');
@@ -223,53 +225,65 @@ async function resume(dir: string, positional: string[], flags: Map<string, stri
   const text = readDataFile(file, config.maxFileBytes);
   // Every check of the resume happens here, before a file of the run is touched.
   restoreTrainer(new Trainer(config, datasetFor(config, text)), checkpoint, state, dataFingerprint(text), dir);
-  for (const name of ['metrics.jsonl', 'diagnostics.jsonl']) {
+  const run = runDir(dir);
+  for (const name of [runFiles.metrics, runFiles.diagnostics]) {
     // Newest chunk first (a run the extension wrote may have several): chunks wholly past the
     // checkpoint go, the one holding it is cut. A crash at any point leaves a prefix of the
     // records, and resuming again finishes the job.
-    const chunks = jsonlChunkPaths(join(dir, name));
+    const chunks = await readRecordChunksStrict<{ step: number }>(run, name);
     for (let i = chunks.length - 1; i >= 0; i--) {
-      const records = readJsonlFile<{ step: number }>(chunks[i]);
+      const { chunk, records } = chunks[i];
       const kept = records.filter((r) => r.step <= doneStep);
       if (kept.length === records.length) break;
       if (kept.length === 0 && i > 0) {
-        rmSync(chunks[i]);
+        await run.fs.delete(runPath(run.id, chunk));
         continue;
       }
-      writeAtomic(chunks[i], kept.map((r) => JSON.stringify(r) + '\n').join(''));
+      await writeAtomic(run.fs, runPath(run.id, chunk), kept.map((r) => JSON.stringify(r) + '\n').join(''));
       break;
     }
   }
-  writeAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  console.log(`resuming ${config.cell} ${config.layers}x${config.hidden} in ${dir} from step ${doneStep} to ${config.steps}`);
-  await trainInDir(dir, config, text, quiet, { checkpoint, state, where: dir });
+  await writeConfig(run.fs, run.id, config);
+  console.log(`resuming ${config.cell} ${config.layers}x${config.hidden} in ${shown(dir)} from step ${doneStep} to ${config.steps}`);
+  await trainInDir(run, config, text, quiet, { checkpoint, state, where: dir });
   return dir;
 }
 
-async function trainInDir(dir: string, config: RunConfig, text: string, quiet: boolean, resumeFrom?: SessionStart['resume']): Promise<void> {
+/**
+ * Trains into a run directory. The session posts synchronously; its writes go through one queue
+ * so they land in the order posted (a checkpoint's resume state before its model, summary.json
+ * last). A write that fails stops the run and is the CLI's error.
+ */
+async function trainInDir(run: RunDir, config: RunConfig, text: string, quiet: boolean, resumeFrom?: SessionStart['resume']): Promise<void> {
+  const { fs, id, dir } = run;
   let failed: string | undefined;
-  const metricsFile = lastJsonlChunk(dir, 'metrics.jsonl');
-  const diagnosticsFile = lastJsonlChunk(dir, 'diagnostics.jsonl');
+  const metricsChunk = await lastChunkName(fs, id, runFiles.metrics);
+  const diagnosticsChunk = await lastChunkName(fs, id, runFiles.diagnostics);
+  let writes: Promise<void> = Promise.resolve();
+  let writeError: unknown;
+  const write = (f: () => Promise<void>) => {
+    writes = writes.then(() => (writeError === undefined ? f() : undefined)).catch((e) => void (writeError ??= e));
+  };
   const post = (m: FromWorker) => {
     switch (m.type) {
       case 'started':
         console.log(`${m.paramCount.toLocaleString('en-US')} parameters${m.vocab ? `, vocabulary of ${m.vocab.length}` : ''}`);
         break;
       case 'metrics':
-        appendJsonl(dir, metricsFile, m.record);
+        write(() => appendRecord(fs, id, metricsChunk, m.record));
         if (!quiet && (m.record.step % 25 === 0 || m.record.step === 1 || m.record.valLoss !== undefined)) console.log(progressLine(m.record));
         break;
       case 'diagnostics':
-        appendJsonl(dir, diagnosticsFile, m.record);
+        write(() => appendRecord(fs, id, diagnosticsChunk, m.record));
         break;
       case 'checkpoint':
-        writeAtomic(join(dir, 'checkpoint.safetensors'), m.bytes);
+        write(() => writeCheckpoint(fs, id, m.bytes, m.resumeState));
         break;
       case 'log':
         console.log(m.message);
         break;
       case 'done':
-        writeAtomic(join(dir, 'summary.json'), JSON.stringify(m.summary, null, 2) + '\n');
+        write(() => writeSummary(fs, id, m.summary));
         if (m.summary.status === 'failed' || m.summary.status === 'diverged') failed = m.summary.message;
         // A diverged run's message names the step that failed; summary.step is the last good one.
         if (m.summary.status === 'diverged') console.log(`${m.summary.message} Metrics and the checkpoint of step ${m.summary.step} are saved.`);
@@ -279,10 +293,13 @@ async function trainInDir(dir: string, config: RunConfig, text: string, quiet: b
   };
   let stop = false;
   process.once('SIGINT', () => (stop = true));
-  // resume.safetensors is written just before each checkpoint; a crash between the two leaves
-  // files of different steps, which resume refuses rather than continuing wrongly.
-  const saveState = (_step: number, bytes: Uint8Array) => writeAtomic(join(dir, RESUME_FILE), bytes);
-  await runSession({ runId: dir, config, dataText: text, resume: resumeFrom }, post, () => stop, saveState);
+  await runSession({ runId: dir, config, dataText: text, resume: resumeFrom, keepResumable: true }, post, () => stop || writeError !== undefined);
+  await writes;
+  if (writeError !== undefined) {
+    // The cause as a user reads it (disk full, permission denied, ...), naming the file.
+    const e = fileProblem(writeError, (writeError as NodeJS.ErrnoException)?.path ?? dir, 'writing', 'bad-config');
+    throw new EngineError(e.code, e.message, `${e.hint} The records written so far are kept.`);
+  }
   if (failed) process.exitCode = 2;
   console.log(`run saved in ${dir}`);
 }
@@ -295,7 +312,7 @@ function exportRun(target: string, flags: Map<string, string>): void {
   if (prefix && (!/^[\w.]*\.$/.test(prefix) || prefix.length > 200)) throw new UsageError(`--prefix must be a module path ending in a dot (e.g. rnn.), got ${quote(prefix)}`);
   const force = flags.get('force');
   if (force !== undefined && force !== 'yes') throw new UsageError(`--force takes the value yes (to replace an existing --out file), got ${quote(force)}`);
-  const ckpt = existsSync(join(target, 'checkpoint.safetensors')) ? join(target, 'checkpoint.safetensors') : target;
+  const ckpt = existsSync(join(target, runFiles.checkpoint)) ? join(target, runFiles.checkpoint) : target;
   if (!existsSync(ckpt) || (ckpt === target && !/\.safetensors$/i.test(target))) {
     throw new EngineError('bad-checkpoint', `${shown(target)} is neither a run directory with checkpoint.safetensors nor a .safetensors file`, 'Pick a run directory written by rnn-lab train.');
   }
@@ -326,7 +343,7 @@ function exportRun(target: string, flags: Map<string, string>): void {
 }
 
 /** import: a PyTorch state_dict file made into a run directory (written whole or not at all). */
-function importRun(file: string, flags: Map<string, string>): string {
+async function importRun(file: string, flags: Map<string, string>): Promise<string> {
   const gruVariant = flags.get('gru-variant');
   if (gruVariant !== undefined && gruVariant !== 'reset_after' && gruVariant !== 'reset_before') throw new UsageError(`--gru-variant must be reset_after or reset_before, got ${quote(gruVariant)}`);
   const activation = flags.get('activation');
@@ -345,14 +362,7 @@ function importRun(file: string, flags: Map<string, string>): string {
   // A name derived from the file name is cut to the rule's length, not refused for it.
   const name = flags.get('name') ?? Array.from(`import-${basename(file).replace(/\.safetensors$/i, '')}`).slice(0, 100).join('');
   const run = importAsRun(source, shown(file), { gruVariant: gruVariant as GruVariant | undefined, rnnActivation: activation as 'tanh' | 'relu' | undefined, vocab, vocabSource: vocabFile, name, text });
-  const files: Record<string, string | Uint8Array> = {
-    'config.json': JSON.stringify(run.config, null, 2) + '\n',
-    'checkpoint.safetensors': run.checkpoint,
-    'diagnostics.jsonl': JSON.stringify(run.diagnostics) + '\n',
-    'summary.json': JSON.stringify(run.summary, null, 2) + '\n',
-    'import.json': JSON.stringify({ source: file, description: run.description, warnings: run.warnings }, null, 2) + '\n',
-  };
-  const dir = writeRunDirWhole(out, run.config, files);
+  const dir = await writeRunDirWhole(out, run.config, importedRunFiles(run, file));
   for (const w of run.warnings) console.error(`warning: ${w}`);
   console.log(`imported ${file}: ${run.description}`);
   for (const s of run.diagnostics.spectrum) console.log(`  sigma_1 W_hh layer ${s.layer} ${s.block.padEnd(3)} ${s.sigma1.toFixed(4)} (1/gamma = ${s.reference})`);
@@ -373,7 +383,7 @@ function progressLine(r: MetricsRecord): string {
 /** Loads a run's final checkpoint into a Network. */
 export function loadRun(dir: string): LoadedModel {
   checkRunDir(dir);
-  const ckpt = join(dir, 'checkpoint.safetensors');
+  const ckpt = join(dir, runFiles.checkpoint);
   if (!existsSync(ckpt)) throw new EngineError('bad-checkpoint', `${shown(dir)} has no checkpoint.safetensors`, 'Train the run first, or pick another run directory.');
   return loadCheckpoint(readSafetensorsFile(ckpt, 'checkpoint'), shown(ckpt));
 }
@@ -435,14 +445,15 @@ const label = (v: unknown): string => (typeof v === 'number' || typeof v === 'st
  * "n/a", a loss JSON wrote as null (Infinity or NaN) prints "not finite"; only files that are not
  * JSON at all, or not records, are refused, naming the file and line.
  */
-function report(dir: string): string {
+async function report(dir: string): Promise<string> {
   checkRunDir(dir);
-  const metrics = readJsonl<unknown>(join(dir, 'metrics.jsonl')).filter(isObj) as Partial<Record<keyof MetricsRecord, unknown>>[];
-  const diags = readJsonl<unknown>(join(dir, 'diagnostics.jsonl')).filter(isObj);
+  const run = runDir(dir);
+  const metrics = (await readRecords<unknown>(run, runFiles.metrics)).filter(isObj) as Partial<Record<keyof MetricsRecord, unknown>>[];
+  const diags = (await readRecords<unknown>(run, runFiles.diagnostics)).filter(isObj);
   if (metrics.length === 0 && diags.length === 0) throw new EngineError('bad-config', `${shown(dir)} has no metrics.jsonl or diagnostics.jsonl records`, 'Pick a run directory written by rnn-lab train or rnn-lab import.');
-  if (!existsSync(join(dir, 'config.json'))) throw new EngineError('bad-config', `${shown(dir)} has no config.json`, 'Pick a run directory written by rnn-lab train or rnn-lab import.');
+  if (!existsSync(join(dir, runFiles.config))) throw new EngineError('bad-config', `${shown(dir)} has no config.json`, 'Pick a run directory written by rnn-lab train or rnn-lab import.');
   const hint = 'The run\'s files were edited or damaged; restore config.json or pick another run.';
-  const { config, warnings } = validateConfig(readJsonFile(join(dir, 'config.json'), 'run file', hint), shown(join(dir, 'config.json')));
+  const { config, warnings } = validateConfig(readJsonFile(join(dir, runFiles.config), 'run file', hint), shown(join(dir, runFiles.config)));
   for (const w of warnings) console.error(`warning: ${w}`);
   const lines: string[] = [];
   lines.push(`run ${shown(dir)}: ${config.cell} ${config.layers}x${config.hidden}, seq ${config.seqLength}, batch ${config.batch}, ${config.optimizer} lr ${config.lr}, clip ${config.clipMode} ${config.clip}`);
@@ -453,9 +464,9 @@ function report(dir: string): string {
     return isObj(v) ? v : undefined;
   };
   if (metrics.length === 0) {
-    const imported = optionalJson('import.json');
+    const imported = optionalJson(runFiles.import);
     lines.push(imported ? `imported, not trained: ${typeof imported.description === 'string' ? clip(imported.description, 200) : 'n/a'}` : 'no training steps yet');
-    const measured = optionalJson('summary.json');
+    const measured = optionalJson(runFiles.summary);
     if (measured && measured.valBpc !== undefined) lines.push(`measured at import: validation bpc ${fmt(measured.valBpc, 3)}, training-chunk bpc ${fmt(measured.bpc, 3)}`);
   } else {
     const last = metrics[metrics.length - 1];
@@ -526,7 +537,7 @@ async function demo(): Promise<void> {
     console.log('Elizabeth' + sample(dir, new Map([['temperature', '0.7'], ['length', '240'], ['prime', 'Elizabeth'], ['seed', String(seed)]])));
   }
   console.log('---\n');
-  console.log(report(dir));
+  console.log(await report(dir));
   console.log(`\nrun saved in ${dir}`);
 }
 
@@ -574,7 +585,7 @@ async function main(argv: string[]): Promise<number> {
       console.log(sample(one('RUN_DIR'), flags));
       return 0;
     case 'report':
-      console.log(report(one('RUN_DIR')));
+      console.log(await report(one('RUN_DIR')));
       return 0;
     case 'oracle':
       return oracle(positional);
@@ -586,7 +597,7 @@ async function main(argv: string[]): Promise<number> {
       exportRun(one('RUN_DIR (or checkpoint .safetensors file)'), flags);
       return 0;
     case 'import':
-      importRun(one('FILE.safetensors'), flags);
+      await importRun(one('FILE.safetensors'), flags);
       return 0;
     case 'bench': {
       if (rest[0] === '--child') {

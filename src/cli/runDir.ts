@@ -1,29 +1,30 @@
 /**
- * The run directory on disk, for the CLI: config.json, metrics.jsonl and diagnostics.jsonl
- * appended as records come, checkpoint.safetensors and summary.json written atomically
- * (temp file, then rename), so a crash never leaves a half file under the real name.
+ * The CLI's run folders: the run folder layer (src/runFolder/runFolder.ts, shared with the
+ * extension) over node:fs. A run is addressed by its directory path as the user gave it (`--out`
+ * or a positional RUN_DIR); the layer sees that directory's parent as the store root and its
+ * base name as the run id. metrics.jsonl and diagnostics.jsonl are appended record by record;
+ * config.json, summary.json and the checkpoint are replaced atomically (temp file, then rename).
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { EngineError } from '../engine/errors';
-import { fileProblem, lstatOrUndefined, MAX_JSONL_BYTES, readTextFile, shown, writeFileAtomic } from './files';
-import { jsonlChunkName, parseJsonl, type RunConfig } from '../protocol';
+import { fileProblem, lstatOrUndefined, shown } from './files';
+import type { RunConfig } from '../protocol/config';
+import { nodeRunFs } from '../runFolder/nodeRunFs';
+import { createRunAt, freeRunId, readRecordChunks, writeRunWhole, type RecordsFile, type RunFs } from '../runFolder/runFolder';
 
-export function writeAtomic(path: string, data: string | Uint8Array): void {
-  writeFileAtomic(path, data, 'replace');
+export const DEFAULT_RUNS_ROOT = '.rnn-lab/runs';
+
+/** A run directory as the layer sees it. */
+export interface RunDir {
+  /** The path as the user gave it (messages name it). */
+  dir: string;
+  fs: RunFs;
+  id: string;
 }
 
-/** A run name as one folder-name component: no separators, no leading dot, at most 100 characters. */
-function safeRunName(name: string): string {
-  return Array.from(name.replace(/[^\w.-]+/g, '_').replace(/^\.+/, '_')).slice(0, 100).join('') || 'run';
-}
-
-function newRunDirName(config: RunConfig, root: string): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  const name = safeRunName(config.name);
-  let dir = join(root, `${stamp}-${name}`);
-  for (let i = 2; existsSync(dir); i++) dir = join(root, `${stamp}-${name}-${i}`);
-  return dir;
+export function runDir(dir: string): RunDir {
+  return { dir, fs: nodeRunFs(dirname(dir)), id: basename(dir) };
 }
 
 /**
@@ -47,76 +48,52 @@ export function checkNewRunDir(out: string): void {
   if (entries.length > 0) throw new EngineError('bad-config', `--out ${p} is a folder that is not a run and not empty (${entries.length} entries)`, 'Give a new or empty folder; nothing in it is overwritten.');
 }
 
-/** Creates a new run directory; never reuses one that exists (no run is overwritten). */
-export function createRunDir(out: string | undefined, config: RunConfig, root = '.rnn-lab/runs'): string {
-  let dir = out;
-  if (!dir) {
-    dir = newRunDirName(config, root);
-  } else checkNewRunDir(dir);
+/** Creates a new run directory with its config.json: `out`, or a new id under `root`. Never reuses one that holds a run. */
+export async function createRunDir(out: string | undefined, config: RunConfig, root = DEFAULT_RUNS_ROOT): Promise<RunDir> {
+  if (out !== undefined) checkNewRunDir(out);
+  const run = out !== undefined ? runDir(out) : runDir(join(root, await freeRunId(nodeRunFs(root), config.name, new Date())));
+  let created: boolean;
   try {
-    mkdirSync(dirname(dir), { recursive: true });
-    // Not recursive for the run folder itself: one that appeared since the check is not reused
-    // (an empty folder given as --out is).
-    if (!lstatOrUndefined(dir)) mkdirSync(dir);
+    created = await createRunAt(run.fs, run.id, config);
   } catch (e) {
-    throw fileProblem(e, dir, 'creating', 'bad-config');
+    throw fileProblem(e, run.dir, 'creating', 'bad-config');
   }
-  writeAtomic(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
-  return dir;
-}
-
-export function appendJsonl(dir: string, file: string, record: unknown): void {
-  appendFileSync(join(dir, file), JSON.stringify(record) + '\n');
-}
-
-/** The records of a JSONL file and of its chunks (`x.2.jsonl`, ... as the extension writes them), in order. */
-export function readJsonl<T>(path: string): T[] {
-  return jsonlChunkPaths(path).flatMap((chunk) => readJsonlFile<T>(chunk));
+  if (!created) throw new EngineError('bad-config', `${shown(run.dir)} already holds a run`, 'Pick another --out so it is not overwritten.');
+  return run;
 }
 
 /**
- * The records of one JSONL file. A last line cut short (no newline: a write the process or window
+ * The chunks of a run's JSONL file (`x.jsonl`, `x.2.jsonl`, ... as the extension writes them),
+ * in order, with their records. A last line cut short (no newline: a write the process or window
  * did not finish) is dropped; any other line that does not parse is an error.
  */
-export function readJsonlFile<T>(path: string): T[] {
-  const { records, badLines } = parseJsonl<T>(readTextFile(path, 'run file', MAX_JSONL_BYTES, 'bad-config'));
-  if (badLines.length) throw new EngineError('bad-config', `${shown(path)} line ${badLines[0]} is not a JSON record`, 'The run\'s files were edited or damaged; remove that line.');
-  return records;
-}
-
-/** The file name records go to: a run the extension wrote in chunks continues in its last chunk. */
-export function lastJsonlChunk(dir: string, name: string): string {
-  return basename(jsonlChunkPaths(join(dir, name)).at(-1) ?? name);
-}
-
-/** `path` and its chunk files that exist, up to the first one missing. */
-export function jsonlChunkPaths(path: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; ; i++) {
-    const chunk = join(dirname(path), jsonlChunkName(basename(path), i));
-    if (!existsSync(chunk)) return out;
-    out.push(chunk);
+export async function readRecordChunksStrict<T>(run: RunDir, file: RecordsFile): Promise<{ chunk: string; records: T[] }[]> {
+  const chunks = await readRecordChunks<T>(run.fs, run.id, file);
+  for (const c of chunks) {
+    if (c.badLines.length) throw new EngineError('bad-config', `${shown(join(run.dir, c.chunk))} line ${c.badLines[0]} is not a JSON record`, "The run's files were edited or damaged; remove that line.");
   }
+  return chunks;
+}
+
+/** The records of a run's JSONL file, every chunk in order (see readRecordChunksStrict). */
+export async function readRecords<T>(run: RunDir, file: RecordsFile): Promise<T[]> {
+  return (await readRecordChunksStrict<T>(run, file)).flatMap((c) => c.records);
 }
 
 /**
- * Writes a whole run directory at once: the files go into a temporary sibling directory that is
- * renamed into place, so the run appears complete or not at all. Refuses a target that exists
- * and is not empty.
+ * Writes a whole run directory at once (an import): it appears complete or not at all. Refuses
+ * a target that exists and is not empty.
  */
-export function writeRunDirWhole(out: string | undefined, config: RunConfig, files: Record<string, string | Uint8Array>, root = '.rnn-lab/runs'): string {
-  const dir = out ?? newRunDirName(config, root);
+export async function writeRunDirWhole(out: string | undefined, config: RunConfig, files: Record<string, string | Uint8Array>, root = DEFAULT_RUNS_ROOT): Promise<string> {
   if (out !== undefined) checkNewRunDir(out);
-  const tmp = `${dir}.tmp-${process.pid}`;
+  const run = out !== undefined ? runDir(out) : runDir(join(root, await freeRunId(nodeRunFs(root), config.name, new Date())));
+  let written: boolean;
   try {
-    mkdirSync(dirname(dir), { recursive: true });
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp);
-    for (const [name, data] of Object.entries(files)) writeFileSync(join(tmp, name), data);
-    renameSync(tmp, dir);
+    await run.fs.createDirectory('');
+    written = await writeRunWhole(run.fs, run.id, files);
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw fileProblem(e, dir, 'writing', 'bad-config');
+    throw fileProblem(e, run.dir, 'writing', 'bad-config');
   }
-  return dir;
+  if (!written) throw new EngineError('bad-config', `${shown(run.dir)} already exists and is not empty`, 'Pick another --out; a run directory is never overwritten.');
+  return run.dir;
 }

@@ -3,7 +3,7 @@
  * that cannot fit (hidden 4096 x 8 layers, or a vocabulary of 100,000 symbols x hidden 4096) is
  * refused with the size it would need instead of failing inside an allocation.
  */
-import type { RunConfig } from '../protocol';
+import type { RunConfig } from '../protocol/config';
 import { EngineError } from './errors';
 import { GATE_NAMES, type ModelSpec } from './network';
 

@@ -3,13 +3,13 @@
  * series statistics in __metadata__) back into a Network. Pure: the CLI reads the bytes with
  * node:fs, the extension with vscode.workspace.fs.
  */
-import type { RunConfig } from '../protocol';
+import type { RunConfig } from '../protocol/config';
 import { validateConfig } from './config';
 import type { Dataset } from './data';
 import { EngineError } from './errors';
 import { Network } from './network';
 import { decodeSafetensors, encodeSafetensors } from './safetensors';
-import { modelSpecFor } from './trainer';
+import { modelSpecFor } from './modelSpec';
 import { parseJson } from './json';
 import { paramCount } from './budget';
 

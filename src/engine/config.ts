@@ -2,7 +2,7 @@
  * Run configs: defaults, and validation of what a user wrote (a *.rnn.json file or CLI flags).
  * A bad field is one EngineError naming the field and what it accepts.
  */
-import type { RunConfig } from '../protocol';
+import type { RunConfig } from '../protocol/config';
 import { clip, EngineError } from './errors';
 import { describeValue } from './json';
 

@@ -5,7 +5,7 @@
  * (sigma_1 < 1) and exploding (sigma_1 > 1) experiments. Biases zero except the LSTM forget
  * gate (Jozefowicz et al. 2015: 1).
  */
-import type { HiddenInit } from '../protocol';
+import type { HiddenInit } from '../protocol/config';
 import { largestSingularValue } from './linalg';
 import type { Network } from './network';
 import type { Rng } from './random';

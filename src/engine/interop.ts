@@ -13,8 +13,8 @@
  * the sizes from the shapes, the layer count from the l{k} suffixes. Every shape that does not fit
  * the others is an error naming the tensor.
  */
-import type { DiagnosticsRecord, GruVariant, RunConfig, RunSummary } from '../protocol';
-import { SpectrumTracker } from '../diagnostics/spectrum';
+import type { DiagnosticsRecord, GruVariant, RunConfig, RunSummary } from '../protocol/config';
+import { SpectrumTracker } from './diagnostics/spectrum';
 import { CHECKPOINT_FORMAT, encodeCheckpoint, loadCheckpoint } from './checkpoint';
 import { DEFAULT_CONFIG, validateConfig } from './config';
 import type { Dataset } from './data';
@@ -23,7 +23,8 @@ import { parseJson } from './json';
 import { GATE_NAMES, Network, type ModelSpec } from './network';
 import { decodeSafetensors, encodeSafetensors, type DecodedSafetensors, type Dtype } from './safetensors';
 import { datasetFor } from './session';
-import { modelSpecFor, Trainer } from './trainer';
+import { modelSpecFor } from './modelSpec';
+import { Trainer } from './trainer';
 
 const CELL_BY_GATES: Record<number, 'rnn' | 'gru' | 'lstm'> = { 1: 'rnn', 3: 'gru', 4: 'lstm' };
 const FLOAT_DTYPES = new Set(['F64', 'F32', 'F16', 'BF16']);

@@ -21,7 +21,7 @@
  *         reset before: n = tanh(W_in x + b_in + W_hn (r h) + b_hn)      (Cho et al. 2014)
  *         h' = (1 - z) n + z h
  */
-import type { CellKind, GruVariant } from '../protocol';
+import type { CellKind, GruVariant } from '../protocol/config';
 import { ParamStore } from './params';
 import { addColumnSums, addRowVector, expInto, gemmNN, gemmNT, gemmTN, l2, sigmoidInto, tanhInto, transposeInto } from './linalg';
 import type { Rng } from './random';

@@ -1,7 +1,7 @@
 /**
  * Gradient clipping and optimizers, each one loop over the flat parameter and gradient buffers.
  */
-import type { ClipMode, OptimizerKind } from '../protocol';
+import type { ClipMode, OptimizerKind } from '../protocol/config';
 import { l2 } from './linalg';
 
 export interface ClipResult {

@@ -3,12 +3,14 @@
  * Worker) and the CLI run. It posts FromWorker messages and never knows who listens. It yields to
  * the event loop every few tens of milliseconds so that a 'stop' message is read between steps.
  */
-import type { FromWorker, MetricsRecord, ResumeFrom, RunConfig, RunSummary } from '../protocol';
+import type { MetricsRecord, RunConfig, RunSummary } from '../protocol/config';
+import type { FromWorker, ResumeFrom } from '../protocol/trainingWorker';
 import { seriesDataset, textDataset, type Dataset } from './data';
 import { EngineError } from './errors';
 import { validateConfig } from './config';
 import { encodeCheckpoint } from './checkpoint';
-import { minPositions, modelSpecFor, Trainer } from './trainer';
+import { minPositions, Trainer } from './trainer';
+import { modelSpecFor } from './modelSpec';
 import { checkModelFits } from './budget';
 import { dataFingerprint, restoreTrainer, resumeStateBytes } from './resume';
 
@@ -18,7 +20,7 @@ export interface SessionStart {
   dataText: string;
   /** Continue a saved run: its checkpoint and resume.safetensors bytes (see resume.ts). */
   resume?: ResumeFrom;
-  /** Send the resume state with every checkpoint message (the extension's runs; the CLI uses saveState). */
+  /** Send the resume state (resume.ts) of the same step with every checkpoint message, so the run can be resumed. */
   keepResumable?: boolean;
 }
 
@@ -39,20 +41,16 @@ export function checkpointBytes(trainer: Trainer): Uint8Array {
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
-/**
- * Runs a session. `saveState`, when given, receives the resume state (resume.ts) right before
- * every checkpoint message, for callers that keep runs resumable (the CLI).
- */
+/** Runs a session: the training loop, posting what a training worker posts (protocol/trainingWorker.ts). */
 export async function runSession(
   msg: SessionStart,
   post: (m: FromWorker) => void,
   shouldStop: () => boolean,
-  saveState?: (step: number, bytes: Uint8Array) => void,
 ): Promise<RunSummary> {
   const { runId } = msg;
   let trainer: Trainer;
   let config: RunConfig;
-  const fingerprint = saveState || msg.resume || msg.keepResumable ? dataFingerprint(msg.dataText) : '';
+  const fingerprint = msg.resume || msg.keepResumable ? dataFingerprint(msg.dataText) : '';
   try {
     // Whoever started us, the config is validated and its defaults filled here.
     config = validateConfig(msg.config, msg.config?.name ?? 'config').config;
@@ -71,9 +69,8 @@ export async function runSession(
   let last: MetricsRecord | undefined;
   let summary: RunSummary | undefined;
   const checkpoint = (): void => {
-    const state = saveState || msg.keepResumable ? resumeStateBytes(trainer, fingerprint) : undefined;
-    if (state) saveState?.(trainer.step, state);
-    post({ type: 'checkpoint', runId, step: trainer.step, bytes: checkpointBytes(trainer), ...(msg.keepResumable ? { resumeState: state } : {}) });
+    const resumeState = msg.keepResumable ? resumeStateBytes(trainer, fingerprint) : undefined;
+    post({ type: 'checkpoint', runId, step: trainer.step, bytes: checkpointBytes(trainer), ...(resumeState ? { resumeState } : {}) });
   };
   const isText = trainer.dataset.kind === 'text';
   while (trainer.step < config.steps) {

@@ -3,15 +3,16 @@
  * validation, and the diagnostics records. Pure TS: the CLI, a worker_threads worker and a Web
  * Worker all drive it through runSession().
  */
-import type { DiagnosticsRecord, FlowEntry, RunConfig, SaturationEntry, SpectrumEntry } from '../protocol';
-import { SpectrumTracker } from '../diagnostics/spectrum';
-import { gateSaturation } from '../diagnostics/saturation';
+import type { DiagnosticsRecord, FlowEntry, RunConfig, SaturationEntry, SpectrumEntry } from '../protocol/config';
+import { SpectrumTracker } from './diagnostics/spectrum';
+import { gateSaturation } from './diagnostics/saturation';
 import type { Dataset } from './data';
 import { StreamBatcher } from './data';
 import { EngineError } from './errors';
 import { initialize } from './init';
 import { l2 } from './linalg';
-import { Network, type ModelSpec, type RecurrentState } from './network';
+import { modelSpecFor } from './modelSpec';
+import { Network, type RecurrentState } from './network';
 import { clipGradients, DEFAULT_OPTIMIZER, Optimizer, type ClipResult } from './optim';
 import { Rng } from './random';
 
@@ -24,24 +25,6 @@ export interface StepResult {
   /** L2 norm of each parameter tensor's gradient before clipping. */
   paramGradNorms: Record<string, number>;
   diagnostics?: DiagnosticsRecord;
-}
-
-export function modelSpecFor(config: RunConfig, dataset: Dataset): ModelSpec {
-  const text = dataset.kind === 'text';
-  return {
-    cell: config.cell,
-    gruVariant: config.gruVariant,
-    rnnActivation: config.rnnActivation,
-    layers: config.layers,
-    hidden: config.hidden,
-    input: text
-      ? config.embedding > 0
-        ? { kind: 'embedding', vocab: dataset.vocab.length, dim: config.embedding }
-        : { kind: 'onehot', vocab: dataset.vocab.length }
-      : { kind: 'dense', size: dataset.channels },
-    head: text ? { kind: 'softmax', classes: dataset.vocab.length } : { kind: 'linear', outputs: dataset.channels },
-    dropout: config.dropout,
-  };
 }
 
 /** The smallest number of positions a training split needs for `batch` streams of `seqLength + 1`. */

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { FromWorker } from '../protocol';
+import type { FromWorker } from '../protocol/trainingWorker';
 import { PanelConnection, PanelHub, panelHtml, panelResourceRoots, type DrewAck } from './panelHub';
 
 /**

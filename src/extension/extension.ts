@@ -2,7 +2,8 @@ import * as vscode from 'vscode';
 import { RunsTreeProvider, type RunItem } from './runsTree';
 import { DiagnosticsViewProvider } from './diagnosticsView';
 import { registerReportPanel } from './reportPanel';
-import { exists, RunStore, type StoredRun } from './runStore';
+import { RunStore, type StoredRun } from './runStore';
+import { exists } from './workspaceRunFs';
 import { TrainingSession } from './trainingSession';
 import { workerCounts } from './workerHost';
 import { hostWork, type WorkStats } from './hostWork';
@@ -16,7 +17,8 @@ import { loadCheckpoint } from '../engine/checkpoint';
 import { decodeSafetensors } from '../engine/safetensors';
 import { Rng } from '../engine/random';
 import { sampleText } from '../engine/sample';
-import type { CellKind, FromWorker, MetricsRecord, ResumeFrom, RunConfig, RunSummary } from '../protocol';
+import type { CellKind, MetricsRecord, RunConfig, RunSummary } from '../protocol/config';
+import type { FromWorker, ResumeFrom } from '../protocol/trainingWorker';
 
 /**
  * What activate() hands back. Integration tests reach the extension's state through this

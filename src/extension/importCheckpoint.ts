@@ -11,6 +11,7 @@ import { DEFAULT_CONFIG } from '../engine/config';
 import { checkFileSize, decodeText } from '../engine/data';
 import { MAX_IMPORT_BYTES, readRegularFile } from './workspaceFiles';
 import { importAsRun, inferStateDict, vocabularyFrom, vocabularyNeed } from '../engine/interop';
+import { freeRunId, importedRunFiles, writeRunWhole } from '../runFolder/runFolder';
 import type { RunStore } from './runStore';
 
 export interface ImportCommandDeps {
@@ -137,39 +138,18 @@ async function importCheckpoint(deps: ImportCommandDeps, arg: unknown): Promise<
     return fail(errorText(e));
   }
 
-  // Written whole or not at all: a hidden temporary folder (the run store lists only folders with
-  // a config.json, written last) renamed to the run's id.
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  const safe = name.replace(/[^\w.-]+/g, '_') || 'import';
-  let id = `${stamp}-${safe}`;
-  for (let i = 2; await exists(deps.store.runUri(id)); i++) id = `${stamp}-${safe}-${i}`;
-  const tmp = vscode.Uri.joinPath(deps.store.root, `.${id}.importing`);
-  const encode = (s: string) => new TextEncoder().encode(s);
+  // Written whole or not at all (writeRunWhole); the id is taken in this second, so a refusal is a race.
+  let id: string;
   try {
-    await vscode.workspace.fs.createDirectory(tmp);
-    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(tmp, 'checkpoint.safetensors'), run.checkpoint);
-    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(tmp, 'diagnostics.jsonl'), encode(JSON.stringify(run.diagnostics) + '\n'));
-    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(tmp, 'summary.json'), encode(JSON.stringify(run.summary, null, 2) + '\n'));
-    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(tmp, 'import.json'), encode(JSON.stringify({ source: where, description: run.description, warnings: run.warnings }, null, 2) + '\n'));
-    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(tmp, 'config.json'), encode(JSON.stringify(run.config, null, 2) + '\n'));
-    await vscode.workspace.fs.rename(tmp, deps.store.runUri(id), { overwrite: false });
+    id = await freeRunId(deps.store.fs, name, new Date());
+    if (!(await writeRunWhole(deps.store.fs, id, importedRunFiles(run, where)))) return fail(`cannot write the imported run ${id}: the folder appeared meanwhile; import again`);
   } catch (e) {
-    await vscode.workspace.fs.delete(tmp, { recursive: true, useTrash: false }).then(undefined, () => undefined);
-    return fail(`cannot write the imported run ${id}: ${errorText(e)}`);
+    return fail(`cannot write the imported run: ${errorText(e)}`);
   }
   await deps.refreshRuns();
   const warn = run.warnings.length ? ` Note: ${run.warnings.join('; ')}.` : '';
   void vscode.window.showInformationMessage(`RNN Lab: imported ${where} as run ${id}: ${run.description}.${warn}`);
   return id;
-}
-
-async function exists(uri: vscode.Uri): Promise<boolean> {
-  try {
-    await vscode.workspace.fs.stat(uri);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function errorText(e: unknown): string {

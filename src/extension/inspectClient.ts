@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { FromInspectWorker, ToInspectWorker } from '../protocol';
+import type { FromInspectWorker, ToInspectWorker } from '../protocol/inspectWorker';
 import { spawnWorker, workerScript, type WorkerHandle } from './workerHost';
 
 /** A request without its id and model fields: the client adds those. */

@@ -1,7 +1,10 @@
 import * as vscode from 'vscode';
-import type { DiagnosticsRecord, FromPanel, FromWorker, MetricsRecord, PanelChartId, PanelRunInfo, RunConfig, RunStatus, ToPanel } from '../protocol';
+import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunStatus } from '../protocol/config';
+import type { FromWorker } from '../protocol/trainingWorker';
+import type { FromPanel, PanelChartId, PanelRunInfo, ToPanel } from '../protocol/panel';
 import { checkFromPanel, exportBytes, forEachJsonlRecord, isRunId, panelPageHtml, RunBuffer } from './panelMessages';
 import { timed } from './hostWork';
+import { readJson, readText, runFiles, runPath } from '../runFolder/runFolder';
 import type { RunStore } from './runStore';
 
 export interface DrewAck {
@@ -85,28 +88,15 @@ export class PanelHub {
       return { type: 'runData', run: live.info, metrics: metrics.snapshot(), diagnostics: diagnostics.snapshot(), decimatedFrom: metrics.thinnedBy > 1 ? metrics.count : undefined };
     }
     if (!this.store || !isRunId(id)) return undefined;
-    const dir = this.store.runUri(id);
-    const read = async (file: string): Promise<string | undefined> => {
-      try {
-        return new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(dir, file)));
-      } catch {
-        return undefined;
-      }
-    };
-    const configText = await read('config.json');
-    if (configText === undefined) return undefined;
-    let config: RunConfig | undefined;
-    let status: RunStatus = 'stopped';
-    try {
-      config = JSON.parse(configText) as RunConfig;
-      const summary = await read('summary.json');
-      if (summary) status = (JSON.parse(summary) as { status?: RunStatus }).status ?? 'stopped';
-    } catch {
-      // shown with what can be read
-    }
+    const fs = this.store.fs;
+    // A folder without config.json is no run; one whose files do not parse is shown with what can be read.
+    if (!(await fs.exists(runPath(id, runFiles.config)))) return undefined;
+    const config = await readJson<RunConfig>(fs, runPath(id, runFiles.config));
+    const status = (await readJson<{ status?: RunStatus }>(fs, runPath(id, runFiles.summary)))?.status ?? 'stopped';
     const buffer = new RunBuffer();
-    await forEachJsonlRecord<MetricsRecord>(read, 'metrics.jsonl', 'metrics', (r) => buffer.metrics.add(r));
-    await forEachJsonlRecord<DiagnosticsRecord>(read, 'diagnostics.jsonl', 'diagnostics', (r) => buffer.diagnostics.add(r));
+    const read = (chunk: string) => readText(fs, runPath(id, chunk));
+    await forEachJsonlRecord<MetricsRecord>(read, runFiles.metrics, 'metrics', (r) => buffer.metrics.add(r));
+    await forEachJsonlRecord<DiagnosticsRecord>(read, runFiles.diagnostics, 'diagnostics', (r) => buffer.diagnostics.add(r));
     return {
       type: 'runData',
       run: infoOf(id, config, status),

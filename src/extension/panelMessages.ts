@@ -3,7 +3,9 @@
  * extension replays to them. No vscode import: the unit tests run these in plain Node.
  */
 import { runIdProblem } from './webviewMessages';
-import { jsonlChunkName, PANEL_CHARTS, parseJsonl, type DiagnosticsRecord, type FromPanel, type MetricsRecord, type PanelChartId } from '../protocol';
+import type { DiagnosticsRecord, MetricsRecord } from '../protocol/config';
+import { PANEL_CHARTS, type FromPanel, type PanelChartId } from '../protocol/panel';
+import { jsonlChunkName, parseJsonl } from '../protocol/jsonl';
 
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 /** Run ids are folder names the run store made: no path separators, no leading dot. */

@@ -1,17 +1,16 @@
 import * as vscode from 'vscode';
 import { timed } from './hostWork';
-import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunStatus, RunSummary } from '../protocol';
-import { createRun, JsonlChunks, listRuns, writeAtomic as writeAtomicIn, type RunFs } from './runStoreCore';
+import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunStatus, RunSummary } from '../protocol/config';
+import { createRun, JsonlChunks, listRuns, runFiles, writeCheckpoint, writeSummary, type RecordsFile, type RunFs } from '../runFolder/runFolder';
+import { workspaceRunFs } from './workspaceRunFs';
 
 /**
- * The run store, over vscode.workspace.fs only (works in the web and desktop hosts). Mirrors the
- * CLI's layout (src/cli/runDir.ts): `<root>/<YYYYMMDD-HHMMSS>-<name>/` with config.json,
- * metrics.jsonl, diagnostics.jsonl, checkpoint.safetensors and summary.json.
+ * The extension's run store: the run folder layer (src/runFolder/runFolder.ts, shared with the
+ * CLI) over vscode.workspace.fs, which works in the web and desktop hosts.
  *
  * workspace.fs has no append: each open run keeps its JSONL files' lines in memory and rewrites
- * them on a flush (every ~500 ms and at the end), in chunks of a few MB (metrics.jsonl,
- * metrics.2.jsonl, ...) so that no rewrite grows with the run (runStoreCore's JsonlChunks).
- * The logic that needs no vscode (ids, layout, tolerant reading, status) is in runStoreCore.ts.
+ * them on a flush (every ~500 ms and at the end), in chunks of about 1 MB (metrics.jsonl,
+ * metrics.2.jsonl, ...) so that no rewrite grows with the run (JsonlChunks).
  */
 
 export interface StoredRun {
@@ -26,12 +25,10 @@ export interface StoredRun {
 
 const flushEveryMs = 500;
 
-type JsonlFile = 'metrics.jsonl' | 'diagnostics.jsonl';
-
 class OpenRun {
   /** Each file's text so far, in chunks: appending to a string is cheap, a join of every line per flush is not. */
-  private readonly chunks: Record<JsonlFile, JsonlChunks> = { 'metrics.jsonl': new JsonlChunks('metrics.jsonl'), 'diagnostics.jsonl': new JsonlChunks('diagnostics.jsonl') };
-  private dirty = new Set<JsonlFile>();
+  private readonly chunks: Record<RecordsFile, JsonlChunks> = { [runFiles.metrics]: new JsonlChunks(runFiles.metrics), [runFiles.diagnostics]: new JsonlChunks(runFiles.diagnostics) };
+  private dirty = new Set<RecordsFile>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** The last write started or queued; writes run one after another so an older content never lands last. */
   private writing: Promise<void> = Promise.resolve();
@@ -47,7 +44,7 @@ class OpenRun {
     readonly config: RunConfig,
   ) {}
 
-  add(file: JsonlFile, record: unknown): void {
+  add(file: RecordsFile, record: unknown): void {
     this.chunks[file].add(JSON.stringify(record) + '\n');
     this.dirty.add(file);
     // Rewriting is O(file size): waiting 10x the last rewrite's time keeps the host's share of
@@ -110,7 +107,8 @@ export class RunStore {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChange = this.changed.event;
 
-  private readonly fs: RunFs;
+  /** The store root as a RunFs, for the run folder layer's functions. */
+  readonly fs: RunFs;
   /** Summaries rebuilt from interrupted runs' metrics (such a run's files no longer change). */
   private readonly interrupted = new Map<string, RunSummary>();
 
@@ -146,33 +144,20 @@ export class RunStore {
     const run = this.open.get(id);
     if (!run) return;
     run.last = record;
-    run.add('metrics.jsonl', record);
+    run.add(runFiles.metrics, record);
   }
 
   appendDiagnostics(id: string, record: DiagnosticsRecord): void {
-    this.open.get(id)?.add('diagnostics.jsonl', record);
+    this.open.get(id)?.add(runFiles.diagnostics, record);
   }
 
-  /**
-   * The checkpoint, and the resume state of the same step before it: a window closed between the
-   * two leaves a resume file one checkpoint ahead, which resume refuses by its step (never a
-   * silently wrong resume).
-   */
-  async writeCheckpoint(id: string, bytes: Uint8Array, resumeState?: Uint8Array): Promise<void> {
-    if (resumeState) await writeAtomicIn(this.fs, `${id}/resume.safetensors`, resumeState);
-    await writeAtomicIn(this.fs, `${id}/checkpoint.safetensors`, bytes);
+  writeCheckpoint(id: string, bytes: Uint8Array, resumeState?: Uint8Array): Promise<void> {
+    return writeCheckpoint(this.fs, id, bytes, resumeState);
   }
 
-  /**
-   * Flushes the records, writes summary.json and closes the run. summary.json lands last (its
-   * rename waits for the flush), so a reader that sees it sees every record; its temp file is
-   * written alongside the flush to save a round trip in remote hosts.
-   */
+  /** Flushes the records, writes summary.json after them and closes the run. */
   async finish(id: string, summary: RunSummary): Promise<void> {
-    const run = this.open.get(id);
-    const path = `${id}/summary.json`;
-    await Promise.all([run?.flush(), this.fs.writeFile(`${path}.tmp`, new TextEncoder().encode(JSON.stringify(summary, null, 2) + '\n'))]);
-    await this.fs.rename(`${path}.tmp`, path);
+    await writeSummary(this.fs, id, summary, this.open.get(id)?.flush());
     this.open.delete(id);
     this.changed.fire();
   }
@@ -184,27 +169,5 @@ export class RunStore {
   async list(): Promise<StoredRun[]> {
     const runs = await listRuns(this.fs, (id) => this.open.has(id), this.interrupted);
     return runs.map((r) => ({ ...r, uri: this.runUri(r.id), last: this.open.get(r.id)?.last }));
-  }
-}
-
-/** vscode.workspace.fs under `root`, for the run store's vscode-free logic. */
-function workspaceRunFs(root: vscode.Uri): RunFs {
-  const at = (path: string): vscode.Uri => (path ? vscode.Uri.joinPath(root, ...path.split('/')) : root);
-  return {
-    readFile: async (path) => vscode.workspace.fs.readFile(at(path)),
-    writeFile: async (path, data) => vscode.workspace.fs.writeFile(at(path), data),
-    rename: async (from, to) => vscode.workspace.fs.rename(at(from), at(to), { overwrite: true }),
-    createDirectory: async (path) => vscode.workspace.fs.createDirectory(at(path)),
-    readDirectory: async (path) => (await vscode.workspace.fs.readDirectory(at(path))).map(([name, type]) => [name, (type & vscode.FileType.Directory) !== 0]),
-    exists: (path) => exists(at(path)),
-  };
-}
-
-export async function exists(uri: vscode.Uri): Promise<boolean> {
-  try {
-    await vscode.workspace.fs.stat(uri);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -6,12 +6,11 @@ import {
   unitsByVariance,
   unitValues,
   unitVariance,
-  type SeriesInspection,
-  type TextInspection,
 } from '../engine/inspect';
-import type { FromInspectWorker } from '../protocol';
+import type { FromInspectWorker, SeriesInspection, TextInspection } from '../protocol/inspectWorker';
 import { InspectCancelled, InspectClient, type InspectRequest } from './inspectClient';
-import { exists, type RunStore, type StoredRun } from './runStore';
+import type { RunStore, StoredRun } from './runStore';
+import { exists } from './workspaceRunFs';
 
 /** A run's model on the host (for its metadata) and the checkpoint bytes the worker is sent. */
 interface LoadedRun {

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
-import type { FromWorker, ResumeFrom, RunConfig, RunSummary, ToWorker } from '../protocol';
+import type { RunConfig, RunSummary } from '../protocol/config';
+import type { FromWorker, ResumeFrom, ToWorker } from '../protocol/trainingWorker';
 import { timed } from './hostWork';
 import { spawnWorker, workerScript, type WorkerHandle } from './workerHost';
 

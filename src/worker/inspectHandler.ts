@@ -4,7 +4,7 @@
  * Pure engine code, so the extension host stays responsive while a large model reads a long
  * selection or backpropagates through it.
  */
-import type { FromInspectWorker, ToInspectWorker } from '../protocol';
+import type { FromInspectWorker, ToInspectWorker } from '../protocol/inspectWorker';
 import { loadCheckpoint, type LoadedModel } from '../engine/checkpoint';
 import { compactGates, influenceOnSteps, inspectSeries, inspectText } from '../engine/inspect';
 import { Rng } from '../engine/random';

@@ -1,6 +1,6 @@
 /** The inspect worker for worker_threads (the Node extension host; tests). See inspectHandler.ts. */
 import { parentPort } from 'node:worker_threads';
-import type { ToInspectWorker } from '../protocol';
+import type { ToInspectWorker } from '../protocol/inspectWorker';
 import { InspectHandler } from './inspectHandler';
 
 const port = parentPort;

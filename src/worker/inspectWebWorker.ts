@@ -1,5 +1,5 @@
 /** The inspect worker as a Web Worker (VS Code for the web). See inspectHandler.ts. */
-import type { ToInspectWorker } from '../protocol';
+import type { ToInspectWorker } from '../protocol/inspectWorker';
 import { InspectHandler } from './inspectHandler';
 
 // tsconfig loads the DOM lib too, which types `self` as a Window.

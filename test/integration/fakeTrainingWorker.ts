@@ -3,7 +3,8 @@
 // config.steps metrics, 5 ms apart; config.name 'crash' throws inside the worker; a name
 // 'throw-at-N' posts N metrics and then throws an uncaught error (a worker failing mid-run).
 // Built twice: a Web Worker script (web host) and a worker_threads script (Node host).
-import type { FromWorker, MetricsRecord, ToWorker } from '../../src/protocol';
+import type { MetricsRecord } from '../../src/protocol/config';
+import type { FromWorker, ToWorker } from '../../src/protocol/trainingWorker';
 
 interface Port {
   post(m: FromWorker): void;

@@ -4,7 +4,7 @@
 import { runMocha } from './suite/setup';
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-import type { RunSummary } from '../../src/protocol';
+import type { RunSummary } from '../../src/protocol/config';
 import { activateExtension, hostKind } from './suite/helpers';
 
 const encoder = new TextEncoder();

@@ -9,7 +9,7 @@ import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { RnnLabApi } from '../../src/extension/extension';
 import type { PanelConnection } from '../../src/extension/panelHub';
-import { PANEL_CHARTS } from '../../src/protocol';
+import { PANEL_CHARTS } from '../../src/protocol/panel';
 import { activateExtension, screenshot, screenshotExists, waitFor } from './suite/helpers';
 
 /** The recorded run that run.mjs copies into the folder's run store. */

@@ -6,7 +6,7 @@ import { runMocha } from './suite/setup';
 import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { RnnLabApi } from '../../src/extension/extension';
-import type { MetricsRecord, RunSummary } from '../../src/protocol';
+import type { MetricsRecord, RunSummary } from '../../src/protocol/config';
 import { extensionId } from './suite/helpers';
 
 const decoder = new TextDecoder();

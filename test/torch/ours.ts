@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { loadCheckpoint } from '../../src/engine/checkpoint';
 import { parseCsv, resolveColumns } from '../../src/engine/data';
 import { clipGradients, DEFAULT_OPTIMIZER, Optimizer } from '../../src/engine/optim';
-import type { OptimizerKind } from '../../src/protocol';
+import type { OptimizerKind } from '../../src/protocol/config';
 
 const [checkpoint, textFile, length, batch, chunks, optimizer, steps, lr, clip] = process.argv.slice(2);
 const { net, vocab, series } = loadCheckpoint(readFileSync(checkpoint), checkpoint);

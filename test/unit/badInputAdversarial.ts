@@ -302,7 +302,7 @@ export function adversarialCases(): BadInputCase[] {
     assert.equal(readdirSync(join(dir, 'sub', '.rnn-lab', 'runs')).length, 1);
     assert.deepEqual(readdirSync(dir).sort(), ['in.txt', 'sub']);
   });
-  add(T, 'run names that collide in the same second: every candidate sanitised', () => {
+  add(T, 'run names that collide in the same second: every candidate sanitised', async () => {
     const dir = scratchDir('names-');
     const root = join(dir, 'runs');
     // Occupy every name of the next few seconds so the collision path must run.
@@ -311,11 +311,9 @@ export function adversarialCases(): BadInputCase[] {
     const now = Date.now();
     for (let s = 0; s < 5; s++) {
       const stamp = new Date(now + s * 1000).toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-      mkdirSync(join(root, `${stamp}-__.._escape`));
-      mkdirSync(join(root, `${stamp}-_.._.._escape`));
-      mkdirSync(join(root, `${stamp}-.._.._escape`));
+      for (const name of ['_.._escape', '__.._escape', '_.._.._escape', '.._.._escape']) mkdirSync(join(root, `${stamp}-${name}`));
     }
-    const made = createRunDir(undefined, config, root);
+    const made = (await createRunDir(undefined, config, root)).dir;
     assert.ok(made.startsWith(root + '/'), made);
     assert.ok(!made.slice(root.length + 1).includes('/'), `a run folder outside the store: ${made}`);
     assert.deepEqual(readdirSync(dir), ['runs']);

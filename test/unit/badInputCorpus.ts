@@ -23,7 +23,7 @@ import { Trainer } from '../../src/engine/trainer';
 import { Rng } from '../../src/engine/random';
 import { runIdProblem } from '../../src/extension/webviewMessages';
 import { checkFromPanel, MAX_EXPORT_CHARS } from '../../src/extension/panelMessages';
-import type { RunConfig } from '../../src/protocol';
+import type { RunConfig } from '../../src/protocol/config';
 
 export interface BadInputCase {
   group: string;

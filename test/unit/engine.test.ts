@@ -8,7 +8,7 @@ import { EngineError } from '../../src/engine/errors';
 import { validateConfig, DEFAULT_CONFIG } from '../../src/engine/config';
 import { Trainer } from '../../src/engine/trainer';
 import { encodeSafetensors, decodeSafetensors } from '../../src/engine/safetensors';
-import type { CellKind, GruVariant, RunConfig } from '../../src/protocol';
+import type { CellKind, GruVariant, RunConfig } from '../../src/protocol/config';
 import { expInto, gemmNN, l2, sigmoidInto, tanhInto } from '../../src/engine/linalg';
 
 type Case = { cell: CellKind; variant: GruVariant; layers: number; head: 'softmax' | 'linear'; relu?: boolean; batch?: number; hidden?: number; steps?: number };
@@ -535,7 +535,7 @@ describe('gradient flow in a training step', () => {
 describe('runSession: the records a run emits', () => {
   it('metrics every step (sigma_1 per W_hh block, per-tensor gradient norms, post-clip norm <= t), diagnostics every N, a checkpoint, one done', async () => {
     const { runSession } = await import('../../src/engine/session');
-    const posts: import('../../src/protocol').FromWorker[] = [];
+    const posts: import('../../src/protocol/trainingWorker').FromWorker[] = [];
     const config = tinyConfig({ cell: 'gru', layers: 2, steps: 20, clip: 0.05, diagEvery: 5, spectrumEvery: 10 });
     const summary = await runSession({ runId: 'r', config, dataText: text }, (m) => posts.push(m), () => false);
     assert.equal(summary.status, 'finished');

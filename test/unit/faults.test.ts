@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { loadCheckpoint } from '../../src/engine/checkpoint';
 import { decodeSafetensors } from '../../src/engine/safetensors';
 import { Rng } from '../../src/engine/random';
-import type { MetricsRecord, RunSummary } from '../../src/protocol';
+import type { MetricsRecord, RunSummary } from '../../src/protocol/config';
 
 const root = join(__dirname, '../..');
 const cli = join(root, 'dist/cli.js');
@@ -118,7 +118,7 @@ describe('faults survived (CLI, Node)', function () {
         await new Promise((r) => setTimeout(r, Math.floor(rng.uniform() * 400)));
       } else {
         // The moment a checkpoint's temp file appears, i.e. while it is being written.
-        const tmp = join(out, `checkpoint.safetensors.tmp-${child.pid}`);
+        const tmp = join(out, `checkpoint.safetensors.tmp`);
         await new Promise((r) => setTimeout(r, Math.floor(rng.uniform() * 100)));
         while (!existsSync(tmp) && Date.now() < deadline) await new Promise((r) => setImmediate(r));
       }

@@ -3,7 +3,7 @@ import { Network, type ModelSpec } from '../../src/engine/network';
 import { Rng } from '../../src/engine/random';
 import { initialize } from '../../src/engine/init';
 import { compactGates, influenceOn, inspectSeries, inspectText, unitsByVariance, gateSummary } from '../../src/engine/inspect';
-import type { CellKind } from '../../src/protocol';
+import type { CellKind } from '../../src/protocol/config';
 
 const vocab = [' ', 'a', 'b', 'c', 'e', 'h', 't'];
 

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { FromInspectWorker, ToInspectWorker } from '../../src/protocol';
+import type { FromInspectWorker, ToInspectWorker } from '../../src/protocol/inspectWorker';
 import { DEFAULT_CONFIG } from '../../src/engine/config';
 import { datasetFor, checkpointBytes } from '../../src/engine/session';
 import { Trainer } from '../../src/engine/trainer';

@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FromWorker, MetricsRecord, RunConfig } from '../../src/protocol';
+import type { MetricsRecord, RunConfig } from '../../src/protocol/config';
+import type { FromWorker } from '../../src/protocol/trainingWorker';
 import { encodeCheckpoint, loadCheckpoint } from '../../src/engine/checkpoint';
 import { DEFAULT_CONFIG, validateConfig } from '../../src/engine/config';
 import { EngineError } from '../../src/engine/errors';
@@ -461,13 +462,12 @@ describe('exact resume', () => {
     let state: Uint8Array | undefined;
     const post = (m: FromWorker) => {
       if (m.type === 'metrics') metrics.push(m.record);
-      if (m.type === 'checkpoint') checkpoint = m.bytes;
+      if (m.type === 'checkpoint') [checkpoint, state] = [m.bytes, m.resumeState];
     };
     const summary = await runSession(
-      { runId: 'r', config, dataText: text, resume: resume && { ...resume, where: 'run' } },
+      { runId: 'r', config, dataText: text, resume: resume && { ...resume, where: 'run' }, keepResumable: true },
       post,
       () => stopAfter !== undefined && metrics.length >= stopAfter,
-      (_step, bytes) => (state = bytes),
     );
     return { metrics, checkpoint: checkpoint!, state: state!, summary };
   }

@@ -1,34 +1,23 @@
 import * as assert from 'node:assert/strict';
-import { mkdtemp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { MetricsRecord, RunConfig } from '../../src/protocol';
+import type { MetricsRecord, RunConfig } from '../../src/protocol/config';
 import { DEFAULT_CONFIG } from '../../src/engine/config';
-import { createRun, deriveSummary, interruptedMessage, JsonlChunks, listRuns, newRunId, parseJsonl, runStamp, safeRunName, writeAtomic, type RunFs } from '../../src/extension/runStoreCore';
+import { appendRecord, chunkNames, createRun, createRunAt, deriveSummary, interruptedMessage, JsonlChunks, lastChunkName, listRuns, newRunId, readRecordChunks, runStamp, safeRunName, writeAtomic, writeCheckpoint, writeRunWhole, writeSummary, type RunFs } from '../../src/runFolder/runFolder';
+import { nodeRunFs } from '../../src/runFolder/nodeRunFs';
 import { forEachJsonlRecord } from '../../src/extension/panelMessages';
-import { jsonlChunkName } from '../../src/protocol';
+import { jsonlChunkName, parseJsonl } from '../../src/protocol/jsonl';
 
-// The run store's vscode-free logic over node:fs on a real temp dir (the extension plugs
+// The run folder layer over node:fs on a real temp dir (the CLI's file system; the extension plugs
 // vscode.workspace.fs into the same interface).
-function nodeRunFs(root: string): RunFs {
-  const at = (p: string) => join(root, p);
-  return {
-    readFile: async (p) => new Uint8Array(await readFile(at(p))),
-    writeFile: (p, data) => writeFile(at(p), data),
-    rename: (from, to) => rename(at(from), at(to)),
-    createDirectory: async (p) => void (await mkdir(at(p), { recursive: true })),
-    readDirectory: async (p) => (await readdir(at(p), { withFileTypes: true })).map((e) => [e.name, e.isDirectory()] as [string, boolean]),
-    exists: async (p) => stat(at(p)).then(() => true, () => false),
-  };
-}
-
 function metrics(step: number, loss: number): MetricsRecord {
   return { type: 'metrics', step, loss, bpc: loss / Math.LN2, gradNorm: 1, gradNormClipped: 1, clipped: false, clipFraction: 0, lr: 0.01, seen: step * 32, charsPerSec: 1000, elapsedMs: step, sigma1: { '0.hh': 1 }, paramGradNorms: {} };
 }
 
 const config: RunConfig = { ...DEFAULT_CONFIG, name: 'tiny lstm/../x', data: 'tiny.txt', hidden: 16 };
 
-describe('run store (vscode-free logic, real files)', () => {
+describe('run folder layer (real files)', () => {
   let root: string;
   let fs: RunFs;
 
@@ -192,6 +181,67 @@ describe('run store (vscode-free logic, real files)', () => {
     reads = [];
     assert.equal((await listRuns(counting, () => false)).find((r) => r.id === id)!.summary?.step, 40);
     assert.deepEqual(reads.filter((p) => p.includes('/metrics')), [`${id}/metrics.${last + 1}.jsonl`, `${id}/metrics.${last}.jsonl`]);
+  });
+
+  it('a colliding name gets a safe suffix: every candidate id is the safe name plus -2, -3 (the CLI and the extension alike)', async () => {
+    const now = new Date('2026-11-23T17:04:05Z');
+    const a = await createRun(fs, { ...config, name: '../evil name' }, now);
+    const b = await createRun(fs, { ...config, name: '../evil name' }, now);
+    assert.equal(a, '20261123-170405-_evil_name');
+    assert.equal(b, '20261123-170405-_evil_name-2');
+    assert.deepEqual((await readdir(root)).sort(), [a, b]);
+  });
+
+  it('createRunAt (--out) refuses a folder that already holds a run and writes nothing there', async () => {
+    assert.equal(await createRunAt(fs, 'out/mine', config), true);
+    await writeFile(join(root, 'out/mine/metrics.jsonl'), 'kept\n');
+    assert.equal(await createRunAt(fs, 'out/mine', { ...config, name: 'other' }), false);
+    assert.equal(JSON.parse(await readFile(join(root, 'out/mine/config.json'), 'utf8')).name, config.name);
+    assert.equal(await readFile(join(root, 'out/mine/metrics.jsonl'), 'utf8'), 'kept\n');
+  });
+
+  it('writeCheckpoint writes the resume state, then the model; writeSummary replaces summary.json whole', async () => {
+    await createRunAt(fs, 'r', config);
+    const order: string[] = [];
+    const watching: RunFs = { ...fs, rename: (from, to) => (order.push(to), fs.rename(from, to)) };
+    await writeCheckpoint(watching, 'r', new Uint8Array([1, 2]), new Uint8Array([3]));
+    await writeCheckpoint(watching, 'r', new Uint8Array([4]));
+    assert.deepEqual(order, ['r/resume.safetensors', 'r/checkpoint.safetensors', 'r/checkpoint.safetensors']);
+    assert.deepEqual([...(await readFile(join(root, 'r/checkpoint.safetensors')))], [4]);
+    assert.deepEqual([...(await readFile(join(root, 'r/resume.safetensors')))], [3]);
+    await writeSummary(fs, 'r', { status: 'finished', step: 3 });
+    assert.deepEqual(JSON.parse(await readFile(join(root, 'r/summary.json'), 'utf8')), { status: 'finished', step: 3 });
+    assert.deepEqual((await readdir(join(root, 'r'))).sort(), ['checkpoint.safetensors', 'config.json', 'resume.safetensors', 'summary.json']);
+  });
+
+  it('appends records to the last chunk that exists, and reads every chunk in order', async () => {
+    await createRunAt(fs, 'r', config);
+    assert.equal(await lastChunkName(fs, 'r', 'metrics.jsonl'), 'metrics.jsonl');
+    await writeFile(join(root, 'r/metrics.jsonl'), `${JSON.stringify(metrics(1, 4))}\n`);
+    await writeFile(join(root, 'r/metrics.2.jsonl'), `${JSON.stringify(metrics(2, 3))}\n`);
+    const last = await lastChunkName(fs, 'r', 'metrics.jsonl');
+    assert.equal(last, 'metrics.2.jsonl');
+    await appendRecord(fs, 'r', last, metrics(3, 2));
+    assert.deepEqual(await chunkNames(fs, 'r', 'metrics.jsonl'), ['metrics.jsonl', 'metrics.2.jsonl']);
+    const chunks = await readRecordChunks<MetricsRecord>(fs, 'r', 'metrics.jsonl');
+    assert.deepEqual(chunks.map((c) => [c.chunk, c.records.map((r) => r.step)]), [['metrics.jsonl', [1]], ['metrics.2.jsonl', [2, 3]]]);
+    const noAppend: RunFs = { ...fs, appendFile: undefined };
+    await assert.rejects(appendRecord(noAppend, 'r', last, metrics(4, 1)), /cannot append/);
+  });
+
+  it('writeRunWhole makes the folder appear complete (config.json last) or not at all, and refuses a non-empty target', async () => {
+    const written: string[] = [];
+    const watching: RunFs = { ...fs, writeFile: (p, d) => (written.push(p), fs.writeFile(p, d)) };
+    assert.equal(await writeRunWhole(watching, 'imp', { 'config.json': '{}\n', 'checkpoint.safetensors': new Uint8Array([9]), 'summary.json': '{}\n' }), true);
+    assert.equal(written.at(-1), '.imp.writing/config.json');
+    assert.deepEqual((await readdir(root)).sort(), ['imp']);
+    assert.deepEqual((await readdir(join(root, 'imp'))).sort(), ['checkpoint.safetensors', 'config.json', 'summary.json']);
+    assert.equal(await writeRunWhole(fs, 'imp', { 'config.json': '{"other":1}\n' }), false);
+    assert.equal(await readFile(join(root, 'imp/config.json'), 'utf8'), '{}\n');
+    // A write that fails leaves no half folder behind.
+    const failing: RunFs = { ...fs, writeFile: (p, d) => (p.endsWith('config.json') ? Promise.reject(new Error('disk full')) : fs.writeFile(p, d)) };
+    await assert.rejects(writeRunWhole(failing, 'sub/imp2', { 'config.json': '{}\n', 'summary.json': '{}\n' }), /disk full/);
+    assert.deepEqual(await readdir(join(root, 'sub')), []);
   });
 
   it('lists nothing (no error) when the store folder does not exist yet', async () => {

@@ -5,7 +5,7 @@
 import * as assert from 'node:assert/strict';
 import { Network, type ModelSpec } from '../../src/engine/network';
 import { Rng } from '../../src/engine/random';
-import { gateSaturation, saturationOf } from '../../src/diagnostics/saturation';
+import { gateSaturation, saturationOf } from '../../src/engine/diagnostics/saturation';
 
 const close = (got: number, want: number, what: string): void =>
   assert.ok(Math.abs(got - want) < 1e-15, `${what}: ${got}, want ${want}`);

@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import { largestSingularValue } from '../../src/engine/linalg';
 import { Network, type ModelSpec } from '../../src/engine/network';
 import { Rng } from '../../src/engine/random';
-import { SpectrumTracker, pascanuReference, recurrentBlocks, singularValues } from '../../src/diagnostics/spectrum';
+import { SpectrumTracker, pascanuReference, recurrentBlocks, singularValues } from '../../src/engine/diagnostics/spectrum';
 
 /** m x n (m >= n) row-major matrix with orthonormal columns: MGS with one re-orthogonalisation. */
 function orthonormalColumns(m: number, n: number, rng: Rng, from?: Float64Array): Float64Array {

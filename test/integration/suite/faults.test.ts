@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { RnnLabApi } from '../../../src/extension/extension';
-import type { MetricsRecord, RunSummary } from '../../../src/protocol';
+import type { MetricsRecord, RunSummary } from '../../../src/protocol/config';
 import { loadCheckpoint } from '../../../src/engine/checkpoint';
 import { decodeSafetensors } from '../../../src/engine/safetensors';
 import { activateExtension, extensionId, sleep, waitFor } from './helpers';

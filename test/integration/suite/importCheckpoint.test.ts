@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { RnnLabApi } from '../../../src/extension/extension';
-import type { DiagnosticsRecord, RunConfig } from '../../../src/protocol';
+import type { DiagnosticsRecord, RunConfig } from '../../../src/protocol/config';
 import { encodeSafetensors, type NamedTensor } from '../../../src/engine/safetensors';
 import { activateExtension, screenshot, waitFor } from './helpers';
 

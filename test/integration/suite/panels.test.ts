@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { RnnLabApi } from '../../../src/extension/extension';
 import type { DrewAck, PanelConnection } from '../../../src/extension/panelHub';
-import { PANEL_CHARTS } from '../../../src/protocol';
+import { PANEL_CHARTS } from '../../../src/protocol/panel';
 import { activateExtension, screenshot, sleep, waitFor } from './helpers';
 
 /**

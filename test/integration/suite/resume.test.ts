@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { RnnLabApi } from '../../../src/extension/extension';
-import type { MetricsRecord } from '../../../src/protocol';
+import type { MetricsRecord } from '../../../src/protocol/config';
 import { activateExtension } from './helpers';
 
 const decoder = new TextDecoder();

@@ -1,9 +1,9 @@
 import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { RnnLabApi } from '../../../src/extension/extension';
-import type { MetricsRecord, RunSummary } from '../../../src/protocol';
+import type { MetricsRecord, RunSummary } from '../../../src/protocol/config';
 import type { WorkStats } from '../../../src/extension/hostWork';
-import { JSONL_CHUNK_CHARS } from '../../../src/extension/runStoreCore';
+import { JSONL_CHUNK_CHARS } from '../../../src/runFolder/runFolder';
 import { activateExtension, hostKind, percentiles, screenshot, sleep, waitFor } from './helpers';
 
 const decoder = new TextDecoder();

@@ -1,6 +1,7 @@
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-import type { FromWorker, RunConfig } from '../../../src/protocol';
+import type { RunConfig } from '../../../src/protocol/config';
+import type { FromWorker } from '../../../src/protocol/trainingWorker';
 import { TrainingSession } from '../../../src/extension/trainingSession';
 import { extensionId, hostKind } from './helpers';
 import { DEFAULT_CONFIG } from '../../../src/engine/config';

@@ -23,9 +23,9 @@
  * Reads the network's parameters; never writes them.
  */
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
-import type { CellKind, SpectrumEntry } from '../protocol';
-import { l2, largestSingularValue } from '../engine/linalg';
-import { GATE_NAMES, type Network } from '../engine/network';
+import type { CellKind, SpectrumEntry } from '../../protocol/config';
+import { l2, largestSingularValue } from '../linalg';
+import { GATE_NAMES, type Network } from '../network';
 
 export interface SpectrumOptions {
   /** Power iterations when a block has no usable start vector yet (first call, or after NaN). */

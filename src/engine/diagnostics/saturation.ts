@@ -9,8 +9,8 @@
  * are read from `layerGates(l)`, (T,B,G*H) time-major, so every (t, b) is one row of G*H values and
  * gate k of unit j sits at column k*H + j. Reads; never writes.
  */
-import type { CellKind, SaturationEntry } from '../protocol';
-import { GATE_NAMES, type Network } from '../engine/network';
+import type { CellKind, SaturationEntry } from '../../protocol/config';
+import { GATE_NAMES, type Network } from '../network';
 
 /**
  * 'relu' (vanilla RNN with relu) is not in the paper: left counts samples where the unit is

@@ -1,0 +1,141 @@
+/**
+ * The run config and the records a training run emits: what `*.rnn.json` files hold, what the
+ * CLI flags fill, what a run folder stores (records as JSON lines exactly as they travel).
+ * Plain JSON-able objects, imported by every side; the protocol imports nothing from the engine.
+ */
+
+export type CellKind = 'rnn' | 'lstm' | 'gru';
+export type GruVariant = 'reset_after' | 'reset_before';
+export type OptimizerKind = 'sgd' | 'adam' | 'rmsprop' | 'adagrad';
+export type ClipMode = 'norm' | 'value' | 'none';
+export type HiddenInit = 'orthogonal' | 'identity' | 'gaussian';
+export type TaskKind = 'charlm' | 'forecast';
+
+/** A run config: what `*.rnn.json` files hold, what the CLI flags fill, what a worker is started with. */
+export interface RunConfig {
+  name: string;
+  task: TaskKind;
+  /** Path of the data file (workspace-relative in the extension, as given on the CLI). */
+  data: string;
+  /** Forecasting: the CSV column(s) to model, by header name or 0-based index. */
+  columns?: (string | number)[];
+  cell: CellKind;
+  gruVariant: GruVariant;
+  rnnActivation: 'tanh' | 'relu';
+  layers: number;
+  hidden: number;
+  /** Character LM input: one-hot (0) or a learned embedding of this size. */
+  embedding: number;
+  dropout: number;
+  /** Truncated BPTT chunk length k (the sequence length of one step). */
+  seqLength: number;
+  /** B parallel streams through the data, as char-rnn does. */
+  batch: number;
+  steps: number;
+  lr: number;
+  lrDecay: number;
+  lrDecayEvery: number;
+  optimizer: OptimizerKind;
+  momentum: number;
+  clipMode: ClipMode;
+  clip: number;
+  hiddenInit: HiddenInit;
+  /** For hiddenInit 'gaussian': W_hh is rescaled so its largest singular value is this. */
+  hiddenScale: number;
+  forgetBias: number;
+  seed: number;
+  valFraction: number;
+  /** Evaluate on the validation split every this many steps (0: only at the end). */
+  evalEvery: number;
+  /** Diagnostics every this many steps (0: none). */
+  diagEvery: number;
+  /** Full SVD of each W_hh block every this many steps (0: none). */
+  spectrumEvery: number;
+  /** Refuse data files larger than this. */
+  maxFileBytes: number;
+  /** Write a checkpoint every this many steps (0: only at the end). */
+  checkpointEvery: number;
+}
+
+export interface MetricsRecord {
+  type: 'metrics';
+  step: number;
+  /** Mean training loss of this step's chunk (cross-entropy in nats, or MSE). */
+  loss: number;
+  /** Bits per character (charlm only): loss / ln 2. */
+  bpc?: number;
+  /** Global L2 norm of the gradient before clipping. */
+  gradNorm: number;
+  /** Global L2 norm of the gradient after clipping (equal to gradNorm when clipping did not fire). */
+  gradNormClipped: number;
+  clipped: boolean;
+  /** Fraction of steps so far on which clipping fired. */
+  clipFraction: number;
+  lr: number;
+  /** Input symbols (or time points) consumed so far. */
+  seen: number;
+  charsPerSec: number;
+  elapsedMs: number;
+  valLoss?: number;
+  valBpc?: number;
+  /** Largest singular value of each W_hh block, keyed "layer.block" (e.g. "0.hh", "1.f", "0.all"). */
+  sigma1: Record<string, number>;
+  /** L2 norm of each parameter tensor's gradient before clipping, by PyTorch name. */
+  paramGradNorms: Record<string, number>;
+}
+
+export interface SpectrumEntry {
+  layer: number;
+  /** 'hh' for a vanilla RNN; a gate name (i, f, g, o / r, z, n) or 'all' for the stacked matrix. */
+  block: string;
+  sigma1: number;
+  /** Full sorted spectrum, when computed this step. */
+  singularValues?: number[];
+  /** Pascanu et al. 2013 reference 1/gamma: 1 for tanh, 4 for sigmoid. */
+  reference: number;
+}
+
+export interface SaturationEntry {
+  layer: number;
+  gate: string;
+  /** Mean over units of the fraction of time steps left- and right-saturated. */
+  left: number;
+  right: number;
+  /** Per unit pairs for the Karpathy et al. 2015 scatter. */
+  unitLeft: number[];
+  unitRight: number[];
+}
+
+export interface FlowEntry {
+  layer: number;
+  /**
+   * ||dL_T / dh_{T-k}|| for k = 0..T-1: L_T is the mean loss of the chunk's last step over the
+   * batch, through the training step's own forward pass (its weights before the update, and its
+   * dropout masks).
+   */
+  h: number[];
+  /** ||dL_T / dc_{T-k}|| (LSTM only). */
+  c?: number[];
+}
+
+export interface DiagnosticsRecord {
+  type: 'diagnostics';
+  step: number;
+  spectrum: SpectrumEntry[];
+  saturation: SaturationEntry[];
+  flow: FlowEntry[];
+  /** L2 norm of each parameter tensor's gradient (before clipping), by PyTorch name. */
+  paramGradNorms: Record<string, number>;
+}
+
+export type RunStatus = 'running' | 'finished' | 'stopped' | 'diverged' | 'failed';
+
+export interface RunSummary {
+  status: RunStatus;
+  message?: string;
+  step: number;
+  loss?: number;
+  bpc?: number;
+  valLoss?: number;
+  valBpc?: number;
+}

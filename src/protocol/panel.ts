@@ -1,0 +1,50 @@
+/**
+ * Messages between the extension and the panel webviews (the side view "Diagnostics" and the
+ * run report). What a panel sends is untrusted: src/extension/panelMessages.ts validates it.
+ */
+import type { CellKind, ClipMode, DiagnosticsRecord, MetricsRecord, RunStatus, TaskKind } from './config';
+
+/** What a panel needs to know about a run to label and draw it. */
+export interface PanelRunInfo {
+  id: string;
+  name: string;
+  status: RunStatus;
+  cell?: CellKind;
+  layers?: number;
+  hidden?: number;
+  clipMode?: ClipMode;
+  /** Clipping threshold t (drawn as a line on the gradient-norm chart). */
+  clip?: number;
+  task?: TaskKind;
+}
+
+/** Identifies the charts a panel draws; also the names of exported files. */
+export const PANEL_CHARTS = ['loss', 'gradNorm', 'sigma1', 'spectrum', 'saturation', 'scatter', 'flow'] as const;
+export type PanelChartId = (typeof PANEL_CHARTS)[number];
+
+/** Messages the extension posts to a panel webview (after the panel said 'ready'). */
+export type ToPanel =
+  /** The runs the picker offers and the ones shown now (side panel: one; report: one or more to overlay). */
+  | { type: 'runs'; runs: PanelRunInfo[]; shown: string[] }
+  /** A run's buffered records (bounded and decimated by the extension), replacing what the panel had for it. */
+  | { type: 'runData'; run: PanelRunInfo; metrics: MetricsRecord[]; diagnostics: DiagnosticsRecord[]; decimatedFrom?: number }
+  /** Live records, batched by the extension (one message per ~100 ms instead of one per step). */
+  | { type: 'records'; runId: string; metrics: MetricsRecord[]; diagnostics: DiagnosticsRecord[] }
+  /** One live record. */
+  | { type: 'metrics'; runId: string; record: MetricsRecord }
+  | { type: 'diagnostics'; runId: string; record: DiagnosticsRecord }
+  | { type: 'exported'; chart: string; format: PanelExportFormat; path?: string; error?: string };
+
+export type PanelExportFormat = 'png' | 'svg' | 'csv';
+
+/** Messages a panel webview posts to the extension. Untrusted: validated field by field before use. */
+export type FromPanel =
+  | { type: 'ready' }
+  /** How many records arrived (kept for older tests and logs). */
+  | { type: 'received'; metrics: number; diagnostics: number; lastStep: number }
+  /** What the panel drew: points (or marks) per chart, for the latest step it holds. */
+  | { type: 'drew'; runIds: string[]; lastStep: number; charts: Partial<Record<PanelChartId, number>> }
+  /** The run(s) the user picked (side panel: one; report: the overlay). */
+  | { type: 'show'; runIds: string[] }
+  /** A chart exported by the user: PNG as a data: URL, SVG and CSV as text. */
+  | { type: 'export'; chart: PanelChartId; format: PanelExportFormat; data: string };

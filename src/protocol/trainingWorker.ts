@@ -1,0 +1,30 @@
+/**
+ * Messages between the extension (or the CLI) and a training worker (src/worker/training*.ts),
+ * keyed by `type` and tagged with the run id.
+ */
+import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunSummary } from './config';
+
+/** A saved run to continue: its checkpoint and resume.safetensors bytes; `where` names them in errors. */
+export interface ResumeFrom {
+  checkpoint: Uint8Array;
+  state: Uint8Array;
+  where: string;
+}
+
+export type ToWorker =
+  /**
+   * `resume`: continue a saved run from its checkpoint and resume.safetensors (exact: same losses
+   * as an uninterrupted run). `keepResumable`: send that state with every checkpoint.
+   */
+  | { type: 'start'; runId: string; config: RunConfig; dataText: string; resume?: ResumeFrom; keepResumable?: boolean }
+  | { type: 'stop'; runId: string };
+
+/** Messages from a training worker. */
+export type FromWorker =
+  | { type: 'started'; runId: string; vocab?: string[]; paramCount: number }
+  | { type: 'metrics'; runId: string; record: MetricsRecord }
+  | { type: 'diagnostics'; runId: string; record: DiagnosticsRecord }
+  /** `resumeState`: resume.safetensors for the same step, when the run was started with keepResumable. */
+  | { type: 'checkpoint'; runId: string; step: number; bytes: Uint8Array; resumeState?: Uint8Array }
+  | { type: 'log'; runId: string; message: string }
+  | { type: 'done'; runId: string; summary: RunSummary };
