@@ -403,7 +403,8 @@ function sample(dir: string, flags: Map<string, string>): string {
   if (prime.length > MAX_PRIME_LENGTH) throw new UsageError(`--prime is ${prime.length.toLocaleString('en-US')} characters, over the ${MAX_PRIME_LENGTH.toLocaleString('en-US')} it may have`);
   const { net, vocab } = loadRun(dir);
   if (!vocab) throw new EngineError('bad-config', `${shown(dir)} is a forecasting run`, 'Sampling text needs a character-LM run.');
-  if (prime !== '' && !Array.from(prime).some((c) => vocab.includes(c))) {
+  const symbols = new Set(vocab);
+  if (prime !== '' && !Array.from(prime).some((c) => symbols.has(c))) {
     console.error(`warning: no character of --prime is in the model's vocabulary of ${vocab.length}; sampling without it`);
   }
   return sampleText(net, vocab, { length, temperature, topK, prime }, new Rng(seed));
