@@ -555,11 +555,15 @@ export function adversarialCases(): BadInputCase[] {
   // -------------------------------------------------------------------------------------------
   // import.
   const I = 'CLI import';
+  /** A folder holding `m.safetensors`, the trained run exported (exported once, copied after). */
+  let exportedBytes: Buffer | undefined;
   const exported = () => {
-    const dir = setup({}, true);
-    assert.equal(run(dir, ['export', 'run', '--out', 'm.safetensors']).status, 0);
-    rmSync(join(dir, 'run'), { recursive: true });
-    return dir;
+    if (!exportedBytes) {
+      const dir = setup({}, true);
+      assert.equal(run(dir, ['export', 'run', '--out', 'm.safetensors']).status, 0);
+      exportedBytes = readFileSync(join(dir, 'm.safetensors'));
+    }
+    return setup({ 'm.safetensors': exportedBytes });
   };
   for (const [what, make, mention] of specials) {
     add(I, `the source is ${what}`, () => {
