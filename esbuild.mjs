@@ -12,6 +12,7 @@
 //   dist-test/integration/noFolder.js  the run store with no folder open (both hosts)
 //   dist-test/integration/restricted.js  Restricted Mode in an untrusted folder (Node host)
 //   dist-test/integration/reload.js  a run report restored after a window reload (web host)
+//   dist-test/integration/reloadTraining.js  a window reload while a run trains, then Resume Run (Node host)
 //   dist-test/torch/ours.js  our loss and gradients for the check against real PyTorch (test/torch/check.py)
 //   dist-test/integration/fakeTrainingWorker.js  a protocol-only worker for that suite
 //   dist-test/integration/fakeTrainingWorker-node.js  the same for worker_threads (Node host)
@@ -29,6 +30,8 @@ const common = {
   minify: production,
   logLevel: 'warning',
   target: 'es2022',
+  // The exported PyTorch project's sources (src/pytorch/templates/*.py) are real .py files, bundled as text.
+  loader: { '.py': 'text' },
 };
 
 const testFiles = (dir) =>
@@ -64,13 +67,13 @@ const builds = [
     ...common,
     // Runs inside the extension host, so it is bundled like the web extension; the `assert`
     // package reads `process`, which that host lacks.
-    entryPoints: { index: 'test/integration/suite/index.ts', smoke: 'test/integration/smoke.ts', noFolder: 'test/integration/noFolder.ts', restricted: 'test/integration/restricted.ts', reload: 'test/integration/reload.ts' },
+    entryPoints: { index: 'test/integration/suite/index.ts', smoke: 'test/integration/smoke.ts', noFolder: 'test/integration/noFolder.ts', restricted: 'test/integration/restricted.ts', reload: 'test/integration/reload.ts', reloadTraining: 'test/integration/reloadTraining.ts' },
     outdir: 'dist-test/integration',
     platform: 'browser',
     format: 'cjs',
     inject: ['test/integration/processShim.ts'],
     define: { global: 'globalThis' },
-    external: ['vscode', 'node:worker_threads'],
+    external: ['vscode', 'node:worker_threads', 'node:child_process'],
   },
   {
     ...common,

@@ -1,7 +1,7 @@
 /**
  * The panels' UI, one bundle for both places: the "Diagnostics" side view (body data-mode="side":
  * one run, compact) and the run report in the editor area (data-mode="report": full size, several
- * runs overlaid). It only draws what the extension sends (DESIGN.md: the webview only asks).
+ * runs overlaid). It only draws what the extension sends: the webview asks, it never computes.
  */
 import '@vscode-elements/elements/dist/vscode-collapsible/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
@@ -419,18 +419,6 @@ window.addEventListener('message', (event: MessageEvent<ToPanel>) => {
       if (series) scheduleDraw();
       break;
     }
-    case 'metrics': {
-      received.metrics++;
-      received.lastStep = Math.max(received.lastStep, m.record.step);
-      runs.get(m.runId)?.addMetrics(m.record);
-      if (runs.has(m.runId)) scheduleDraw();
-      break;
-    }
-    case 'diagnostics':
-      received.diagnostics++;
-      runs.get(m.runId)?.addDiagnostics(m.record);
-      if (runs.has(m.runId)) scheduleDraw();
-      break;
     case 'exported':
       flash(m.error ? `Export failed: ${m.error}` : m.path ? `Saved ${m.path}` : 'Export cancelled.');
       break;

@@ -16,15 +16,16 @@ import { Rng } from '../engine/random';
 import { sampleText } from '../engine/sample';
 import { datasetFor, runSession, type SessionStart } from '../engine/session';
 import { dataFingerprint, restoreTrainer } from '../engine/resume';
-import { decodeSafetensors } from '../engine/safetensors';
 import { exportStateDict, importAsRun, vocabularyFrom } from '../engine/interop';
 import { Trainer } from '../engine/trainer';
 import { runBench } from './bench';
+import { exportPytorch } from './exportPytorch';
 import { benchChild } from './bench/child';
 import { fileProblem, lstatOrUndefined, MAX_CHECKPOINT_BYTES, MAX_FIXTURE_BYTES, readJsonFile, readRegularFile, shown, writeFileAtomic } from './files';
-import { describeValue } from '../engine/json';
-import { appendRecord, importedRunFiles, lastChunkName, runFiles, runPath, writeAtomic, writeCheckpoint, writeConfig, writeSummary } from '../runFolder/runFolder';
-import { checkNewRunDir, createRunDir, readRecordChunksStrict, readRecords, runDir, writeRunDirWhole, type RunDir } from './runDir';
+import { latestModel, noModelYet, readGeneration, removeStaleTemps, repairGeneration, type GenerationStage } from '../runFolder/generation';
+import { repairJsonlChunks, resumedConfig } from '../runFolder/repair';
+import { appendRecord, chunkNames, importedRunFiles, lastChunkName, readText, runFiles, runPath, writeAtomic, writeCheckpoint, writeConfig, writeSummary } from '../runFolder/runFolder';
+import { checkNewRunDir, createRunDir, readRecords, runDir, writeRunDirWhole, type RunDir } from './runDir';
 
 class UsageError extends Error {}
 
@@ -36,10 +37,14 @@ const HELP: Record<string, string> = {
               [--batch N] [--steps N] [--lr X] [--optim adam|sgd|rmsprop|adagrad] [--clip X]
               [--clip-mode norm|value|none] [--init orthogonal|identity|gaussian] [--scale X]
               [--task charlm|forecast] [--columns a,b] [--seed N] [--diag-every N] [--out RUN_DIR]
+              [--checkpoint-seconds S] [--checkpoint-every N]
        rnn-lab train --resume RUN_DIR [--steps N] [FILE]
   Trains on a text file (character LM) or a CSV column (forecasting); writes a run directory.
-  --resume continues a run from its last checkpoint (and resume.safetensors: optimizer, RNG,
-  data position, carried state) exactly as if it had not stopped; --steps raises its total.`,
+  A checkpoint (model and resume state) is written every 30 s of training (--checkpoint-seconds),
+  every N steps if --checkpoint-every is given, and at the end; Ctrl-C, SIGTERM and SIGHUP write
+  one and exit 130, 143, 129.
+  --resume continues a run from its last checkpoint (optimizer, RNG, data position, carried
+  state) exactly as if it had not stopped, however it stopped; --steps raises its total.`,
   sample: `rnn-lab sample RUN_DIR [--temperature X] [--length N] [--prime TEXT] [--top-k N] [--seed N]
   Prints text sampled from a trained character model: --length up to ${MAX_SAMPLE_LENGTH} characters
   (default 300), --temperature above 0 (0.8; near 0 is greedy), --top-k a positive whole number.`,
@@ -53,6 +58,11 @@ const HELP: Record<string, string> = {
   f64 is exact (load_state_dict converts to a float32 module's dtype), f32 is half the size.
   --prefix puts the recurrent tensors under a submodule name (rnn.weight_ih_l0). Never overwrites
   a file unless --force yes is given.`,
+  'export-pytorch': `rnn-lab export-pytorch RUN_DIR --out DIR [--data FILE]
+  Writes a PyTorch project that continues the run from its last checkpoint: model.py (torch.nn,
+  loads the checkpoint with strict=True), data.py, train.py (python train.py --steps N, or torchrun
+  with DistributedDataParallel), rnnlab_logger.py and a README. train.py writes an RNN Lab run folder
+  that RNN Lab shows live and rnn-lab train --resume continues. --data: the run's data file when it moved.`,
   import: `rnn-lab import FILE.safetensors [--out RUN_DIR] [--vocab TEXT_OR_JSON] [--gru-variant reset_after|reset_before]
               [--activation tanh|relu] [--name NAME]
   Makes a run from a safetensors state_dict of torch.nn.RNN/LSTM/GRU (with or without embedding and
@@ -122,7 +132,7 @@ const FLAG_KEYS: Record<string, [keyof RunConfig, 'num' | 'str' | 'list']> = {
   scale: ['hiddenScale', 'num'], 'forget-bias': ['forgetBias', 'num'], seed: ['seed', 'num'], task: ['task', 'str'],
   columns: ['columns', 'list'], 'val-fraction': ['valFraction', 'num'], 'eval-every': ['evalEvery', 'num'],
   'diag-every': ['diagEvery', 'num'], 'spectrum-every': ['spectrumEvery', 'num'], 'max-file-bytes': ['maxFileBytes', 'num'],
-  'checkpoint-every': ['checkpointEvery', 'num'], name: ['name', 'str'],
+  'checkpoint-every': ['checkpointEvery', 'num'], 'checkpoint-seconds': ['checkpointSeconds', 'num'], name: ['name', 'str'],
 };
 
 function configFromFlags(file: string, flags: Map<string, string>): RunConfig {
@@ -182,37 +192,53 @@ function readDataFile(file: string, maxFileBytes: number, what = 'data file'): s
   return decodeText(bytes, shown(file), maxFileBytes);
 }
 
-/** A safetensors file (checkpoint, resume state, import source) as bytes, bounded. */
+/** A safetensors file (checkpoint, import source) as bytes, bounded. */
 function readSafetensorsFile(path: string, what: string): Uint8Array {
   const b = readRegularFile(path, what, MAX_CHECKPOINT_BYTES, 'bad-checkpoint');
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /**
- * train --resume: the config and weights from the run's checkpoint, everything else from its
- * resume.safetensors; records after the checkpoint's step (a run killed between checkpoints) are
- * dropped so that metrics.jsonl reads as one uninterrupted run.
+ * train --resume: the run's last checkpoint generation (runFolder/generation.ts) and its config.json
+ * (as the user may have edited it: runFolder/repair.ts says what may change). A run interrupted
+ * before its first checkpoint starts again from step 0. Before anything is appended, the temp
+ * files of a killed writer go, a model left a generation behind is rebuilt from the resume state,
+ * and the JSONL files lose a torn last line and the records past the checkpoint's step, so that
+ * they read as one uninterrupted run.
  */
 async function resume(dir: string, positional: string[], flags: Map<string, string>, quiet = false): Promise<string> {
   const other = [...flags.keys()].filter((k) => k !== 'resume' && k !== 'steps');
   if (other.length) throw new UsageError(`--resume continues a run as it was configured; only --steps may change, not --${clip(other[0], 40)}`);
   if (positional.length > 1) throw new UsageError('train --resume takes at most one data FILE (when the data file moved)');
-  const ckptPath = join(dir, runFiles.checkpoint);
-  const statePath = join(dir, runFiles.resume);
   checkRunDir(dir);
-  if (!existsSync(ckptPath)) throw new EngineError('bad-checkpoint', `${shown(dir)} has no checkpoint.safetensors`, 'Pick a run directory written by rnn-lab train.');
-  if (!existsSync(statePath)) {
-    throw new EngineError('bad-checkpoint', `${shown(dir)} has no ${runFiles.resume} (the optimizer and RNG state an exact resume needs)`, 'Runs trained by rnn-lab train keep it; start a new run from the checkpoint otherwise.');
+  const run = runDir(dir);
+  const { fs, id } = run;
+  const configPath = join(dir, runFiles.config);
+  // config.json through the bounded reader (a FIFO, a folder or a 100,000-level nesting is refused).
+  let edited: Record<string, unknown> | undefined;
+  if (lstatOrUndefined(configPath)) {
+    const parsed = readJsonFile(configPath, 'run file', 'Fix it (only steps, evalEvery, diagEvery and the like may change on a resume), then resume again.');
+    if (!isObj(parsed)) throw new EngineError('bad-config', `${shown(configPath)} is not a JSON object`, 'Restore the run\'s config.json, then resume again.');
+    edited = parsed;
   }
-  const checkpoint = readSafetensorsFile(ckptPath, 'checkpoint');
-  const state = readSafetensorsFile(statePath, 'resume state');
-  const loaded = loadCheckpoint(checkpoint, shown(ckptPath));
-  const stepText = decodeSafetensors(checkpoint, ckptPath).metadata.step;
-  const doneStep = Number(stepText);
-  if (!/^\d{1,9}$/.test(stepText ?? '') || !Number.isSafeInteger(doneStep)) {
-    throw new EngineError('bad-checkpoint', `${shown(ckptPath)}: metadata "step" is ${describeValue(stepText)}, not a whole number`, 'The checkpoint was edited or damaged; resume from another copy of the run.');
+  const removed = await removeStaleTemps(fs, id);
+  const stored = await readGeneration(fs, id, shown(dir));
+  let config: RunConfig;
+  let doneStep = 0;
+  switch (stored.kind) {
+    case 'broken':
+      throw new EngineError('bad-checkpoint', `cannot resume ${shown(dir)}: ${stored.reason}`, 'Resume needs the checkpoint and resume.safetensors written together by the same run.');
+    case 'model':
+      throw new EngineError('bad-checkpoint', `${shown(dir)} has no ${runFiles.resume} (the optimizer and RNG state an exact resume needs)`, 'Runs trained by rnn-lab train keep it; start a new run from the checkpoint otherwise.');
+    case 'none':
+      if (edited === undefined) throw new EngineError('bad-config', `${shown(dir)} has neither a checkpoint nor a config.json`, 'Pick a run directory written by rnn-lab train.');
+      config = validateConfig(edited, shown(configPath)).config;
+      break;
+    case 'resumable':
+      config = resumedConfig(loadCheckpoint(stored.model, shown(join(dir, runFiles.checkpoint))).config, edited, shown(configPath));
+      doneStep = stored.step;
+      break;
   }
-  let config = loaded.config;
   if (flags.has('steps')) {
     const steps = wholeFlag('steps', flags.get('steps')!, 1, 10_000_000);
     config = validateConfig({ ...config, steps }, 'options').config;
@@ -223,39 +249,50 @@ async function resume(dir: string, positional: string[], flags: Map<string, stri
   const file = positional[0] ?? config.data;
   if (!existsSync(file)) throw new EngineError('bad-config', `the run's data file ${shown(file)} does not exist`, 'Pass the data file after RUN_DIR: rnn-lab train --resume RUN_DIR FILE.');
   const text = readDataFile(file, config.maxFileBytes);
-  // Every check of the resume happens here, before a file of the run is touched.
-  restoreTrainer(new Trainer(config, datasetFor(config, text)), checkpoint, state, dataFingerprint(text), dir);
-  const run = runDir(dir);
+  // Every check of the resume happens here, before a file of the run is written.
+  const dataset = datasetFor(config, text);
+  const resumeFrom = stored.kind === 'resumable' ? { checkpoint: stored.model, state: stored.state, where: dir } : undefined;
+  if (resumeFrom) restoreTrainer(new Trainer(config, dataset), resumeFrom.checkpoint, resumeFrom.state, dataFingerprint(text), shown(dir));
+  if (removed.length) console.log(`removed ${removed.join(', ')} (left by a writer that was killed)`);
+  if (await repairGeneration(fs, id, stored)) console.log(`${runFiles.checkpoint} rebuilt from ${runFiles.resume} (step ${doneStep})`);
   for (const name of [runFiles.metrics, runFiles.diagnostics]) {
-    // Newest chunk first (a run the extension wrote may have several): chunks wholly past the
-    // checkpoint go, the one holding it is cut. A crash at any point leaves a prefix of the
-    // records, and resuming again finishes the job.
-    const chunks = await readRecordChunksStrict<{ step: number }>(run, name);
-    for (let i = chunks.length - 1; i >= 0; i--) {
-      const { chunk, records } = chunks[i];
-      const kept = records.filter((r) => r.step <= doneStep);
-      if (kept.length === records.length) break;
-      if (kept.length === 0 && i > 0) {
-        await run.fs.delete(runPath(run.id, chunk));
-        continue;
-      }
-      await writeAtomic(run.fs, runPath(run.id, chunk), kept.map((r) => JSON.stringify(r) + '\n').join(''));
-      break;
+    const chunks = await chunkNames(fs, id, name);
+    const at = (i: number) => runPath(id, chunks[i]);
+    const repaired = await repairJsonlChunks(async (i) => (await readText(fs, at(i))) ?? '', chunks.length, doneStep, (i) => join(dir, chunks[i]));
+    for (const [i, text] of repaired.entries()) {
+      if (text === null) await fs.delete(at(i));
+      else if (text !== undefined) await writeAtomic(fs, at(i), text);
     }
   }
-  await writeConfig(run.fs, run.id, config);
-  console.log(`resuming ${config.cell} ${config.layers}x${config.hidden} in ${shown(dir)} from step ${doneStep} to ${config.steps}`);
-  await trainInDir(run, config, text, quiet, { checkpoint, state, where: dir });
+  // config.json is written only when it changes: by --steps, or when it was missing.
+  if (edited === undefined) await writeConfig(fs, id, config);
+  else if (flags.has('steps') && edited.steps !== config.steps) await writeAtomic(fs, runPath(id, runFiles.config), JSON.stringify({ ...edited, steps: config.steps }, null, 2) + '\n');
+  console.log(doneStep > 0 ? `resuming ${config.cell} ${config.layers}x${config.hidden} in ${shown(dir)} from step ${doneStep} to ${config.steps}` : `restarting ${config.cell} ${config.layers}x${config.hidden} in ${shown(dir)} from step 0 (interrupted before its first checkpoint) to ${config.steps}`);
+  await trainInDir(run, config, text, quiet, resumeFrom, doneStep);
   return dir;
+}
+
+/** The exit codes of the signals a run stops on: 128 + the signal's number, as shells report them. */
+const STOP_SIGNALS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+
+/**
+ * A pause at each stage of a checkpoint generation's write (RNN_LAB_TEST_GENERATION_PAUSE_MS), so
+ * that the kill loop's SIGKILLs land inside writes. Tests only.
+ */
+function generationPause(): ((stage: GenerationStage) => Promise<void>) | undefined {
+  const ms = Number(process.env.RNN_LAB_TEST_GENERATION_PAUSE_MS);
+  return ms > 0 ? () => new Promise((resolve) => setTimeout(resolve, ms)) : undefined;
 }
 
 /**
  * Trains into a run directory. The session posts synchronously; its writes go through one queue
- * so they land in the order posted (a checkpoint's resume state before its model, summary.json
- * last). A write that fails stops the run and is the CLI's error.
+ * so they land in the order posted (a checkpoint generation's resume state before its model,
+ * summary.json last). A write that fails stops the run and is the CLI's error.
  */
-async function trainInDir(run: RunDir, config: RunConfig, text: string, quiet: boolean, resumeFrom?: SessionStart['resume']): Promise<void> {
+async function trainInDir(run: RunDir, config: RunConfig, text: string, quiet: boolean, resumeFrom?: SessionStart['resume'], fromStep = 0): Promise<void> {
   const { fs, id, dir } = run;
+  const pause = generationPause();
+  let checkpointStep = fromStep;
   let failed: string | undefined;
   const metricsChunk = await lastChunkName(fs, id, runFiles.metrics);
   const diagnosticsChunk = await lastChunkName(fs, id, runFiles.diagnostics);
@@ -276,9 +313,14 @@ async function trainInDir(run: RunDir, config: RunConfig, text: string, quiet: b
       case 'diagnostics':
         write(() => appendRecord(fs, id, diagnosticsChunk, m.record));
         break;
-      case 'checkpoint':
-        write(() => writeCheckpoint(fs, id, m.bytes, m.resumeState));
+      case 'checkpoint': {
+        const { step } = m;
+        write(async () => {
+          await writeCheckpoint(fs, id, m.bytes, m.resumeState, pause);
+          checkpointStep = step;
+        });
         break;
+      }
       case 'log':
         console.log(m.message);
         break;
@@ -291,32 +333,60 @@ async function trainInDir(run: RunDir, config: RunConfig, text: string, quiet: b
         break;
     }
   };
-  let stop = false;
-  process.once('SIGINT', () => (stop = true));
-  await runSession({ runId: dir, config, dataText: text, resume: resumeFrom, keepResumable: true }, post, () => stop || writeError !== undefined);
-  await writes;
+  // The first stop signal ends training after the current step, with a last checkpoint and the
+  // summary; a second one exits at once (the generation on disk is whole either way).
+  let signal: keyof typeof STOP_SIGNALS | undefined;
+  const handlers = (Object.keys(STOP_SIGNALS) as (keyof typeof STOP_SIGNALS)[]).map((name) => {
+    const handler = () => {
+      if (signal) process.exit(STOP_SIGNALS[name]);
+      signal = name;
+    };
+    process.on(name, handler);
+    return () => process.off(name, handler);
+  });
+  try {
+    await runSession({ runId: dir, config, dataText: text, resume: resumeFrom, keepResumable: true }, post, () => signal !== undefined || writeError !== undefined);
+    await writes;
+  } finally {
+    for (const off of handlers) off();
+  }
   if (writeError !== undefined) {
-    // The cause as a user reads it (disk full, permission denied, ...), naming the file.
+    if (writeError instanceof EngineError && writeError.code === 'disk-full') {
+      const kept = checkpointStep > 0 ? `it continues from its last checkpoint (step ${checkpointStep})` : 'it starts again (no checkpoint was written)';
+      throw new EngineError('disk-full', writeError.message, `Free some space, then rnn-lab train --resume ${shown(dir)}: ${kept}`);
+    }
+    // The cause as a user reads it (permission denied, read-only, ...), naming the file.
     const e = fileProblem(writeError, (writeError as NodeJS.ErrnoException)?.path ?? dir, 'writing', 'bad-config');
     throw new EngineError(e.code, e.message, `${e.hint} The records written so far are kept.`);
   }
   if (failed) process.exitCode = 2;
+  if (signal) {
+    console.log(`${signal}: the checkpoint of step ${checkpointStep} is saved; rnn-lab train --resume ${dir} continues it`);
+    process.exitCode = STOP_SIGNALS[signal];
+  }
   console.log(`run saved in ${dir}`);
 }
 
 /** export: a run's weights as a PyTorch state_dict file. */
-function exportRun(target: string, flags: Map<string, string>): void {
+async function exportRun(target: string, flags: Map<string, string>): Promise<void> {
   const dtypeFlag = (flags.get('dtype') ?? 'f64').toLowerCase();
   if (dtypeFlag !== 'f64' && dtypeFlag !== 'f32') throw new UsageError(`--dtype must be f64 or f32, got ${quote(flags.get('dtype')!)}`);
   const prefix = flags.get('prefix') ?? '';
   if (prefix && (!/^[\w.]*\.$/.test(prefix) || prefix.length > 200)) throw new UsageError(`--prefix must be a module path ending in a dot (e.g. rnn.), got ${quote(prefix)}`);
   const force = flags.get('force');
   if (force !== undefined && force !== 'yes') throw new UsageError(`--force takes the value yes (to replace an existing --out file), got ${quote(force)}`);
-  const ckpt = existsSync(join(target, runFiles.checkpoint)) ? join(target, runFiles.checkpoint) : target;
-  if (!existsSync(ckpt) || (ckpt === target && !/\.safetensors$/i.test(target))) {
+  // A run folder (or a link to one) gives its latest checkpoint generation; anything else must be a .safetensors file.
+  const isRun = statOrUndefined(target)?.isDirectory() === true;
+  const found = isRun ? await latestModel(runDir(target).fs, runDir(target).id) : undefined;
+  if (found && 'problem' in found && existsSync(join(target, runFiles.config))) {
+    throw new EngineError('bad-checkpoint', `${shown(target)} has no model: ${found.problem}`, found.problem === noModelYet ? 'rnn-lab train --resume it, or pick another run.' : 'Pick another run.');
+  }
+  const model = found && !('problem' in found) ? { bytes: found.bytes, where: join(dirname(target), found.where) } : undefined;
+  const ckpt = model?.where ?? target;
+  if (!model && (isRun || !existsSync(ckpt) || !/\.safetensors$/i.test(target))) {
     throw new EngineError('bad-checkpoint', `${shown(target)} is neither a run directory with checkpoint.safetensors nor a .safetensors file`, 'Pick a run directory written by rnn-lab train.');
   }
-  const out = flags.get('out') ?? join(ckpt === target ? '.' : target, 'pytorch.safetensors');
+  const out = flags.get('out') ?? join(isRun ? target : '.', 'pytorch.safetensors');
   // Refused before the export is computed: an existing file (without --force), a link, a folder.
   const existing = lstatOrUndefined(out);
   if (existing?.isSymbolicLink()) throw new EngineError('bad-config', `${shown(out)} is a symbolic link`, 'Pick another --out; export never writes through a link.');
@@ -326,7 +396,7 @@ function exportRun(target: string, flags: Map<string, string>): void {
   if (existing && existsSync(join(dirname(out), 'config.json')) && /^(checkpoint|resume)\.safetensors$|^(config|summary|import)\.json$|\.jsonl$/.test(basename(out))) {
     throw new EngineError('bad-config', `${shown(out)} is a file of the run in ${shown(dirname(out))}`, 'Pick an --out outside the run\'s own files.');
   }
-  const result = exportStateDict(readSafetensorsFile(ckpt, 'checkpoint'), shown(ckpt), dtypeFlag === 'f32' ? 'F32' : 'F64', prefix);
+  const result = exportStateDict(model?.bytes ?? readSafetensorsFile(ckpt, 'checkpoint'), shown(ckpt), dtypeFlag === 'f32' ? 'F32' : 'F64', prefix);
   for (const w of result.warnings) console.error(`warning: ${clip(w, 300)}`);
   writeFileAtomic(out, result.bytes, force === 'yes' ? 'replace' : 'new');
   console.log(`wrote ${out} (${result.bytes.length.toLocaleString('en-US')} bytes, ${dtypeFlag}); in PyTorch:`);
@@ -380,18 +450,22 @@ function progressLine(r: MetricsRecord): string {
   return parts.join('  ');
 }
 
-/** Loads a run's final checkpoint into a Network. */
-export function loadRun(dir: string): LoadedModel {
+/** Loads a run's latest checkpoint (runFolder/generation.ts latestModel: also while it trains) into a Network. */
+export async function loadRun(dir: string): Promise<LoadedModel> {
   checkRunDir(dir);
-  const ckpt = join(dir, runFiles.checkpoint);
-  if (!existsSync(ckpt)) throw new EngineError('bad-checkpoint', `${shown(dir)} has no checkpoint.safetensors`, 'Train the run first, or pick another run directory.');
-  return loadCheckpoint(readSafetensorsFile(ckpt, 'checkpoint'), shown(ckpt));
+  const { fs, id } = runDir(dir);
+  const model = await latestModel(fs, id);
+  if ('problem' in model) {
+    if (!existsSync(join(dir, runFiles.config))) throw new EngineError('bad-checkpoint', `${shown(dir)} has no ${runFiles.checkpoint}`, 'Train the run first, or pick another run directory.');
+    throw new EngineError('bad-checkpoint', `${shown(dir)} has no model: ${model.problem}`, model.problem === noModelYet ? 'rnn-lab train --resume it, or pick another run.' : 'Pick another run.');
+  }
+  return loadCheckpoint(model.bytes, shown(join(dirname(dir), model.where)));
 }
 
 /** The longest --prime fed through the model. */
 const MAX_PRIME_LENGTH = 10_000;
 
-function sample(dir: string, flags: Map<string, string>): string {
+async function sample(dir: string, flags: Map<string, string>): Promise<string> {
   // The flags are checked before the checkpoint is read: a bad flag costs nothing.
   const get = (k: string) => flags.get(k);
   const length = get('length') === undefined ? 300 : wholeFlag('length', get('length')!, 0, MAX_SAMPLE_LENGTH);
@@ -401,7 +475,7 @@ function sample(dir: string, flags: Map<string, string>): string {
   if (!(temperature > 0) || !(temperature <= 1000)) throw new UsageError(`--temperature must be above 0 and at most 1000 (near 0 is greedy), got ${quote(get('temperature')!)}`);
   const prime = get('prime') ?? '';
   if (prime.length > MAX_PRIME_LENGTH) throw new UsageError(`--prime is ${prime.length.toLocaleString('en-US')} characters, over the ${MAX_PRIME_LENGTH.toLocaleString('en-US')} it may have`);
-  const { net, vocab } = loadRun(dir);
+  const { net, vocab } = await loadRun(dir);
   if (!vocab) throw new EngineError('bad-config', `${shown(dir)} is a forecasting run`, 'Sampling text needs a character-LM run.');
   const symbols = new Set(vocab);
   if (prime !== '' && !Array.from(prime).some((c) => symbols.has(c))) {
@@ -535,7 +609,7 @@ async function demo(): Promise<void> {
   console.log('\nsamples (temperature 0.7, primed with "Elizabeth"):\n');
   for (const seed of [1, 2]) {
     console.log('---');
-    console.log('Elizabeth' + sample(dir, new Map([['temperature', '0.7'], ['length', '240'], ['prime', 'Elizabeth'], ['seed', String(seed)]])));
+    console.log('Elizabeth' + (await sample(dir, new Map([['temperature', '0.7'], ['length', '240'], ['prime', 'Elizabeth'], ['seed', String(seed)]]))));
   }
   console.log('---\n');
   console.log(await report(dir));
@@ -549,10 +623,15 @@ const OPTIONS: Record<string, string[]> = {
   oracle: [],
   demo: [],
   export: ['out', 'dtype', 'prefix', 'force'],
+  'export-pytorch': ['out', 'data'],
   import: ['out', 'vocab', 'gru-variant', 'activation', 'name'],
 };
 
 async function main(argv: string[]): Promise<number> {
+  // A reader gone (EPIPE: `rnn-lab train ... | head`), a closed terminal (EIO) or a full disk
+  // under a redirect (ENOSPC) ends the printing, never the run: without a listener the stream's
+  // 'error' event would be thrown and kill the process.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   const [cmd, ...rest] = argv;
   if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(usage());
@@ -569,7 +648,7 @@ async function main(argv: string[]): Promise<number> {
   const allowed = Object.hasOwn(OPTIONS, cmd) ? OPTIONS[cmd] : undefined;
   const unknown = allowed ? [...flags.keys()].find((k) => !allowed.includes(k)) : undefined;
   if (unknown !== undefined) throw new UsageError(`${cmd} has no option --${clip(unknown, 40)} (see rnn-lab ${cmd} --help)`);
-  for (const pathFlag of ['out', 'resume', 'config', 'vocab']) {
+  for (const pathFlag of ['out', 'resume', 'config', 'vocab', 'data']) {
     if (flags.get(pathFlag) === '') throw new UsageError(`--${pathFlag} needs a path, got an empty one`);
   }
   for (const p of positional) if (p === '') throw new UsageError(`${cmd} got an empty path argument`);
@@ -583,7 +662,7 @@ async function main(argv: string[]): Promise<number> {
       else await train(one('data FILE'), flags);
       return Number(process.exitCode ?? 0);
     case 'sample':
-      console.log(sample(one('RUN_DIR'), flags));
+      console.log(await sample(one('RUN_DIR'), flags));
       return 0;
     case 'report':
       console.log(await report(one('RUN_DIR')));
@@ -595,8 +674,17 @@ async function main(argv: string[]): Promise<number> {
       await demo();
       return 0;
     case 'export':
-      exportRun(one('RUN_DIR (or checkpoint .safetensors file)'), flags);
+      await exportRun(one('RUN_DIR (or checkpoint .safetensors file)'), flags);
       return 0;
+    case 'export-pytorch': {
+      const dir = one('RUN_DIR');
+      const out = flags.get('out');
+      if (!out) throw new UsageError('export-pytorch needs --out DIR (a new folder for the project)');
+      const names = await exportPytorch(dir, out, flags.get('data'));
+      console.log(`wrote ${out}: ${names.filter((n) => !n.includes('/')).join(', ')}, data/, run/`);
+      console.log(`  cd ${out} && python train.py --steps N        (or: torchrun --nproc_per_node=2 train.py --steps N)`);
+      return 0;
+    }
     case 'import':
       await importRun(one('FILE.safetensors'), flags);
       return 0;

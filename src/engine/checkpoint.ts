@@ -100,8 +100,13 @@ export const CHECKPOINT_FORMAT = 'rnn-lab/1';
 export function encodeCheckpoint(net: Network, config: RunConfig, dataset: Dataset, step: number, extra: Record<string, string> = {}): Uint8Array {
   const p = net.params;
   const tensors = p.tensors.map((t) => ({ name: t.name, shape: t.shape, data: p.data.subarray(t.offset, t.offset + t.size) }));
+  return encodeSafetensors(tensors, checkpointMetadata(config, dataset, step, extra));
+}
+
+/** encodeCheckpoint's __metadata__, in its order. */
+export function checkpointMetadata(config: RunConfig, dataset: Dataset, step: number, extra: Record<string, string> = {}): Record<string, string> {
   const metadata: Record<string, string> = { format: CHECKPOINT_FORMAT, config: JSON.stringify(config), step: String(step), ...extra };
   if (dataset.kind === 'text') metadata.vocab = JSON.stringify(dataset.vocab);
   else metadata.series = JSON.stringify({ columns: dataset.columns, mean: dataset.mean, std: dataset.std });
-  return encodeSafetensors(tensors, metadata);
+  return metadata;
 }

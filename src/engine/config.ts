@@ -37,6 +37,7 @@ export const DEFAULT_CONFIG: RunConfig = {
   spectrumEvery: 100,
   maxFileBytes: 50 * 1024 * 1024,
   checkpointEvery: 0,
+  checkpointSeconds: 30,
 };
 
 type Rule = { kind: 'int' | 'number'; min: number; max: number } | { kind: 'enum'; values: string[] } | { kind: 'string'; maxLength: number } | { kind: 'columns' };
@@ -74,6 +75,7 @@ const RULES: Record<keyof RunConfig, Rule> = {
   spectrumEvery: { kind: 'int', min: 0, max: 10_000_000 },
   maxFileBytes: { kind: 'int', min: 1, max: 2 ** 40 },
   checkpointEvery: { kind: 'int', min: 0, max: 10_000_000 },
+  checkpointSeconds: { kind: 'number', min: 0, max: 10_000_000 },
 };
 
 /**

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'bad-oracle'
   | 'bad-checkpoint'
   | 'bad-file'
+  | 'disk-full'
   | 'diverged';
 
 /** The longest one-line message a user is shown; longer ones lose their middle to an ellipsis. */

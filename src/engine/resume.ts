@@ -1,20 +1,33 @@
 /**
  * Exact resume. Beside a run's checkpoint (parameters only, so PyTorch's load_state_dict takes it
- * as it is) a second safetensors file keeps everything else a training step reads: the
- * optimizer's moments and step count, the PRNG's four words (dropout masks), the data stream
- * position, the hidden state carried across chunks by truncated BPTT, and the counters. Restoring
- * both makes the next step compute exactly what it would have computed without the interruption.
+ * as it is) a second safetensors file keeps everything a training step reads: the parameters
+ * (`model.<name>`, with the checkpoint's metadata), the optimizer's moments and step count, the
+ * PRNG's four words (dropout masks), the data stream position, the hidden state carried across
+ * chunks by truncated BPTT, and the counters. Restoring it makes the next step compute exactly
+ * what it would have computed without the interruption.
+ *
+ * The resume file is self-sufficient (format /2): it alone is a checkpoint generation, and
+ * checkpoint.safetensors is derived from it byte for byte (checkpointFromState). So renaming the
+ * resume file into place is the one commit point of a generation (runFolder/generation.ts), and a
+ * checkpoint left a generation behind by a kill is rebuilt from it. Format /1 files (older runs)
+ * hold no parameters and resume only beside a checkpoint of the same step.
  *
  * Not restored: the power-iteration warm-start vectors of the sigma_1 estimate (diagnostics only;
  * after a resume it starts cold, so sigma_1 may differ in the last digits) and the chars/s window.
  */
+import { CHECKPOINT_FORMAT } from './checkpoint';
 import { EngineError } from './errors';
 import type { OptimizerState } from './optim';
-import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors';
+import { decodeSafetensors, encodeSafetensors, type DecodedSafetensors, type NamedTensor } from './safetensors';
 import type { Trainer } from './trainer';
 
-export const RESUME_FORMAT = 'rnn-lab-resume/1';
+export const RESUME_FORMAT = 'rnn-lab-resume/2';
+/** Resume files of older runs: no parameters, only beside a checkpoint of the same step. */
+export const RESUME_FORMAT_V1 = 'rnn-lab-resume/1';
 export const RESUME_FILE = 'resume.safetensors';
+const MODEL_PREFIX = 'model.';
+/** The checkpoint's own metadata keys, in encodeCheckpoint's order (the derived bytes must be equal). */
+const CHECKPOINT_KEYS = ['config', 'step', 'rng', 'vocab', 'series'] as const;
 
 /** FNV-1a (32 bit) of the UTF-16 code units plus the length: tells whether the data file changed. */
 export function dataFingerprint(text: string): string {
@@ -26,10 +39,14 @@ export function dataFingerprint(text: string): string {
   return `${text.length}:${h.toString(16).padStart(8, '0')}`;
 }
 
-export function resumeStateBytes(trainer: Trainer, fingerprint: string): Uint8Array {
+/**
+ * The resume state of `trainer`; `checkpointMetadata` is the __metadata__ of its checkpoint of the
+ * same step (encodeCheckpoint's), kept so that the checkpoint can be derived from this file alone.
+ */
+export function resumeStateBytes(trainer: Trainer, fingerprint: string, checkpointMetadata: Record<string, string>): Uint8Array {
   const p = trainer.net.params;
   const opt = trainer.optimizer.exportState();
-  const tensors: NamedTensor[] = [];
+  const tensors: NamedTensor[] = p.tensors.map((t) => ({ name: MODEL_PREFIX + t.name, shape: t.shape, data: p.data.subarray(t.offset, t.offset + t.size) }));
   for (const [key, buf] of [['m', opt.m], ['v', opt.v]] as const) {
     if (buf.length === 0) continue;
     for (const t of p.tensors) tensors.push({ name: `optimizer.${key}.${t.name}`, shape: t.shape, data: buf.subarray(t.offset, t.offset + t.size) });
@@ -51,27 +68,66 @@ export function resumeStateBytes(trainer: Trainer, fingerprint: string): Uint8Ar
     optimizerSteps: String(opt.t),
     data: fingerprint,
   };
+  for (const key of CHECKPOINT_KEYS) {
+    if (key !== 'step' && key !== 'rng' && checkpointMetadata[key] !== undefined) metadata[key] = checkpointMetadata[key];
+  }
   return encodeSafetensors(tensors, metadata);
+}
+
+/** A resume file's step and whether it holds the parameters (format /2), from its bytes. */
+export function resumeStateInfo(decoded: DecodedSafetensors, where: string): { step: number; selfSufficient: boolean } {
+  const { metadata } = decoded;
+  if (metadata.format !== RESUME_FORMAT && metadata.format !== RESUME_FORMAT_V1) {
+    throw new EngineError('bad-checkpoint', `${where} has format ${JSON.stringify(metadata.format)}, expected ${RESUME_FORMAT}`, 'Pick a run written by RNN Lab.');
+  }
+  const step = Number(metadata.step);
+  if (metadata.step === undefined || !Number.isSafeInteger(step) || step < 0) throw new EngineError('bad-checkpoint', `${where} metadata "step" is ${JSON.stringify(metadata.step)}, not a whole number`, 'Pick a run written by RNN Lab.');
+  return { step, selfSufficient: metadata.format === RESUME_FORMAT };
+}
+
+/**
+ * checkpoint.safetensors of the same generation as a format /2 resume file: its `model.*` tensors
+ * under their state_dict names, and the checkpoint's metadata, in encodeCheckpoint's order, so the
+ * bytes equal what the run wrote (or would have written) beside it.
+ */
+export function checkpointFromState(decoded: DecodedSafetensors, where: string): Uint8Array {
+  const { tensors, metadata } = decoded;
+  if (metadata.format !== RESUME_FORMAT) throw new EngineError('bad-checkpoint', `${where} holds no parameters (format ${JSON.stringify(metadata.format)})`, 'Resume it beside its checkpoint.safetensors.');
+  const model: NamedTensor[] = [];
+  for (const [name, t] of tensors) if (name.startsWith(MODEL_PREFIX)) model.push({ name: name.slice(MODEL_PREFIX.length), shape: t.shape, data: t.data });
+  if (model.length === 0 || metadata.config === undefined) throw new EngineError('bad-checkpoint', `${where} has no model tensors or no config`, 'Pick a run written by RNN Lab.');
+  const meta: Record<string, string> = { format: CHECKPOINT_FORMAT };
+  for (const key of CHECKPOINT_KEYS) if (metadata[key] !== undefined) meta[key] = metadata[key];
+  return encodeSafetensors(model, meta);
 }
 
 /**
  * Puts a fresh Trainer (built from the checkpoint's config and the same data) into the state
- * saved at the checkpoint: parameters from `checkpoint`, the rest from `state`. Throws an
- * EngineError naming what does not match; the trainer is then unusable and should be dropped.
+ * saved at the checkpoint: everything from `state`, and the parameters too when it holds them
+ * (format /2; `checkpointBytes` is then not read), else from `checkpointBytes`, which must be of
+ * the same step. Throws an EngineError naming what does not match; the trainer is then unusable
+ * and should be dropped.
  */
-export function restoreTrainer(trainer: Trainer, checkpointBytes: Uint8Array, stateBytes: Uint8Array, fingerprint: string, where: string): void {
+export function restoreTrainer(trainer: Trainer, checkpointBytes: Uint8Array | undefined, stateBytes: Uint8Array, fingerprint: string, where: string): void {
   const fail: (what: string) => never = (what) => {
     throw new EngineError('bad-checkpoint', `cannot resume ${where}: ${what}`, 'Resume needs the checkpoint and resume.safetensors written together by the same run, and the same data file.');
   };
-  const checkpoint = decodeSafetensors(checkpointBytes, `${where}/checkpoint.safetensors`);
-  const checkpointTensors = checkpoint.tensors;
   const { tensors, metadata } = decodeSafetensors(stateBytes, `${where}/${RESUME_FILE}`);
-  if (metadata.format !== RESUME_FORMAT) fail(`${RESUME_FILE} has format ${JSON.stringify(metadata.format)}, expected ${RESUME_FORMAT}`);
-  if (metadata.step !== checkpoint.metadata.step) fail(`${RESUME_FILE} is of step ${metadata.step}, the checkpoint of step ${checkpoint.metadata.step}`);
+  if (metadata.format !== RESUME_FORMAT && metadata.format !== RESUME_FORMAT_V1) fail(`${RESUME_FILE} has format ${JSON.stringify(metadata.format)}, expected ${RESUME_FORMAT}`);
+  let modelTensors: DecodedSafetensors['tensors'];
+  let prefix = MODEL_PREFIX;
+  if (metadata.format === RESUME_FORMAT) modelTensors = tensors;
+  else {
+    if (!checkpointBytes) fail(`${RESUME_FILE} of an older format holds no parameters and there is no checkpoint.safetensors`);
+    const checkpoint = decodeSafetensors(checkpointBytes!, `${where}/checkpoint.safetensors`);
+    if (metadata.step !== checkpoint.metadata.step) fail(`${RESUME_FILE} is of step ${metadata.step}, the checkpoint of step ${checkpoint.metadata.step}`);
+    modelTensors = checkpoint.tensors;
+    prefix = '';
+  }
   if (metadata.data !== fingerprint) fail(`the data file changed since the run was saved (fingerprint ${metadata.data}, now ${fingerprint})`);
   const p = trainer.net.params;
   for (const t of p.tensors) {
-    const src = checkpointTensors.get(t.name);
+    const src = modelTensors.get(prefix + t.name);
     if (!src || src.shape.join() !== t.shape.join()) fail(`checkpoint tensor ${t.name} is missing or not of shape [${t.shape}]`);
     p.view(t.name).set(src!.data);
   }

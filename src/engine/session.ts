@@ -2,13 +2,18 @@
  * One training run from config and data text to records: what a worker (worker_threads or Web
  * Worker) and the CLI run. It posts FromWorker messages and never knows who listens. It yields to
  * the event loop every few tens of milliseconds so that a 'stop' message is read between steps.
+ *
+ * Checkpoints fall every `checkpointSeconds` of training (by the injected clock), every
+ * `checkpointEvery` steps, and at the end however the run ends (finished, stopped, diverged,
+ * failed). Writing one reads the trainer and changes nothing in it, so a run's weights and
+ * losses do not depend on when its checkpoints fell.
  */
 import type { MetricsRecord, RunConfig, RunSummary } from '../protocol/config';
 import type { FromWorker, ResumeFrom } from '../protocol/trainingWorker';
 import { seriesDataset, textDataset, type Dataset } from './data';
 import { EngineError } from './errors';
 import { validateConfig } from './config';
-import { encodeCheckpoint } from './checkpoint';
+import { checkpointMetadata, encodeCheckpoint } from './checkpoint';
 import { minPositions, Trainer } from './trainer';
 import { modelSpecFor } from './modelSpec';
 import { checkModelFits } from './budget';
@@ -34,9 +39,30 @@ export function datasetFor(config: RunConfig, dataText: string): Dataset {
   return dataset;
 }
 
+const checkpointExtra = (trainer: Trainer) => ({ rng: JSON.stringify(trainer.rng.getState()) });
+
 /** The run's parameters as a safetensors file with PyTorch state_dict names; config and vocabulary in the metadata. */
 export function checkpointBytes(trainer: Trainer): Uint8Array {
-  return encodeCheckpoint(trainer.net, trainer.config, trainer.dataset, trainer.step, { rng: JSON.stringify(trainer.rng.getState()) });
+  return encodeCheckpoint(trainer.net, trainer.config, trainer.dataset, trainer.step, checkpointExtra(trainer));
+}
+
+/** One checkpoint generation: checkpoint.safetensors and resume.safetensors of the same step. */
+export interface Generation {
+  step: number;
+  model: Uint8Array;
+  state: Uint8Array;
+}
+
+/** A generation of `trainer` as it is now; `fingerprint` is dataFingerprint of its data text. */
+export function generationOf(trainer: Trainer, fingerprint: string): Generation {
+  const model = checkpointBytes(trainer);
+  const state = resumeStateBytes(trainer, fingerprint, checkpointMetadata(trainer.config, trainer.dataset, trainer.step, checkpointExtra(trainer)));
+  return { step: trainer.step, model, state };
+}
+
+export interface SessionOptions {
+  /** Milliseconds: the clock for checkpointSeconds and the records' elapsedMs (Date.now unless a test injects one). */
+  clock?: () => number;
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
@@ -46,8 +72,10 @@ export async function runSession(
   msg: SessionStart,
   post: (m: FromWorker) => void,
   shouldStop: () => boolean,
+  options: SessionOptions = {},
 ): Promise<RunSummary> {
   const { runId } = msg;
+  const clock = options.clock ?? Date.now;
   let trainer: Trainer;
   let config: RunConfig;
   const fingerprint = msg.resume || msg.keepResumable ? dataFingerprint(msg.dataText) : '';
@@ -63,14 +91,22 @@ export async function runSession(
     post({ type: 'done', runId, summary });
     return summary;
   }
-  const start = Date.now();
+  const start = clock();
   const window: { t: number; seen: number }[] = [{ t: start, seen: 0 }];
   let lastYield = start;
   let last: MetricsRecord | undefined;
   let summary: RunSummary | undefined;
+  // The step of the last generation posted (none yet: a resumed run may be written into a new folder).
+  let checkpointStep = -1;
+  let checkpointAt = start;
   const checkpoint = (): void => {
-    const resumeState = msg.keepResumable ? resumeStateBytes(trainer, fingerprint) : undefined;
-    post({ type: 'checkpoint', runId, step: trainer.step, bytes: checkpointBytes(trainer), ...(resumeState ? { resumeState } : {}) });
+    if (trainer.step === checkpointStep) return;
+    if (msg.keepResumable) {
+      const { model, state } = generationOf(trainer, fingerprint);
+      post({ type: 'checkpoint', runId, step: trainer.step, bytes: model, resumeState: state });
+    } else post({ type: 'checkpoint', runId, step: trainer.step, bytes: checkpointBytes(trainer) });
+    checkpointStep = trainer.step;
+    checkpointAt = clock();
   };
   const isText = trainer.dataset.kind === 'text';
   while (trainer.step < config.steps) {
@@ -89,7 +125,7 @@ export async function runSession(
       summary = { status: err instanceof EngineError && err.code === 'diverged' ? 'diverged' : 'failed', step: trainer.step, message };
       break;
     }
-    const now = Date.now();
+    const now = clock();
     window.push({ t: now, seen: trainer.seen });
     if (window.length > 21) window.shift();
     const rate = (trainer.seen - window[0].seen) / Math.max(1e-3, (now - window[0].t) / 1000);
@@ -120,12 +156,12 @@ export async function runSession(
     last = rec;
     post({ type: 'metrics', runId, record: rec });
     if (r.diagnostics) post({ type: 'diagnostics', runId, record: r.diagnostics });
-    if (config.checkpointEvery > 0 && r.step % config.checkpointEvery === 0) {
-      checkpoint();
-    }
+    const everySteps = config.checkpointEvery > 0 && r.step % config.checkpointEvery === 0;
+    const everySeconds = config.checkpointSeconds > 0 && now - checkpointAt >= config.checkpointSeconds * 1000;
+    if (everySteps || everySeconds) checkpoint();
     if (now - lastYield > 30) {
       await yieldToEventLoop();
-      lastYield = Date.now();
+      lastYield = clock();
     }
   }
   summary ??= { status: 'finished', step: trainer.step };
@@ -136,6 +172,7 @@ export async function runSession(
     summary.valBpc = last.valBpc;
   }
   if (trainer.step > 0) checkpoint();
+  if (checkpointStep >= 0) summary.checkpointStep = checkpointStep;
   post({ type: 'done', runId, summary });
   return summary;
 }

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import type { FromWorker } from '../protocol/trainingWorker';
 import { PanelConnection, PanelHub, panelHtml, panelResourceRoots, type DrewAck } from './panelHub';
+import type { RunStore } from './runStore';
 
 /**
  * The "Diagnostics" webview view in the RNN Lab container: every chart of one run (the running
@@ -12,7 +12,7 @@ export class DiagnosticsViewProvider implements vscode.WebviewViewProvider {
   static readonly viewId = 'rnnLab.diagnostics';
 
   /** Shared with the report panels: live buffers and the run store's runs. */
-  readonly hub = new PanelHub();
+  readonly hub: PanelHub;
   private view: vscode.WebviewView | undefined;
   private connection: PanelConnection | undefined;
   private readonly readyEmitter = new vscode.EventEmitter<void>();
@@ -22,7 +22,11 @@ export class DiagnosticsViewProvider implements vscode.WebviewViewProvider {
   /** The run the view shows; kept across page reloads (the view re-creates its page when shown again). */
   private shown: string[] = [];
 
-  constructor(private readonly extensionUri: vscode.Uri) {
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    store?: RunStore,
+  ) {
+    this.hub = new PanelHub(store);
     // A new run takes over the view: "the running one by default".
     this.hub.onRunStarted((id) => {
       if (!this.hub.isLive(id)) return;
@@ -59,9 +63,16 @@ export class DiagnosticsViewProvider implements vscode.WebviewViewProvider {
     return this.connection?.rejected ?? [];
   }
 
-  /** Every training message (metrics, diagnostics, done) from extension.ts. */
-  post(msg: FromWorker): void {
-    this.hub.record(msg);
+  get isVisible(): boolean {
+    return this.view?.visible ?? false;
+  }
+
+  /**
+   * Opens the RNN Lab container on this view, leaving the focus where it is (the editor the user
+   * trained from). Which run it shows is onRunStarted's business: a run that starts takes it over.
+   */
+  async reveal(): Promise<void> {
+    await vscode.commands.executeCommand(`${DiagnosticsViewProvider.viewId}.focus`, { preserveFocus: true });
   }
 
   /** Shows a run in the view (the Runs view's selection, tests). */

@@ -19,51 +19,43 @@ export interface DrewAck {
  * finished runs from the run store on demand (through the same bounded buffer).
  */
 export class PanelHub {
-  store: RunStore | undefined;
   private readonly live = new Map<string, { buffer: RunBuffer; info: PanelRunInfo }>();
   readonly connections = new Set<PanelConnection>();
   private readonly startedEmitter = new vscode.EventEmitter<string>();
-  /** A run this window had not seen sent its first record. */
+  /** A run started in this window. */
   readonly onRunStarted = this.startedEmitter.event;
 
-  /** Every training message goes through here (extension.ts forwards them). */
-  record(msg: FromWorker): void {
-    if (msg.type !== 'metrics' && msg.type !== 'diagnostics' && msg.type !== 'done') return;
-    let run = this.live.get(msg.runId);
-    if (!run) {
-      if (msg.type === 'done') return;
-      run = { buffer: new RunBuffer(), info: { id: msg.runId, name: msg.runId, status: 'running' } };
-      this.live.set(msg.runId, run);
-      // Ended runs beyond the newest few are dropped: the run store has their files.
-      const ended = [...this.live].filter(([, r]) => r.info.status !== 'running');
-      for (const [id] of ended.slice(0, Math.max(0, ended.length - 4))) this.live.delete(id);
-      void this.readInfo(msg.runId).then((info) => {
-        if (info) run!.info = { ...info, status: run!.info.status };
-        this.startedEmitter.fire(msg.runId);
-      });
-    }
+  /** `store`: where finished runs are read from (none: only runs training in this window). */
+  constructor(readonly store?: RunStore) {}
+
+  /** A run started in this window (ActiveRuns): panels can show it before its first record. */
+  startRun(id: string, config: RunConfig): void {
+    this.live.set(id, { buffer: new RunBuffer(), info: infoOf(id, config, 'running') });
+    // Ended runs beyond the newest few are dropped: the run store has their files.
+    const ended = [...this.live].filter(([, r]) => r.info.status !== 'running');
+    for (const [old] of ended.slice(0, Math.max(0, ended.length - 4))) this.live.delete(old);
+    this.startedEmitter.fire(id);
+    for (const c of this.connections) void c.sendRunList();
+  }
+
+  /** A live record of a run started with startRun. */
+  record(msg: Extract<FromWorker, { type: 'metrics' | 'diagnostics' }>): void {
+    const run = this.live.get(msg.runId);
+    if (!run) return;
     if (msg.type === 'metrics') run.buffer.metrics.add(msg.record);
-    else if (msg.type === 'diagnostics') run.buffer.diagnostics.add(msg.record);
-    else {
-      run.info = { ...run.info, status: msg.summary.status };
-      for (const c of this.connections) void c.sendRunList();
-      return;
-    }
+    else run.buffer.diagnostics.add(msg.record);
     for (const c of this.connections) c.live(msg);
+  }
+
+  /** The run ended and its files are written. */
+  endRun(id: string, status: RunStatus): void {
+    const run = this.live.get(id);
+    if (run) run.info = { ...run.info, status };
+    for (const c of this.connections) void c.sendRunList();
   }
 
   isLive(id: string): boolean {
     return this.live.get(id)?.info.status === 'running';
-  }
-
-  private async readInfo(id: string): Promise<PanelRunInfo | undefined> {
-    if (!this.store) return undefined;
-    try {
-      const config = JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(this.store.runUri(id), 'config.json')))) as RunConfig;
-      return infoOf(id, config, 'running');
-    } catch {
-      return undefined;
-    }
   }
 
   async runList(): Promise<PanelRunInfo[]> {

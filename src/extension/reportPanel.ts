@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { isRunId } from './panelMessages';
 import { PanelConnection, panelHtml, panelResourceRoots, type PanelHub } from './panelHub';
+import { idsIn, type RunPicker } from './runPicker';
 import type { RunStore } from './runStore';
 
 export const REPORT_VIEW_TYPE = 'rnnLab.report';
@@ -43,29 +44,12 @@ export class ReportPanel implements vscode.Disposable {
   }
 }
 
-/** Run ids from a command's arguments: a tree item, a run id, the Runs view's multi-selection, or an array of ids. */
-function idsFrom(args: unknown[]): string[] {
-  const ids: string[] = [];
-  const visit = (a: unknown): void => {
-    if (typeof a === 'string') {
-      if (isRunId(a)) ids.push(a);
-    } else if (Array.isArray(a)) a.forEach(visit);
-    else if (a && typeof a === 'object') {
-      const id = (a as { id?: unknown; runId?: unknown }).runId ?? (a as { id?: unknown }).id;
-      if (isRunId(id)) ids.push(id);
-    }
-  };
-  args.forEach(visit);
-  return [...new Set(ids)];
-}
-
 /**
  * Registers the report: "Open Run Report" (one run) and "Compare Runs" (several, overlaid), and the
  * serializer that restores open reports after a reload from the state the webview saved
  * (vscode.setState: the runs shown, x axis, smoothing, log axis).
  */
-export function registerReportPanel(context: vscode.ExtensionContext, hub: PanelHub, store: RunStore): { readonly panels: ReadonlySet<ReportPanel>; open(ids: string[]): Promise<ReportPanel | undefined> } {
-  hub.store = store;
+export function registerReportPanel(context: vscode.ExtensionContext, hub: PanelHub, store: RunStore, picker: RunPicker): { readonly panels: ReadonlySet<ReportPanel>; open(ids: string[]): Promise<ReportPanel | undefined> } {
   const panels = new Set<ReportPanel>();
   const make = (panel: vscode.WebviewPanel, ids: string[]): ReportPanel => {
     const r = new ReportPanel(panel, hub, context.extensionUri, ids, (p) => panels.delete(p));
@@ -87,31 +71,19 @@ export function registerReportPanel(context: vscode.ExtensionContext, hub: Panel
     return make(panel, ids);
   };
 
-  const pick = async (many: boolean): Promise<string[]> => {
-    const runs = await store.list();
-    if (!runs.length) {
-      void vscode.window.showInformationMessage('RNN Lab: no runs yet. Train one first ("RNN Lab: Train RNN").');
-      return [];
-    }
-    const items = runs.map((r) => ({ label: r.config?.name ?? r.id, description: `${r.status} · ${r.id}`, id: r.id }));
-    if (many) {
-      const picked = await vscode.window.showQuickPick(items, { canPickMany: true, title: 'RNN Lab: runs to compare (overlaid)' });
-      return picked?.map((p) => p.id) ?? [];
-    }
-    const one = await vscode.window.showQuickPick(items, { title: 'RNN Lab: open the report of which run?' });
-    return one ? [one.id] : [];
-  };
-
   context.subscriptions.push(
     vscode.commands.registerCommand('rnnLab.openReport', async (...args: unknown[]) => {
       // From the Runs view: (clicked item, selected items); only the clicked one.
-      let ids = idsFrom(args.slice(0, 1));
-      if (!ids.length) ids = await pick(false);
+      let ids = idsIn(args.slice(0, 1));
+      if (!ids.length) {
+        const run = await picker.pick(undefined, 'RNN Lab: open the report of which run?');
+        ids = run ? [run.id] : [];
+      }
       return ids.length ? (await open(ids.slice(0, 1)))?.runIds.join(',') : undefined;
     }),
     vscode.commands.registerCommand('rnnLab.compareRuns', async (...args: unknown[]) => {
-      let ids = idsFrom(args);
-      if (ids.length < 2) ids = [...new Set([...ids, ...(await pick(true))])];
+      let ids = idsIn(args);
+      if (ids.length < 2) ids = [...new Set([...ids, ...(await picker.pickMany('RNN Lab: runs to compare (overlaid)')).map((r) => r.id)])];
       if (!ids.length) return undefined;
       return (await open(ids.slice(0, 16)))?.runIds.join(',');
     }),

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { timed } from './hostWork';
 import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunStatus, RunSummary } from '../protocol/config';
 import { createRun, JsonlChunks, listRuns, runFiles, writeCheckpoint, writeSummary, type RecordsFile, type RunFs } from '../runFolder/runFolder';
+import { readSettings } from './settings';
 import { workspaceRunFs } from './workspaceRunFs';
 
 /**
@@ -19,8 +20,6 @@ export interface StoredRun {
   config?: RunConfig;
   summary?: RunSummary;
   status: RunStatus;
-  /** Last metrics record seen (live runs only). */
-  last?: MetricsRecord;
 }
 
 const flushEveryMs = 500;
@@ -36,7 +35,6 @@ class OpenRun {
   private queued: Promise<void> | undefined;
   /** How long the last flush took: each flush rewrites whole files, so a long run flushes less often. */
   private lastFlushMs = 0;
-  last?: MetricsRecord;
 
   constructor(
     readonly id: string,
@@ -59,8 +57,8 @@ class OpenRun {
 
   /**
    * Writes the dirty files with everything added so far. When the disk is slower than the
-   * records come (a loaded machine), flushes coalesce into one queued write instead of piling up
-   * whole-file rewrites, which is what made a stop wait for a backlog of them.
+   * records come (a loaded machine), flushes coalesce into one queued write, so a stop never
+   * waits for a backlog of whole-file rewrites.
    */
   flush(): Promise<void> {
     clearTimeout(this.timer);
@@ -116,11 +114,10 @@ export class RunStore {
     this.fs = workspaceRunFs(root);
   }
 
-  /** `<workspace folder>/.rnn-lab/runs`, or the extension's global storage with no folder open. */
+  /** `<workspace folder>/.rnn-lab/runs`, or the extension's global storage with no folder open (or by setting). */
   static forWorkspace(context: vscode.ExtensionContext): RunStore {
     const folder = vscode.workspace.workspaceFolders?.[0];
-    const global = vscode.workspace.getConfiguration('rnnLab').get<string>('runStoreLocation') === 'global';
-    const base = folder && !global ? vscode.Uri.joinPath(folder.uri, '.rnn-lab') : context.globalStorageUri;
+    const base = folder && !readSettings().globalRunStore ? vscode.Uri.joinPath(folder.uri, '.rnn-lab') : context.globalStorageUri;
     return new RunStore(vscode.Uri.joinPath(base, 'runs'));
   }
 
@@ -140,11 +137,19 @@ export class RunStore {
     return this.open.has(id);
   }
 
+  /** Runs of the store another process writes now (WatchedRuns): listed as running. */
+  private readonly external = new Set<string>();
+
+  setExternallyRunning(id: string, running: boolean): void {
+    if (running) this.external.add(id);
+    else this.external.delete(id);
+    // Its files changed: a summary rebuilt from them before is out of date.
+    this.interrupted.delete(id);
+    this.changed.fire();
+  }
+
   appendMetrics(id: string, record: MetricsRecord): void {
-    const run = this.open.get(id);
-    if (!run) return;
-    run.last = record;
-    run.add(runFiles.metrics, record);
+    this.open.get(id)?.add(runFiles.metrics, record);
   }
 
   appendDiagnostics(id: string, record: DiagnosticsRecord): void {
@@ -167,7 +172,7 @@ export class RunStore {
    * window closed while it trained) unless it trains in this window; its files are left as they are.
    */
   async list(): Promise<StoredRun[]> {
-    const runs = await listRuns(this.fs, (id) => this.open.has(id), this.interrupted);
-    return runs.map((r) => ({ ...r, uri: this.runUri(r.id), last: this.open.get(r.id)?.last }));
+    const runs = await listRuns(this.fs, (id) => this.open.has(id) || this.external.has(id), this.interrupted);
+    return runs.map((r) => ({ ...r, uri: this.runUri(r.id) }));
   }
 }

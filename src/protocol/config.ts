@@ -53,8 +53,10 @@ export interface RunConfig {
   spectrumEvery: number;
   /** Refuse data files larger than this. */
   maxFileBytes: number;
-  /** Write a checkpoint every this many steps (0: only at the end). */
+  /** Also write a checkpoint generation every this many steps (0: none by steps). */
   checkpointEvery: number;
+  /** Write a checkpoint generation every this many seconds of training (0: none by time); also at the end however the run ends. */
+  checkpointSeconds: number;
 }
 
 export interface MetricsRecord {
@@ -134,6 +136,8 @@ export interface RunSummary {
   status: RunStatus;
   message?: string;
   step: number;
+  /** The step of the run's last checkpoint generation on disk; absent when it has none (interrupted before its first). */
+  checkpointStep?: number;
   loss?: number;
   bpc?: number;
   valLoss?: number;

@@ -30,9 +30,6 @@ export type ToPanel =
   | { type: 'runData'; run: PanelRunInfo; metrics: MetricsRecord[]; diagnostics: DiagnosticsRecord[]; decimatedFrom?: number }
   /** Live records, batched by the extension (one message per ~100 ms instead of one per step). */
   | { type: 'records'; runId: string; metrics: MetricsRecord[]; diagnostics: DiagnosticsRecord[] }
-  /** One live record. */
-  | { type: 'metrics'; runId: string; record: MetricsRecord }
-  | { type: 'diagnostics'; runId: string; record: DiagnosticsRecord }
   | { type: 'exported'; chart: string; format: PanelExportFormat; path?: string; error?: string };
 
 export type PanelExportFormat = 'png' | 'svg' | 'csv';
@@ -40,7 +37,7 @@ export type PanelExportFormat = 'png' | 'svg' | 'csv';
 /** Messages a panel webview posts to the extension. Untrusted: validated field by field before use. */
 export type FromPanel =
   | { type: 'ready' }
-  /** How many records arrived (kept for older tests and logs). */
+  /** How many records the panel has received so far (the in-host tests read it: they cannot see the DOM). */
   | { type: 'received'; metrics: number; diagnostics: number; lastStep: number }
   /** What the panel drew: points (or marks) per chart, for the latest step it holds. */
   | { type: 'drew'; runIds: string[]; lastStep: number; charts: Partial<Record<PanelChartId, number>> }

@@ -14,6 +14,7 @@
 import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunStatus, RunSummary } from '../protocol/config';
 import { RESUME_FILE } from '../engine/resume';
 import { jsonlChunkName, parseJsonl, type ParsedJsonl } from '../protocol/jsonl';
+import { storedGenerationStep, writeGeneration, type GenerationStage } from './generation';
 
 /** File operations on paths relative to the run store's root ('' is the root itself). */
 export interface RunFs {
@@ -33,6 +34,12 @@ export interface RunFs {
   exists(path: string): Promise<boolean>;
   /** Deletes a file, or a folder with everything in it; no error if it is missing. */
   delete(path: string): Promise<void>;
+  /**
+   * Flushes a file's (or a folder's) contents to the disk. Absent where the platform has no such
+   * call: vscode.workspace.fs has none, so there a checkpoint generation is atomic against a
+   * killed writer or a closed window but not against a power cut.
+   */
+  fsync?(path: string): Promise<void>;
 }
 
 /** The file names of a run folder: every reader and writer takes them from here. */
@@ -56,7 +63,7 @@ export function runPath(id: string, file: string): string {
 }
 
 /** Why a run without summary.json is 'stopped': its window closed (or crashed) while it trained. */
-export const interruptedMessage = 'interrupted: the window closed while it trained; its records up to then are kept';
+export const interruptedMessage = 'interrupted: the window closed while it trained; its records up to then are kept, and Resume Run continues it from its last checkpoint';
 
 /** `YYYYMMDD-HHMMSS` in UTC. */
 export function runStamp(now: Date): string {
@@ -121,13 +128,14 @@ export function writeConfig(fs: RunFs, id: string, config: RunConfig): Promise<v
 }
 
 /**
- * The one way a checkpoint is written: the resume state of the same step first, then the model.
- * A process killed between the two leaves a resume file one checkpoint ahead, which resume
- * refuses by its step (never a silently wrong resume).
+ * The one way a checkpoint is written. With its resume state (engine/resume.ts, which holds the
+ * weights too): one generation, committed by renaming the resume file (generation.ts, which says
+ * why every instant leaves a whole generation). Without (a run that keeps no resume state): the
+ * model alone, atomically.
  */
-export async function writeCheckpoint(fs: RunFs, id: string, modelBytes: Uint8Array, resumeBytes?: Uint8Array): Promise<void> {
-  if (resumeBytes) await writeAtomic(fs, runPath(id, runFiles.resume), resumeBytes);
-  await writeAtomic(fs, runPath(id, runFiles.checkpoint), modelBytes);
+export async function writeCheckpoint(fs: RunFs, id: string, modelBytes: Uint8Array, resumeBytes?: Uint8Array, pause?: (stage: GenerationStage) => Promise<void>): Promise<void> {
+  if (resumeBytes) await writeGeneration(fs, id, { model: modelBytes, state: resumeBytes }, pause);
+  else await writeAtomic(fs, runPath(id, runFiles.checkpoint), modelBytes);
 }
 
 /**
@@ -223,8 +231,8 @@ export async function lastChunkName(fs: RunFs, id: string, file: RecordsFile): P
 /**
  * Characters per JSONL chunk before the extension starts the next one: about 1 MB. Every flush
  * joins and encodes the current chunk whole on the extension host (workspace.fs has no append),
- * so this bounds how long one flush holds the host (hostWork's 'run store flush'; the CHANGELOG
- * has the figures that chose it).
+ * so this bounds how long one flush holds the host (hostWork's 'run store flush'; the README's
+ * Testing part has the figures that chose it).
  */
 export const JSONL_CHUNK_CHARS = 1_000_000;
 
@@ -286,11 +294,12 @@ async function lastChunkRecords(fs: RunFs, id: string, file: RecordsFile): Promi
  * decides; without one the run was interrupted (window closed, host crashed) and is 'stopped',
  * and its summary is rebuilt from the last metrics record so step and loss still show.
  */
-export function deriveSummary(open: boolean, stored: RunSummary | undefined, metrics: readonly MetricsRecord[]): { status: RunStatus; summary?: RunSummary } {
+export function deriveSummary(open: boolean, stored: RunSummary | undefined, metrics: readonly MetricsRecord[], checkpointStep?: number): { status: RunStatus; summary?: RunSummary } {
   if (open) return { status: 'running' };
   if (stored && typeof stored.status === 'string') return { status: stored.status, summary: stored };
   const last = metrics.at(-1);
   const summary: RunSummary = { status: 'stopped', step: last?.step ?? 0, message: interruptedMessage };
+  if (checkpointStep !== undefined) summary.checkpointStep = checkpointStep;
   if (last) {
     summary.loss = last.loss;
     if (last.bpc !== undefined) summary.bpc = last.bpc;
@@ -338,7 +347,7 @@ export async function listRuns(fs: RunFs, isOpen: (id: string) => boolean, inter
       const cached = !open && !stored ? interrupted?.get(id) : undefined;
       if (cached) return { id, config, status: cached.status, summary: cached };
       const metrics = !open && !stored ? await lastChunkRecords(fs, id, runFiles.metrics) : [];
-      const derived = deriveSummary(open, stored, metrics);
+      const derived = deriveSummary(open, stored, metrics, !open && !stored ? await storedGenerationStep(fs, id) : undefined);
       if (!open && !stored && derived.summary) interrupted?.set(id, derived.summary);
       return { id, config, ...derived };
     }),

@@ -16,6 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureSystemPackages } from '../setup.mjs';
 
 export const codeServerVersion = '4.100.3';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -26,12 +27,6 @@ export const codeServerBin = join(packageDir, 'out/node/entry.js');
 
 // The native modules of VS Code's server that code-server's postinstall would have built.
 const nativeModules = ['@parcel/watcher', '@vscode/spdlog', 'kerberos', 'native-watchdog', 'node-pty'];
-// Debian packages the build needs: ripgrep's binary, and Kerberos headers for the kerberos module.
-const debianPackages = [
-  { pkg: 'ripgrep', present: () => existsSync('/usr/bin/rg') },
-  { pkg: 'libkrb5-dev', present: () => existsSync('/usr/include/krb5.h') },
-];
-
 function log(message) {
   console.log(`[code-server setup] ${message}`);
 }
@@ -75,22 +70,13 @@ function link(target, linkPath) {
   symlinkSync(target, linkPath);
 }
 
-function installDebianPackages() {
-  const missing = debianPackages.filter((d) => !d.present()).map((d) => d.pkg);
-  if (missing.length === 0) return;
-  if (process.getuid?.() !== 0) {
-    throw new Error(`missing Debian packages ${missing.join(', ')}: run \`sudo apt-get install -y ${missing.join(' ')}\` and try again`);
-  }
-  run('apt-get', ['update', '-qq'], cacheDir);
-  run('apt-get', ['install', '-y', '-qq', ...missing], cacheDir, { DEBIAN_FRONTEND: 'noninteractive' });
-}
-
 /** Installs code-server into the cache folder unless the stamp says it is there. Returns the entry script. */
 export function ensureCodeServer() {
   if (existsSync(stampFile) && existsSync(codeServerBin)) return codeServerBin;
   const started = Date.now();
   mkdirSync(cacheDir, { recursive: true });
-  installDebianPackages();
+  // Debian packages the build needs: ripgrep's binary, and Kerberos headers for the kerberos module.
+  ensureSystemPackages(['ripgrep', 'kerberos'], log);
 
   // 1. The package without its install scripts. --prefix keeps it out of the project's node_modules
   //    and lockfile; a package.json of our own stops npm from climbing up to the repo's.

@@ -8,6 +8,8 @@
 // Passes, each a fresh code-server and a fresh browser profile:
 //   suite     the extension from this folder (extensionDevelopmentPath) + dist-test/integration/index.js
 //   no folder an empty window + dist-test/integration/noFolder.js: runs land in the global storage
+//   reload    dist-test/integration/reloadTraining.js: a window reload while a run trains; the run
+//             is listed as stopped with its last checkpoint and Resume Run continues it bit for bit
 //   vsix      with --vsix <file>: `code-server --install-extension <file>`, then the smoke suite
 //             (dist-test/integration/smoke.js) against the installed extension, and a disk check
 // Usage: node test/integration/runNode.mjs [--vsix [<file.vsix>]] [--only-vsix]   (after `npm run build`)
@@ -264,6 +266,25 @@ async function restrictedPass(entry) {
   log('restricted: nothing written to the untrusted workspace');
 }
 
+/** A window reload while a run trains (reloadTraining.ts: two phases, one per page load). */
+async function reloadTrainingPass(entry) {
+  const dirs = await codeServerDirs();
+  const workspace = await workspaceCopy();
+  await rm(join(workspace, '.rnn-lab'), { recursive: true, force: true }); // runs of earlier local test runs
+  const { port, logFile } = await startCodeServer(entry, dirs);
+  const url = workbenchUrl(port, workspace, root, join(root, 'dist-test/integration/reloadTraining.js'));
+  await runPass({ url, label: 'reload-training', dirs, logFile });
+  const runs = join(workspace, '.rnn-lab/runs');
+  // The interrupted run, and the run Resume Run made from it (same name, a later id).
+  const named = readdirSync(runs).filter((n) => /-reload-interrupted(-\d+)?$/.test(n)).sort();
+  if (named.length !== 2) throw new Error(`reload-training: expected the interrupted run and its resumed run on disk, found ${readdirSync(runs).join(', ')}`);
+  const resumed = JSON.parse(readFileSync(join(runs, named[1], 'summary.json'), 'utf8'));
+  if (resumed.status !== 'finished') throw new Error(`reload-training: the resumed run ${named[1]} is ${resumed.status}`);
+  const files = readdirSync(join(runs, named[0]));
+  if (files.includes('summary.json') || !files.includes('resume.safetensors') || files.some((f) => f.includes('.tmp'))) throw new Error(`reload-training: the interrupted run holds ${files.join(', ')}`);
+  log(`reload-training: the interrupted run on disk holds ${files.sort().join(', ')} (no summary: the window closed while it trained)`);
+}
+
 async function noFolderPass(entry) {
   const dirs = await codeServerDirs();
   const { port, logFile } = await startCodeServer(entry, dirs);
@@ -298,7 +319,7 @@ async function vsixPass(entry, file) {
 }
 
 async function main() {
-  for (const file of ['dist-test/integration/index.js', 'dist-test/integration/smoke.js', 'dist-test/integration/noFolder.js', 'dist-test/integration/restricted.js', 'dist/extension.js', 'dist/worker.js']) {
+  for (const file of ['dist-test/integration/index.js', 'dist-test/integration/smoke.js', 'dist-test/integration/noFolder.js', 'dist-test/integration/restricted.js', 'dist-test/integration/reloadTraining.js', 'dist/extension.js', 'dist/worker.js']) {
     if (!existsSync(join(root, file))) throw new Error(`${file} is missing: run \`npm run build\` first`);
   }
   checkChromium();
@@ -312,7 +333,8 @@ async function main() {
     await suitePass(entry, measured);
     await noFolderPass(entry);
     await restrictedPass(entry);
-    passes.push('suite', 'no folder', 'restricted mode');
+    await reloadTrainingPass(entry);
+    passes.push('suite', 'no folder', 'restricted mode', 'reload while training');
   }
   if (vsix) {
     await vsixPass(entry, vsix);

@@ -55,6 +55,7 @@ const files = await new Promise((done, fail) => {
 console.log(`vsix: ${vsix} holds ${files.length} files; running the integration suite against them in ${dir}`);
 cpSync(join(root, 'dist-test/integration'), join(dir, 'dist-test/integration'), { recursive: true });
 for (const f of ['run.mjs', 'workbench.mjs']) cpSync(join(root, 'test/integration', f), join(dir, 'test/integration', f));
+cpSync(join(root, 'test/setup.mjs'), join(dir, 'test/setup.mjs'));
 cpSync(join(root, 'test/fixtures/workspace'), join(dir, 'test/fixtures/workspace'), { recursive: true, filter: (src) => !src.includes('.rnn-lab') });
 // The panels suite reads a recorded CLI run from the extension's folder.
 cpSync(join(root, 'test/fixtures/runs'), join(dir, 'test/fixtures/runs'), { recursive: true });

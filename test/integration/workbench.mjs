@@ -6,21 +6,20 @@
 // window.codeAutomationExit. A line `SCREENSHOT:<name>` in the output makes us save
 // <screenshotDir>/<name>.png (the test waits for that file before it goes on).
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { format } from 'node:util';
+import { ensureSystemPackages } from '../setup.mjs';
 
 const require = createRequire(import.meta.url);
 
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const verbose = process.env.RNN_LAB_TEST_VERBOSE === '1';
 
+/** The browser the suites drive: installed by test/setup.mjs when missing (as root), else the command to run. */
 export function checkChromium() {
-  if (!existsSync(chromiumPath)) {
-    throw new Error(`integration: ${chromiumPath} is missing: install Debian chromium (\`apt-get install -y chromium\`) or set CHROMIUM_PATH`);
-  }
+  ensureSystemPackages(['chromium']);
 }
 
 // Workbench chatter that says nothing about the suite; shown only with RNN_LAB_TEST_VERBOSE=1.

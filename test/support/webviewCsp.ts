@@ -1,5 +1,5 @@
 /**
- * Checks a webview's generated HTML against the house rules (DESIGN.md): one Content-Security-
+ * Checks a webview's generated HTML against the rules every panel keeps: one Content-Security-
  * Policy meta tag before anything it governs; `default-src 'none'`; scripts only by nonce; no
  * 'unsafe-inline', 'unsafe-eval' or 'wasm-unsafe-eval' anywhere; no source but the webview's own
  * resource origin (`webview.cspSource`), 'self', nonces and hashes (so nothing remote can load);

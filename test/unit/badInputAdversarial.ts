@@ -553,6 +553,33 @@ export function adversarialCases(): BadInputCase[] {
   add(E, '--dtype f16', () => refuse(setup({}, true), ['export', 'run', '--dtype', 'f16', '--out', 'e.safetensors'], ['--dtype']));
 
   // -------------------------------------------------------------------------------------------
+  // export-pytorch: the same refusals for its --out folder and its data file.
+  const P = 'CLI export-pytorch';
+  add(P, '--out a symbolic link to a folder: nothing written through it', () => {
+    const dir = setup({ 'target/': '' }, true);
+    symlinkSync(join(dir, 'target'), join(dir, 'p'));
+    refuse(dir, ['export-pytorch', 'run', '--out', 'p'], ['symbolic link']);
+    assert.deepEqual(readdirSync(join(dir, 'target')), []);
+  });
+  add(P, '--out an existing file: kept', () => {
+    const dir = setup({ p: 'mine' }, true);
+    refuse(dir, ['export-pytorch', 'run', '--out', 'p'], ['p', 'not a folder']);
+    assert.equal(readFileSync(join(dir, 'p'), 'utf8'), 'mine');
+  });
+  add(P, '--out a folder that is not empty: kept', () => {
+    const dir = setup({ 'p/': '', 'p/mine.txt': 'mine' }, true);
+    refuse(dir, ['export-pytorch', 'run', '--out', 'p'], ['p', 'not empty']);
+    assert.equal(readFileSync(join(dir, 'p', 'mine.txt'), 'utf8'), 'mine');
+  });
+  for (const [what, make, mention] of specials) {
+    add(P, `--data is ${what}`, () => {
+      const dir = setup({}, true);
+      make(dir, 'd.txt');
+      refuse(dir, ['export-pytorch', 'run', '--out', 'p', '--data', 'd.txt'], ['d.txt', mention]);
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
   // import.
   const I = 'CLI import';
   /** A folder holding `m.safetensors`, the trained run exported (exported once, copied after). */
@@ -665,12 +692,24 @@ export function adversarialCases(): BadInputCase[] {
   for (const steps of ['0x10', '1e400', '-0', '4.5', 'NaN', huge]) {
     add(U, `--steps ${JSON.stringify(steps.slice(0, 12))}`, () => refuse(setup({}, true), ['train', '--resume', 'run', '--steps', steps], ['--steps']));
   }
+  const withStep = (path: string, step: string) => {
+    const d = decodeSafetensors(new Uint8Array(readFileSync(path)));
+    writeFileSync(path, encodeSafetensors([...d.tensors].map(([name, t]) => ({ name, shape: t.shape, data: t.data })), { ...d.metadata, step }));
+  };
+  // resume.safetensors is a generation's commit point (runFolder/generation.ts): its step is the run's.
+  add(U, 'a resume state whose step is not a number', () => {
+    const dir = setup({}, true);
+    withStep(join(dir, 'run', 'resume.safetensors'), 'x');
+    refuse(dir, ['train', '--resume', 'run', '--steps', '4'], ['resume.safetensors', '"step"']);
+  });
+  // A checkpoint whose step disagrees is one generation behind: it is rebuilt from the resume state.
   add(U, 'a checkpoint whose step is not a number', () => {
     const dir = setup({}, true);
-    const path = join(dir, 'run', 'checkpoint.safetensors');
-    const d = decodeSafetensors(new Uint8Array(readFileSync(path)));
-    writeFileSync(path, encodeSafetensors([...d.tensors].map(([name, t]) => ({ name, shape: t.shape, data: t.data })), { ...d.metadata, step: 'x' }));
-    refuse(dir, ['train', '--resume', 'run', '--steps', '4'], ['"step"']);
+    withStep(join(dir, 'run', 'checkpoint.safetensors'), 'x');
+    const r = run(dir, ['train', '--resume', 'run', '--steps', '4']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /checkpoint\.safetensors rebuilt from resume\.safetensors/);
+    assert.equal(decodeSafetensors(new Uint8Array(readFileSync(join(dir, 'run', 'checkpoint.safetensors')))).metadata.step, '4');
   });
   add(U, '--resume with --constructor', () => refuse(setup({}, true), ['train', '--resume', 'run', '--constructor', '1'], ['--constructor']));
 

@@ -553,7 +553,16 @@ describe('exact resume', () => {
       return summary.message ?? '';
     };
     assert.match(await fail(config, text.slice(1), { checkpoint: a.checkpoint, state: a.state }), /the data file changed since the run was saved/);
-    assert.match(await fail(config, text, { checkpoint: a.checkpoint, state: b.state }), /resume\.safetensors is of step 6, the checkpoint of step 4/);
+    // The resume state holds the weights (format /2): beside a checkpoint of another step it resumes
+    // from its own step. A state of the older format (no weights) must match the checkpoint's step.
+    const resumed = await session(config, text, undefined, { checkpoint: a.checkpoint, state: b.state });
+    assert.equal(resumed.summary.status, 'finished');
+    assert.equal(resumed.metrics[0].step, 7);
+    const v2 = decodeSafetensors(b.state);
+    const v1Tensors: NamedTensor[] = [...v2.tensors].filter(([n]) => !n.startsWith('model.')).map(([name, t]) => ({ name, shape: t.shape, data: t.data }));
+    const v1 = encodeSafetensors(v1Tensors, { ...v2.metadata, format: 'rnn-lab-resume/1' });
+    assert.match(await fail(config, text, { checkpoint: a.checkpoint, state: v1 }), /resume\.safetensors is of step 6, the checkpoint of step 4/);
+    assert.equal((await session(config, text, undefined, { checkpoint: b.checkpoint, state: v1 })).summary.status, 'finished', 'an older run (format /1 beside its checkpoint) still resumes');
     assert.match(await fail({ ...config, optimizer: 'sgd' }, text, { checkpoint: a.checkpoint, state: a.state }), /the optimizer state is for adam, the run uses sgd/);
   });
 

@@ -11,14 +11,9 @@
  * (LSTM i, f, g, o; GRU r, z, n; vanilla one block), so block k is the contiguous H x H matrix
  * starting at k*H*H and the stacked matrix is the whole tensor.
  *
- * Cost (measured with ml-matrix 6.15.1 on node 20, one core):
- *   full SVD, values only: 128x128 ~12 ms, 512x512 ~0.66 s, 512x128 ('all', LSTM H=128) ~60 ms,
- *   2048x512 ('all', LSTM H=512) ~4 s (with V as well: 26 ms / 1.7 s / 81 ms / 5.2 s);
- *   one warm power iteration 128x128 ~0.02 ms, 512x512 ~0.5 ms, 2048x512 ~2.4 ms.
- *   Per measure() of a 1-layer LSTM: H=128 warm 3 ms at 10 iterations, 0.8 ms at the default 4
- *   (2026-11-23), full 0.09-0.12 s; H=512 warm 55 ms at 10 iterations, full 7.3 s (against
- *   ~0.2 s / ~4.6 s for one T=50, B=32 training step).
- * So sigma_1 is cheap enough for every step; the full spectrum is for every N steps.
+ * Cost: a full SVD is O(n^3) and one warm power iteration O(n^2) per block, so sigma_1 is cheap
+ * enough for every step and the full spectrum is for every N steps (`spectrumEvery`); the
+ * CHANGELOG has the timings that chose the defaults.
  *
  * Reads the network's parameters; never writes them.
  */

@@ -170,10 +170,7 @@ describe('faults survived in the extension host', function () {
         pair.push({ runId, cell });
       }
       assert.deepStrictEqual([...api.activeRuns()].sort(), pair.map((p) => p.runId).sort());
-      await waitFor('both runs to report a step', async () => {
-        const listed = await api.store.list();
-        return pair.every((p) => listed.find((r) => r.id === p.runId)?.last) ? true : undefined;
-      });
+      await waitFor('both runs to report a step', async () => (pair.every((p) => api.lastMetrics(p.runId)) ? true : undefined));
       // Both train now: the host's event loop must keep time while their records pour in.
       const [median, max] = await timerLag(10);
       lagMedians.push(median);

@@ -5,11 +5,14 @@ import { runMocha } from './setup';
 import './extension.test';
 import './trainingSession.test';
 import './train.test';
+import './reveal.test';
 import './sampleDelete.test';
 import './importCheckpoint.test';
 import './selection.test';
 import './resume.test';
+import './survive.test';
 import './panels.test';
+import './watch.test';
 import './faults.test';
 import './security.test';
 

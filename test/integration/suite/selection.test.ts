@@ -1,7 +1,7 @@
 import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { RnnLabApi } from '../../../src/extension/extension';
-import type { RunOnSelectionResult } from '../../../src/extension/selection';
+import type { RunOnSelectionResult } from '../../../src/extension/selection/state';
 import { loadCheckpoint, type LoadedModel } from '../../../src/engine/checkpoint';
 import { DEFAULT_CONFIG } from '../../../src/engine/config';
 import { checkpointBytes, datasetFor } from '../../../src/engine/session';

@@ -277,7 +277,8 @@ describe('RNN Lab: Train RNN, run store and Stop Training', () => {
     assert.strictEqual(run.summary?.step, 2);
     assert.strictEqual(run.summary?.loss, 3.5);
     await api.refreshRuns();
-    assert.match(api.runs.getRuns().find((r) => r.id === id)?.description ?? '', /^stopped .*loss 3\.500.*step 2/);
+    // It says how much was kept: no checkpoint was written before the window closed.
+    assert.match(api.runs.getRuns().find((r) => r.id === id)?.description ?? '', /^stopped at step 2; interrupted before its first checkpoint · RNN 1x4 · loss 3\.500/);
     // Its data is intact: listing wrote nothing.
     assert.strictEqual(await readText(vscode.Uri.joinPath(dir, 'metrics.jsonl')), metricsText);
     assert.deepStrictEqual(await listRunDirs(dir), ['config.json', 'metrics.jsonl']);

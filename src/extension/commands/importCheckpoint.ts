@@ -7,19 +7,14 @@
  * temporary folder that is renamed into place, so on any error nothing is created.
  */
 import * as vscode from 'vscode';
-import { DEFAULT_CONFIG } from '../engine/config';
-import { checkFileSize, decodeText } from '../engine/data';
-import { MAX_IMPORT_BYTES, readRegularFile } from './workspaceFiles';
-import { importAsRun, inferStateDict, vocabularyFrom, vocabularyNeed } from '../engine/interop';
-import { freeRunId, importedRunFiles, writeRunWhole } from '../runFolder/runFolder';
-import type { RunStore } from './runStore';
-
-export interface ImportCommandDeps {
-  store: RunStore;
-  refreshRuns: () => Promise<void>;
-  /** Where error messages are also recorded (the extension API exposes it to tests). */
-  errors: string[];
-}
+import { DEFAULT_CONFIG } from '../../engine/config';
+import { checkFileSize, decodeText } from '../../engine/data';
+import { importAsRun, inferStateDict, vocabularyFrom, vocabularyNeed } from '../../engine/interop';
+import { freeRunId, importedRunFiles, writeRunWhole } from '../../runFolder/runFolder';
+import { errorText } from '../feedback';
+import type { Services } from '../services';
+import { readSettings } from '../settings';
+import { MAX_IMPORT_BYTES, readRegularFile } from '../workspaceFiles';
 
 /**
  * Arguments for programmatic calls (tests, other commands): `file` skips the file dialog;
@@ -34,16 +29,14 @@ export interface ImportArgs {
   activation?: 'tanh' | 'relu';
 }
 
-export function registerImportCommand(context: vscode.ExtensionContext, deps: ImportCommandDeps): void {
-  context.subscriptions.push(vscode.commands.registerCommand('rnnLab.importCheckpoint', (arg?: unknown) => importCheckpoint(deps, arg)));
+export function registerImport(s: Services): void {
+  s.context.subscriptions.push(vscode.commands.registerCommand('rnnLab.importCheckpoint', (arg?: unknown) => importCheckpoint(s, arg)));
 }
 
-async function importCheckpoint(deps: ImportCommandDeps, arg: unknown): Promise<string | undefined> {
+async function importCheckpoint(deps: Services, arg: unknown): Promise<string | undefined> {
   const args: ImportArgs = arg instanceof vscode.Uri ? { file: arg } : ((arg && typeof arg === 'object' ? arg : {}) as ImportArgs);
   const fail = (message: string): undefined => {
-    const line = `RNN Lab: ${message}`;
-    deps.errors.push(line);
-    void vscode.window.showErrorMessage(line);
+    void deps.feedback.error(`RNN Lab: ${message}`);
     return undefined;
   };
   let file = args.file;
@@ -119,7 +112,7 @@ async function importCheckpoint(deps: ImportCommandDeps, arg: unknown): Promise<
   if (vocabUri instanceof vscode.Uri) {
     vocabSource = vscode.workspace.asRelativePath(vocabUri, false);
     try {
-      const maxBytes = vscode.workspace.getConfiguration('rnnLab').get<number>('maxFileBytes') ?? DEFAULT_CONFIG.maxFileBytes;
+      const maxBytes = readSettings().runDefaults.maxFileBytes ?? DEFAULT_CONFIG.maxFileBytes;
       const content = decodeText(await readRegularFile(vocabUri, vocabSource, maxBytes, (size) => checkFileSize(size, vocabSource!, maxBytes)), vocabSource, maxBytes);
       vocab = vocabularyFrom(content, vocabSource);
       if (!/\.json$/i.test(vocabSource)) text = content;
@@ -146,16 +139,8 @@ async function importCheckpoint(deps: ImportCommandDeps, arg: unknown): Promise<
   } catch (e) {
     return fail(`cannot write the imported run: ${errorText(e)}`);
   }
-  await deps.refreshRuns();
+  await deps.runsView.refresh();
   const warn = run.warnings.length ? ` Note: ${run.warnings.join('; ')}.` : '';
   void vscode.window.showInformationMessage(`RNN Lab: imported ${where} as run ${id}: ${run.description}.${warn}`);
   return id;
-}
-
-function errorText(e: unknown): string {
-  if (e instanceof Error) {
-    const hint = (e as { hint?: unknown }).hint;
-    return typeof hint === 'string' && hint ? `${e.message}. ${hint}` : e.message;
-  }
-  return String(e);
 }

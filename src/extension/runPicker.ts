@@ -1,0 +1,118 @@
+/**
+ * The one way a command or panel learns which run(s) it is about. Command arguments are untrusted
+ * (any extension or command link can pass anything): a Runs view item, a run id, `{ runId }` or
+ * `{ id }`, or an array of those (the Runs view's multi-selection). Every id is checked by
+ * runIdProblem before it is joined to the store's location. Without an id, a quick pick.
+ */
+import * as vscode from 'vscode';
+import type { Feedback } from './feedback';
+import { hasModel, noModelYet } from '../runFolder/generation';
+import { describeRun } from './runsTree';
+import type { RunStore, StoredRun } from './runStore';
+import { runIdProblem } from './webviewMessages';
+
+/** The id one argument names (unchecked), or undefined when it names none. */
+export function idIn(arg: unknown): string | undefined {
+  if (typeof arg === 'string') return arg;
+  if (arg && typeof arg === 'object' && !Array.isArray(arg)) {
+    const a = arg as { runId?: unknown; id?: unknown };
+    const id = a.runId ?? a.id;
+    return typeof id === 'string' ? id : undefined;
+  }
+  return undefined;
+}
+
+/** The valid run ids named by command arguments, each once, in order (invalid ones are left out). */
+export function idsIn(args: unknown[]): string[] {
+  const ids: string[] = [];
+  const visit = (a: unknown): void => {
+    if (Array.isArray(a)) return a.forEach(visit);
+    const id = idIn(a);
+    if (id !== undefined && runIdProblem(id) === undefined) ids.push(id);
+  };
+  args.forEach(visit);
+  return [...new Set(ids)];
+}
+
+export class RunPicker {
+  constructor(
+    private readonly store: RunStore,
+    private readonly feedback: Feedback,
+  ) {}
+
+  /**
+   * The run `arg` names, among the stored runs that pass `filter`; else the user's pick of them.
+   * A bad or unknown id is one error message and undefined.
+   */
+  async pick(arg: unknown, title: string, filter: (r: StoredRun) => boolean = () => true): Promise<StoredRun | undefined> {
+    const id = idIn(arg);
+    if (id !== undefined && !this.checked(id)) return undefined;
+    const all = (await this.store.list()).filter(filter);
+    if (id !== undefined) {
+      const run = all.find((r) => r.id === id);
+      if (!run) void this.feedback.error(`RNN Lab: no run "${id}" here for that`);
+      return run;
+    }
+    if (all.length === 0) {
+      void vscode.window.showInformationMessage('RNN Lab: no run to pick yet. Train one first ("RNN Lab: Train RNN").');
+      return undefined;
+    }
+    return (await this.quickPick(all, title, false))[0];
+  }
+
+  /**
+   * A run with a model to load (its latest checkpoint generation: also a run that trains), among
+   * the stored runs that pass `filter`. A run `arg` names without one is an error saying why; the
+   * quick pick offers only runs with one, and its title says how many it left out and why.
+   */
+  async pickWithModel(arg: unknown, title: string, filter: (r: StoredRun) => boolean = () => true): Promise<StoredRun | undefined> {
+    const id = idIn(arg);
+    if (id !== undefined && !this.checked(id)) return undefined;
+    const candidates = (await this.store.list()).filter(filter);
+    const runs = id !== undefined ? candidates.filter((r) => r.id === id) : candidates;
+    const usable: StoredRun[] = [];
+    for (const r of runs) if (await hasModel(this.store.fs, r.id)) usable.push(r);
+    if (id !== undefined) {
+      if (runs.length === 0) void this.feedback.error(`RNN Lab: no run "${id}" here for that`);
+      else if (usable.length === 0) void this.feedback.error(`RNN Lab: run ${id} has no model yet: ${whyNoModel(runs[0])}. Pick another run, or resume this one.`);
+      return usable[0];
+    }
+    if (usable.length === 0) {
+      const why = runs.length ? ` (${runs.length === 1 ? `${runs[0].id} was` : `${runs.length} runs were`} ${noModelYet})` : '';
+      void vscode.window.showInformationMessage(`RNN Lab: no run with a model yet${why}. Train one first ("RNN Lab: Train RNN").`);
+      return undefined;
+    }
+    const left = runs.length - usable.length;
+    const note = left ? ` (${left} run${left === 1 ? '' : 's'} without a model not listed: ${noModelYet})` : '';
+    return (await this.quickPick(usable, `${title}${note}`, false))[0];
+  }
+
+  /** Several runs (Compare Runs): a quick pick with check boxes. */
+  async pickMany(title: string): Promise<StoredRun[]> {
+    const all = await this.store.list();
+    if (all.length === 0) {
+      void vscode.window.showInformationMessage('RNN Lab: no run to pick yet. Train one first ("RNN Lab: Train RNN").');
+      return [];
+    }
+    return this.quickPick(all, title, true);
+  }
+
+  /** False, with the problem shown, when `id` cannot be a run id. */
+  checked(id: string): boolean {
+    const problem = runIdProblem(id);
+    if (problem) void this.feedback.error(`RNN Lab: ${problem}. Pick a run from the Runs view.`);
+    return problem === undefined;
+  }
+
+  async quickPick(runs: StoredRun[], title: string, many: boolean): Promise<StoredRun[]> {
+    const items = runs.map((r) => ({ label: r.config?.name ?? r.id, description: describeRun(r), detail: r.id, run: r }));
+    if (many) return ((await vscode.window.showQuickPick(items, { title, canPickMany: true })) ?? []).map((i) => i.run);
+    const one = await vscode.window.showQuickPick(items, { title });
+    return one ? [one.run] : [];
+  }
+}
+
+/** Why a run has no model yet, in a few words. */
+export function whyNoModel(run: StoredRun): string {
+  return run.status === 'running' ? 'it trains and has not written its first checkpoint yet' : noModelYet;
+}
