@@ -4,7 +4,7 @@ import type { FromWorker } from '../protocol/trainingWorker';
 import type { FromPanel, PanelChartId, PanelRunInfo, ToPanel } from '../protocol/panel';
 import { checkFromPanel, exportBytes, forEachJsonlRecord, isRunId, panelPageHtml, RunBuffer } from './panelMessages';
 import { timed } from './hostWork';
-import { readJson, readText, runFiles, runPath } from '../runFolder/runFolder';
+import { isListableConfig, readJson, readText, runFiles, runPath } from '../runFolder/runFolder';
 import type { RunStore } from './runStore';
 
 export interface DrewAck {
@@ -83,7 +83,8 @@ export class PanelHub {
     const fs = this.store.fs;
     // A folder without config.json is no run; one whose files do not parse is shown with what can be read.
     if (!(await fs.exists(runPath(id, runFiles.config)))) return undefined;
-    const config = await readJson<RunConfig>(fs, runPath(id, runFiles.config));
+    const raw = await readJson<unknown>(fs, runPath(id, runFiles.config));
+    const config = isListableConfig(raw) ? raw : undefined;
     const status = (await readJson<{ status?: RunStatus }>(fs, runPath(id, runFiles.summary)))?.status ?? 'stopped';
     const buffer = new RunBuffer();
     const read = (chunk: string) => readText(fs, runPath(id, chunk));

@@ -324,6 +324,17 @@ export async function readJson<T>(fs: RunFs, path: string): Promise<T | undefine
 }
 
 /**
+ * Whether a config.json holds what listing, labels and pickers read from it (name, task, cell,
+ * layers, hidden). A hand-edited or foreign file that does not is not listed as a run rather than
+ * breaking the list; the engine validates the whole config before anything trains or loads.
+ */
+export function isListableConfig(c: unknown): c is RunConfig {
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) return false;
+  const r = c as Record<string, unknown>;
+  return typeof r.name === 'string' && typeof r.task === 'string' && typeof r.cell === 'string' && Number.isFinite(r.layers) && Number.isFinite(r.hidden);
+}
+
+/**
  * Every run folder under the root (a folder with a readable config.json), newest first. Reads
  * only; an interrupted run's files are left exactly as they are. `interrupted` caches the summaries
  * rebuilt from interrupted runs' metrics, so a refresh does not parse their (possibly large) files again.
@@ -340,8 +351,8 @@ export async function listRuns(fs: RunFs, isOpen: (id: string) => boolean, inter
   const listed = await Promise.all(
     entries.map(async ([id, isDirectory]): Promise<ListedRun | undefined> => {
       if (!isDirectory) return undefined;
-      const config = await readJson<RunConfig>(fs, runPath(id, runFiles.config));
-      if (!config || typeof config !== 'object') return undefined;
+      const config = await readJson<unknown>(fs, runPath(id, runFiles.config));
+      if (!isListableConfig(config)) return undefined;
       const open = isOpen(id);
       const stored = open ? undefined : await readJson<RunSummary>(fs, runPath(id, runFiles.summary));
       const cached = !open && !stored ? interrupted?.get(id) : undefined;

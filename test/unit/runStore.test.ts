@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MetricsRecord, RunConfig } from '../../src/protocol/config';
 import { DEFAULT_CONFIG } from '../../src/engine/config';
-import { appendRecord, chunkNames, createRun, createRunAt, deriveSummary, interruptedMessage, JsonlChunks, lastChunkName, listRuns, newRunId, readRecordChunks, runStamp, safeRunName, writeAtomic, writeCheckpoint, writeRunWhole, writeSummary, type RunFs } from '../../src/runFolder/runFolder';
+import { appendRecord, chunkNames, isListableConfig, createRun, createRunAt, deriveSummary, interruptedMessage, JsonlChunks, lastChunkName, listRuns, newRunId, readRecordChunks, runStamp, safeRunName, writeAtomic, writeCheckpoint, writeRunWhole, writeSummary, type RunFs } from '../../src/runFolder/runFolder';
 import { nodeRunFs } from '../../src/runFolder/nodeRunFs';
 import { forEachJsonlRecord } from '../../src/extension/panelMessages';
 import { jsonlChunkName, parseJsonl } from '../../src/protocol/jsonl';
@@ -242,6 +242,19 @@ describe('run folder layer (real files)', () => {
     const failing: RunFs = { ...fs, writeFile: (p, d) => (p.endsWith('config.json') ? Promise.reject(new Error('disk full')) : fs.writeFile(p, d)) };
     await assert.rejects(writeRunWhole(failing, 'sub/imp2', { 'config.json': '{}\n', 'summary.json': '{}\n' }), /disk full/);
     assert.deepEqual(await readdir(join(root, 'sub')), []);
+  });
+
+  it('lists a folder only when its config.json has what the views read: a foreign or damaged config is skipped, not a crash', async () => {
+    const fs = nodeRunFs(root);
+    const good = { name: 'ok', task: 'charlm', cell: 'lstm', layers: 1, hidden: 8 };
+    const cases: Record<string, unknown> = { good, cellNumber: { ...good, cell: 3 }, noName: { ...good, name: undefined }, list: [good], text: 'lstm', hiddenNaN: { ...good, hidden: 'NaN' } };
+    for (const [id, config] of Object.entries(cases)) {
+      await fs.createDirectory(id);
+      await fs.writeFile(`${id}/config.json`, new TextEncoder().encode(JSON.stringify(config)));
+    }
+    assert.deepEqual((await listRuns(fs, () => false)).map((r) => r.id), ['good']);
+    assert.equal(isListableConfig(good), true);
+    assert.equal(isListableConfig(null), false);
   });
 
   it('lists nothing (no error) when the store folder does not exist yet', async () => {

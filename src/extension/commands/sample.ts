@@ -12,32 +12,40 @@ import { errorText } from '../feedback';
 import type { Services } from '../services';
 import { refuseUntrusted } from './trust';
 
+/** The bounds `rnn-lab sample` has too. */
+const MAX_TEMPERATURE = 1000;
+const MAX_LENGTH = 20_000;
+const MAX_PRIME = 10_000;
+const temperatureOk = (t: unknown): t is number => typeof t === 'number' && t > 0 && t <= MAX_TEMPERATURE;
+const lengthOk = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_LENGTH;
+
 export function registerSample(s: Services): void {
   const { feedback } = s;
   const sampleFromModel = async (arg?: unknown): Promise<string | undefined> => {
     if (refuseUntrusted(feedback, 'sampling')) return undefined;
     const run = await s.picker.pickWithModel(arg, 'Sample from which run?', (r) => r.config?.task === 'charlm');
     if (!run) return undefined;
-    const opts = (typeof arg === 'object' && arg) as { temperature?: number; length?: number; prime?: string } | false;
+    const opts = (typeof arg === 'object' && arg) as { temperature?: unknown; length?: unknown; prime?: unknown } | false;
     let temperature = opts ? opts.temperature : undefined;
     let length = opts ? opts.length : undefined;
     let prime = opts ? opts.prime : undefined;
     if (temperature === undefined) {
-      const t = await vscode.window.showInputBox({ title: 'Temperature (0 < T; lower is more conservative)', value: '0.8', validateInput: (v) => (Number(v) > 0 ? undefined : 'a number above 0') });
+      const t = await vscode.window.showInputBox({ title: `Temperature (above 0, at most ${MAX_TEMPERATURE}; near 0 is greedy)`, value: '0.8', validateInput: (v) => (temperatureOk(Number(v)) ? undefined : `a number above 0, at most ${MAX_TEMPERATURE}`) });
       if (t === undefined) return undefined;
       temperature = Number(t);
     }
     if (length === undefined) {
-      const l = await vscode.window.showInputBox({ title: 'How many characters (1 to 20000)', value: '500', validateInput: (v) => (Number.isInteger(Number(v)) && Number(v) >= 1 && Number(v) <= 20000 ? undefined : 'a whole number from 1 to 20000') });
+      const l = await vscode.window.showInputBox({ title: `How many characters (1 to ${MAX_LENGTH})`, value: '500', validateInput: (v) => (lengthOk(Number(v)) ? undefined : `a whole number from 1 to ${MAX_LENGTH}`) });
       if (l === undefined) return undefined;
       length = Number(l);
     }
     if (prime === undefined) {
-      prime = await vscode.window.showInputBox({ title: 'Priming text (optional)', value: '' });
+      prime = await vscode.window.showInputBox({ title: 'Priming text (optional)', value: '', validateInput: (v) => (v.length <= MAX_PRIME ? undefined : `at most ${MAX_PRIME} characters`) });
       if (prime === undefined) return undefined;
     }
-    if (!(temperature > 0) || !Number.isInteger(length) || length < 1 || length > 20000) {
-      void feedback.error('RNN Lab: temperature must be above 0 and length a whole number from 1 to 20000');
+    // Programmatic callers pass anything: each value is checked as the input boxes check it.
+    if (!temperatureOk(temperature) || !lengthOk(length) || typeof prime !== 'string' || prime.length > MAX_PRIME) {
+      void feedback.error(`RNN Lab: temperature must be above 0 (a number, at most ${MAX_TEMPERATURE}), length a whole number from 1 to ${MAX_LENGTH}, and the priming text at most ${MAX_PRIME} characters`);
       return undefined;
     }
     let text: string;

@@ -30,12 +30,23 @@ describe('RNN Lab: Sample from Model and Delete Run', () => {
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });
 
-  it('refuses a bad temperature with one message', async () => {
-    const before = api.errors.length;
-    const text = await vscode.commands.executeCommand<string>('rnnLab.sample', { runId, temperature: -1, length: 10, prime: '' });
-    assert.strictEqual(text, undefined);
-    assert.strictEqual(api.errors.length, before + 1);
-    assert.match(api.errors[api.errors.length - 1], /temperature must be above 0/);
+  it('refuses a bad temperature, length or priming text with one message each', async () => {
+    const bad = [
+      { temperature: -1, length: 10, prime: '' },
+      { temperature: '0.5', length: 10, prime: '' },
+      { temperature: Infinity, length: 10, prime: '' },
+      { temperature: 0.8, length: 1e9, prime: '' },
+      { temperature: 0.8, length: 10, prime: 'x'.repeat(10_001) },
+      { temperature: 0.8, length: 10, prime: 42 },
+    ];
+    for (const opts of bad) {
+      const before = api.errors.length;
+      const text = await vscode.commands.executeCommand<string>('rnnLab.sample', { runId, ...opts });
+      assert.strictEqual(text, undefined);
+      assert.strictEqual(api.errors.length, before + 1);
+      assert.match(api.errors[api.errors.length - 1], /temperature must be above 0/);
+      assert.ok(api.errors[api.errors.length - 1].length < 300);
+    }
   });
 
   it('deletes a run folder (confirmed) and the Runs view forgets it', async () => {
