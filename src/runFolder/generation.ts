@@ -32,7 +32,14 @@ const at = (dir: string, name: string) => (dir ? `${dir}/${name}` : name);
 
 async function readIfThere(fs: RunFs, path: string): Promise<Uint8Array | undefined> {
   if (!(await fs.exists(path))) return undefined;
-  return fs.readFile(path);
+  try {
+    return await fs.readFile(path);
+  } catch (e) {
+    // Gone between the two calls: a writer's rename replacing it (workspace.fs deletes the target
+    // first). Read as absent; the generation is then taken from the resume file.
+    if (!(await fs.exists(path))) return undefined;
+    throw e;
+  }
 }
 
 
