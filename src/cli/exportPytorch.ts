@@ -2,20 +2,35 @@
  * `rnn-lab export-pytorch RUN_DIR --out DIR [--data FILE]`: the run's last checkpoint generation
  * as a PyTorch project (src/pytorch/export.ts) written into a new folder, whole or not at all.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { DEFAULT_CONFIG } from '../engine/config';
 import { EngineError } from '../engine/errors';
+import { fileProblem, lstatOrUndefined, readRegularFile, shown } from './files';
 import { pytorchProject, readRunForExport } from '../pytorch/export';
 import { nodeRunFs } from '../runFolder/nodeRunFs';
 
 export async function exportPytorch(runDir: string, out: string, dataFlag?: string): Promise<string[]> {
-  if (!existsSync(runDir) || !statSync(runDir).isDirectory()) throw new EngineError('bad-config', `${runDir} is not a run directory`, 'Pick a run directory written by rnn-lab train.');
-  if (existsSync(out) && readdirSync(out).length > 0) throw new EngineError('bad-config', `${out} already exists and is not empty`, 'Pick another --out; an export never overwrites a folder.');
-  const run = await readRunForExport(nodeRunFs(runDir), '', runDir);
+  // A link to a run folder is followed; anything else that is not a folder is refused.
+  let isFolder = false;
+  try {
+    isFolder = statSync(runDir).isDirectory();
+  } catch {
+    // missing or unreadable: refused below
+  }
+  if (!isFolder) throw new EngineError('bad-config', `${shown(runDir)} is not a run directory`, 'Pick a run directory written by rnn-lab train.');
+  // --out: a new path or an empty real folder; never a link, a file, or a folder with anything in it.
+  const existing = lstatOrUndefined(out);
+  if (existing?.isSymbolicLink()) throw new EngineError('bad-config', `--out ${shown(out)} is a symbolic link`, 'Give a new folder path; a link is never replaced or written through.');
+  if (existing && !existing.isDirectory()) throw new EngineError('bad-config', `--out ${shown(out)} exists and is not a folder`, 'Give a new folder path for the project.');
+  if (existing && readdirSync(out).length > 0) throw new EngineError('bad-config', `${shown(out)} already exists and is not empty`, 'Pick another --out; an export never overwrites a folder.');
+  const run = await readRunForExport(nodeRunFs(runDir), '', shown(runDir));
   // The data file: --data, else the run config's `data` as the CLI resolves it (from the working folder).
   const dataFile = dataFlag ?? run.config.data;
-  if (!dataFile || !existsSync(dataFile)) throw new EngineError('bad-config', `the run's data file ${JSON.stringify(dataFile)} does not exist`, 'Pass it with --data FILE.');
-  const { files } = pytorchProject({ ...run, source: resolve(runDir), dataName: basename(dataFile), data: new Uint8Array(readFileSync(dataFile)) });
+  if (!dataFile || !existsSync(dataFile)) throw new EngineError('bad-config', `the run's data file ${JSON.stringify(shown(dataFile ?? ''))} does not exist`, 'Pass it with --data FILE.');
+  // Bounded like every data read: a regular file (not a FIFO or device) of at most the run's maxFileBytes.
+  const data = readRegularFile(dataFile, 'data file', run.config.maxFileBytes ?? DEFAULT_CONFIG.maxFileBytes, 'bad-config');
+  const { files } = pytorchProject({ ...run, source: resolve(runDir), dataName: basename(dataFile), data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
   // Written into a temporary sibling folder renamed into place: the project is whole or absent.
   const tmp = `${out.replace(/[\\/]+$/, '')}.tmp-${process.pid}`;
   mkdirSync(tmp, { recursive: true });
@@ -28,7 +43,7 @@ export async function exportPytorch(runDir: string, out: string, dataFlag?: stri
     renameSync(tmp, out);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
-    throw e;
+    throw fileProblem(e, out, 'writing', 'bad-config');
   }
   return Object.keys(files);
 }

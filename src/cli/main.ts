@@ -3,16 +3,15 @@
  * `rnn-lab`: train, sample, report and check against the oracles without VS Code.
  * Usage errors and errors a user can cause print one line and exit 2.
  */
-import { readFileSync, existsSync, statSync } from 'node:fs';
+import { existsSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { isSeq2SeqTask, type DiagnosticsRecord, type GruVariant, type MetricsRecord, type RunConfig, type RunSummary } from '../protocol/config';
+import { isSeq2SeqTask, type GruVariant, type MetricsRecord, type RunConfig } from '../protocol/config';
 import type { FromWorker } from '../protocol/trainingWorker';
 import { isSeq2SeqCheckpoint, loadSeq2SeqCheckpoint, restoreSeq2SeqTrainer } from '../engine/seq2seqCheckpoint';
 import { Seq2SeqTrainer, seq2seqData } from '../engine/seq2seqTrainer';
 import { validateConfig, DEFAULT_CONFIG } from '../engine/config';
-import { checkFileSize, decodeText } from '../engine/data';
-import { EngineError } from '../engine/errors';
-import { checkFixture, checkOracleFile, isSeq2SeqOracle, type OracleFixture } from '../engine/oracle';
+import { clip, EngineError, fitLine, quote } from '../engine/errors';
+import { checkFixture, checkOracleFile, isSeq2SeqOracle, validateFixture, type OracleFixture } from '../engine/oracle';
 import { kernelArena } from '../engine/wasm/kernels';
 import { loadCheckpoint, type LoadedModel } from '../engine/checkpoint';
 import { Rng } from '../engine/random';
@@ -26,12 +25,16 @@ import { exportPytorch } from './exportPytorch';
 import { evalLine, exportSeq2Seq, SEQ2SEQ_FLAG_KEYS, SEQ2SEQ_HELP, seq2seqReportLines, trainSeq2Seq, translate } from './seq2seq';
 import { benchChild } from './bench/child';
 import { runSeq2SeqBench } from './bench/seq2seq';
+import { fileProblem, lstatOrUndefined, readDataFile, MAX_CHECKPOINT_BYTES, MAX_FIXTURE_BYTES, readJsonFile, readRegularFile, shown, writeFileAtomic } from './files';
 import { latestModel, noModelYet, readGeneration, removeStaleTemps, repairGeneration, type GenerationStage } from '../runFolder/generation';
 import { repairJsonlChunks, resumedConfig } from '../runFolder/repair';
 import { appendRecord, chunkNames, importedRunFiles, lastChunkName, readText, runFiles, runPath, writeAtomic, writeCheckpoint, writeConfig, writeSummary } from '../runFolder/runFolder';
-import { createRunDir, readRecords, runDir, writeFileAtomic, writeRunDirWhole, type RunDir } from './runDir';
+import { checkNewRunDir, createRunDir, readRecords, runDir, writeRunDirWhole, type RunDir } from './runDir';
 
 class UsageError extends Error {}
+
+/** The longest sample printed (the extension's sampler has the same bound). */
+const MAX_SAMPLE_LENGTH = 20_000;
 
 const HELP: Record<string, string> = {
   train: `rnn-lab train FILE [--config F.rnn.json] [--cell lstm|gru|rnn] [--layers N] [--hidden N] [--seq N]
@@ -51,7 +54,8 @@ const HELP: Record<string, string> = {
 ${SEQ2SEQ_HELP.train}`,
   translate: SEQ2SEQ_HELP.translate,
   sample: `rnn-lab sample RUN_DIR [--temperature X] [--length N] [--prime TEXT] [--top-k N] [--seed N]
-  Prints text sampled from a trained character model.`,
+  Prints text sampled from a trained character model: --length up to ${MAX_SAMPLE_LENGTH} characters
+  (default 300), --temperature above 0 (0.8; near 0 is greedy), --top-k a positive whole number.`,
   report: `rnn-lab report RUN_DIR
   Prints a summary: final loss, sigma_1 of W_hh per layer and gate, clipping, saturation, gradient flow.`,
   oracle: `rnn-lab oracle FILE...
@@ -60,11 +64,12 @@ ${SEQ2SEQ_HELP.train}`,
   max|ours - ref| / max|ref|: the float64 engine within 1e-9, and for language-model fixtures the
   float32 WebAssembly SIMD path too (where the host has SIMD) within 2e-5; exits 1 if any exceeds.
   Seq2seq runs train in float64 only, so their fixtures are checked in float64.`,
-  export: `rnn-lab export RUN_DIR [--out FILE.safetensors] [--dtype f64|f32] [--prefix rnn.]
+  export: `rnn-lab export RUN_DIR [--out FILE.safetensors] [--dtype f64|f32] [--prefix rnn.] [--force yes]
   Writes the run's weights as a PyTorch state_dict in safetensors (default RUN_DIR/pytorch.safetensors):
   weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ... (+ embedding.weight, head.weight, head.bias);
   f64 is exact (load_state_dict converts to a float32 module's dtype), f32 is half the size.
-  --prefix puts the recurrent tensors under a submodule name (rnn.weight_ih_l0). Never overwrites.`,
+  --prefix puts the recurrent tensors under a submodule name (rnn.weight_ih_l0). Never overwrites
+  a file unless --force yes is given.`,
   'export-pytorch': `rnn-lab export-pytorch RUN_DIR --out DIR [--data FILE]
   Writes a PyTorch project that continues the run from its last checkpoint: model.py (torch.nn,
   loads the checkpoint with strict=True), data.py, train.py (python train.py --steps N, or torchrun
@@ -99,12 +104,36 @@ function parseFlags(args: string[]): { positional: string[]; flags: Map<string, 
         flags.set('help', '1');
         continue;
       }
-      if (v === undefined || (!a.includes('=') && v.startsWith('--'))) throw new UsageError(`--${k} needs a value`);
+      if (v === undefined || (!a.includes('=') && v.startsWith('--'))) throw new UsageError(`--${clip(k, 40)} needs a value`);
+      if (flags.has(k)) throw new UsageError(`--${clip(k, 40)} is given twice; give it once`);
       flags.set(k, v);
       if (!a.includes('=')) i++;
     } else positional.push(a);
   }
   return { positional, flags };
+}
+
+/** A plain decimal number as people type it: no hex, octal, binary, separators or spaces. */
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * A flag's number. Number() alone accepts "0x1f", "0b11", " 5 " and "" (as 0) and turns "1e400"
+ * into Infinity; these are refused here with the flag named. "Infinity" itself passes, for the
+ * range check that reads it. -0 becomes 0.
+ */
+function numberFlag(flag: string, value: string): number {
+  if (/^[+-]?Infinity$/.test(value)) return Number(value);
+  if (!DECIMAL.test(value)) throw new UsageError(`--${flag} needs a number, got ${quote(value)}${/^[+-]?0[xob]/i.test(value) ? ' (write it in decimal)' : ''}`);
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new UsageError(`--${flag} ${quote(value)} is beyond the largest number (about 1.8e308)`);
+  return n === 0 ? 0 : n;
+}
+
+/** A flag's whole number in [min, max]. */
+function wholeFlag(flag: string, value: string, min: number, max: number): number {
+  const n = numberFlag(flag, value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${flag} must be a whole number from ${min} to ${max.toLocaleString('en-US')}, got ${quote(value)}`);
+  return n;
 }
 
 /** CLI flag -> run config key, and how to read its value. */
@@ -125,51 +154,56 @@ const FLAG_KEYS: Record<string, [keyof RunConfig, 'num' | 'str' | 'list']> = {
 function configFromFlags(file: string, flags: Map<string, string>): RunConfig {
   let raw: Record<string, unknown> = {};
   const cfgFile = flags.get('config');
-  if (cfgFile) {
-    try {
-      raw = JSON.parse(readFileSync(cfgFile, 'utf8'));
-    } catch (e) {
-      throw new EngineError('bad-config', `${cfgFile}: ${(e as Error).message}`, 'Fix the JSON and try again.');
+  if (cfgFile !== undefined) {
+    const parsed = readJsonFile(cfgFile, 'run config', 'Fix the JSON and try again.');
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new EngineError('bad-config', `${shown(cfgFile)} is not a JSON object`, 'Write the run config as { "cell": "lstm", ... }.');
     }
+    // Own keys copied onto a fresh object (a "__proto__" key stays a key; validateConfig warns).
+    raw = Object.fromEntries(Object.entries(parsed));
   }
   for (const [flag, value] of flags) {
     if (flag === 'config' || flag === 'out' || flag === 'quiet') continue;
-    const entry = FLAG_KEYS[flag];
-    if (!entry) throw new UsageError(`unknown option --${flag} (see rnn-lab train --help)`);
+    // Own keys only: "--constructor" or "--__proto__" must not find Object.prototype's members.
+    const entry = Object.hasOwn(FLAG_KEYS, flag) ? FLAG_KEYS[flag] : undefined;
+    if (!entry) throw new UsageError(`unknown option --${clip(flag, 40)} (see rnn-lab train --help)`);
     const [key, kind] = entry;
-    if (kind === 'num') {
-      const n = Number(value);
-      if (value.trim() === '' || Number.isNaN(n)) throw new UsageError(`--${flag} needs a number, got "${value}"`);
-      raw[key] = n;
-    } else if (kind === 'list') raw[key] = value.split(',').map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+    if (kind === 'num') raw[key] = numberFlag(flag, value);
+    else if (kind === 'list') raw[key] = value.split(',').map((s) => (/^\d+$/.test(s) && s.length < 10 ? Number(s) : s));
     else raw[key] = value;
   }
   raw.data = file;
   if (raw.task === undefined && /\.csv$/i.test(file)) raw.task = 'forecast';
-  if (raw.name === undefined) raw.name = `${raw.cell ?? DEFAULT_CONFIG.cell}-${file.split(/[\\/]/).pop()?.replace(/\.[^.]*$/, '')}`;
-  const { config, warnings } = validateConfig(raw, cfgFile ?? 'options');
+  // A name derived from the file name is cut to the rule's length, not refused for it.
+  if (raw.name === undefined) raw.name = Array.from(`${raw.cell ?? DEFAULT_CONFIG.cell}-${file.split(/[\\/]/).pop()?.replace(/\.[^.]*$/, '')}`).slice(0, 100).join('');
+  const { config, warnings } = validateConfig(raw, cfgFile !== undefined ? shown(cfgFile) : 'options');
   for (const w of warnings) console.error(`warning: ${w}`);
   return config;
 }
 
 async function train(file: string, flags: Map<string, string>, quiet = false): Promise<string> {
   const config = configFromFlags(file, flags);
-  if (!existsSync(file)) throw new EngineError('bad-config', `${file} does not exist`, 'Check the path.');
-  const stat = statSync(file);
-  if (!stat.isFile()) throw new EngineError('bad-config', `${file} is not a file`, 'Give the path of a text or CSV file.');
-  // The size cap is checked before reading, so an oversized file never enters memory.
-  checkFileSize(stat.size, file, config.maxFileBytes);
-  const text = decodeText(readFileSync(file), file, config.maxFileBytes);
-  datasetFor(config, text); // bad data is refused before a run directory exists
+  const out = flags.get('out');
+  if (out !== undefined) checkNewRunDir(out);
+  const text = readDataFile(file, config.maxFileBytes);
+  datasetFor(config, text); // bad data, or a model too big for memory, is refused before a run directory exists
   let run: RunDir;
   try {
-    run = await createRunDir(flags.get('out'), config);
+    run = await createRunDir(out, config);
   } catch (e) {
-    throw new EngineError('bad-config', `cannot create the run directory: ${(e as Error).message}`, 'Pick another --out (a new folder).');
+    if (e instanceof EngineError) throw e;
+    throw new EngineError('bad-config', `cannot create the run directory: ${clip((e as Error).message, 120)}`, 'Pick another --out (a new folder).');
   }
   console.log(`training ${config.cell} ${config.layers}x${config.hidden} on ${file} -> ${run.dir}`);
   await trainInDir(run, config, text, quiet);
   return run.dir;
+}
+
+
+/** A safetensors file (checkpoint, import source) as bytes, bounded. */
+function readSafetensorsFile(path: string, what: string): Uint8Array {
+  const b = readRegularFile(path, what, MAX_CHECKPOINT_BYTES, 'bad-checkpoint');
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /**
@@ -182,67 +216,64 @@ async function train(file: string, flags: Map<string, string>, quiet = false): P
  */
 async function resume(dir: string, positional: string[], flags: Map<string, string>, quiet = false): Promise<string> {
   const other = [...flags.keys()].filter((k) => k !== 'resume' && k !== 'steps');
-  if (other.length) throw new UsageError(`--resume continues a run as it was configured; only --steps may change, not --${other[0]}`);
+  if (other.length) throw new UsageError(`--resume continues a run as it was configured; only --steps may change, not --${clip(other[0], 40)}`);
   if (positional.length > 1) throw new UsageError('train --resume takes at most one data FILE (when the data file moved)');
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new EngineError('bad-config', `${dir} is not a run directory`, 'Pick a run directory written by rnn-lab train.');
+  checkRunDir(dir);
   const run = runDir(dir);
   const { fs, id } = run;
   const configPath = join(dir, runFiles.config);
-  const configText = await readText(fs, runPath(id, runFiles.config));
+  // config.json through the bounded reader (a FIFO, a folder or a 100,000-level nesting is refused).
   let edited: Record<string, unknown> | undefined;
-  if (configText !== undefined) {
-    try {
-      edited = JSON.parse(configText.replace(/^\uFEFF/, ''));
-    } catch (e) {
-      throw new EngineError('bad-config', `${configPath} is not valid JSON (${(e as Error).message.split('\n')[0]})`, 'Fix it (only steps, evalEvery, diagEvery and the like may change on a resume), then resume again.');
-    }
+  if (lstatOrUndefined(configPath)) {
+    const parsed = readJsonFile(configPath, 'run file', 'Fix it (only steps, evalEvery, diagEvery and the like may change on a resume), then resume again.');
+    if (!isObj(parsed)) throw new EngineError('bad-config', `${shown(configPath)} is not a JSON object`, 'Restore the run\'s config.json, then resume again.');
+    edited = parsed;
   }
   const removed = await removeStaleTemps(fs, id);
-  const stored = await readGeneration(fs, id, dir);
+  const stored = await readGeneration(fs, id, shown(dir));
   let config: RunConfig;
   let doneStep = 0;
   switch (stored.kind) {
     case 'broken':
-      throw new EngineError('bad-checkpoint', `cannot resume ${dir}: ${stored.reason}`, 'Resume needs the checkpoint and resume.safetensors written together by the same run.');
+      throw new EngineError('bad-checkpoint', `cannot resume ${shown(dir)}: ${stored.reason}`, 'Resume needs the checkpoint and resume.safetensors written together by the same run.');
     case 'model':
-      throw new EngineError('bad-checkpoint', `${dir} has no ${runFiles.resume} (the optimizer and RNG state an exact resume needs)`, 'Runs trained by rnn-lab train keep it; start a new run from the checkpoint otherwise.');
+      throw new EngineError('bad-checkpoint', `${shown(dir)} has no ${runFiles.resume} (the optimizer and RNG state an exact resume needs)`, 'Runs trained by rnn-lab train keep it; start a new run from the checkpoint otherwise.');
     case 'none':
-      if (edited === undefined) throw new EngineError('bad-config', `${dir} has neither a checkpoint nor a config.json`, 'Pick a run directory written by rnn-lab train.');
-      config = validateConfig(edited, configPath).config;
+      if (edited === undefined) throw new EngineError('bad-config', `${shown(dir)} has neither a checkpoint nor a config.json`, 'Pick a run directory written by rnn-lab train.');
+      config = validateConfig(edited, shown(configPath)).config;
       break;
     case 'resumable':
       {
-        const where = join(dir, runFiles.checkpoint);
+        const where = shown(join(dir, runFiles.checkpoint));
         const storedConfig = isSeq2SeqCheckpoint(stored.model, where) ? loadSeq2SeqCheckpoint(stored.model, where).config : loadCheckpoint(stored.model, where).config;
-        config = resumedConfig(storedConfig, edited, configPath);
+        config = resumedConfig(storedConfig, edited, shown(configPath));
       }
       doneStep = stored.step;
       break;
   }
   if (flags.has('steps')) {
-    const steps = Number(flags.get('steps'));
-    if (!Number.isInteger(steps) || steps < 1) throw new UsageError(`--steps needs a whole number, got "${flags.get('steps')}"`);
+    const steps = wholeFlag('steps', flags.get('steps')!, 1, 10_000_000);
     config = validateConfig({ ...config, steps }, 'options').config;
   }
   if (config.steps <= doneStep) {
-    throw new EngineError('bad-config', `${dir} is already at step ${doneStep} of ${config.steps}`, `Pass --steps N with N above ${doneStep} to train further.`);
+    throw new EngineError('bad-config', `${shown(dir)} is already at step ${doneStep} of ${config.steps}`, `Pass --steps N with N above ${doneStep} to train further.`);
   }
   // A generated seq2seq task has no data file: the run makes its data from the config.
   const generated = isSeq2SeqTask(config.task) && config.task !== 'seq2seq';
   let text = '';
   if (!generated) {
     const file = positional[0] ?? config.data;
-    if (!existsSync(file)) throw new EngineError('bad-config', `the run's data file ${file} does not exist`, 'Pass the data file after RUN_DIR: rnn-lab train --resume RUN_DIR FILE.');
-    text = decodeText(readFileSync(file), file, config.maxFileBytes);
+    if (!existsSync(file)) throw new EngineError('bad-config', `the run's data file ${shown(file)} does not exist`, 'Pass the data file after RUN_DIR: rnn-lab train --resume RUN_DIR FILE.');
+    text = readDataFile(file, config.maxFileBytes);
   }
   // Every check of the resume happens here, before a file of the run is written.
   const resumeFrom = stored.kind === 'resumable' ? { checkpoint: stored.model, state: stored.state, where: dir } : undefined;
   if (isSeq2SeqTask(config.task)) {
     const trainer = new Seq2SeqTrainer(config, seq2seqData(config, generated ? undefined : text));
-    if (resumeFrom) restoreSeq2SeqTrainer(trainer, resumeFrom.checkpoint, resumeFrom.state, dataFingerprint(text), dir);
+    if (resumeFrom) restoreSeq2SeqTrainer(trainer, resumeFrom.checkpoint, resumeFrom.state, dataFingerprint(text), shown(dir));
   } else {
     const dataset = datasetFor(config, text);
-    if (resumeFrom) restoreTrainer(new Trainer(config, dataset), resumeFrom.checkpoint, resumeFrom.state, dataFingerprint(text), dir);
+    if (resumeFrom) restoreTrainer(new Trainer(config, dataset), resumeFrom.checkpoint, resumeFrom.state, dataFingerprint(text), shown(dir));
   }
   if (removed.length) console.log(`removed ${removed.join(', ')} (left by a writer that was killed)`);
   if (await repairGeneration(fs, id, stored)) console.log(`${runFiles.checkpoint} rebuilt from ${runFiles.resume} (step ${doneStep})`);
@@ -258,7 +289,7 @@ async function resume(dir: string, positional: string[], flags: Map<string, stri
   // config.json is written only when it changes: by --steps, or when it was missing.
   if (edited === undefined) await writeConfig(fs, id, config);
   else if (flags.has('steps') && edited.steps !== config.steps) await writeAtomic(fs, runPath(id, runFiles.config), JSON.stringify({ ...edited, steps: config.steps }, null, 2) + '\n');
-  console.log(doneStep > 0 ? `resuming ${config.cell} ${config.layers}x${config.hidden} in ${dir} from step ${doneStep} to ${config.steps}` : `restarting ${config.cell} ${config.layers}x${config.hidden} in ${dir} from step 0 (interrupted before its first checkpoint) to ${config.steps}`);
+  console.log(doneStep > 0 ? `resuming ${config.cell} ${config.layers}x${config.hidden} in ${shown(dir)} from step ${doneStep} to ${config.steps}` : `restarting ${config.cell} ${config.layers}x${config.hidden} in ${shown(dir)} from step 0 (interrupted before its first checkpoint) to ${config.steps}`);
   await trainInDir(run, config, text, quiet, resumeFrom, doneStep);
   return dir;
 }
@@ -349,9 +380,11 @@ async function trainInDir(run: RunDir, config: RunConfig, text: string, quiet: b
   if (writeError !== undefined) {
     if (writeError instanceof EngineError && writeError.code === 'disk-full') {
       const kept = checkpointStep > 0 ? `it continues from its last checkpoint (step ${checkpointStep})` : 'it starts again (no checkpoint was written)';
-      throw new EngineError('disk-full', writeError.message, `Free some space, then rnn-lab train --resume ${dir}: ${kept}`);
+      throw new EngineError('disk-full', writeError.message, `Free some space, then rnn-lab train --resume ${shown(dir)}: ${kept}`);
     }
-    throw new EngineError('bad-config', `cannot write the run directory ${dir}: ${(writeError as Error)?.message ?? writeError}`, 'Check the disk (space, permissions); the records written so far are kept.');
+    // The cause as a user reads it (permission denied, read-only, ...), naming the file.
+    const e = fileProblem(writeError, (writeError as NodeJS.ErrnoException)?.path ?? dir, 'writing', 'bad-config');
+    throw new EngineError(e.code, e.message, `${e.hint} The records written so far are kept.`);
   }
   if (failed) process.exitCode = 2;
   if (signal) {
@@ -364,26 +397,40 @@ async function trainInDir(run: RunDir, config: RunConfig, text: string, quiet: b
 /** export: a run's weights as a PyTorch state_dict file. */
 async function exportRun(target: string, flags: Map<string, string>): Promise<void> {
   const dtypeFlag = (flags.get('dtype') ?? 'f64').toLowerCase();
-  if (dtypeFlag !== 'f64' && dtypeFlag !== 'f32') throw new UsageError(`--dtype must be f64 or f32, got "${flags.get('dtype')}"`);
+  if (dtypeFlag !== 'f64' && dtypeFlag !== 'f32') throw new UsageError(`--dtype must be f64 or f32, got ${quote(flags.get('dtype')!)}`);
   const prefix = flags.get('prefix') ?? '';
-  if (prefix && !/^[\w.]*\.$/.test(prefix)) throw new UsageError(`--prefix must be a module path ending in a dot (e.g. rnn.), got "${prefix}"`);
-  const isRun = existsSync(target) && statSync(target).isDirectory();
+  if (prefix && (!/^[\w.]*\.$/.test(prefix) || prefix.length > 200)) throw new UsageError(`--prefix must be a module path ending in a dot (e.g. rnn.), got ${quote(prefix)}`);
+  const force = flags.get('force');
+  if (force !== undefined && force !== 'yes') throw new UsageError(`--force takes the value yes (to replace an existing --out file), got ${quote(force)}`);
+  // A run folder (or a link to one) gives its latest checkpoint generation; anything else must be a .safetensors file.
+  const isRun = statOrUndefined(target)?.isDirectory() === true;
   const found = isRun ? await latestModel(runDir(target).fs, runDir(target).id) : undefined;
+  if (found && 'problem' in found && existsSync(join(target, runFiles.config))) {
+    throw new EngineError('bad-checkpoint', `${shown(target)} has no model: ${found.problem}`, found.problem === noModelYet ? 'rnn-lab train --resume it, or pick another run.' : 'Pick another run.');
+  }
   const model = found && !('problem' in found) ? { bytes: found.bytes, where: join(dirname(target), found.where) } : undefined;
   const ckpt = model?.where ?? target;
-  if (!model && (!existsSync(ckpt) || !/\.safetensors$/i.test(target))) {
-    throw new EngineError('bad-checkpoint', `${target} is neither a run directory with checkpoint.safetensors nor a .safetensors file`, 'Pick a run directory written by rnn-lab train.');
+  if (!model && (isRun || !existsSync(ckpt) || !/\.safetensors$/i.test(target))) {
+    throw new EngineError('bad-checkpoint', `${shown(target)} is neither a run directory with checkpoint.safetensors nor a .safetensors file`, 'Pick a run directory written by rnn-lab train.');
   }
   const out = flags.get('out') ?? join(isRun ? target : '.', 'pytorch.safetensors');
-  if (existsSync(out)) throw new EngineError('bad-config', `${out} already exists`, 'Pick another --out; export never overwrites a file.');
-  const bytes = model?.bytes ?? new Uint8Array(readFileSync(ckpt));
-  if (isSeq2SeqCheckpoint(bytes, ckpt)) {
-    for (const line of await exportSeq2Seq(bytes, ckpt, out, dtypeFlag === 'f32' ? 'F32' : 'F64')) console.log(line);
+  // Refused before the export is computed: an existing file (without --force), a link, a folder.
+  const existing = lstatOrUndefined(out);
+  if (existing?.isSymbolicLink()) throw new EngineError('bad-config', `${shown(out)} is a symbolic link`, 'Pick another --out; export never writes through a link.');
+  if (existing && !existing.isFile()) throw new EngineError('bad-config', `${shown(out)} exists and is not a file`, 'Pick another --out.');
+  if (existing && force !== 'yes') throw new EngineError('bad-config', `${shown(out)} already exists`, 'Pick another --out, or pass --force yes to replace it.');
+  // Not even --force replaces a run's own files (the export would stand in for its checkpoint).
+  if (existing && existsSync(join(dirname(out), 'config.json')) && /^(checkpoint|resume)\.safetensors$|^(config|summary|import)\.json$|\.jsonl$/.test(basename(out))) {
+    throw new EngineError('bad-config', `${shown(out)} is a file of the run in ${shown(dirname(out))}`, 'Pick an --out outside the run\'s own files.');
+  }
+  const bytes = model?.bytes ?? readSafetensorsFile(ckpt, 'checkpoint');
+  if (isSeq2SeqCheckpoint(bytes, shown(ckpt))) {
+    for (const line of await exportSeq2Seq(bytes, shown(ckpt), out, dtypeFlag === 'f32' ? 'F32' : 'F64', force === 'yes' ? 'replace' : 'new')) console.log(line);
     return;
   }
-  const result = exportStateDict(bytes, ckpt, dtypeFlag === 'f32' ? 'F32' : 'F64', prefix);
-  for (const w of result.warnings) console.error(`warning: ${w}`);
-  await writeFileAtomic(out, result.bytes);
+  const result = exportStateDict(bytes, shown(ckpt), dtypeFlag === 'f32' ? 'F32' : 'F64', prefix);
+  for (const w of result.warnings) console.error(`warning: ${clip(w, 300)}`);
+  writeFileAtomic(out, result.bytes, force === 'yes' ? 'replace' : 'new');
   console.log(`wrote ${out} (${result.bytes.length.toLocaleString('en-US')} bytes, ${dtypeFlag}); in PyTorch:`);
   console.log('  from safetensors.torch import load_file');
   for (const line of result.modules) console.log(`  ${line}`);
@@ -400,22 +447,24 @@ async function exportRun(target: string, flags: Map<string, string>): Promise<vo
 /** import: a PyTorch state_dict file made into a run directory (written whole or not at all). */
 async function importRun(file: string, flags: Map<string, string>): Promise<string> {
   const gruVariant = flags.get('gru-variant');
-  if (gruVariant !== undefined && gruVariant !== 'reset_after' && gruVariant !== 'reset_before') throw new UsageError(`--gru-variant must be reset_after or reset_before, got "${gruVariant}"`);
+  if (gruVariant !== undefined && gruVariant !== 'reset_after' && gruVariant !== 'reset_before') throw new UsageError(`--gru-variant must be reset_after or reset_before, got ${quote(gruVariant)}`);
   const activation = flags.get('activation');
-  if (activation !== undefined && activation !== 'tanh' && activation !== 'relu') throw new UsageError(`--activation must be tanh or relu, got "${activation}"`);
-  if (!existsSync(file)) throw new EngineError('bad-checkpoint', `${file} does not exist`, 'Check the path.');
+  if (activation !== undefined && activation !== 'tanh' && activation !== 'relu') throw new UsageError(`--activation must be tanh or relu, got ${quote(activation)}`);
+  const out = flags.get('out');
+  if (out !== undefined) checkNewRunDir(out);
+  const source = readSafetensorsFile(file, 'state_dict file');
   const vocabFile = flags.get('vocab');
   let vocab: string[] | undefined;
   let text: string | undefined;
   if (vocabFile !== undefined) {
-    if (!existsSync(vocabFile)) throw new EngineError('bad-config', `vocabulary file ${vocabFile} does not exist`, 'Check the path.');
-    const content = decodeText(readFileSync(vocabFile), vocabFile, DEFAULT_CONFIG.maxFileBytes);
-    vocab = vocabularyFrom(content, vocabFile);
+    const content = readDataFile(vocabFile, DEFAULT_CONFIG.maxFileBytes, 'vocabulary file');
+    vocab = vocabularyFrom(content, shown(vocabFile));
     if (!/\.json$/i.test(vocabFile)) text = content;
   }
-  const name = flags.get('name') ?? `import-${basename(file).replace(/\.safetensors$/i, '')}`;
-  const run = importAsRun(new Uint8Array(readFileSync(file)), file, { gruVariant: gruVariant as GruVariant | undefined, rnnActivation: activation as 'tanh' | 'relu' | undefined, vocab, vocabSource: vocabFile, name, text });
-  const dir = await writeRunDirWhole(flags.get('out'), run.config, importedRunFiles(run, file));
+  // A name derived from the file name is cut to the rule's length, not refused for it.
+  const name = flags.get('name') ?? Array.from(`import-${basename(file).replace(/\.safetensors$/i, '')}`).slice(0, 100).join('');
+  const run = importAsRun(source, shown(file), { gruVariant: gruVariant as GruVariant | undefined, rnnActivation: activation as 'tanh' | 'relu' | undefined, vocab, vocabSource: vocabFile, name, text });
+  const dir = await writeRunDirWhole(out, run.config, importedRunFiles(run, file));
   for (const w of run.warnings) console.error(`warning: ${w}`);
   console.log(`imported ${file}: ${run.description}`);
   for (const s of run.diagnostics.spectrum) console.log(`  sigma_1 W_hh layer ${s.layer} ${s.block.padEnd(3)} ${s.sigma1.toFixed(4)} (1/gamma = ${s.reference})`);
@@ -436,69 +485,126 @@ function progressLine(r: MetricsRecord): string {
 
 /** Loads a run's latest checkpoint (runFolder/generation.ts latestModel: also while it trains) into a Network. */
 export async function loadRun(dir: string): Promise<LoadedModel> {
+  checkRunDir(dir);
   const { fs, id } = runDir(dir);
   const model = await latestModel(fs, id);
   if ('problem' in model) {
-    if (!existsSync(join(dir, runFiles.config))) throw new EngineError('bad-checkpoint', `${dir} has no ${runFiles.checkpoint}`, 'Train the run first, or pick another run directory.');
-    throw new EngineError('bad-checkpoint', `${dir} has no model: ${model.problem}`, model.problem === noModelYet ? 'rnn-lab train --resume it, or pick another run.' : 'Pick another run.');
+    if (!existsSync(join(dir, runFiles.config))) throw new EngineError('bad-checkpoint', `${shown(dir)} has no ${runFiles.checkpoint}`, 'Train the run first, or pick another run directory.');
+    throw new EngineError('bad-checkpoint', `${shown(dir)} has no model: ${model.problem}`, model.problem === noModelYet ? 'rnn-lab train --resume it, or pick another run.' : 'Pick another run.');
   }
-  return loadCheckpoint(model.bytes, join(dirname(dir), model.where));
+  return loadCheckpoint(model.bytes, shown(join(dirname(dir), model.where)));
 }
+
+/** The longest --prime fed through the model. */
+const MAX_PRIME_LENGTH = 10_000;
 
 async function sample(dir: string, flags: Map<string, string>): Promise<string> {
+  // The flags are checked before the checkpoint is read: a bad flag costs nothing.
+  const get = (k: string) => flags.get(k);
+  const length = get('length') === undefined ? 300 : wholeFlag('length', get('length')!, 0, MAX_SAMPLE_LENGTH);
+  const topK = get('top-k') === undefined ? 0 : wholeFlag('top-k', get('top-k')!, 1, 1_000_000);
+  const seed = get('seed') === undefined ? 7 : wholeFlag('seed', get('seed')!, 0, 4294967295);
+  const temperature = get('temperature') === undefined ? 0.8 : numberFlag('temperature', get('temperature')!);
+  if (!(temperature > 0) || !(temperature <= 1000)) throw new UsageError(`--temperature must be above 0 and at most 1000 (near 0 is greedy), got ${quote(get('temperature')!)}`);
+  const prime = get('prime') ?? '';
+  if (prime.length > MAX_PRIME_LENGTH) throw new UsageError(`--prime is ${prime.length.toLocaleString('en-US')} characters, over the ${MAX_PRIME_LENGTH.toLocaleString('en-US')} it may have`);
   const { net, vocab } = await loadRun(dir);
-  if (!vocab) throw new EngineError('bad-config', `${dir} is a forecasting run`, 'Sampling text needs a character-LM run.');
-  const num = (k: string, d: number) => {
-    const v = flags.get(k);
-    if (v === undefined) return d;
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new UsageError(`--${k} needs a number, got "${v}"`);
-    return n;
-  };
-  const temperature = num('temperature', 0.8);
-  if (!(temperature > 0)) throw new UsageError('--temperature must be above 0');
-  return sampleText(net, vocab, { length: num('length', 300), temperature, topK: num('top-k', 0), prime: flags.get('prime') ?? '' }, new Rng(num('seed', 7)));
+  if (!vocab) throw new EngineError('bad-config', `${shown(dir)} is a forecasting run`, 'Sampling text needs a character-LM run.');
+  const symbols = new Set(vocab);
+  if (prime !== '' && !Array.from(prime).some((c) => symbols.has(c))) {
+    console.error(`warning: no character of --prime is in the model's vocabulary of ${vocab.length}; sampling without it`);
+  }
+  return sampleText(net, vocab, { length, temperature, topK, prime }, new Rng(seed));
 }
 
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A run folder given on the command line: it must exist and be a folder. */
+function checkRunDir(dir: string): void {
+  const s = lstatOrUndefined(dir);
+  if (!s) throw new EngineError('bad-config', `run folder ${shown(dir)} does not exist`, 'Pick a run directory written by rnn-lab train or rnn-lab import.');
+  // A link to a folder is followed (reading through it loses nothing); a link to anything else is refused.
+  const target = s.isSymbolicLink() ? statOrUndefined(dir) : s;
+  if (!target?.isDirectory()) {
+    throw new EngineError('bad-config', `${shown(dir)} is not a folder`, 'Pick a run directory written by rnn-lab train or rnn-lab import.');
+  }
+}
+
+/** A number for the report: fixed or exponent notation, or what JSON left of a non-finite one. */
+function fmt(x: unknown, digits: number, exp = false): string {
+  if (typeof x !== 'number') return x === null ? 'not finite' : 'n/a';
+  if (!Number.isFinite(x)) return String(x);
+  return exp ? x.toExponential(digits) : x.toFixed(digits);
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+/** A short label from a run file's field (a layer number, a gate name), never a long or nested value. */
+const label = (v: unknown): string => (typeof v === 'number' || typeof v === 'string' ? clip(String(v), 20) : '?');
+
+/**
+ * report: reads what the run files hold, whatever they hold. A record without a field prints
+ * "n/a", a loss JSON wrote as null (Infinity or NaN) prints "not finite"; only files that are not
+ * JSON at all, or not records, are refused, naming the file and line.
+ */
 async function report(dir: string): Promise<string> {
+  checkRunDir(dir);
   const run = runDir(dir);
-  const metrics = await readRecords<MetricsRecord>(run, runFiles.metrics);
-  const diags = await readRecords<DiagnosticsRecord>(run, runFiles.diagnostics);
-  if (metrics.length === 0 && diags.length === 0) throw new EngineError('bad-config', `${dir} has no metrics.jsonl or diagnostics.jsonl records`, 'Pick a run directory written by rnn-lab train or rnn-lab import.');
-  if (!existsSync(join(dir, runFiles.config))) throw new EngineError('bad-config', `${dir} has no config.json`, 'Pick a run directory written by rnn-lab train or rnn-lab import.');
-  const config = JSON.parse(readFileSync(join(dir, runFiles.config), 'utf8')) as RunConfig;
+  const metrics = (await readRecords<unknown>(run, runFiles.metrics)).filter(isObj) as Partial<Record<keyof MetricsRecord, unknown>>[];
+  const diags = (await readRecords<unknown>(run, runFiles.diagnostics)).filter(isObj);
+  if (metrics.length === 0 && diags.length === 0) throw new EngineError('bad-config', `${shown(dir)} has no metrics.jsonl or diagnostics.jsonl records`, 'Pick a run directory written by rnn-lab train or rnn-lab import.');
+  if (!existsSync(join(dir, runFiles.config))) throw new EngineError('bad-config', `${shown(dir)} has no config.json`, 'Pick a run directory written by rnn-lab train or rnn-lab import.');
+  const hint = 'The run\'s files were edited or damaged; restore config.json or pick another run.';
+  const { config, warnings } = validateConfig(readJsonFile(join(dir, runFiles.config), 'run file', hint), shown(join(dir, runFiles.config)));
+  for (const w of warnings) console.error(`warning: ${w}`);
   const lines: string[] = [];
   if (isSeq2SeqTask(config.task)) lines.push(...(await seq2seqReportLines(run, config)));
-  lines.push(`run ${dir}: ${config.cell} ${config.layers}x${config.hidden}, seq ${config.seqLength}, batch ${config.batch}, ${config.optimizer} lr ${config.lr}, clip ${config.clipMode} ${config.clip}`);
+  lines.push(`run ${shown(dir)}: ${config.cell} ${config.layers}x${config.hidden}, seq ${config.seqLength}, batch ${config.batch}, ${config.optimizer} lr ${config.lr}, clip ${config.clipMode} ${config.clip}`);
+  const optionalJson = (name: string): Record<string, unknown> | undefined => {
+    const path = join(dir, name);
+    if (!existsSync(path)) return undefined;
+    const v = readJsonFile(path, 'run file', hint);
+    return isObj(v) ? v : undefined;
+  };
   if (metrics.length === 0) {
-    const importJson = join(dir, runFiles.import);
-    lines.push(existsSync(importJson) ? `imported, not trained: ${(JSON.parse(readFileSync(importJson, 'utf8')) as { description: string }).description}` : 'no training steps yet');
-    const summaryJson = join(dir, runFiles.summary);
-    const measured = existsSync(summaryJson) ? (JSON.parse(readFileSync(summaryJson, 'utf8')) as RunSummary) : undefined;
-    if (measured?.valBpc !== undefined) lines.push(`measured at import: validation bpc ${measured.valBpc.toFixed(3)}, training-chunk bpc ${measured.bpc?.toFixed(3)}`);
+    const imported = optionalJson(runFiles.import);
+    lines.push(imported ? `imported, not trained: ${typeof imported.description === 'string' ? clip(imported.description, 200) : 'n/a'}` : 'no training steps yet');
+    const measured = optionalJson(runFiles.summary);
+    if (measured && measured.valBpc !== undefined) lines.push(`measured at import: validation bpc ${fmt(measured.valBpc, 3)}, training-chunk bpc ${fmt(measured.bpc, 3)}`);
   } else {
     const last = metrics[metrics.length - 1];
-    lines.push(`steps ${last.step}, final loss ${last.loss.toFixed(4)}${last.bpc !== undefined ? ` (bpc ${last.bpc.toFixed(3)})` : ''}`);
+    lines.push(`steps ${fmt(last.step, 0)}, final loss ${fmt(last.loss, 4)}${last.bpc !== undefined ? ` (bpc ${fmt(last.bpc, 3)})` : ''}`);
     const val = [...metrics].reverse().find((m) => m.valLoss !== undefined);
-    if (val) lines.push(`validation at step ${val.step}: loss ${val.valLoss!.toFixed(4)}${val.valBpc !== undefined ? ` (bpc ${val.valBpc.toFixed(3)})` : ''}`);
-    const norms = metrics.map((m) => m.gradNorm).sort((a, b) => a - b);
-    lines.push(`gradient norm before clipping: median ${norms[Math.floor(norms.length / 2)].toFixed(3)}, max ${norms[norms.length - 1].toFixed(3)}; clipping fired on ${(100 * last.clipFraction).toFixed(1)}% of steps`);
+    if (val) lines.push(`validation at step ${fmt(val.step, 0)}: loss ${fmt(val.valLoss, 4)}${val.valBpc !== undefined ? ` (bpc ${fmt(val.valBpc, 3)})` : ''}`);
+    const norms = metrics.map((m) => m.gradNorm).filter((x): x is number => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+    const clipped = typeof last.clipFraction === 'number' && Number.isFinite(last.clipFraction) ? `${(100 * last.clipFraction).toFixed(1)}%` : 'n/a';
+    lines.push(
+      norms.length
+        ? `gradient norm before clipping: median ${norms[Math.floor(norms.length / 2)].toFixed(3)}, max ${norms[norms.length - 1].toFixed(3)}${norms.length < metrics.length ? ` (${metrics.length - norms.length} steps without a finite norm)` : ''}; clipping fired on ${clipped} of steps`
+        : `gradient norm before clipping: no finite value in ${metrics.length} steps; clipping fired on ${clipped} of steps`,
+    );
   }
   const d = diags[diags.length - 1];
   if (d) {
     const first = diags[0];
-    lines.push(`diagnostics at step ${d.step} (first at step ${first.step}):`);
-    for (const s of d.spectrum) {
-      const s0 = first.spectrum.find((x) => x.layer === s.layer && x.block === s.block);
-      lines.push(`  sigma_1 W_hh layer ${s.layer} ${s.block.padEnd(3)} ${s.sigma1.toFixed(3)} (step ${first.step}: ${s0?.sigma1.toFixed(3)}; 1/gamma = ${s.reference})`);
+    lines.push(`diagnostics at step ${fmt(d.step, 0)} (first at step ${fmt(first.step, 0)}):`);
+    for (const s of list(d.spectrum).filter(isObj)) {
+      const s0 = list(first.spectrum).filter(isObj).find((x) => x.layer === s.layer && x.block === s.block);
+      lines.push(`  sigma_1 W_hh layer ${label(s.layer)} ${label(s.block).padEnd(3)} ${fmt(s.sigma1, 3)} (step ${fmt(first.step, 0)}: ${fmt(s0?.sigma1, 3)}; 1/gamma = ${label(s.reference)})`);
     }
-    for (const s of d.saturation) {
-      lines.push(`  saturation layer ${s.layer} gate ${s.gate}: left ${(100 * s.left).toFixed(1)}%, right ${(100 * s.right).toFixed(1)}%`);
+    for (const s of list(d.saturation).filter(isObj)) {
+      lines.push(`  saturation layer ${label(s.layer)} gate ${label(s.gate)}: left ${fmt(typeof s.left === 'number' ? 100 * s.left : s.left, 1)}%, right ${fmt(typeof s.right === 'number' ? 100 * s.right : s.right, 1)}%`);
     }
-    for (const f of d.flow) {
-      const pick = (a: number[]) => [0, 1, 5, 10, 20, a.length - 1].filter((k, i, arr) => k < a.length && arr.indexOf(k) === i).map((k) => `k=${k}: ${a[k].toExponential(2)}`).join(', ');
-      lines.push(`  flow layer ${f.layer} ||dL_T/dh_(T-k)||  ${pick(f.h)}`);
-      if (f.c) lines.push(`  flow layer ${f.layer} ||dL_T/dc_(T-k)||  ${pick(f.c)}`);
+    for (const f of list(d.flow).filter(isObj)) {
+      const pick = (a: unknown[]) => [0, 1, 5, 10, 20, a.length - 1].filter((k, i, arr) => k >= 0 && k < a.length && arr.indexOf(k) === i).map((k) => `k=${k}: ${fmt(a[k], 2, true)}`).join(', ');
+      lines.push(`  flow layer ${label(f.layer)} ||dL_T/dh_(T-k)||  ${pick(list(f.h))}`);
+      if (f.c) lines.push(`  flow layer ${label(f.layer)} ||dL_T/dc_(T-k)||  ${pick(list(f.c))}`);
     }
   }
   return lines.join('\n');
@@ -506,20 +612,27 @@ async function report(dir: string): Promise<string> {
 
 function oracle(files: string[]): number {
   if (files.length === 0) throw new UsageError('oracle needs at least one fixture file');
+  // Every fixture is read and checked against the format before any is run: a bad one is refused
+  // in one line before results are printed.
+  const fixtures = files.map((file) => {
+    const raw = readJsonFile(file, 'fixture', 'Pass a fixture JSON file in the oracle format.', 'bad-oracle', MAX_FIXTURE_BYTES);
+    // The seq2seq format names itself and is checked field by field by its own checker.
+    return isObj(raw) && 'format' in raw ? raw : validateFixture(raw, shown(file));
+  });
   let worst = 0;
   let worst32 = 0;
   const simd = kernelArena() !== null;
-  for (const file of files) {
-    let fixture: unknown;
+  for (const [i, fixture] of fixtures.entries()) {
+    let r;
     try {
-      fixture = JSON.parse(readFileSync(file, 'utf8'));
+      r = checkOracleFile(fixture);
     } catch (e) {
-      throw new EngineError('bad-oracle', `${file}: ${(e as Error).message}`, 'Pass a fixture JSON file.');
+      if (e instanceof EngineError) throw new EngineError(e.code, `${shown(files[i])}: ${e.message}`, e.hint);
+      throw e;
     }
-    const r = checkOracleFile(fixture);
     worst = Math.max(worst, r.maxError);
     const worstQ = r.quantities.reduce((a, b) => (b.error > a.error ? b : a));
-    console.log(`${r.fixture}: max error ${r.maxError.toExponential(2)} (${worstQ.name}) over ${r.quantities.length} quantities ${r.maxError <= 1e-9 ? 'ok' : 'FAIL'}`);
+    console.log(`${clip(r.fixture, 80)}: max error ${r.maxError.toExponential(2)} (${worstQ.name}) over ${r.quantities.length} quantities ${r.maxError <= 1e-9 ? 'ok' : 'FAIL'}`);
     for (const q of r.quantities) console.log(`  ${q.name.padEnd(40)} ${q.error.toExponential(2)}${q.absError === undefined ? '' : `  (abs ${q.absError.toExponential(2)})`}`);
     if (simd && !isSeq2SeqOracle(fixture)) {
       const r32 = checkFixture(fixture as OracleFixture, 'float32');
@@ -560,7 +673,7 @@ const OPTIONS: Record<string, string[]> = {
   translate: ['beam', 'alpha'],
   oracle: [],
   demo: [],
-  export: ['out', 'dtype', 'prefix'],
+  export: ['out', 'dtype', 'prefix', 'force'],
   'export-pytorch': ['out', 'data'],
   import: ['out', 'vocab', 'gru-variant', 'activation', 'name'],
 };
@@ -576,17 +689,22 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (!cmd) throw new UsageError(`no command given (commands: ${Object.keys(HELP).join(', ')}; rnn-lab --help for usage)`);
-  if (!(cmd in HELP)) throw new UsageError(`unknown command "${cmd}" (commands: ${Object.keys(HELP).join(', ')})`);
+  // Own keys only: "toString" or "constructor" are not commands.
+  if (!Object.hasOwn(HELP, cmd)) throw new UsageError(`unknown command ${quote(cmd, 40)} (commands: ${Object.keys(HELP).join(', ')})`);
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(HELP[cmd]);
     return 0;
   }
   const { positional, flags } = cmd === 'bench' ? { positional: [], flags: new Map<string, string>() } : parseFlags(rest);
-  const allowed = OPTIONS[cmd];
+  const allowed = Object.hasOwn(OPTIONS, cmd) ? OPTIONS[cmd] : undefined;
   const unknown = allowed ? [...flags.keys()].find((k) => !allowed.includes(k)) : undefined;
-  if (unknown !== undefined) throw new UsageError(`${cmd} has no option --${unknown} (see rnn-lab ${cmd} --help)`);
+  if (unknown !== undefined) throw new UsageError(`${cmd} has no option --${clip(unknown, 40)} (see rnn-lab ${cmd} --help)`);
+  for (const pathFlag of ['out', 'resume', 'config', 'vocab', 'data']) {
+    if (flags.get(pathFlag) === '') throw new UsageError(`--${pathFlag} needs a path, got an empty one`);
+  }
+  for (const p of positional) if (p === '') throw new UsageError(`${cmd} got an empty path argument`);
   const one = (what: string) => {
-    if (positional.length !== 1) throw new UsageError(`${cmd} needs exactly one ${what}${positional.length ? `, got ${positional.length}: ${positional.join(' ')}` : ''} (see rnn-lab ${cmd} --help)`);
+    if (positional.length !== 1) throw new UsageError(`${cmd} needs exactly one ${what}${positional.length ? `, got ${positional.length}: ${clip(positional.join(' '), 80)}` : ''} (see rnn-lab ${cmd} --help)`);
     return positional[0];
   };
   switch (cmd) {
@@ -628,7 +746,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'bench': {
       if (rest[0] === '--child') {
-        // Internal: one engine of the bench in its own process (see bench/child.ts).
+        // Internal: one engine of the bench in its own process (see bench/child.ts), started with an IPC channel.
+        if (typeof process.send !== 'function') throw new UsageError('bench --child is internal: rnn-lab bench starts it (run rnn-lab bench)');
         await benchChild();
         return 0;
       }
@@ -636,7 +755,7 @@ async function main(argv: string[]): Promise<number> {
       const quick = rest.includes('--quick');
       const seq2seqOnly = rest.includes('--seq2seq');
       const unknown = rest.filter((a) => a !== '--json' && a !== '--quick' && a !== '--seq2seq');
-      if (unknown.length) throw new UsageError(`bench takes only --quick and --json, or --seq2seq, got ${unknown.join(' ')}`);
+      if (unknown.length) throw new UsageError(`bench takes only --quick and --json, or --seq2seq, got ${clip(unknown.join(' '), 80)}`);
       const log = json ? () => {} : console.log;
       const result = seq2seqOnly ? {} : await runBench(join(resolve(__dirname, '..'), 'data', 'austen_pride_prejudice.txt'), { quick, log });
       // The seq2seq config trains to a target, minutes per engine: full runs and --seq2seq only.
@@ -651,11 +770,28 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => {
-    if (err instanceof EngineError) console.error(`rnn-lab: ${err.line}`);
-    else if (err instanceof UsageError) console.error(`rnn-lab: ${err.message}`);
-    // A file system refusal (permissions, a name too long, ...) is the user's to fix: one line, no stack.
-    else if (typeof err?.code === 'string' && /^E[A-Z]+$/.test(err.code)) console.error(`rnn-lab: ${err.message}. Check the path and its permissions.`);
-    else console.error(`rnn-lab: ${err?.stack ?? err}`);
+    console.error(`rnn-lab: ${failureLine(err)}`);
+    if (process.env.RNN_LAB_DEBUG && err?.stack) console.error(err.stack);
     process.exit(2);
   },
 );
+
+/**
+ * The one line any failure prints. User errors (EngineError, UsageError, a file-system refusal)
+ * say what, where and what to do; an allocation the machine cannot make says so; anything else
+ * is a bug in rnn-lab and says that, without a stack (RNN_LAB_DEBUG=1 prints it).
+ */
+function failureLine(err: unknown): string {
+  if (err instanceof EngineError) return err.line;
+  if (err instanceof UsageError) return fitLine(err.message, '');
+  const e = err as NodeJS.ErrnoException & { dest?: string };
+  if (typeof e?.code === 'string' && /^E[A-Z]+$/.test(e.code)) {
+    const doing = /write|append|rename|mkdir|link|copy|open/.test(e.syscall ?? '') ? (e.syscall === 'open' ? 'opening' : 'writing') : 'reading';
+    return fileProblem(e, e.path ?? e.dest ?? 'a file', doing).line;
+  }
+  const message = String(e?.message ?? err).split(/[\r\n]/)[0];
+  if (err instanceof RangeError && /allocation failed|Invalid (typed )?array length|Array buffer/i.test(message)) {
+    return fitLine(`out of memory: ${clip(message, 80)}`, '. Use a smaller model (hidden, layers, seqLength, batch) or a smaller file.');
+  }
+  return fitLine(`internal error: ${clip(message, 120)}`, '. This is a bug in rnn-lab; please report it with the command you ran (RNN_LAB_DEBUG=1 prints the stack).');
+}

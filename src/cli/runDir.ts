@@ -5,11 +5,13 @@
  * base name as the run id. metrics.jsonl and diagnostics.jsonl are appended record by record;
  * config.json, summary.json and the checkpoint are replaced atomically (temp file, then rename).
  */
+import { readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { EngineError } from '../engine/errors';
+import { fileProblem, lstatOrUndefined, shown } from './files';
 import type { RunConfig } from '../protocol/config';
 import { nodeRunFs } from '../runFolder/nodeRunFs';
-import { createRunAt, freeRunId, readRecordChunks, writeAtomic, writeRunWhole, type RecordsFile, type RunFs } from '../runFolder/runFolder';
+import { createRunAt, freeRunId, readRecordChunks, writeRunWhole, type RecordsFile, type RunFs } from '../runFolder/runFolder';
 
 export const DEFAULT_RUNS_ROOT = '.rnn-lab/runs';
 
@@ -25,12 +27,38 @@ export function runDir(dir: string): RunDir {
   return { dir, fs: nodeRunFs(dirname(dir)), id: basename(dir) };
 }
 
+/**
+ * Refuses an --out that must not be written: a symbolic link (never replaced or written through),
+ * something that is not a folder, a folder holding a run, or a folder holding anything else.
+ * Only a new path or an empty folder is a place for a new run.
+ */
+export function checkNewRunDir(out: string): void {
+  const s = lstatOrUndefined(out);
+  if (!s) return;
+  const p = shown(out);
+  if (s.isSymbolicLink()) throw new EngineError('bad-config', `--out ${p} is a symbolic link`, 'Give a new folder path; a link is never replaced or written through.');
+  if (!s.isDirectory()) throw new EngineError('bad-config', `--out ${p} exists and is not a folder`, 'Give a new folder path for the run.');
+  let entries: string[];
+  try {
+    entries = readdirSync(out);
+  } catch (e) {
+    throw fileProblem(e, out, 'reading', 'bad-config');
+  }
+  if (entries.includes('config.json')) throw new EngineError('bad-config', `${p} already holds a run`, 'Pick another --out so it is not overwritten.');
+  if (entries.length > 0) throw new EngineError('bad-config', `--out ${p} is a folder that is not a run and not empty (${entries.length} entries)`, 'Give a new or empty folder; nothing in it is overwritten.');
+}
+
 /** Creates a new run directory with its config.json: `out`, or a new id under `root`. Never reuses one that holds a run. */
 export async function createRunDir(out: string | undefined, config: RunConfig, root = DEFAULT_RUNS_ROOT): Promise<RunDir> {
+  if (out !== undefined) checkNewRunDir(out);
   const run = out !== undefined ? runDir(out) : runDir(join(root, await freeRunId(nodeRunFs(root), config.name, new Date())));
-  if (!(await createRunAt(run.fs, run.id, config))) {
-    throw new EngineError('bad-config', `${run.dir} already holds a run`, 'Pick another --out so it is not overwritten.');
+  let created: boolean;
+  try {
+    created = await createRunAt(run.fs, run.id, config);
+  } catch (e) {
+    throw fileProblem(e, run.dir, 'creating', 'bad-config');
   }
+  if (!created) throw new EngineError('bad-config', `${shown(run.dir)} already holds a run`, 'Pick another --out so it is not overwritten.');
   return run;
 }
 
@@ -42,7 +70,7 @@ export async function createRunDir(out: string | undefined, config: RunConfig, r
 export async function readRecordChunksStrict<T>(run: RunDir, file: RecordsFile): Promise<{ chunk: string; records: T[] }[]> {
   const chunks = await readRecordChunks<T>(run.fs, run.id, file);
   for (const c of chunks) {
-    if (c.badLines.length) throw new EngineError('bad-config', `${join(run.dir, c.chunk)} line ${c.badLines[0]} is not a JSON record`, "The run's files were edited or damaged; remove that line.");
+    if (c.badLines.length) throw new EngineError('bad-config', `${shown(join(run.dir, c.chunk))} line ${c.badLines[0]} is not a JSON record`, "The run's files were edited or damaged; remove that line.");
   }
   return chunks;
 }
@@ -57,15 +85,15 @@ export async function readRecords<T>(run: RunDir, file: RecordsFile): Promise<T[
  * a target that exists and is not empty.
  */
 export async function writeRunDirWhole(out: string | undefined, config: RunConfig, files: Record<string, string | Uint8Array>, root = DEFAULT_RUNS_ROOT): Promise<string> {
+  if (out !== undefined) checkNewRunDir(out);
   const run = out !== undefined ? runDir(out) : runDir(join(root, await freeRunId(nodeRunFs(root), config.name, new Date())));
-  await run.fs.createDirectory('');
-  if (!(await writeRunWhole(run.fs, run.id, files))) {
-    throw new EngineError('bad-config', `${run.dir} already exists and is not empty`, 'Pick another --out; a run directory is never overwritten.');
+  let written: boolean;
+  try {
+    await run.fs.createDirectory('');
+    written = await writeRunWhole(run.fs, run.id, files);
+  } catch (e) {
+    throw fileProblem(e, run.dir, 'writing', 'bad-config');
   }
+  if (!written) throw new EngineError('bad-config', `${shown(run.dir)} already exists and is not empty`, 'Pick another --out; a run directory is never overwritten.');
   return run.dir;
-}
-
-/** A file outside any run folder (an export), replaced atomically. */
-export function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  return writeAtomic(nodeRunFs(dirname(path)), basename(path), data);
 }

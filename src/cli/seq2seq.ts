@@ -3,10 +3,10 @@
  * translate, the seq2seq part of report, export. main.ts calls in through small hooks and hands
  * over what it owns (config from flags, the training loop's run directory writer).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { RunConfig, RunSummary, Seq2SeqEvalRecord } from '../protocol/config';
-import { decodeText } from '../engine/data';
+import { parseJson } from '../engine/json';
 import { EngineError } from '../engine/errors';
 import { Seq2SeqStepDecoder } from '../engine/models/seq2seqDecoder';
 import { decodeSafetensors, encodeSafetensors } from '../engine/safetensors';
@@ -15,7 +15,8 @@ import { loadSeq2SeqCheckpoint, SEQ2SEQ_CHECKPOINT_FORMAT, type LoadedSeq2Seq } 
 import { seq2seqData } from '../engine/seq2seqTrainer';
 import { latestModel, noModelYet } from '../runFolder/generation';
 import { readText, runFiles, runPath } from '../runFolder/runFolder';
-import { createRunDir, readRecords, runDir, writeFileAtomic, type RunDir } from './runDir';
+import { createRunDir, readRecords, runDir, type RunDir } from './runDir';
+import { readDataFile, shown, writeFileAtomic } from './files';
 
 /** Run-config flags of the seq2seq runs (merged into train's flag table). */
 export const SEQ2SEQ_FLAG_KEYS: Record<string, [keyof RunConfig, 'num' | 'str' | 'list']> = {
@@ -51,12 +52,12 @@ export async function trainSeq2Seq(positional: string[], flags: Map<string, stri
   if (task === 'seq2seq') {
     if (positional.length !== 1) throw new EngineError('bad-config', `--task seq2seq needs exactly one pairs FILE${positional.length ? `, got ${positional.length}` : ''}`, 'Pass a TSV (source<TAB>target per line) or a CSV file.');
     file = positional[0];
-    if (!existsSync(file)) throw new EngineError('bad-config', `${file} does not exist`, 'Check the path.');
+    if (!existsSync(file)) throw new EngineError('bad-config', `${shown(file)} does not exist`, 'Check the path.');
   } else if (positional.length) {
     throw new EngineError('bad-config', `--task ${task} generates its data and takes no FILE (got ${positional[0]})`, 'Drop the file, or use --task seq2seq to train on a pairs file.');
   }
   const config = hooks.configFromFlags(file, flags.has('name') ? flags : new Map([...flags, ['name', `${flags.get('cell') ?? 'lstm'}-${file ? file.split(/[\\/]/).pop()!.replace(/\.[^.]*$/, '') : task}-${flags.get('attention') ?? 'dot'}`]]));
-  if (file) text = decodeText(readFileSync(file), file, config.maxFileBytes);
+  if (file) text = readDataFile(file, config.maxFileBytes, 'pairs file');
   const data = seq2seqData(config, file ? text : undefined); // bad data is refused before a run directory exists
   let run: RunDir;
   try {
@@ -134,7 +135,13 @@ export async function seq2seqReportLines(run: RunDir, config: RunConfig): Promis
   const evals = await readRecords<Seq2SeqEvalRecord>(run, runFiles.eval);
   lines.push(`seq2seq: task ${config.task}${config.task === 'seq2seq' ? ` (${config.data}, ${config.tokenization} tokens)` : ` (lengths ${config.srcLen})`}, attention ${config.attention}, teacher forcing ${config.teacherForcing}`);
   const summaryText = await readText(run.fs, runPath(run.id, runFiles.summary));
-  const summary = summaryText === undefined ? undefined : (JSON.parse(summaryText) as RunSummary);
+  let summary: RunSummary | undefined;
+  try {
+    const parsed = summaryText === undefined ? undefined : parseJson(summaryText, runFiles.summary, 'bad-config', '');
+    summary = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as RunSummary) : undefined;
+  } catch {
+    // A damaged summary.json: the report goes on from the evaluation records.
+  }
   const e = evals.at(-1);
   if (!e) {
     lines.push('no held-out evaluation yet');
@@ -151,12 +158,12 @@ export async function seq2seqReportLines(run: RunDir, config: RunConfig): Promis
 }
 
 /** export of a seq2seq run: its state_dict (the oracle-s2s names) in f64 or f32, and how to load it. */
-export async function exportSeq2Seq(bytes: Uint8Array, ckptPath: string, out: string, dtype: 'F64' | 'F32'): Promise<string[]> {
+export async function exportSeq2Seq(bytes: Uint8Array, ckptPath: string, out: string, dtype: 'F64' | 'F32', mode: 'replace' | 'new'): Promise<string[]> {
   const { model, config } = loadSeq2SeqCheckpoint(bytes, ckptPath);
   const p = model.params;
   const { metadata } = decodeSafetensors(bytes, ckptPath);
   const tensors = p.tensors.map((t) => ({ name: t.name, shape: t.shape, data: p.data.subarray(t.offset, t.offset + t.size) }));
-  await writeFileAtomic(out, encodeSafetensors(tensors, { ...metadata, format: SEQ2SEQ_CHECKPOINT_FORMAT }, dtype));
+  writeFileAtomic(out, encodeSafetensors(tensors, { ...metadata, format: SEQ2SEQ_CHECKPOINT_FORMAT }, dtype), mode);
   const s = model.spec;
   return [
     `wrote ${out} (${dtype === 'F64' ? 'f64' : 'f32'}): the state_dict of the Seq2Seq module in ../shared/oracle-s2s/README.md ("PyTorch mapping") with`,

@@ -3,7 +3,8 @@
  * A bad field is one EngineError naming the field and what it accepts.
  */
 import { SEQ2SEQ_TASKS, type RunConfig } from '../protocol/config';
-import { EngineError } from './errors';
+import { clip, EngineError } from './errors';
+import { describeValue } from './json';
 
 export const DEFAULT_CONFIG: RunConfig = {
   name: 'run',
@@ -111,11 +112,11 @@ export function validateConfig(raw: unknown, where = 'config'): { config: RunCon
     const rule = Object.hasOwn(RULES, key) ? RULES[key as keyof RunConfig] : undefined;
     if (!rule) {
       const near = closestKey(key);
-      warnings.push(`${where}: unknown key "${key}" ignored${near ? ` (did you mean "${near}"?)` : ''}`);
+      warnings.push(`${where}: unknown key ${JSON.stringify(clip(key, 60))} ignored${near ? ` (did you mean "${near}"?)` : ''}`);
       continue;
     }
     const fail = (what: string): never => {
-      throw new EngineError('bad-config', `${where}: "${key}" ${what}, got ${describeValue(value)}`, 'Fix that field and try again.');
+      throw new EngineError('bad-config', `${where}: ${JSON.stringify(clip(key, 60))} ${what}, got ${describeValue(value)}`, 'Fix that field and try again.');
     };
     switch (rule.kind) {
       case 'int':
@@ -154,14 +155,6 @@ export function validateConfig(raw: unknown, where = 'config'): { config: RunCon
 export function parseSrcLen(srcLen: string): [number, number] {
   const [lo, hi = lo] = srcLen.split('-').map((x) => Number(x.trim()));
   return [lo, hi];
-}
-
-/** A value as the user wrote it, short: JSON.stringify would print NaN and Infinity as null. */
-function describeValue(value: unknown): string {
-  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
-  if (value === undefined) return 'nothing';
-  const json = JSON.stringify(value) ?? String(value);
-  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
 }
 
 /** The known key a typo most likely meant: case-insensitive match, or edit distance <= 2. */

@@ -3,7 +3,7 @@
  * encoded stream; a CSV becomes chosen numeric columns, z-normalised with the training split's
  * statistics. Every problem a user can cause is an EngineError naming the file and the place.
  */
-import { EngineError } from './errors';
+import { clip, EngineError } from './errors';
 
 export interface TextDataset {
   kind: 'text';
@@ -47,8 +47,15 @@ export function decodeText(bytes: Uint8Array, file: string, maxBytes: number): s
 }
 
 /**
- * Refuses a file over the size cap. Callers that can stat a file call this before reading it, so
- * an oversized file is refused without ever entering memory.
+ * The largest data file the engine can hold: its text becomes one JavaScript string, and V8's
+ * strings stop at 2^29 - 24 UTF-16 units (512 MiB of ASCII).
+ */
+export const MAX_TEXT_BYTES = 2 ** 29 - 24;
+
+/**
+ * Refuses a file over the size cap (or over MAX_TEXT_BYTES, whatever the cap). Callers that can
+ * stat a file call this before reading it, so an oversized file is refused without ever entering
+ * memory.
  */
 export function checkFileSize(size: number, file: string, maxBytes: number): void {
   if (size > maxBytes) {
@@ -58,9 +65,11 @@ export function checkFileSize(size: number, file: string, maxBytes: number): voi
       'Use a smaller file, or raise the cap (maxFileBytes / rnnLab.maxFileBytes).',
     );
   }
+  if (size > MAX_TEXT_BYTES) {
+    throw new EngineError('too-large', `${file} is ${formatBytes(size)}, more than the ${formatBytes(MAX_TEXT_BYTES)} of text the engine can hold`, 'Use a smaller file (or a part of it).');
+  }
 }
 
-/** Offset of the first byte that breaks UTF-8 (RFC 3629), or -1. */
 export function firstInvalidUtf8(b: Uint8Array): number {
   let i = 0;
   const n = b.length;
@@ -90,6 +99,7 @@ export function firstInvalidUtf8(b: Uint8Array): number {
 }
 
 function formatBytes(n: number): string {
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
   if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
   if (n >= 1 << 10) return `${(n / (1 << 10)).toFixed(1)} KiB`;
   return `${n} bytes`;
@@ -139,6 +149,17 @@ export function splitCsvLine(line: string): string[] | null {
   return out.map((s) => s.trim());
 }
 
+/** A decimal number as spreadsheets write it (surrounding spaces allowed). */
+const DECIMAL_CELL = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
+
+/**
+ * A CSV cell's number, or NaN. Number() alone reads " " as 0, "0x10" as 16 and "0b11" as 3: a
+ * blank cell or an id column would become values without a word.
+ */
+export function cellNumber(cell: string | undefined): number {
+  return cell !== undefined && DECIMAL_CELL.test(cell) ? Number(cell) : NaN;
+}
+
 export interface CsvTable {
   header: string[];
   rows: string[][];
@@ -157,7 +178,7 @@ export function parseCsv(text: string, file: string): CsvTable {
     if (!cells) throw new EngineError('bad-csv', `${file} line ${i + 1} has a quote that is never closed`, 'Close the quote on that line (a cell may not span lines).');
     if (!header) {
       // A first line with any non-numeric cell is a header; otherwise columns are numbered.
-      if (cells.some((c) => c !== '' && !Number.isFinite(Number(c)))) {
+      if (cells.some((c) => c.trim() !== '' && !Number.isFinite(cellNumber(c)))) {
         header = cells;
         return;
       }
@@ -185,13 +206,22 @@ export function parseCsv(text: string, file: string): CsvTable {
 /** Resolves column selectors (names or 0-based indices) against a header. */
 export function resolveColumns(header: string[], wanted: (string | number)[] | undefined, file: string): number[] {
   if (!wanted || wanted.length === 0) {
-    // Default: the last column (date-like leading columns are common).
-    return [header.length - 1];
+    // Default: the last column (date-like leading columns are common), unless its name is ambiguous.
+    const last = header.length - 1;
+    const twin = header.indexOf(header[last]);
+    if (twin !== last) {
+      throw new EngineError('bad-csv', `${file} has two columns named ${clip(JSON.stringify(header[last]), 60)} (columns ${twin} and ${last}), so the default (last) column is ambiguous`, 'Rename one of them in the header, or pick the column by its 0-based index with columns / --columns.');
+    }
+    return [last];
   }
   return wanted.map((w) => {
     const k = typeof w === 'number' ? w : header.indexOf(w);
     if (!(k >= 0 && k < header.length)) {
-      throw new EngineError('bad-csv', `${file} has no column ${JSON.stringify(w)} (columns: ${header.join(', ')})`, 'Pick one of the listed columns.');
+      throw new EngineError('bad-csv', `${file} has no column ${clip(JSON.stringify(w), 60)} (columns: ${clip(header.join(', '), 120)})`, 'Pick one of the listed columns.');
+    }
+    // A name the header holds twice could mean either column: reading one silently would be a guess.
+    if (typeof w === 'string' && header.indexOf(w, k + 1) >= 0) {
+      throw new EngineError('bad-csv', `${file} has two columns named ${clip(JSON.stringify(w), 60)} (columns ${k} and ${header.indexOf(w, k + 1)}), so the name is ambiguous`, 'Rename one of them in the header, or pick the column by its 0-based index.');
     }
     return k;
   });
@@ -206,11 +236,11 @@ export function seriesDataset(text: string, file: string, columns: (string | num
   table.rows.forEach((row, r) => {
     cols.forEach((k, c) => {
       const cell = row[k];
-      const where = `${file} row ${table.lines[r]}, column "${table.header[k]}"`;
-      if (cell === undefined || cell === '') {
+      const where = `${file} row ${table.lines[r]}, column ${clip(JSON.stringify(table.header[k]), 60)}`;
+      if (cell === undefined || cell.trim() === '') {
         throw new EngineError('bad-csv', `${where}: the cell is missing`, 'Fill or remove that row.');
       }
-      const v = Number(cell);
+      const v = cellNumber(cell);
       if (!Number.isFinite(v)) throw new EngineError('bad-csv', `${where}: "${cell.slice(0, 40)}" is not a finite number`, 'Fix that cell or pick another column.');
       values[r * C + c] = v;
     });
@@ -228,6 +258,15 @@ export function seriesDataset(text: string, file: string, columns: (string | num
     const m = s / nTrain;
     let v = 0;
     for (let r = 0; r < nTrain; r++) v += (values[r * C + c] - m) ** 2;
+    // Values near the float64 limit (|x| ~ 1e308) overflow the sum or the squares; normalising with
+    // an infinite mean or std would turn every value into 0 or NaN without a word.
+    if (!Number.isFinite(m) || !Number.isFinite(v)) {
+      throw new EngineError(
+        'bad-csv',
+        `${file} column ${clip(JSON.stringify(table.header[cols[c]]), 60)}: its values are too large for their ${Number.isFinite(m) ? 'variance' : 'mean'} to be a finite number`,
+        'Rescale that column (e.g. to other units) so its values stay well below 1e150.',
+      );
+    }
     const sd = Math.sqrt(v / nTrain) || 1;
     mean.push(m);
     std.push(sd);

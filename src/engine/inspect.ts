@@ -21,7 +21,7 @@
  */
 import type { CharInspection, Prediction, SeriesInspection, SeriesRowInspection, TextInspection } from '../protocol/inspectWorker';
 import { GATE_NAMES, type Network } from './network';
-import { splitCsvLine } from './data';
+import { cellNumber, splitCsvLine } from './data';
 import type { Vec } from './linalg';
 
 export interface InspectOptions {
@@ -261,8 +261,8 @@ export function inspectSeries(net: Network, series: { columns: string[]; mean: n
       const k = colIndex[c];
       if (k < 0) return void (row.problem = `the file has no column "${series.columns[c]}"`);
       const cell = cells[k];
-      const v = Number(cell);
-      if (cell === undefined || cell === '' || !Number.isFinite(v)) return void (row.problem = `"${series.columns[c]}" is not a number here`);
+      const v = cellNumber(cell);
+      if (!Number.isFinite(v)) return void (row.problem = `"${series.columns[c]}" is not a number here`);
       values.push(v);
     }
     row.actual = values;

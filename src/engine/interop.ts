@@ -19,6 +19,7 @@ import { CHECKPOINT_FORMAT, encodeCheckpoint, loadCheckpoint } from './checkpoin
 import { DEFAULT_CONFIG, validateConfig } from './config';
 import type { Dataset } from './data';
 import { EngineError } from './errors';
+import { parseJson } from './json';
 import { GATE_NAMES, Network, type ModelSpec } from './network';
 import { decodeSafetensors, encodeSafetensors, type DecodedSafetensors, type Dtype } from './safetensors';
 import { datasetFor } from './session';
@@ -167,20 +168,21 @@ export function inferStateDict(bytes: Uint8Array | DecodedSafetensors, where: st
   let vocab: string[] | undefined;
   let series: InferredStateDict['series'];
   try {
-    if (metadata.config) config = validateConfig(JSON.parse(metadata.config), `${where} metadata`).config;
+    if (metadata.config) config = validateConfig(parseJson(metadata.config, `${where} metadata "config"`, 'bad-checkpoint', 'Ignored.'), `${where} metadata`).config;
   } catch {
     warnings.push('__metadata__ "config" is not a valid RNN Lab run config: ignored');
   }
   try {
-    const v = metadata.vocab ? JSON.parse(metadata.vocab) : undefined;
-    if (v !== undefined && (!Array.isArray(v) || !v.every((c) => typeof c === 'string'))) throw new Error();
+    const v = metadata.vocab ? parseJson(metadata.vocab, 'vocab', 'bad-checkpoint', 'Ignored.') : undefined;
+    if (v !== undefined && (!Array.isArray(v) || v.length === 0 || !v.every((c) => typeof c === 'string') || new Set(v).size !== v.length)) throw new Error();
     vocab = v;
   } catch {
-    warnings.push('__metadata__ "vocab" is not a JSON list of strings: ignored');
+    warnings.push('__metadata__ "vocab" is not a non-empty JSON list of distinct strings: ignored');
   }
   try {
-    const s = metadata.series ? JSON.parse(metadata.series) : undefined;
-    if (s !== undefined && !(Array.isArray(s.columns) && Array.isArray(s.mean) && Array.isArray(s.std))) throw new Error();
+    const s = metadata.series ? (parseJson(metadata.series, 'series', 'bad-checkpoint', 'Ignored.') as InferredStateDict['series']) : undefined;
+    const finite = (a: unknown, n: number, positive: boolean) => Array.isArray(a) && a.length === n && a.every((x) => typeof x === 'number' && Number.isFinite(x) && (!positive || x > 0));
+    if (s !== undefined && !(s && Array.isArray(s.columns) && s.columns.length > 0 && s.columns.every((c) => typeof c === 'string') && finite(s.mean, s.columns.length, false) && finite(s.std, s.columns.length, true))) throw new Error();
     series = s;
   } catch {
     warnings.push('__metadata__ "series" is not {columns, mean, std}: ignored');
@@ -251,14 +253,15 @@ export function vocabularyNeed(m: InferredStateDict): 'required' | 'optional' | 
 /** A vocabulary from a file: a JSON list of strings (e.g. vocab.json), else the sorted distinct characters of the text (as training builds it). */
 export function vocabularyFrom(text: string, file: string): string[] {
   if (/\.json$/i.test(file)) {
-    let v: unknown;
-    try {
-      v = JSON.parse(text);
-    } catch (e) {
-      throw new EngineError('bad-config', `${file} is not valid JSON (${(e as Error).message})`, 'Give a JSON list of strings, one per token id, or a text file.');
-    }
-    if (!Array.isArray(v) || v.length === 0 || !v.every((c) => typeof c === 'string')) {
+    const v = parseJson(text, file, 'bad-config', 'Give a JSON list of strings, one per token id, or a text file.');
+    if (!Array.isArray(v) || !v.every((c) => typeof c === 'string')) {
       throw new EngineError('bad-config', `${file} is not a JSON list of strings`, 'Give a JSON list of strings, one per token id, or a text file.');
+    }
+    if (v.length === 0) throw new EngineError('bad-config', `${file} is an empty list: a vocabulary needs at least one symbol`, 'Give the vocabulary the model was trained with.');
+    const seen = new Set<string>();
+    for (const c of v) {
+      if (seen.has(c)) throw new EngineError('bad-config', `${file} lists the symbol ${JSON.stringify(c.slice(0, 20))} twice, so its token ids are ambiguous`, 'Give each symbol once, in token-id order.');
+      seen.add(c);
     }
     return v;
   }

@@ -9,6 +9,7 @@ import { EngineError } from './errors';
 import type { Vec } from './linalg';
 import type { Precision } from './params';
 import { checkSeq2SeqFixture } from './oracleSeq2seq';
+import { describeValue } from './json';
 
 type Nested = number | Nested[];
 
@@ -124,13 +125,131 @@ export function loadFixtureWeights(net: Network, f: OracleFixture): void {
   }
 }
 
+/** Largest fixture the checker runs: each dim, and B x T x (I + H + V) values per quantity. */
+const MAX_FIXTURE_DIM = 4096;
+const MAX_FIXTURE_VALUES = 10_000_000;
+
+/**
+ * Checks a parsed fixture against the format (README of the oracle folder) before anything reads
+ * it: every array has exactly the shape its dims give and holds finite numbers, so checkFixture
+ * never indexes past an array, mixes undefined into a comparison or allocates from a forged size.
+ * Every refusal names the file and the field.
+ */
+export function validateFixture(raw: unknown, where: string): OracleFixture {
+  const fail = (what: string): never => {
+    throw new EngineError('bad-oracle', `${where}: ${what}`, 'Pass a fixture in the oracle format (see the README of the oracle folder).');
+  };
+  const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+  if (!isObj(raw)) return fail('not a JSON object');
+  const f = raw;
+  if (typeof f.cell !== 'string' || !Object.hasOwn(NEUTRAL_GATES, f.cell)) return fail(`"cell" must be one of ${Object.keys(NEUTRAL_GATES).join(', ')}, got ${describeValue(f.cell)}`);
+  if (f.loss_type !== 'sumsq' && f.loss_type !== 'ce') return fail(`"loss_type" must be sumsq or ce, got ${describeValue(f.loss_type)}`);
+  if (f.name !== undefined && typeof f.name !== 'string') return fail(`"name" must be a string, got ${describeValue(f.name)}`);
+  if (!isObj(f.dims)) return fail('"dims" is missing or not an object');
+  const dim = (k: string, optional = false): number => {
+    const v = (f.dims as Record<string, unknown>)[k];
+    if (v === undefined && optional) return 0;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_FIXTURE_DIM) return fail(`"dims.${k}" must be a whole number from 1 to ${MAX_FIXTURE_DIM}, got ${describeValue(v)}`);
+    return v;
+  };
+  const B = dim('batch'), T = dim('time'), I = dim('input_size'), H = dim('hidden_size'), L = dim('layers');
+  const ce = f.loss_type === 'ce';
+  let V = dim('vocab', true);
+  if (ce && V === 0) {
+    const by = isObj(f.dense) ? f.dense.b_y : undefined;
+    if (!Array.isArray(by) || by.length < 1 || by.length > MAX_FIXTURE_DIM) return fail('"dense.b_y" must be a list of 1 to 4096 numbers (it gives the vocabulary size when dims.vocab is absent)');
+    V = by.length;
+  }
+  if (L > 8) return fail(`"dims.layers" must be at most 8, got ${L}`);
+  const G = NEUTRAL_GATES[f.cell as OracleFixture['cell']].length;
+  if (B * T * (I + H + V) > MAX_FIXTURE_VALUES || L * G * H * (Math.max(I, H) + H) > MAX_FIXTURE_VALUES || H * V > MAX_FIXTURE_VALUES) {
+    return fail(`dims ${B}x${T}, input ${I}, hidden ${H}, vocab ${V}, ${L} layers are over the ${MAX_FIXTURE_VALUES.toLocaleString('en-US')}-value limit of a fixture`);
+  }
+  /** Walks `v` level by level (no recursion) and checks it is a nested list of exactly `shape`. */
+  const shaped = (v: unknown, shape: number[], what: string, integersBelow?: number): void => {
+    let level: unknown[] = [v];
+    for (let d = 0; d < shape.length; d++) {
+      const next: unknown[] = [];
+      for (const x of level) {
+        if (!Array.isArray(x) || x.length !== shape[d]) {
+          fail(`"${what}" must have shape [${shape.join('][')}]${x === undefined ? ' (it is missing)' : `; at depth ${d} found ${Array.isArray(x) ? `${x.length} items` : describeValue(x)}`}`);
+        }
+        for (const y of x as unknown[]) next.push(y);
+      }
+      level = next;
+    }
+    for (const x of level) {
+      if (typeof x !== 'number' || !Number.isFinite(x)) fail(`"${what}" holds ${describeValue(x)} where a finite number belongs`);
+      if (integersBelow !== undefined && (!Number.isInteger(x) || (x as number) < 0 || (x as number) >= integersBelow)) fail(`"${what}" holds ${x}; targets are class ids from 0 to ${integersBelow - 1}`);
+    }
+  };
+  const gates = NEUTRAL_GATES[f.cell as OracleFixture['cell']];
+  const layerWeights = (list: unknown, what: string): void => {
+    if (!Array.isArray(list) || list.length !== L) fail(`"${what}" must be a list of ${L} layer objects`);
+    (list as unknown[]).forEach((w, l) => {
+      if (!isObj(w)) fail(`"${what}[${l}]" is not an object`);
+      const o = w as Record<string, unknown>;
+      const In = l === 0 ? I : H;
+      for (const g of gates) {
+        shaped(o[`W_x${g}`], [In, H], `${what}[${l}].W_x${g}`);
+        shaped(o[`W_h${g}`], [H, H], `${what}[${l}].W_h${g}`);
+        if (o[`b_${g}`] !== undefined) shaped(o[`b_${g}`], [H], `${what}[${l}].b_${g}`);
+        else {
+          shaped(o[`b_x${g}`], [H], `${what}[${l}].b_x${g}`);
+          shaped(o[`b_h${g}`], [H], `${what}[${l}].b_h${g}`);
+        }
+      }
+    });
+  };
+  const states = (list: unknown, what: string): void => {
+    if (!Array.isArray(list) || list.length !== L) fail(`"${what}" must be a list of ${L} layer objects`);
+    (list as unknown[]).forEach((s, l) => {
+      if (!isObj(s)) fail(`"${what}[${l}]" is not an object`);
+      shaped((s as Record<string, unknown>).h, [B, H], `${what}[${l}].h`);
+      if (f.cell === 'lstm') shaped((s as Record<string, unknown>).c, [B, H], `${what}[${l}].c`);
+    });
+  };
+  const dense = (d: unknown, what: string): void => {
+    if (!isObj(d)) fail(`"${what}" is missing or not an object (a ce fixture needs W_y and b_y)`);
+    shaped((d as Record<string, unknown>).W_y, [H, V], `${what}.W_y`);
+    shaped((d as Record<string, unknown>).b_y, [V], `${what}.b_y`);
+  };
+  layerWeights(f.weights, 'weights');
+  states(f.initial_state, 'initial_state');
+  shaped(f.inputs, [B, T, I], 'inputs');
+  if (ce) {
+    dense(f.dense, 'dense');
+    shaped(f.targets, [B, T], 'targets', V);
+  }
+  const ref = f.float64;
+  if (!isObj(ref)) return fail('"float64" (the reference block) is missing or not an object');
+  if (typeof ref.loss !== 'number' || !Number.isFinite(ref.loss)) fail(`"float64.loss" must be a finite number, got ${describeValue(ref.loss)}`);
+  if (!isObj(ref.outputs)) return fail('"float64.outputs" is missing or not an object');
+  const per = ref.outputs.per_layer;
+  if (!Array.isArray(per) || per.length !== L) fail(`"float64.outputs.per_layer" must be a list of ${L} layer objects`);
+  (per as unknown[]).forEach((o, l) => {
+    if (!isObj(o)) fail(`"float64.outputs.per_layer[${l}]" is not an object`);
+    const r = o as Record<string, unknown>;
+    shaped(r.h_seq, [B, T, H], `float64.outputs.per_layer[${l}].h_seq`);
+    shaped(r.h_final, [B, H], `float64.outputs.per_layer[${l}].h_final`);
+    if (f.cell === 'lstm') shaped(r.c_final, [B, H], `float64.outputs.per_layer[${l}].c_final`);
+  });
+  if (ce && ref.outputs.logits !== undefined) shaped(ref.outputs.logits, [B, T, V], 'float64.outputs.logits');
+  if (!isObj(ref.gradients)) return fail('"float64.gradients" is missing or not an object');
+  layerWeights(ref.gradients.weights, 'float64.gradients.weights');
+  states(ref.gradients.initial_state, 'float64.gradients.initial_state');
+  shaped(ref.gradients.inputs, [B, T, I], 'float64.gradients.inputs');
+  if (ce) dense(ref.gradients.dense, 'float64.gradients.dense');
+  return { ...(f as unknown as OracleFixture), name: typeof f.name === 'string' ? f.name : where, dims: { batch: B, time: T, input_size: I, hidden_size: H, layers: L, vocab: ce ? V : undefined } };
+}
+
 /**
  * Runs the fixture's model in `precision` and compares with its float64 reference. float64 is the
  * exact path (errors near 1e-15); float32 runs the WebAssembly SIMD kernels where available, so its
  * errors are float32 rounding through the recurrence (the tests hold it to 2e-5 relative).
  */
 export function checkFixture(f: OracleFixture, precision: Precision = 'float64'): OracleResult {
-  if (!f || typeof f !== 'object' || !f.dims || !NEUTRAL_GATES[f.cell]) {
+  if (!f || typeof f !== 'object' || !f.dims || !Object.hasOwn(NEUTRAL_GATES, f.cell)) {
     throw new EngineError('bad-oracle', 'not an oracle fixture (no dims or unknown cell)', 'Pass a file in the ../shared/oracle format.');
   }
   const { batch: B, time: T, input_size: I, hidden_size: H, layers: L } = f.dims;

@@ -4,7 +4,8 @@
  * "__metadata__": {string: string}}, then the raw little-endian tensor bytes. Offsets are relative
  * to the end of the header and must tile the data region exactly, in order, without gaps.
  */
-import { EngineError } from './errors';
+import { clip, EngineError } from './errors';
+import { describeValue, jsonDepth, jsonProblem, MAX_JSON_DEPTH } from './json';
 
 export type Dtype = 'F64' | 'F32';
 
@@ -15,6 +16,8 @@ export interface NamedTensor {
 }
 
 const MAX_HEADER_BYTES = 100_000_000;
+/** The most values a file may hold: 2 GiB as float64, above the largest model the memory budget (budget.ts) trains. */
+export const MAX_VALUES = 2 ** 28;
 
 const BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
@@ -74,44 +77,52 @@ export function decodeSafetensors(bytes: Uint8Array, where = 'the file'): Decode
   if (headerLen < 2 || bytes[8] !== 0x7b) bad('the header does not start with "{"');
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)));
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
+    if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) bad(`header nests more than ${MAX_JSON_DEPTH} levels deep`);
+    header = JSON.parse(text);
   } catch (e) {
-    bad(`header is not valid JSON (${(e as Error).message})`);
+    if (e instanceof EngineError) throw e;
+    bad(`header is not valid JSON (${e instanceof TypeError ? 'not UTF-8' : jsonProblem((e as Error).message, '')})`);
   }
   if (!header || typeof header !== 'object' || Array.isArray(header)) bad('header is not a JSON object');
   const dataStart = 8 + headerLen;
   const dataLen = bytes.length - dataStart;
   const metadata: Record<string, string> = {};
   const entries: { name: string; dtype: string; shape: number[]; begin: number; end: number }[] = [];
-  for (const [name, v] of Object.entries(header)) {
-    if (name === '__metadata__') {
+  for (const [fullName, v] of Object.entries(header)) {
+    const name = clip(fullName, 80);
+    if (fullName === '__metadata__') {
       if (!v || typeof v !== 'object' || Array.isArray(v)) bad('__metadata__ is not an object of strings');
       for (const [k, s] of Object.entries(v as Record<string, unknown>)) {
-        if (typeof s !== 'string') bad(`__metadata__.${k} is not a string`);
+        if (typeof s !== 'string') bad(`__metadata__.${clip(k, 60)} is not a string`);
         metadata[k] = s;
       }
       continue;
     }
     const t = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (!t || typeof t !== 'object' || Array.isArray(t)) bad(`entry ${name} is not an object`);
-    if (typeof t.dtype !== 'string' || !(t.dtype in BYTES)) bad(`tensor ${name} has unknown dtype ${JSON.stringify(t.dtype)}`);
-    if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isInteger(d) && d >= 0)) bad(`tensor ${name} has a bad shape ${JSON.stringify(t.shape)} (want a list of whole numbers >= 0)`);
+    if (typeof t.dtype !== 'string' || !Object.hasOwn(BYTES, t.dtype)) bad(`tensor ${name} has unknown dtype ${describeValue(t.dtype)}`);
+    if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isInteger(d) && d >= 0)) bad(`tensor ${name} has a bad shape ${describeValue(t.shape)} (want a list of whole numbers >= 0)`);
     const off = t.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isInteger(d) && d >= 0) || off[0] > off[1]) {
-      bad(`tensor ${name} has bad data_offsets ${JSON.stringify(off)} (want [begin, end] with 0 <= begin <= end)`);
+      bad(`tensor ${name} has bad data_offsets ${describeValue(off)} (want [begin, end] with 0 <= begin <= end)`);
     }
     const count = (t.shape as number[]).reduce((a, b) => a * b, 1);
-    if (!Number.isSafeInteger(count * BYTES[t.dtype as string])) bad(`tensor ${name} has a shape [${t.shape}] too large to hold`);
-    if (off[1] - off[0] !== count * BYTES[t.dtype as string]) bad(`tensor ${name}: ${off[1] - off[0]} bytes do not fit shape [${t.shape}] of ${t.dtype}`);
+    if (!Number.isSafeInteger(count * BYTES[t.dtype as string])) bad(`tensor ${name} has a shape ${describeValue(t.shape)} too large to hold`);
+    if (off[1] - off[0] !== count * BYTES[t.dtype as string]) bad(`tensor ${name}: ${off[1] - off[0]} bytes do not fit shape ${describeValue(t.shape)} of ${t.dtype}`);
     if (off[1] > dataLen) bad(`tensor ${name} overruns the data (${off[1]} > ${dataLen} bytes)`);
-    entries.push({ name, dtype: t.dtype as string, shape: t.shape as number[], begin: off[0], end: off[1] });
+    entries.push({ name: fullName, dtype: t.dtype as string, shape: t.shape as number[], begin: off[0], end: off[1] });
   }
+  // Every tensor is widened to float64: 1-byte dtypes grow 8 times, so the count is bounded, not
+  // only the file size (a 2 GiB file of U8 would need 16 GiB).
+  const values = entries.reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0);
+  if (values > MAX_VALUES) bad(`it holds ${values.toLocaleString('en-US')} values, more than the ${MAX_VALUES.toLocaleString('en-US')} RNN Lab loads`);
   entries.sort((a, b) => a.begin - b.begin);
   let expected = 0;
   let previous = '';
   for (const e of entries) {
-    if (e.begin < expected) bad(`tensor ${e.name} (bytes ${e.begin}-${e.end}) overlaps tensor ${previous} (ends at ${expected})`);
-    if (e.begin > expected) bad(`gap of ${e.begin - expected} bytes in the data before tensor ${e.name}`);
+    if (e.begin < expected) bad(`tensor ${clip(e.name, 60)} (bytes ${e.begin}-${e.end}) overlaps tensor ${clip(previous, 60)} (ends at ${expected})`);
+    if (e.begin > expected) bad(`gap of ${e.begin - expected} bytes in the data before tensor ${clip(e.name, 60)}`);
     expected = e.end;
     previous = e.name;
   }

@@ -13,12 +13,27 @@ export interface SampleOptions {
   prime: string;
 }
 
-/** Draws an index from logits/temperature restricted to the top k. */
+/**
+ * Draws an index from softmax(logits / T) restricted to the top k, given probs = softmax(logits).
+ * Computed in log space with the maximum subtracted: w_i = exp((log p_i - max_j log p_j) / T), so
+ * the most likely symbol has weight 1 at any temperature and a tiny T is greedy instead of every
+ * p_i^(1/T) underflowing to 0 (which left the last symbol as the draw). Dividing (not multiplying
+ * by 1/T) keeps 0 / T = 0 when 1/T overflows.
+ */
 export function drawFrom(probs: Float64Array, temperature: number, topK: number, rng: Rng): number {
   const V = probs.length;
-  // probs are softmax(logits); re-temper in log space: p^(1/T) renormalised.
   const w = new Float64Array(V);
-  for (let i = 0; i < V; i++) w[i] = Math.pow(Math.max(probs[i], 1e-300), 1 / temperature);
+  let max = -Infinity;
+  let best = 0;
+  for (let i = 0; i < V; i++) {
+    w[i] = Math.log(probs[i]);
+    if (w[i] > max) (max = w[i]), (best = i);
+  }
+  if (!(max > -Infinity)) return best; // no finite probability at all: nothing to weigh
+  for (let i = 0; i < V; i++) {
+    const d = w[i] - max;
+    w[i] = d === 0 ? 1 : Number.isNaN(d) ? 0 : Math.exp(d / temperature);
+  }
   if (topK > 0 && topK < V) {
     const cutoff = [...w].sort((a, b) => b - a)[topK - 1];
     let kept = 0;
@@ -30,11 +45,14 @@ export function drawFrom(probs: Float64Array, temperature: number, topK: number,
   let s = 0;
   for (let i = 0; i < V; i++) s += w[i];
   let u = rng.uniform() * s;
+  let last = best;
   for (let i = 0; i < V; i++) {
+    if (w[i] > 0) last = i;
     u -= w[i];
     if (u < 0) return i;
   }
-  return V - 1;
+  // Rounding left u >= 0 after the last weight: the draw is the last symbol that had weight.
+  return last;
 }
 
 export function sampleText(net: Network, vocab: string[], opts: SampleOptions, rng: Rng): string {

@@ -15,6 +15,8 @@ import { EngineError } from './errors';
 import { validateConfig } from './config';
 import { checkpointMetadata, encodeCheckpoint } from './checkpoint';
 import { minPositions, Trainer, type StepResult } from './trainer';
+import { modelSpecFor } from './modelSpec';
+import { checkModelFits } from './budget';
 import { dataFingerprint, restoreTrainer, resumeStateBytes } from './resume';
 import { runSeq2SeqSession } from './seq2seqSession';
 
@@ -28,11 +30,14 @@ export interface SessionStart {
   keepResumable?: boolean;
 }
 
+/** The dataset of a run, refused (EngineError) when the data is bad or the model it implies cannot fit in memory. */
 export function datasetFor(config: RunConfig, dataText: string): Dataset {
   const file = config.data || 'data';
-  return config.task === 'charlm'
+  const dataset: Dataset = config.task === 'charlm'
     ? textDataset(dataText, file, config.valFraction, Math.ceil(minPositions(config) / (1 - config.valFraction)))
     : seriesDataset(dataText, file, config.columns, config.valFraction, Math.ceil(minPositions(config) / (1 - config.valFraction)));
+  checkModelFits(config, modelSpecFor(config, dataset), file);
+  return dataset;
 }
 
 const checkpointExtra = (trainer: Trainer) => ({ rng: JSON.stringify(trainer.rng.getState()) });

@@ -32,7 +32,17 @@ const at = (dir: string, name: string) => (dir ? `${dir}/${name}` : name);
 
 async function readIfThere(fs: RunFs, path: string): Promise<Uint8Array | undefined> {
   if (!(await fs.exists(path))) return undefined;
-  return fs.readFile(path);
+  // A writer's rename replacing the file (workspace.fs deletes the target first) can take it away
+  // between the calls: read again, and if it is still gone it is absent (the generation is then
+  // taken from the resume file).
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fs.readFile(path);
+    } catch (e) {
+      if (!(await fs.exists(path))) return undefined;
+      if (attempt === 2) throw e;
+    }
+  }
 }
 
 

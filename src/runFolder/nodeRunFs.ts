@@ -3,7 +3,8 @@
  * Every operation completes synchronously before its promise is returned, so writes land in the
  * order they are called and a process killed at any point leaves only whole steps behind.
  */
-import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { MAX_CHECKPOINT_BYTES, MAX_JSONL_BYTES, readRegularFile } from '../cli/files';
 import { join } from 'node:path';
 import { EngineError } from '../engine/errors';
 import type { RunFs } from './runFolder';
@@ -50,7 +51,12 @@ export function nodeRunFs(root: string): RunFs {
     }
   };
   return {
-    readFile: (path) => run(() => new Uint8Array(readFileSync(at(path)))),
+    // Bounded reads that refuse FIFOs, devices and folders (cli/files.ts): a run folder is the user's to damage.
+    readFile: (path) =>
+      run(() => {
+        const b = readRegularFile(at(path), 'run file', /\.safetensors$/.test(path) ? MAX_CHECKPOINT_BYTES : MAX_JSONL_BYTES, 'bad-config');
+        return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+      }),
     writeFile: (path, data) => run(() => writing(at(path), () => writeFileSync(at(path), data))),
     appendFile: (path, data) => run(() => writing(at(path), () => appendFileSync(at(path), data))),
     rename: (from, to) => run(() => renameSync(at(from), at(to))),

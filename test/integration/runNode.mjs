@@ -16,7 +16,7 @@
 //        (--vsix without a file: rnn-lab-<version>.vsix, which `npm run package` writes)
 // Env:   as run.mjs (CHROMIUM_PATH, RNN_LAB_TEST_TIMEOUT_MS, RNN_LAB_TEST_VERBOSE, RNN_LAB_TEST_HEADED),
 //        RNN_LAB_CODE_SERVER_DIR (see codeServer.mjs), RNN_LAB_VSIX (same as --vsix)
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -142,6 +142,9 @@ function workbenchUrl(port, folder, devPath, testsPath) {
 async function workspaceCopy() {
   const dir = await tempDir('rnn-lab-ws-');
   await cp(fixture, dir, { recursive: true });
+  // A FIFO for the suite's refusals of special files (a read of it would block forever).
+  await mkdir(join(dir, 'special'));
+  execFileSync('mkfifo', [join(dir, 'special', 'pipe')]);
   return dir;
 }
 

@@ -9,6 +9,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildCorpus, cli, flipOutcomes, repoRoot, type BadInputCase } from './badInputCorpus';
+import { adversarialCases } from './badInputAdversarial';
 
 const maxRssPreload = join(repoRoot, 'test/support/maxRss.cjs');
 
@@ -28,6 +29,7 @@ function refuseAndMeasure(dir: string, file: string): { rssMiB: number; status: 
 
 const corpus: BadInputCase[] = [
   ...buildCorpus(),
+  ...adversarialCases(),
   {
     group: 'data file',
     name: '200 MB text file is refused by the size cap without being read (RSS stays bounded)',

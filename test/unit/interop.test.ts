@@ -444,7 +444,7 @@ describe('bad files: one clear error naming the problem, nothing created', () =>
     assert.deepEqual(readdirSync(join(dir, 'run')).sort(), ['checkpoint.safetensors', 'config.json', 'diagnostics.jsonl', 'import.json', 'summary.json']);
     const again = spawnSync(process.execPath, [cli, 'import', join(dir, 'good.safetensors'), '--out', join(dir, 'run')], { encoding: 'utf8' });
     assert.equal(again.status, 2);
-    assert.match(again.stderr, /already exists and is not empty/);
+    assert.match(again.stderr, /already holds a run/);
   });
 
   it('a vocabulary from a text file is its sorted distinct characters; from JSON, the list', () => {

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { checkFileSize, decodeText } from '../../engine/data';
 import { errorText, type Feedback } from '../feedback';
+import { readRegularFile } from '../workspaceFiles';
 
 /**
  * Every training path reads its data through here: real files only (a link could point anywhere
@@ -10,9 +11,7 @@ import { errorText, type Feedback } from '../feedback';
 export async function loadDataFile(uri: vscode.Uri, name: string, maxBytes: number): Promise<string> {
   const stat = await vscode.workspace.fs.stat(uri);
   if (stat.type & vscode.FileType.SymbolicLink) throw new Error(`${name} is a symbolic link; RNN Lab reads only real files inside the workspace. Copy the file into the workspace.`);
-  if (stat.type & vscode.FileType.Directory) throw new Error(`${name} is a folder. Give the path of a text or CSV file.`);
-  checkFileSize(stat.size, name, maxBytes);
-  return decodeText(await vscode.workspace.fs.readFile(uri), name, maxBytes);
+  return decodeText(await readRegularFile(uri, name, maxBytes, (size) => checkFileSize(size, name, maxBytes)), name, maxBytes);
 }
 
 /** loadDataFile, with what is wrong shown to the user (undefined then). */

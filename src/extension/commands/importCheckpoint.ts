@@ -8,12 +8,13 @@
  */
 import * as vscode from 'vscode';
 import { DEFAULT_CONFIG } from '../../engine/config';
-import { decodeText } from '../../engine/data';
+import { checkFileSize, decodeText } from '../../engine/data';
 import { importAsRun, inferStateDict, vocabularyFrom, vocabularyNeed } from '../../engine/interop';
 import { freeRunId, importedRunFiles, writeRunWhole } from '../../runFolder/runFolder';
 import { errorText } from '../feedback';
 import type { Services } from '../services';
 import { readSettings } from '../settings';
+import { MAX_IMPORT_BYTES, readRegularFile } from '../workspaceFiles';
 
 /**
  * Arguments for programmatic calls (tests, other commands): `file` skips the file dialog;
@@ -52,7 +53,7 @@ async function importCheckpoint(deps: Services, arg: unknown): Promise<string | 
   const where = vscode.workspace.asRelativePath(file, false);
   let bytes: Uint8Array;
   try {
-    bytes = await vscode.workspace.fs.readFile(file);
+    bytes = await readRegularFile(file, where, MAX_IMPORT_BYTES);
   } catch (e) {
     return fail(`cannot read ${where}: ${errorText(e)}`);
   }
@@ -112,7 +113,7 @@ async function importCheckpoint(deps: Services, arg: unknown): Promise<string | 
     vocabSource = vscode.workspace.asRelativePath(vocabUri, false);
     try {
       const maxBytes = readSettings().runDefaults.maxFileBytes ?? DEFAULT_CONFIG.maxFileBytes;
-      const content = decodeText(await vscode.workspace.fs.readFile(vocabUri), vocabSource, maxBytes);
+      const content = decodeText(await readRegularFile(vocabUri, vocabSource, maxBytes, (size) => checkFileSize(size, vocabSource!, maxBytes)), vocabSource, maxBytes);
       vocab = vocabularyFrom(content, vocabSource);
       if (!/\.json$/i.test(vocabSource)) text = content;
     } catch (e) {

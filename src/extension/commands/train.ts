@@ -9,6 +9,7 @@ import { usesDataFile, type CellKind, type RunConfig } from '../../protocol/conf
 import { errorText } from '../feedback';
 import type { Services } from '../services';
 import { readSettings, type SizePreset } from '../settings';
+import { readJsonFile } from '../workspaceFiles';
 import { loadDataFile, readDataFile } from './dataFile';
 import { refuseUntrusted } from './trust';
 
@@ -117,7 +118,7 @@ export function registerTrain(s: Services): TrainCommand {
     const rel = vscode.workspace.asRelativePath(configUri, false);
     let config: RunConfig;
     try {
-      const raw = JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(configUri))) as Record<string, unknown>;
+      const raw = (await readJsonFile(configUri, rel, 'Fix the JSON and try again.')) as Record<string, unknown>;
       // Settings fill what the file does not say.
       const merged = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? { ...readSettings().runDefaults, ...raw } : raw;
       config = validateConfig(merged, rel).config;

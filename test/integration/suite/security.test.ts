@@ -89,6 +89,57 @@ describe('security in the extension host', function () {
     });
   }
 
+  /** Runs Train on a config and expects one error matching `expected`, no run folder, and a prompt return. */
+  const refusedConfig = async (file: string, content: string, expected: RegExp) => {
+    const cfg = vscode.Uri.joinPath(folder, file);
+    await vscode.workspace.fs.writeFile(cfg, new TextEncoder().encode(content));
+    written.push(cfg);
+    const before = (await api.store.list()).length;
+    const errors = api.errors.length;
+    assert.strictEqual(await vscode.commands.executeCommand('rnnLab.train', cfg), undefined);
+    assert.strictEqual(api.errors.length, errors + 1, 'expected one error message');
+    assert.match(api.errors.at(-1)!, expected);
+    assert.ok(!/\n/.test(api.errors.at(-1)!) && api.errors.at(-1)!.length < 400, api.errors.at(-1));
+    assert.strictEqual((await api.store.list()).length, before, 'a run folder was created');
+  };
+
+  it('a run config whose data is a folder is refused in one message', async () => {
+    await vscode.workspace.fs.createDirectory(vscode.Uri.joinPath(folder, 'data-folder.txt'));
+    written.push(vscode.Uri.joinPath(folder, 'data-folder.txt'));
+    await refusedConfig('folder-data.rnn.json', JSON.stringify({ name: 'f', data: 'data-folder.txt', hidden: 4, steps: 2 }), /data-folder\.txt is a folder/);
+  });
+
+  it('a run config nested 100,000 levels deep is refused in one message (no stack overflow)', async () => {
+    await refusedConfig('deep.rnn.json', `{"hidden": ${'['.repeat(100_000)}${']'.repeat(100_000)}}`, /deep\.rnn\.json.*more than 64 levels deep/);
+  });
+
+  it('a run config that is not JSON names the line and column, without quoting the text', async () => {
+    await refusedConfig('broken.rnn.json', '{\n  "hidden": 4,\n  "steps": ]\n}', /broken\.rnn\.json is not valid JSON/);
+    assert.ok(!api.errors.at(-1)!.includes('"steps"'), api.errors.at(-1));
+  });
+
+  it('a run config with a UTF-8 byte order mark trains', async () => {
+    const cfg = vscode.Uri.joinPath(folder, 'bom.rnn.json');
+    await vscode.workspace.fs.writeFile(cfg, new TextEncoder().encode('\ufeff' + JSON.stringify({ name: 'bom', data: 'tiny.txt', cell: 'rnn', hidden: 4, seqLength: 8, batch: 1, steps: 2 })));
+    written.push(cfg);
+    const runId = await vscode.commands.executeCommand<string>('rnnLab.train', cfg);
+    assert.ok(runId, api.errors.at(-1));
+    assert.strictEqual((await api.whenDone(runId)!).status, 'finished');
+  });
+
+  it('a data file, a config and an import source that are FIFOs are refused without blocking (Node host: runNode.mjs makes special/pipe)', async function () {
+    const pipe = vscode.Uri.joinPath(folder, 'special', 'pipe');
+    const stat = await vscode.workspace.fs.stat(pipe).then((s) => s, () => undefined);
+    if (!stat) return this.skip(); // the web host's workspace holds no FIFO
+    assert.strictEqual(stat.type & vscode.FileType.File, 0, 'special/pipe is not a FIFO');
+    await refusedConfig('fifo-data.rnn.json', JSON.stringify({ name: 'p', data: 'special/pipe', hidden: 4, steps: 2 }), /special\/pipe is not a regular file/);
+    // Train on the FIFO itself: refused (a notification), and the command returns.
+    assert.strictEqual(await vscode.commands.executeCommand('rnnLab.train', pipe), undefined);
+    const id = await vscode.commands.executeCommand<string>('rnnLab.importCheckpoint', { file: pipe, vocab: 'none' });
+    assert.strictEqual(id, undefined);
+    assert.match(api.errors.at(-1)!, /pipe is not a regular file/);
+  });
+
   it('a config in a subfolder may use ../ to reach a file that stays inside the workspace', async () => {
     const cfg = vscode.Uri.joinPath(folder, 'configs-sec', 'inner.rnn.json');
     await vscode.workspace.fs.createDirectory(vscode.Uri.joinPath(folder, 'configs-sec'));

@@ -61,7 +61,7 @@ describe('RNN Lab: runs survive', () => {
     const id = '20000101-000001-nomodel';
     const dir = vscode.Uri.joinPath(api.store.root, id);
     await vscode.workspace.fs.createDirectory(dir);
-    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(dir, 'config.json'), encoder.encode(JSON.stringify({ name: 'nomodel', data: 'tiny.txt', cell: 'lstm', hidden: 4, task: 'charlm' })));
+    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(dir, 'config.json'), encoder.encode(JSON.stringify({ name: 'nomodel', data: 'tiny.txt', cell: 'lstm', layers: 1, hidden: 4, task: 'charlm' })));
     await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(dir, 'metrics.jsonl'), encoder.encode('{"type":"metrics","step":1,"loss":4.25}\n'));
     const errors = api.errors.length;
     const text = await vscode.commands.executeCommand<string>('rnnLab.sample', { runId: id, temperature: 0.8, length: 10, prime: '' });

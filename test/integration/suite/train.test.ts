@@ -271,7 +271,7 @@ describe('RNN Lab: Train RNN, run store and Stop Training', () => {
     const id = '20000101-000000-interrupted';
     const dir = vscode.Uri.joinPath(api.store.root, id);
     await vscode.workspace.fs.createDirectory(dir);
-    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(dir, 'config.json'), new TextEncoder().encode('{"name":"interrupted","cell":"rnn","layers":1,"hidden":4}'));
+    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(dir, 'config.json'), new TextEncoder().encode('{"name":"interrupted","task":"charlm","cell":"rnn","layers":1,"hidden":4}'));
     // The window closed mid-flush: two records and half of a third.
     const metricsText = '{"type":"metrics","step":1,"loss":4.25}\n{"type":"metrics","step":2,"loss":3.5}\n{"type":"metrics","st';
     await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(dir, 'metrics.jsonl'), new TextEncoder().encode(metricsText));
