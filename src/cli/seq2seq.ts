@@ -3,11 +3,11 @@
  * translate, the seq2seq part of report, export. main.ts calls in through small hooks and hands
  * over what it owns (config from flags, the training loop's run directory writer).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { RunConfig, RunSummary, Seq2SeqEvalRecord } from '../protocol/config';
 import { parseJson } from '../engine/json';
-import { EngineError } from '../engine/errors';
+import { EngineError, quote } from '../engine/errors';
 import { Seq2SeqStepDecoder } from '../engine/models/seq2seqDecoder';
 import { decodeSafetensors, encodeSafetensors } from '../engine/safetensors';
 import { beamSearch, greedyDecode } from '../engine/seq2seq/decoding';
@@ -74,10 +74,11 @@ export async function trainSeq2Seq(positional: string[], flags: Map<string, stri
 
 /** A seq2seq run's latest model (runFolder/generation.ts latestModel: also while it trains). */
 export async function loadSeq2SeqRun(dir: string): Promise<LoadedSeq2Seq> {
+  if (!statOrUndefined(dir)?.isDirectory()) throw new EngineError('bad-config', `run folder ${shown(dir)} does not exist or is not a folder`, 'Pick a run directory written by rnn-lab train --task ...');
   const { fs, id } = runDir(dir);
   const model = await latestModel(fs, id);
   if ('problem' in model) {
-    throw new EngineError('bad-checkpoint', `${dir} has no model: ${model.problem}`, model.problem === noModelYet ? 'rnn-lab train --resume it, or pick another run.' : 'Train the run first, or pick another run directory.');
+    throw new EngineError('bad-checkpoint', `${shown(dir)} has no model: ${model.problem}`, model.problem === noModelYet ? 'rnn-lab train --resume it, or pick another run.' : 'Train the run first, or pick another run directory.');
   }
   return loadSeq2SeqCheckpoint(model.bytes, join(dirname(dir), model.where));
 }
@@ -105,13 +106,29 @@ export function attentionTable(source: string[], output: string[], weights: Arra
 }
 
 /** translate RUN_DIR "TEXT": each line a source; prints the output and the attention table. */
+/** The widest beam translate searches, and the most text it takes at once. */
+const MAX_BEAM = 64;
+const MAX_TRANSLATE_CHARS = 100_000;
+
+/** A decimal flag value in [min, max] (whole when `whole`), or one line saying what it takes. */
+function boundedFlag(flag: string, value: string, min: number, max: number, whole: boolean): number {
+  const n = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(value) ? Number(value) : NaN;
+  if (!(n >= min && n <= max) || (whole && !Number.isInteger(n))) {
+    throw new EngineError('bad-config', `--${flag} must be ${whole ? 'a whole number' : 'a number'} from ${min} to ${max}, got ${quote(value)}`, flag === 'beam' ? 'Give the beam width, e.g. --beam 4 (0: greedy).' : 'The GNMT length penalty is usually 0.6-1.');
+  }
+  return n;
+}
+
 export async function translate(dir: string, text: string, flags: Map<string, string>): Promise<string> {
+  // Each candidate set is width x V_tgt per step: the width is bounded so a typo cannot exhaust memory.
+  const beam = flags.has('beam') ? boundedFlag('beam', flags.get('beam')!, 0, MAX_BEAM, true) : 0;
+  const alpha = flags.has('alpha') ? boundedFlag('alpha', flags.get('alpha')!, 0, 10, false) : 0.6;
+  if (text.length > MAX_TRANSLATE_CHARS) {
+    throw new EngineError('bad-config', `the text to translate is ${text.length.toLocaleString('en-US')} characters, over the ${MAX_TRANSLATE_CHARS.toLocaleString('en-US')} translate takes`, 'Translate it in parts.');
+  }
+  // The flags and the text are checked before the model is read: a bad one costs nothing.
   const { model, srcVocab, tgtVocab } = await loadSeq2SeqRun(dir);
   const dec = new Seq2SeqStepDecoder(model);
-  const beam = flags.has('beam') ? Number(flags.get('beam')) : 0;
-  if (!(Number.isInteger(beam) && beam >= 0)) throw new EngineError('bad-config', `--beam needs a whole number, got "${flags.get('beam')}"`, 'Give the beam width, e.g. --beam 4.');
-  const alpha = flags.has('alpha') ? Number(flags.get('alpha')) : 0.6;
-  if (!(alpha >= 0)) throw new EngineError('bad-config', `--alpha needs a number >= 0, got "${flags.get('alpha')}"`, 'The GNMT length penalty is usually 0.6-1.');
   const out: string[] = [];
   for (const line of text.split(/\r?\n/).filter((l) => l.trim() !== '')) {
     const src = srcVocab.encode(line.trim());
@@ -172,4 +189,12 @@ export async function exportSeq2Seq(bytes: Uint8Array, ckptPath: string, out: st
     `  model = Seq2Seq(c); model.load_state_dict(load_file(${JSON.stringify(out)}))`,
     ...(config.cell === 'gru' && config.gruVariant === 'reset_before' ? ['warning: reset_before GRU cells compute another function in torch.nn.GRU'] : []),
   ];
+}
+
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
 }

@@ -33,7 +33,8 @@ import { createRunDir } from '../../src/cli/runDir';
 import { fileProblem } from '../../src/cli/files';
 import { cli, expectUserError, realCheckpoint, scratch, type BadInputCase } from './badInputCorpus';
 
-const oracleDir = '/work/shared/oracle';
+/** The LM oracle fixtures, as the repository keeps them (bundled tests run from dist-test/unit). */
+const oracleDir = join(__dirname, '../../test/fixtures/oracle');
 const prose = 'It is a truth universally acknowledged, that a single man in possession of a good fortune. ';
 const text = prose.repeat(40);
 const huge = 'x'.repeat(100_000);
@@ -578,6 +579,21 @@ export function adversarialCases(): BadInputCase[] {
       refuse(dir, ['export-pytorch', 'run', '--out', 'p', '--data', 'd.txt'], ['d.txt', mention]);
     });
   }
+
+  // -------------------------------------------------------------------------------------------
+  // translate: a seq2seq run's folder, its flags and its text, bounded.
+  const TR = 'CLI translate';
+  add(TR, 'a run folder that does not exist', () => refuse(setup({}), ['translate', 'nope', '123'], ['nope', 'does not exist']));
+  add(TR, 'a FIFO as the run folder', () => {
+    const dir = setup({});
+    mkfifo(join(dir, 'f'));
+    refuse(dir, ['translate', 'f', '123'], ['f', 'not a folder']);
+  });
+  add(TR, 'a language-model run (no seq2seq model)', () => refuse(setup({}, true), ['translate', 'run', '123'], ['run']));
+  for (const [flag, value] of [['beam', '1e9'], ['beam', '0x10'], ['beam', '-1'], ['beam', huge], ['alpha', 'Infinity'], ['alpha', 'NaN'], ['alpha', '-0.5']]) {
+    add(TR, `--${flag} ${value.length > 20 ? '<100 kB>' : value}`, () => refuse(setup({}, true), ['translate', 'run', '123', `--${flag}`, value], [`--${flag}`]));
+  }
+  add(TR, 'a text of 120,000 characters', () => refuse(setup({}, true), ['translate', 'run', 'x'.repeat(120_000)], ['characters']));
 
   // -------------------------------------------------------------------------------------------
   // import.
