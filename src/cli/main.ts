@@ -28,7 +28,7 @@ import { runSeq2SeqBench } from './bench/seq2seq';
 import { fileProblem, lstatOrUndefined, readDataFile, MAX_CHECKPOINT_BYTES, MAX_FIXTURE_BYTES, readJsonFile, readRegularFile, shown, writeFileAtomic } from './files';
 import { latestModel, noModelYet, readGeneration, removeStaleTemps, repairGeneration, type GenerationStage } from '../runFolder/generation';
 import { repairJsonlChunks, resumedConfig } from '../runFolder/repair';
-import { appendRecord, chunkNames, importedRunFiles, lastChunkName, readText, runFiles, runPath, writeAtomic, writeCheckpoint, writeConfig, writeSummary } from '../runFolder/runFolder';
+import { appendRecord, chunkNames, importedRunFiles, lastChunkName, readChunkText, runFiles, runPath, writeAtomic, writeCheckpoint, writeConfig, writeSummary } from '../runFolder/runFolder';
 import { checkNewRunDir, createRunDir, readRecords, runDir, writeRunDirWhole, type RunDir } from './runDir';
 
 class UsageError extends Error {}
@@ -275,12 +275,12 @@ async function resume(dir: string, positional: string[], flags: Map<string, stri
     const dataset = datasetFor(config, text);
     if (resumeFrom) restoreTrainer(new Trainer(config, dataset), resumeFrom.checkpoint, resumeFrom.state, dataFingerprint(text), shown(dir));
   }
-  if (removed.length) console.log(`removed ${removed.join(', ')} (left by a writer that was killed)`);
+  if (removed.length) console.log(`cleaned up after a writer that was killed: ${removed.join(', ')}`);
   if (await repairGeneration(fs, id, stored)) console.log(`${runFiles.checkpoint} rebuilt from ${runFiles.resume} (step ${doneStep})`);
   for (const name of [runFiles.metrics, runFiles.diagnostics, runFiles.eval]) {
     const chunks = await chunkNames(fs, id, name);
     const at = (i: number) => runPath(id, chunks[i]);
-    const repaired = await repairJsonlChunks(async (i) => (await readText(fs, at(i))) ?? '', chunks.length, doneStep, (i) => join(dir, chunks[i]));
+    const repaired = await repairJsonlChunks(async (i) => (await readChunkText(fs, id, chunks[i]).catch(() => undefined)) ?? '', chunks.length, doneStep, (i) => join(dir, chunks[i]));
     for (const [i, text] of repaired.entries()) {
       if (text === null) await fs.delete(at(i));
       else if (text !== undefined) await writeAtomic(fs, at(i), text);

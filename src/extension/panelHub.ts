@@ -4,7 +4,7 @@ import type { FromWorker } from '../protocol/trainingWorker';
 import type { FromPanel, PanelChartId, PanelRunInfo, ToPanel } from '../protocol/panel';
 import { checkFromPanel, exportBytes, forEachJsonlRecord, isRunId, panelPageHtml, RunBuffer } from './panelMessages';
 import { timed } from './hostWork';
-import { isListableConfig, readJson, readText, runFiles, runPath } from '../runFolder/runFolder';
+import { isListableConfig, readChunkText, readJson, runFiles, runPath } from '../runFolder/runFolder';
 import type { RunStore } from './runStore';
 
 export interface DrewAck {
@@ -96,7 +96,7 @@ export class PanelHub {
     const summary = await readJson<{ status?: RunStatus; path?: EnginePath }>(fs, runPath(id, runFiles.summary));
     const status = summary?.status ?? 'stopped';
     const buffer = new RunBuffer();
-    const read = (chunk: string) => readText(fs, runPath(id, chunk));
+    const read = (chunk: string) => readChunkText(fs, id, chunk).catch(() => undefined);
     await forEachJsonlRecord<MetricsRecord>(read, runFiles.metrics, 'metrics', (r) => buffer.metrics.add(r));
     await forEachJsonlRecord<DiagnosticsRecord>(read, runFiles.diagnostics, 'diagnostics', (r) => buffer.diagnostics.add(r));
     return {

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { timed } from './hostWork';
 import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunStatus, RunSummary, Seq2SeqEvalRecord } from '../protocol/config';
-import { createRun, JsonlChunks, listRuns, runFiles, writeCheckpoint, writeSummary, type RecordsFile, type RunFs } from '../runFolder/runFolder';
+import { chunkTemp, createRun, JsonlChunks, listRuns, runFiles, writeCheckpoint, writeSummary, type RecordsFile, type RunFs } from '../runFolder/runFolder';
 import { readSettings } from './settings';
 import { workspaceRunFs } from './workspaceRunFs';
 
@@ -82,7 +82,14 @@ class OpenRun {
       const put = async (list: (readonly [string, Uint8Array])[]) => {
         // Every write ends before the flush does (allSettled): a late write of this flush must
         // not land after the next flush's write of the same file.
-        const results = await Promise.allSettled(list.map(([name, bytes]) => vscode.workspace.fs.writeFile(vscode.Uri.joinPath(this.uri, name), bytes)));
+        // Each chunk is written whole to its temp and renamed over itself (runFolder.ts chunkTemp):
+        // a writeFile in place truncates first, and a window closed mid-write lost the chunk.
+        const replace = async (name: string, bytes: Uint8Array) => {
+          const temp = vscode.Uri.joinPath(this.uri, chunkTemp(name));
+          await vscode.workspace.fs.writeFile(temp, bytes);
+          await vscode.workspace.fs.rename(temp, vscode.Uri.joinPath(this.uri, name), { overwrite: true });
+        };
+        const results = await Promise.allSettled(list.map(([name, bytes]) => replace(name, bytes)));
         const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
         if (failed) throw failed.reason;
       };
@@ -164,8 +171,14 @@ export class RunStore {
     this.open.get(id)?.add(runFiles.eval, record);
   }
 
-  writeCheckpoint(id: string, bytes: Uint8Array, resumeState?: Uint8Array): Promise<void> {
-    return writeCheckpoint(this.fs, id, bytes, resumeState);
+  /**
+   * Writes a checkpoint generation after flushing the run's records, so the records on disk always
+   * reach the newest checkpoint's step (the worker sends a step's records before its checkpoint).
+   */
+  async writeCheckpoint(id: string, bytes: Uint8Array, resumeState?: Uint8Array): Promise<void> {
+    // A failed flush is written again by the next one and reported at the end; the model goes first.
+    await this.open.get(id)?.flush().catch(() => {});
+    await writeCheckpoint(this.fs, id, bytes, resumeState);
   }
 
   /** Flushes the records, writes summary.json after them and closes the run. */

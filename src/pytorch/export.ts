@@ -18,7 +18,7 @@ import { decodeSafetensors } from '../engine/safetensors';
 import { RESUME_FORMAT } from '../engine/resume';
 import type { RunConfig } from '../protocol/config';
 import { readGeneration } from '../runFolder/generation';
-import { chunkNames, readText, runFiles, runPath, type RecordsFile, type RunFs } from '../runFolder/runFolder';
+import { chunkNames, readChunkText, runFiles, type RecordsFile, type RunFs } from '../runFolder/runFolder';
 import dataPy from './templates/data.py';
 import loggerPy from './templates/rnnlab_logger.py';
 import modelPy from './templates/model.py';
@@ -145,7 +145,7 @@ export async function readRunForExport(fs: RunFs, id: string, where: string): Pr
   }
   const records = async (file: RecordsFile) => {
     let text = '';
-    for (const chunk of await chunkNames(fs, id, file)) text += (await readText(fs, runPath(id, chunk))) ?? '';
+    for (const chunk of await chunkNames(fs, id, file)) text += (await readChunkText(fs, id, chunk).catch(() => undefined)) ?? '';
     return text;
   };
   const { config } = generationConfig(stored.state, `${where}/${runFiles.resume}`);

@@ -148,12 +148,24 @@ export async function repairGeneration(fs: RunFs, dir: string, stored: StoredGen
 
 /**
  * Removes the temp files a killed writer left in `dir` (`*.tmp`, `*.tmp-<pid>`). Only for a run no
- * writer has open: when it is opened for resuming or inspecting. Returns the names removed.
+ * writer has open: when it is opened for resuming or inspecting. A records chunk's flush temp
+ * whose chunk is missing holds the chunk (runFolder.ts chunkTemp) and is renamed into place
+ * instead. Returns what was done, one entry per file ("x.tmp removed", "x.jsonl.tmp -> x.jsonl").
  */
 export async function removeStaleTemps(fs: RunFs, dir: string): Promise<string[]> {
   const names = (await fs.readDirectory(dir)).map(([name]) => name).filter(isTempName);
-  for (const name of names) await fs.delete(at(dir, name));
-  return names;
+  const done: string[] = [];
+  for (const name of names) {
+    const chunk = name.endsWith('.jsonl.tmp') ? name.slice(0, -'.tmp'.length) : undefined;
+    if (chunk !== undefined && !(await fs.exists(at(dir, chunk)))) {
+      await fs.rename(at(dir, name), at(dir, chunk));
+      done.push(`${name} -> ${chunk}`);
+    } else {
+      await fs.delete(at(dir, name));
+      done.push(`${name} removed`);
+    }
+  }
+  return done;
 }
 
 /** `__metadata__.step` from a safetensors file's header alone (no tensor decoded); undefined if it has none or is damaged. */

@@ -191,11 +191,36 @@ export function importedRunFiles(
   };
 }
 
+/**
+ * Where a flush puts a records chunk's new text before renaming it over the chunk. The rename
+ * (workspace.fs deletes the target first) leaves a moment, and after a killed writer a lasting
+ * state, where only this temp holds the chunk; it is then whole or torn in its last line, since it
+ * is renamed only once written, so readers take it (readChunkText) and a resume renames it back.
+ */
+export const chunkTemp = (chunk: string): string => `${chunk}.tmp`;
+
 /** The chunk files of a run's records file that exist (see jsonlChunkName), in order, up to the first one missing. */
 export async function chunkNames(fs: RunFs, id: string, file: RecordsFile): Promise<string[]> {
   const names: string[] = [];
-  while (await fs.exists(runPath(id, jsonlChunkName(file, names.length)))) names.push(jsonlChunkName(file, names.length));
+  const there = async (chunk: string) => (await fs.exists(runPath(id, chunk))) || (await fs.exists(runPath(id, chunkTemp(chunk))));
+  while (await there(jsonlChunkName(file, names.length))) names.push(jsonlChunkName(file, names.length));
   return names;
+}
+
+/**
+ * A records chunk's text: the chunk, or its flush's temp when the chunk is missing (see chunkTemp);
+ * undefined when neither exists. A chunk that exists but cannot be read (a FIFO, too large) throws
+ * the file system's error.
+ */
+export async function readChunkText(fs: RunFs, id: string, chunk: string): Promise<string | undefined> {
+  const path = runPath(id, chunk);
+  try {
+    return decoder.decode(await fs.readFile(path));
+  } catch (e) {
+    if (await fs.exists(path)) throw e;
+  }
+  const temp = runPath(id, chunkTemp(chunk));
+  return (await fs.exists(temp)) ? decoder.decode(await fs.readFile(temp)) : undefined;
 }
 
 /** A file of the run as text, or undefined when it cannot be read. */
@@ -215,7 +240,9 @@ export interface ParsedChunk<T> extends ParsedJsonl<T> {
 /** Every chunk of a run's records file, parsed in order (the caller decides what a bad line means). */
 export async function readRecordChunks<T>(fs: RunFs, id: string, file: RecordsFile): Promise<ParsedChunk<T>[]> {
   const out: ParsedChunk<T>[] = [];
-  for (const chunk of await chunkNames(fs, id, file)) out.push({ chunk, ...parseJsonl<T>(decoder.decode(await fs.readFile(runPath(id, chunk)))) });
+  for (const chunk of await chunkNames(fs, id, file)) {
+    out.push({ chunk, ...parseJsonl<T>((await readChunkText(fs, id, chunk)) ?? '') });
+  }
   return out;
 }
 
@@ -282,7 +309,8 @@ async function lastChunkRecords(fs: RunFs, id: string, file: RecordsFile): Promi
   const chunks = await chunkNames(fs, id, file);
   for (let i = chunks.length - 1; i >= 0; i--) {
     try {
-      const records = parseJsonl<MetricsRecord>(decoder.decode(await fs.readFile(runPath(id, chunks[i])))).records;
+      const text = await readChunkText(fs, id, chunks[i]);
+      const records = text === undefined ? [] : parseJsonl<MetricsRecord>(text).records;
       if (records.length) return records;
     } catch {
       // unreadable: try the chunk before

@@ -15,7 +15,8 @@
 // Usage: node test/integration/runNode.mjs [--vsix [<file.vsix>]] [--only-vsix]   (after `npm run build`)
 //        (--vsix without a file: rnn-lab-<version>.vsix, which `npm run package` writes)
 // Env:   as run.mjs (CHROMIUM_PATH, RNN_LAB_TEST_TIMEOUT_MS, RNN_LAB_TEST_VERBOSE, RNN_LAB_TEST_HEADED),
-//        RNN_LAB_CODE_SERVER_DIR (see codeServer.mjs), RNN_LAB_VSIX (same as --vsix)
+//        RNN_LAB_CODE_SERVER_DIR (see codeServer.mjs), RNN_LAB_VSIX (same as --vsix),
+//        RNN_LAB_NODE_PASSES=suite,nofolder,restricted,reload (a subset, for a look at one; default all)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -330,11 +331,13 @@ async function main() {
   const measured = [];
   const passes = [];
   if (!onlyVsix) {
-    await suitePass(entry, measured);
-    await noFolderPass(entry);
-    await restrictedPass(entry);
-    await reloadTrainingPass(entry);
-    passes.push('suite', 'no folder', 'restricted mode', 'reload while training');
+    const all = { suite: ['suite', () => suitePass(entry, measured)], nofolder: ['no folder', () => noFolderPass(entry)], restricted: ['restricted mode', () => restrictedPass(entry)], reload: ['reload while training', () => reloadTrainingPass(entry)] };
+    const chosen = process.env.RNN_LAB_NODE_PASSES ? process.env.RNN_LAB_NODE_PASSES.split(',') : Object.keys(all);
+    for (const key of chosen) {
+      if (!all[key]) throw new Error(`RNN_LAB_NODE_PASSES: no pass "${key}" (passes: ${Object.keys(all).join(', ')})`);
+      await all[key][1]();
+      passes.push(all[key][0]);
+    }
   }
   if (vsix) {
     await vsixPass(entry, vsix);

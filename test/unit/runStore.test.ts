@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MetricsRecord, RunConfig } from '../../src/protocol/config';
 import { DEFAULT_CONFIG } from '../../src/engine/config';
-import { appendRecord, chunkNames, isListableConfig, createRun, createRunAt, deriveSummary, interruptedMessage, JsonlChunks, lastChunkName, listRuns, newRunId, readRecordChunks, runStamp, safeRunName, writeAtomic, writeCheckpoint, writeRunWhole, writeSummary, type RunFs } from '../../src/runFolder/runFolder';
+import { appendRecord, chunkNames, readChunkText, isListableConfig, createRun, createRunAt, deriveSummary, interruptedMessage, JsonlChunks, lastChunkName, listRuns, newRunId, readRecordChunks, runStamp, safeRunName, writeAtomic, writeCheckpoint, writeRunWhole, writeSummary, type RunFs } from '../../src/runFolder/runFolder';
 import { nodeRunFs } from '../../src/runFolder/nodeRunFs';
 import { forEachJsonlRecord } from '../../src/extension/panelMessages';
 import { jsonlChunkName, parseJsonl } from '../../src/protocol/jsonl';
+import { removeStaleTemps } from '../../src/runFolder/generation';
 
 // The run folder layer over node:fs on a real temp dir (the CLI's file system; the extension plugs
 // vscode.workspace.fs into the same interface).
@@ -227,6 +228,22 @@ describe('run folder layer (real files)', () => {
     assert.deepEqual(chunks.map((c) => [c.chunk, c.records.map((r) => r.step)]), [['metrics.jsonl', [1]], ['metrics.2.jsonl', [2, 3]]]);
     const noAppend: RunFs = { ...fs, appendFile: undefined };
     await assert.rejects(appendRecord(noAppend, 'r', last, metrics(4, 1)), /cannot append/);
+  });
+
+  it('a chunk whose flush was cut between replacing it and renaming its temp in is read from the temp, and a resume renames it back', async () => {
+    await createRunAt(fs, 'r', config);
+    await writeFile(join(root, 'r/metrics.jsonl.tmp'), `${JSON.stringify(metrics(1, 4))}\n${JSON.stringify(metrics(2, 3))}\n{"type":"met`);
+    await writeFile(join(root, 'r/diagnostics.jsonl'), '');
+    await writeFile(join(root, 'r/diagnostics.jsonl.tmp'), 'a newer flush cut short');
+    assert.deepEqual(await chunkNames(fs, 'r', 'metrics.jsonl'), ['metrics.jsonl']);
+    assert.equal(await readChunkText(fs, 'r', 'diagnostics.jsonl'), '', 'the chunk itself wins over a temp of a later flush');
+    const chunks = await readRecordChunks<MetricsRecord>(fs, 'r', 'metrics.jsonl');
+    assert.deepEqual(chunks[0].records.map((r) => r.step), [1, 2]);
+    const [listed] = await listRuns(fs, () => false);
+    assert.equal(listed.summary?.step, 2, 'the listing reads the step from the temp');
+    assert.deepEqual((await removeStaleTemps(fs, 'r')).sort(), ['diagnostics.jsonl.tmp removed', 'metrics.jsonl.tmp -> metrics.jsonl']);
+    assert.deepEqual((await readdir(join(root, 'r'))).sort(), ['config.json', 'diagnostics.jsonl', 'metrics.jsonl']);
+    assert.match(await readFile(join(root, 'r/metrics.jsonl'), 'utf8'), /^\{"type":"metrics","step":1/);
   });
 
   it('writeRunWhole makes the folder appear complete (config.json last) or not at all, and refuses a non-empty target', async () => {
