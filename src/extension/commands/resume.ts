@@ -17,19 +17,21 @@ import { readDataFile } from './dataFile';
 import { refuseUntrusted } from './trust';
 
 export function registerResume(s: Services): void {
-  const { feedback, store } = s;
+  const { feedback } = s;
   const resumeRun = async (arg?: unknown): Promise<string | undefined> => {
     if (refuseUntrusted(feedback, 'training')) return undefined;
-    const run = await s.picker.pick(arg, 'Resume which run?', (r) => r.status !== 'running' && r.config !== undefined);
+    const run = await s.picker.pick(arg, 'Resume which run?', (r) => r.status !== 'running' && r.config !== undefined, 'resume');
     if (!run?.config) return undefined;
+    // A watched folder's writer may start again after a quiet spell: checked once more here.
+    if (s.picker.growing(run.id)) return void feedback.error(s.picker.stillWritten(run.id, 'resume'));
     const fail = (message: string): undefined => {
       void feedback.error(`RNN Lab: cannot resume run ${run.id}: ${message}`);
       return undefined;
     };
     let stored;
     try {
-      await removeStaleTemps(store.fs, run.id);
-      stored = await readGeneration(store.fs, run.id);
+      await removeStaleTemps(run.fs, run.dir);
+      stored = await readGeneration(run.fs, run.dir, run.id);
     } catch (e) {
       return fail(errorText(e));
     }
