@@ -209,9 +209,11 @@ export class WatchedRuns implements vscode.Disposable {
     // Read from the start at once: a folder the user points at is shown whole, running or not.
     const run = this.watch(id, uri, true);
     run.seen = true;
+    run.config = await this.readJson<RunConfig>(run, runFiles.config);
     await this.read(run, Date.now(), true);
     // Shown as it is until it grows: a finished run with its summary's status, else stopped.
-    this.hub.endRun(id, (await this.readJson<RunSummary>(run, runFiles.summary))?.status ?? 'stopped');
+    run.status = (await this.readJson<RunSummary>(run, runFiles.summary))?.status ?? 'stopped';
+    this.hub.endRun(id, run.status);
     this.changed.fire();
     return { id };
   }
@@ -299,7 +301,9 @@ export class WatchedRuns implements vscode.Disposable {
     run.seen = true;
     if (firstLook) return;
     // summary.json is looked for when the files did not grow: a finished writer stops growing them.
-    const summary = grew ? undefined : await this.readJson<RunSummary>(run, runFiles.summary);
+    // One older than the records read (a writer that went on in the same folder) ends nothing.
+    const read = grew ? undefined : await this.readJson<RunSummary>(run, runFiles.summary);
+    const summary = read && !(read.step < (this.lastMetrics.get(run.id)?.step ?? 0)) ? read : undefined;
     if (grew) {
       run.grewAt = now;
       if (run.status !== 'running' && !summary) {
