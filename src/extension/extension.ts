@@ -11,6 +11,7 @@ import { registerPytorch } from './commands/pytorch';
 import { registerResume } from './commands/resume';
 import { registerDelete, registerStop } from './commands/runFiles';
 import { registerSample } from './commands/sample';
+import { registerStopWatching } from './commands/stopWatching';
 import { registerTrain } from './commands/train';
 import { DiagnosticsViewProvider } from './diagnosticsView';
 import { Feedback } from './feedback';
@@ -74,12 +75,13 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     },
   });
   // Run folders other processes write (train.py of an exported project, a synced remote run).
-  const watched = new WatchedRuns(store, diagnostics.hub, (id) => runs.ids().includes(id));
+  const watched = new WatchedRuns(store, diagnostics.hub, (id) => runs.ids().includes(id), context.workspaceState, (line) => feedback.log(line));
   runsView.outside = () => watched.outsideRuns();
+  diagnostics.hub.outside = watched;
   watched.onDidChange(() => void runsView.refresh());
   watched.onDidRecord(() => runsView.scheduleRefresh());
-  const picker = new RunPicker(store, feedback);
-  const services: Services = { context, store, feedback, runs, runsView, picker, diagnostics };
+  const picker = new RunPicker(store, feedback, watched);
+  const services: Services = { context, store, feedback, runs, runsView, picker, diagnostics, watched };
 
   // Views.
   context.subscriptions.push(
@@ -99,6 +101,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
   registerExamples(services, train);
   registerImport(services);
   registerPytorch(services, watched);
+  registerStopWatching(services);
   registerReportPanel(context, diagnostics.hub, store, picker);
   const selection = registerSelectionCommands(context, store, picker, feedback);
 

@@ -4,7 +4,7 @@ import type { FromWorker } from '../protocol/trainingWorker';
 import type { FromPanel, PanelChartId, PanelRunInfo, ToPanel } from '../protocol/panel';
 import { checkFromPanel, exportBytes, forEachJsonlRecord, isRunId, panelPageHtml, RunBuffer } from './panelMessages';
 import { timed } from './hostWork';
-import { isListableConfig, readChunkText, readJson, runFiles, runPath } from '../runFolder/runFolder';
+import { isListableConfig, readChunkText, readJson, runFiles, runPath, type RunFs } from '../runFolder/runFolder';
 import type { RunStore } from './runStore';
 
 export interface DrewAck {
@@ -27,6 +27,18 @@ export class PanelHub {
 
   /** `store`: where finished runs are read from (none: only runs training in this window). */
   constructor(readonly store?: RunStore) {}
+
+  /**
+   * Run folders outside the store that panels can show (WatchedRuns: Watch Run Folder...): where
+   * one is read by its id, and the list of them.
+   */
+  outside?: { folderOf(id: string): { fs: RunFs; dir: string } | undefined; outsideRuns(): { id: string; config?: RunConfig; status: RunStatus; summary?: { path?: EnginePath } }[] };
+
+  /** A run no longer shown (a watched folder forgotten): its buffer is dropped. */
+  forgetRun(id: string): void {
+    if (!this.live.delete(id)) return;
+    for (const c of this.connections) void c.sendRunList();
+  }
 
   /** A run started in this window (ActiveRuns): panels can show it before its first record. */
   startRun(id: string, config: RunConfig): void {
@@ -67,7 +79,7 @@ export class PanelHub {
   }
 
   async runList(): Promise<PanelRunInfo[]> {
-    const stored = (await this.store?.list()) ?? [];
+    const stored = [...(this.outside?.outsideRuns() ?? []), ...((await this.store?.list()) ?? [])];
     const list = stored.map((r) => infoOf(r.id, r.config, this.live.get(r.id)?.info.status ?? r.status, this.live.get(r.id)?.info.path ?? r.summary?.path));
     for (const [id, r] of this.live) if (!list.some((x) => x.id === id)) list.unshift(r.info);
     return list;
@@ -87,16 +99,18 @@ export class PanelHub {
       const { metrics, diagnostics } = live.buffer;
       return { type: 'runData', run: live.info, metrics: metrics.snapshot(), diagnostics: diagnostics.snapshot(), decimatedFrom: metrics.thinnedBy > 1 ? metrics.count : undefined };
     }
-    if (!this.store || !isRunId(id)) return undefined;
-    const fs = this.store.fs;
+    if (!isRunId(id)) return undefined;
+    const where = this.outside?.folderOf(id) ?? (this.store && { fs: this.store.fs, dir: id });
+    if (!where) return undefined;
+    const { fs, dir } = where;
     // A folder without config.json is no run; one whose files do not parse is shown with what can be read.
-    if (!(await fs.exists(runPath(id, runFiles.config)))) return undefined;
-    const raw = await readJson<unknown>(fs, runPath(id, runFiles.config));
+    if (!(await fs.exists(runPath(dir, runFiles.config)))) return undefined;
+    const raw = await readJson<unknown>(fs, runPath(dir, runFiles.config));
     const config = isListableConfig(raw) ? raw : undefined;
-    const summary = await readJson<{ status?: RunStatus; path?: EnginePath }>(fs, runPath(id, runFiles.summary));
+    const summary = await readJson<{ status?: RunStatus; path?: EnginePath }>(fs, runPath(dir, runFiles.summary));
     const status = summary?.status ?? 'stopped';
     const buffer = new RunBuffer();
-    const read = (chunk: string) => readChunkText(fs, id, chunk).catch(() => undefined);
+    const read = (chunk: string) => readChunkText(fs, dir, chunk).catch(() => undefined);
     await forEachJsonlRecord<MetricsRecord>(read, runFiles.metrics, 'metrics', (r) => buffer.metrics.add(r));
     await forEachJsonlRecord<DiagnosticsRecord>(read, runFiles.diagnostics, 'diagnostics', (r) => buffer.diagnostics.add(r));
     return {

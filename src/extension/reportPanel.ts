@@ -58,7 +58,7 @@ export function registerReportPanel(context: vscode.ExtensionContext, hub: Panel
   };
 
   const open = async (ids: string[]): Promise<ReportPanel | undefined> => {
-    const known = new Set((await store.list()).map((r) => r.id));
+    const known = new Set((await picker.list()).map((r) => r.id));
     const unknown = ids.filter((id) => !known.has(id) && !hub.isLive(id));
     if (unknown.length) {
       void vscode.window.showErrorMessage(`RNN Lab: no run ${unknown.join(', ')} in ${store.root.fsPath || store.root.path}. Pick one from the Runs view.`);

@@ -3,12 +3,18 @@
  * (any extension or command link can pass anything): a Runs view item, a run id, `{ runId }` or
  * `{ id }`, or an array of those (the Runs view's multi-selection). Every id is checked by
  * runIdProblem before it is joined to the store's location. Without an id, a quick pick.
+ *
+ * The runs are the store's and the folders added with Watch Run Folder... (WatchedRuns): each
+ * picked run says where its folder is read (`fs`, `dir`), so a command treats both alike. A run
+ * another process still writes is refused, in one line, by the commands that would change it.
  */
 import * as vscode from 'vscode';
 import type { Feedback } from './feedback';
 import { hasModel, noModelYet } from '../runFolder/generation';
 import { describeRun } from './runsTree';
+import type { RunFs } from '../runFolder/runFolder';
 import type { RunStore, StoredRun } from './runStore';
+import type { WatchedRuns } from './watchedRuns';
 import { runIdProblem } from './webviewMessages';
 
 /** The id one argument names (unchecked), or undefined when it names none. */
@@ -34,23 +40,49 @@ export function idsIn(args: unknown[]): string[] {
   return [...new Set(ids)];
 }
 
+/** A run a command acts on: its folder is read as `fs` paths `<dir>/<file>` (the store's, or a watched folder's parent). */
+export type PickedRun = StoredRun & { fs: RunFs; dir: string; watched: boolean };
+
 export class RunPicker {
   constructor(
     private readonly store: RunStore,
     private readonly feedback: Feedback,
+    private readonly watched?: Pick<WatchedRuns, 'outsideRuns' | 'folderOf' | 'isGrowing' | 'quietMs'>,
   ) {}
+
+  /** Every run a command can take: the watched folders', then the store's (newest first). */
+  async list(): Promise<PickedRun[]> {
+    const outside: PickedRun[] = [];
+    for (const r of this.watched?.outsideRuns() ?? []) {
+      const folder = this.watched?.folderOf(r.id);
+      if (folder) outside.push({ ...r, ...folder, watched: true });
+    }
+    const stored = (await this.store.list()).map((r) => ({ ...r, fs: this.store.fs, dir: r.id, watched: false }));
+    return [...outside, ...stored];
+  }
+
+  /** Whether another process writes this run now: Resume Run and Delete Run refuse it. */
+  growing(id: string): boolean {
+    return this.watched?.isGrowing(id) ?? false;
+  }
+
+  /** The one line refusing to `action` (e.g. "delete") a run another process still writes. */
+  stillWritten(id: string, action: string): string {
+    const quiet = Math.round((this.watched?.quietMs ?? 15_000) / 1000);
+    return `RNN Lab: cannot ${action} run ${id}: it is still being written by another process (its files grew in the last ${quiet} s). Stop that process, or wait until its files stop growing.`;
+  }
 
   /**
    * The run `arg` names, among the stored runs that pass `filter`; else the user's pick of them.
    * A bad or unknown id is one error message and undefined.
    */
-  async pick(arg: unknown, title: string, filter: (r: StoredRun) => boolean = () => true): Promise<StoredRun | undefined> {
+  async pick(arg: unknown, title: string, filter: (r: StoredRun) => boolean = () => true, action?: string): Promise<PickedRun | undefined> {
     const id = idIn(arg);
     if (id !== undefined && !this.checked(id)) return undefined;
-    const all = (await this.store.list()).filter(filter);
+    const all = (await this.list()).filter(filter);
     if (id !== undefined) {
       const run = all.find((r) => r.id === id);
-      if (!run) void this.feedback.error(`RNN Lab: no run "${id}" here for that`);
+      if (!run) void this.feedback.error(action && this.growing(id) ? this.stillWritten(id, action) : `RNN Lab: no run "${id}" here for that`);
       return run;
     }
     if (all.length === 0) {
@@ -65,13 +97,13 @@ export class RunPicker {
    * the stored runs that pass `filter`. A run `arg` names without one is an error saying why; the
    * quick pick offers only runs with one, and its title says how many it left out and why.
    */
-  async pickWithModel(arg: unknown, title: string, filter: (r: StoredRun) => boolean = () => true): Promise<StoredRun | undefined> {
+  async pickWithModel(arg: unknown, title: string, filter: (r: StoredRun) => boolean = () => true): Promise<PickedRun | undefined> {
     const id = idIn(arg);
     if (id !== undefined && !this.checked(id)) return undefined;
-    const candidates = (await this.store.list()).filter(filter);
+    const candidates = (await this.list()).filter(filter);
     const runs = id !== undefined ? candidates.filter((r) => r.id === id) : candidates;
-    const usable: StoredRun[] = [];
-    for (const r of runs) if (await hasModel(this.store.fs, r.id)) usable.push(r);
+    const usable: PickedRun[] = [];
+    for (const r of runs) if (await hasModel(r.fs, r.dir)) usable.push(r);
     if (id !== undefined) {
       if (runs.length === 0) void this.feedback.error(`RNN Lab: no run "${id}" here for that`);
       else if (usable.length === 0) void this.feedback.error(`RNN Lab: run ${id} has no model yet: ${whyNoModel(runs[0])}. Pick another run, or resume this one.`);
@@ -88,8 +120,8 @@ export class RunPicker {
   }
 
   /** Several runs (Compare Runs): a quick pick with check boxes. */
-  async pickMany(title: string): Promise<StoredRun[]> {
-    const all = await this.store.list();
+  async pickMany(title: string): Promise<PickedRun[]> {
+    const all = await this.list();
     if (all.length === 0) {
       void vscode.window.showInformationMessage('RNN Lab: no run to pick yet. Train one first ("RNN Lab: Train RNN").');
       return [];
@@ -104,7 +136,7 @@ export class RunPicker {
     return problem === undefined;
   }
 
-  async quickPick(runs: StoredRun[], title: string, many: boolean): Promise<StoredRun[]> {
+  async quickPick<R extends StoredRun>(runs: R[], title: string, many: boolean): Promise<R[]> {
     const items = runs.map((r) => ({ label: r.config?.name ?? r.id, description: describeRun(r), detail: r.id, run: r }));
     if (many) return ((await vscode.window.showQuickPick(items, { title, canPickMany: true })) ?? []).map((i) => i.run);
     const one = await vscode.window.showQuickPick(items, { title });

@@ -10,6 +10,8 @@ export interface RunItem {
   label: string;
   description?: string;
   status?: string;
+  /** A folder added with Watch Run Folder... (its context menu adds Stop Watching). */
+  watched?: boolean;
 }
 
 /** The "Runs" tree: a flat list of the run store's runs, newest first (RunsView fills it). */
@@ -33,7 +35,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunItem> {
     tree.description = item.description;
     tree.tooltip = `${item.id}\n${item.description ?? ''}`;
     tree.iconPath = new vscode.ThemeIcon(statusIcon(item.status));
-    tree.contextValue = item.status === 'running' ? 'run.running' : 'run';
+    tree.contextValue = (item.status === 'running' ? 'run.running' : 'run') + (item.watched ? '.watched' : '');
     return tree;
   }
 
@@ -76,8 +78,9 @@ export class RunsView {
   ) {}
 
   async refresh(): Promise<void> {
-    const stored = [...this.outside(), ...(await this.store.list())];
-    this.tree.setRuns(stored.map((r) => ({ id: r.id, label: r.config?.name ?? r.id, description: describeRun(r, this.lastOf(r.id)), status: r.status })));
+    const outside = this.outside();
+    const stored = [...outside, ...(await this.store.list())];
+    this.tree.setRuns(stored.map((r, i) => ({ id: r.id, label: r.config?.name ?? r.id, description: describeRun(r, this.lastOf(r.id)), status: r.status, watched: i < outside.length })));
   }
 
   scheduleRefresh(): void {

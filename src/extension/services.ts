@@ -9,6 +9,7 @@ import type { Feedback } from './feedback';
 import type { RunPicker } from './runPicker';
 import type { RunsView } from './runsTree';
 import type { RunStore } from './runStore';
+import type { WatchedRuns } from './watchedRuns';
 
 export interface Services {
   context: vscode.ExtensionContext;
@@ -18,4 +19,6 @@ export interface Services {
   runsView: RunsView;
   picker: RunPicker;
   diagnostics: DiagnosticsViewProvider;
+  /** Run folders other processes write, and the folders added with Watch Run Folder.... */
+  watched: WatchedRuns;
 }

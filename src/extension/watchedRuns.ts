@@ -14,28 +14,57 @@
  * events for files outside the workspace, and a synced or mounted folder often sends none; a stat
  * per file every POLL_MS is cheap, and the poll is the bound on the delay from a line written to
  * the panels having it.
+ *
+ * Folders added with Watch Run Folder... are remembered in the workspace's state (a window reload
+ * watches them again; one gone meanwhile is dropped with a log line) until Stop Watching or Delete
+ * Run forgets them. A records file is read from its cursor on: in the Node host a file: folder is
+ * read with a ranged read of the new bytes only; elsewhere (the web host, remote file systems)
+ * workspace.fs can only read a file whole, so a file is read again no sooner than 10x its last
+ * whole read took (BACKOFF), which keeps the host's share of time spent re-reading under ~10%
+ * however large the file grows. config.json and summary.json are parsed with the bounded parser
+ * (engine/json.ts) through a RunFs that refuses a non-regular file or one over MAX_JSON_BYTES; a
+ * file another process is still writing (torn JSON) is read again at the next poll, silently.
  */
 import * as vscode from 'vscode';
 import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunStatus, RunSummary } from '../protocol/config';
 import { jsonlChunkName } from '../protocol/jsonl';
-import { runFiles, safeRunName } from '../runFolder/runFolder';
+import { runFiles, safeRunName, type RunFs } from '../runFolder/runFolder';
+import { completeLines, nextWholeRead, readRunJson } from '../runFolder/tailRead';
+import { parseJsonLines } from './panelMessages';
 import type { PanelHub } from './panelHub';
 import type { RunStore } from './runStore';
-import { exists } from './workspaceRunFs';
+import { exists, workspaceRunFs } from './workspaceRunFs';
 
 const POLL_MS = 250;
 /** How often the run store's folder list is read again for new folders. */
 const SCAN_MS = 1000;
+/** The workspace state key of the folders added with Watch Run Folder... (their URIs). */
+const MEMORY_KEY = 'rnnLab.watchedFolders';
+/** config.json and summary.json are a few kB; a larger one is no run's. */
+const MAX_JSON_BYTES = 1 << 20;
+/** At most this much of a records file is read per poll (a large backlog comes in over a few polls). */
+const MAX_READ_BYTES = 64 << 20;
+
+/** A run folder as the run folder layer reads it: `fs` paths `<dir>/<file>`. */
+export interface RunFolderRef {
+  fs: RunFs;
+  dir: string;
+}
 
 /** One records file followed through its chunks: how far its complete lines have been read. */
 interface Cursor {
   chunk: number;
   offset: number;
+  /** Whole reads only (no ranged read): not before this time (ms). */
+  readAfter: number;
 }
 
 interface Watched {
   id: string;
   uri: vscode.Uri;
+  folder: RunFolderRef;
+  /** The same folder with JSON files capped at MAX_JSON_BYTES. */
+  json: RunFs;
   /** Added with Watch Run Folder... (outside the run store): listed by the watcher itself. */
   outside: boolean;
   config?: RunConfig;
@@ -47,7 +76,29 @@ interface Watched {
   seen: boolean;
 }
 
-const decoder = new TextDecoder();
+type NodeFs = typeof import('node:fs/promises');
+let nodeFs: Promise<NodeFs | undefined> | undefined;
+
+/** node:fs in the Node extension host (desktop, code-server); undefined in the web worker host. */
+function nodeFsOfHost(): Promise<NodeFs | undefined> {
+  const isNode = typeof process === 'object' && typeof (process as { versions?: { node?: unknown } }).versions?.node === 'string';
+  return (nodeFs ??= isNode ? import('node:fs/promises').catch(() => undefined) : Promise.resolve(undefined));
+}
+
+/** Bytes [offset, offset + length) of a local file, or undefined when this host cannot read a range of it. */
+async function rangedRead(uri: vscode.Uri, offset: number, length: number): Promise<Uint8Array | undefined> {
+  if (uri.scheme !== 'file') return undefined;
+  const fs = await nodeFsOfHost();
+  if (!fs) return undefined;
+  const handle = await fs.open(uri.fsPath, 'r');
+  try {
+    const bytes = new Uint8Array(length);
+    const { bytesRead } = await handle.read(bytes, 0, length, offset);
+    return bytes.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
 
 export class WatchedRuns implements vscode.Disposable {
   private readonly runs = new Map<string, Watched>();
@@ -55,20 +106,29 @@ export class WatchedRuns implements vscode.Disposable {
   private lastScan = 0;
   private polling = false;
   private readonly changed = new vscode.EventEmitter<void>();
-  /** A watched run started or stopped running, or a folder was added. */
+  /** A watched run started or stopped running, or a folder was added or forgotten. */
   readonly onDidChange = this.changed.event;
   private readonly recorded = new vscode.EventEmitter<void>();
   /** New metrics records were read. */
   readonly onDidRecord = this.recorded.event;
   /** Files quiet this long (ms) mean the writer stopped. Tests shorten it. */
   quietMs = 15_000;
+  /** Settles once the remembered folders are watched again (or dropped). */
+  readonly restored: Promise<void>;
+  /** Files already reported as refused (one log line each, not one per poll). */
+  private readonly refusedLogged = new Set<string>();
 
   constructor(
     private readonly store: RunStore,
     private readonly hub: PanelHub,
     /** Runs this window trains: never watched. */
     private readonly isActive: (id: string) => boolean,
+    /** Where the added folders are remembered (the workspace's state); none: not remembered. */
+    readonly memory?: vscode.Memento,
+    /** A line for the log (a remembered folder dropped, a file refused). */
+    private readonly log: (line: string) => void = () => {},
   ) {
+    this.restored = this.restore();
     this.timer = setInterval(() => void this.poll(), POLL_MS);
   }
 
@@ -84,28 +144,101 @@ export class WatchedRuns implements vscode.Disposable {
     return [...this.runs.values()].filter((r) => r.status === 'running').map((r) => r.id);
   }
 
+  /** Whether another process is writing this run now (its files grew within quietMs). */
+  isGrowing(id: string): boolean {
+    return this.runs.get(id)?.status === 'running';
+  }
+
   /** The folders added with Watch Run Folder..., as the Runs view lists them. */
   outsideRuns(): { id: string; uri: vscode.Uri; config?: RunConfig; status: RunStatus }[] {
     return [...this.runs.values()].filter((r) => r.outside).map(({ id, uri, config, status }) => ({ id, uri, config, status }));
   }
 
-  /** Watches a folder outside the run store; returns its id (a panel's run id), or an error line. */
+  /** Where a folder added with Watch Run Folder... is read, by its id; undefined for any other id. */
+  folderOf(id: string): RunFolderRef | undefined {
+    const run = this.runs.get(id);
+    return run?.outside ? run.folder : undefined;
+  }
+
+  /** The remembered folders' URIs (as stored). */
+  remembered(): string[] {
+    const saved = this.memory?.get<unknown>(MEMORY_KEY);
+    return Array.isArray(saved) ? saved.filter((u): u is string => typeof u === 'string') : [];
+  }
+
+  private async remember(): Promise<void> {
+    await this.memory?.update(MEMORY_KEY, [...this.runs.values()].filter((r) => r.outside).map((r) => r.uri.toString()));
+  }
+
+  /** Watches the remembered folders again; one that is gone or no run folder is dropped, with a log line. */
+  private async restore(): Promise<void> {
+    const saved = this.remembered();
+    if (!saved.length) return;
+    for (const text of saved) {
+      let uri: vscode.Uri;
+      try {
+        uri = vscode.Uri.parse(text, true);
+      } catch {
+        this.log(`watched folder ${text.slice(0, 200)} dropped: not a URI`);
+        continue;
+      }
+      const added = await this.add(uri);
+      if ('problem' in added) this.log(`watched folder ${uri.fsPath || uri.toString()} dropped: ${added.problem}`);
+    }
+    await this.remember();
+  }
+
+  /** Watches a folder outside the run store and remembers it; returns its id (a panel's run id), or an error line. */
   async addFolder(uri: vscode.Uri): Promise<{ id: string } | { problem: string }> {
+    await this.restored;
+    const added = await this.add(uri);
+    if ('id' in added) await this.remember();
+    return added;
+  }
+
+  private async add(uri: vscode.Uri): Promise<{ id: string } | { problem: string }> {
     for (const r of this.runs.values()) if (r.uri.toString() === uri.toString()) return { id: r.id };
     if (!(await exists(vscode.Uri.joinPath(uri, runFiles.config))) && !(await exists(vscode.Uri.joinPath(uri, runFiles.metrics)))) {
-      return { problem: `${uri.fsPath || uri.toString()} has no ${runFiles.config} or ${runFiles.metrics}: it is not an RNN Lab run folder (rnnlab_logger.py and train.py write one)` };
+      return (await exists(uri))
+        ? { problem: `${uri.fsPath || uri.toString()} has no ${runFiles.config} or ${runFiles.metrics}: it is not an RNN Lab run folder (rnnlab_logger.py and train.py write one)` }
+        : { problem: `${uri.fsPath || uri.toString()} does not exist (any more)` };
     }
     const base = safeRunName(uri.path.split('/').filter(Boolean).pop() ?? 'run');
     let id = `watched-${base}`;
     for (let k = 2; this.runs.has(id); k++) id = `watched-${base}-${k}`;
     // Read from the start at once: a folder the user points at is shown whole, running or not.
-    const run: Watched = { id, uri, outside: true, cursors: {}, grewAt: 0, status: 'stopped', seen: true };
-    this.runs.set(id, run);
+    const run = this.watch(id, uri, true);
+    run.seen = true;
+    run.config = await this.readJson<RunConfig>(run, runFiles.config);
     await this.read(run, Date.now(), true);
     // Shown as it is until it grows: a finished run with its summary's status, else stopped.
-    this.hub.endRun(id, (await readSummary(uri))?.status ?? 'stopped');
+    run.status = (await this.readJson<RunSummary>(run, runFiles.summary))?.status ?? 'stopped';
+    this.hub.endRun(id, run.status);
     this.changed.fire();
     return { id };
+  }
+
+  /**
+   * Stops watching a folder added with Watch Run Folder... and forgets it (Stop Watching, or its
+   * folder deleted); false for any other id.
+   */
+  async forget(id: string): Promise<boolean> {
+    const run = this.runs.get(id);
+    if (!run?.outside) return false;
+    this.runs.delete(id);
+    this.lastMetrics.delete(id);
+    this.hub.forgetRun(id);
+    await this.remember();
+    this.changed.fire();
+    return true;
+  }
+
+  private watch(id: string, uri: vscode.Uri, outside: boolean): Watched {
+    const parent = vscode.Uri.joinPath(uri, '..');
+    const dir = uri.path.split('/').filter(Boolean).pop() ?? '';
+    const run: Watched = { id, uri, folder: { fs: workspaceRunFs(parent), dir }, json: workspaceRunFs(parent, MAX_JSON_BYTES), outside, cursors: {}, grewAt: 0, status: 'stopped', seen: false };
+    this.runs.set(id, run);
+    return run;
   }
 
   /** One poll: new store folders (every SCAN_MS), then every watched folder's files. */
@@ -136,8 +269,19 @@ export class WatchedRuns implements vscode.Disposable {
       if (!(type & vscode.FileType.Directory) || this.runs.has(id) || this.isActive(id) || this.store.isOpen(id)) continue;
       const uri = this.store.runUri(id);
       if (await exists(vscode.Uri.joinPath(uri, runFiles.summary))) continue;
-      this.runs.set(id, { id, uri, outside: false, cursors: {}, grewAt: 0, status: 'stopped', seen: false });
+      this.watch(id, uri, false);
     }
+  }
+
+  /** A JSON file of the run; undefined while it is missing or torn (read again later), or refused (logged once). */
+  private async readJson<T>(run: Watched, file: string): Promise<T | undefined> {
+    const read = await readRunJson<T>(run.json, run.folder.dir, file);
+    if ('value' in read) return read.value;
+    if ('refused' in read && !this.refusedLogged.has(`${run.uri}/${file}`)) {
+      this.refusedLogged.add(`${run.uri}/${file}`);
+      this.log(`watched run ${run.id}: ${file} not read: ${read.refused}`);
+    }
+    return undefined;
   }
 
   /**
@@ -151,16 +295,19 @@ export class WatchedRuns implements vscode.Disposable {
     }
     // Both files at once: in a remote host (code-server) every stat and read is a round trip.
     const grown = await Promise.all([runFiles.metrics, runFiles.diagnostics].map((file) => this.readFile(run, file, fromStart)));
+    if (this.runs.get(run.id) !== run) return; // forgotten meanwhile
     const grew = grown.some(Boolean);
     const firstLook = !run.seen;
     run.seen = true;
     if (firstLook) return;
     // summary.json is looked for when the files did not grow: a finished writer stops growing them.
-    const summary = grew ? undefined : await readSummary(run.uri);
+    // One older than the records read (a writer that went on in the same folder) ends nothing.
+    const read = grew ? undefined : await this.readJson<RunSummary>(run, runFiles.summary);
+    const summary = read && !(read.step < (this.lastMetrics.get(run.id)?.step ?? 0)) ? read : undefined;
     if (grew) {
       run.grewAt = now;
       if (run.status !== 'running' && !summary) {
-        run.config ??= await readConfig(run.uri);
+        run.config ??= await this.readJson<RunConfig>(run, runFiles.config);
         run.status = 'running';
         this.store.setExternallyRunning(run.id, true);
         this.changed.fire();
@@ -184,59 +331,79 @@ export class WatchedRuns implements vscode.Disposable {
 
   /** Reads one records file's growth (following its chunks); returns whether it grew. */
   private async readFile(run: Watched, file: string, fromStart: boolean): Promise<boolean> {
-    const cursor = (run.cursors[file] ??= { chunk: 0, offset: 0 });
+    const cursor = (run.cursors[file] ??= { chunk: 0, offset: 0, readAfter: 0 });
     let grew = false;
     for (;;) {
       const uri = vscode.Uri.joinPath(run.uri, jsonlChunkName(file, cursor.chunk));
-      let size: number;
+      let stat: vscode.FileStat;
       try {
-        size = (await vscode.workspace.fs.stat(uri)).size;
+        stat = await vscode.workspace.fs.stat(uri);
       } catch {
         return grew;
       }
-      if (size > cursor.offset) {
+      if (!(stat.type & vscode.FileType.File)) {
+        // A FIFO or device would block a read forever: never read, said once.
+        if (!this.refusedLogged.has(uri.toString())) {
+          this.refusedLogged.add(uri.toString());
+          this.log(`watched run ${run.id}: ${jsonlChunkName(file, cursor.chunk)} is not a regular file; not read`);
+        }
+        return grew;
+      }
+      if (stat.size > cursor.offset) {
         if (run.seen && !fromStart) grew = true;
-        if (!run.seen) cursor.offset = size; // the first look only measures
-        else await this.readLines(run, file, uri, cursor, fromStart);
+        if (!run.seen) cursor.offset = stat.size; // the first look only measures
+        else {
+          // Reading from the start takes the whole backlog now (a ranged read is at most MAX_READ_BYTES).
+          let before: number;
+          do {
+            before = cursor.offset;
+            await this.readLines(run, file, uri, stat.size, cursor, fromStart);
+          } while (fromStart && cursor.offset < stat.size && cursor.offset > before);
+        }
         return grew;
       }
       // A chunk that stopped growing may have been sealed: the next one, once it exists, is followed.
       if (!(await exists(vscode.Uri.joinPath(run.uri, jsonlChunkName(file, cursor.chunk + 1))))) return grew;
       cursor.chunk++;
       cursor.offset = 0;
+      cursor.readAfter = 0;
     }
   }
 
+  /**
+   * The bytes of a records chunk past the cursor: a ranged read where the host can do one, else
+   * the whole file (then not again before nextWholeRead); undefined when not read now.
+   */
+  private async newBytes(uri: vscode.Uri, size: number, cursor: Cursor, fromStart: boolean): Promise<{ bytes: Uint8Array; base: number } | undefined> {
+    const length = Math.min(size - cursor.offset, MAX_READ_BYTES);
+    const ranged = await rangedRead(uri, cursor.offset, length).catch(() => undefined);
+    if (ranged) return { bytes: ranged, base: cursor.offset };
+    const startedAt = Date.now();
+    if (!fromStart && startedAt < cursor.readAfter) return undefined;
+    const bytes = await vscode.workspace.fs.readFile(uri).then((b) => b, () => undefined);
+    cursor.readAfter = nextWholeRead(startedAt, Date.now() - startedAt);
+    return bytes && { bytes, base: 0 };
+  }
+
   /** Feeds the file's complete lines from the cursor on to the panels and moves the cursor past them. */
-  private async readLines(run: Watched, file: string, uri: vscode.Uri, cursor: Cursor, fromStart: boolean): Promise<void> {
-    let bytes: Uint8Array;
-    try {
-      bytes = await vscode.workspace.fs.readFile(uri);
-    } catch {
-      return;
-    }
-    const end = bytes.lastIndexOf(10) + 1; // a last line without its newline is still being written
-    if (end <= cursor.offset) return;
-    const text = decoder.decode(bytes.subarray(cursor.offset, end));
-    cursor.offset = end;
+  private async readLines(run: Watched, file: string, uri: vscode.Uri, size: number, cursor: Cursor, fromStart: boolean): Promise<void> {
+    const read = await this.newBytes(uri, size, cursor, fromStart);
+    const lines = read && completeLines(read.bytes, read.base, cursor.offset);
+    if (!lines) return;
+    cursor.offset = lines.end;
     if (!this.hub.isLive(run.id)) {
       if (!fromStart && run.status !== 'running') return;
-      this.hub.startRun(run.id, (run.config ??= await readConfig(run.uri)) ?? ({ name: run.id } as RunConfig));
+      this.hub.startRun(run.id, (run.config ??= await this.readJson<RunConfig>(run, runFiles.config)) ?? ({ name: run.id } as RunConfig));
     }
-    for (const line of text.split('\n')) {
-      if (!line.trim()) continue;
-      let record: { type?: unknown };
-      try {
-        record = JSON.parse(line);
-      } catch {
-        continue; // a damaged line: the others still show
-      }
-      if (record?.type === 'metrics' && file === runFiles.metrics) {
-        this.lastMetrics.set(run.id, record as MetricsRecord);
-        this.hub.record({ type: 'metrics', runId: run.id, record: record as MetricsRecord });
+    if (file === runFiles.metrics) {
+      const records = parseJsonLines<MetricsRecord>(lines.text, 'metrics');
+      for (const record of records) this.hub.record({ type: 'metrics', runId: run.id, record });
+      if (records.length) {
+        this.lastMetrics.set(run.id, records[records.length - 1]);
         this.recorded.fire();
       }
-      else if (record?.type === 'diagnostics' && file === runFiles.diagnostics) this.hub.record({ type: 'diagnostics', runId: run.id, record: record as DiagnosticsRecord });
+    } else {
+      for (const record of parseJsonLines<DiagnosticsRecord>(lines.text, 'diagnostics')) this.hub.record({ type: 'diagnostics', runId: run.id, record });
     }
   }
 
@@ -246,14 +413,3 @@ export class WatchedRuns implements vscode.Disposable {
     this.recorded.dispose();
   }
 }
-
-async function readJsonFile<T>(uri: vscode.Uri): Promise<T | undefined> {
-  try {
-    return JSON.parse(decoder.decode(await vscode.workspace.fs.readFile(uri))) as T;
-  } catch {
-    return undefined;
-  }
-}
-
-const readConfig = (uri: vscode.Uri) => readJsonFile<RunConfig>(vscode.Uri.joinPath(uri, runFiles.config));
-const readSummary = (uri: vscode.Uri) => readJsonFile<RunSummary>(vscode.Uri.joinPath(uri, runFiles.summary));

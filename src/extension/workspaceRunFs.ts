@@ -8,15 +8,15 @@ import type { RunFs } from '../runFolder/runFolder';
  */
 const MAX_RUN_FILE_BYTES = 2 ** 31 - 1;
 
-/** vscode.workspace.fs under `root` as a RunFs (no append: workspace.fs has none). */
-export function workspaceRunFs(root: vscode.Uri): RunFs {
+/** vscode.workspace.fs under `root` as a RunFs (no append: workspace.fs has none); files over `maxBytes` are refused. */
+export function workspaceRunFs(root: vscode.Uri, maxBytes = MAX_RUN_FILE_BYTES): RunFs {
   const at = (path: string): vscode.Uri => (path ? vscode.Uri.joinPath(root, ...path.split('/')) : root);
   return {
     readFile: async (path) => {
       // A FIFO, device or socket (FileType.Unknown) would block the read forever: refused first.
       const stat = await vscode.workspace.fs.stat(at(path));
       if (!(stat.type & vscode.FileType.File)) throw new EngineError('bad-config', `${path} is not a regular file`, 'Remove it from the run folder.');
-      if (stat.size > MAX_RUN_FILE_BYTES) throw new EngineError('bad-config', `${path} is ${stat.size.toLocaleString('en-US')} bytes, more than a run file can be`, 'Remove it from the run folder.');
+      if (stat.size > maxBytes) throw new EngineError('bad-config', `${path} is ${stat.size.toLocaleString('en-US')} bytes, more than a run file can be`, 'Remove it from the run folder.');
       return vscode.workspace.fs.readFile(at(path));
     },
     writeFile: async (path, data) => vscode.workspace.fs.writeFile(at(path), data),

@@ -17,7 +17,7 @@ import { exists } from '../workspaceRunFs';
 import { loadDataFile } from './dataFile';
 
 export function registerPytorch(s: Services, watched: WatchedRuns): void {
-  const { feedback, store } = s;
+  const { feedback } = s;
   const continueInPytorch = async (arg?: unknown): Promise<vscode.Uri | undefined> => {
     const run = await s.picker.pick(arg, 'Continue which run in PyTorch?', (r) => r.config !== undefined);
     if (!run?.config) return undefined;
@@ -35,12 +35,12 @@ export function registerPytorch(s: Services, watched: WatchedRuns): void {
     const target = vscode.Uri.joinPath(parent, `${run.id}-pytorch`);
     if (await exists(target)) return fail(`${target.fsPath || target.toString()} already exists; pick another folder (an export never overwrites one).`);
     try {
-      const read = await readRunForExport(store.fs, run.id, run.id);
+      const read = await readRunForExport(run.fs, run.dir, run.id);
       const folder = vscode.workspace.workspaceFolders?.[0];
       if (!folder) return fail('its data file is read from the workspace folder; open it first.');
       const dataUri = vscode.Uri.joinPath(folder.uri, resolveDataPath('', read.config.data, runPath(run.id, runFiles.config)));
       const data = new TextEncoder().encode(await loadDataFile(dataUri, read.config.data, read.config.maxFileBytes));
-      const source = store.runUri(run.id);
+      const source = run.uri;
       const { files } = pytorchProject({ ...read, source: source.scheme === 'file' ? source.fsPath : source.toString(), dataName: dataUri.path.split('/').pop() ?? 'data', data });
       for (const [name, content] of Object.entries(files)) {
         await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(target, ...name.split('/')), typeof content === 'string' ? new TextEncoder().encode(content) : content);

@@ -17,11 +17,13 @@ import { readDataFile } from './dataFile';
 import { refuseUntrusted } from './trust';
 
 export function registerResume(s: Services): void {
-  const { feedback, store } = s;
+  const { feedback } = s;
   const resumeRun = async (arg?: unknown): Promise<string | undefined> => {
     if (refuseUntrusted(feedback, 'training')) return undefined;
-    const run = await s.picker.pick(arg, 'Resume which run?', (r) => r.status !== 'running' && r.config !== undefined);
+    const run = await s.picker.pick(arg, 'Resume which run?', (r) => r.status !== 'running' && r.config !== undefined, 'resume');
     if (!run?.config) return undefined;
+    // A watched folder's writer may start again after a quiet spell: checked once more here.
+    if (s.picker.growing(run.id)) return void feedback.error(s.picker.stillWritten(run.id, 'resume'));
     const fail = (message: string): undefined => {
       void feedback.error(`RNN Lab: cannot resume run ${run.id}: ${message}`);
       return undefined;
@@ -29,8 +31,8 @@ export function registerResume(s: Services): void {
     let stored;
     try {
       // A CLI process training the run holds writer.lock: its temp files are live, not stale.
-      if (!(await store.fs.exists(runPath(run.id, runFiles.writerLock)))) await removeStaleTemps(store.fs, run.id);
-      stored = await readGeneration(store.fs, run.id);
+      if (!(await run.fs.exists(runPath(run.dir, runFiles.writerLock)))) await removeStaleTemps(run.fs, run.dir);
+      stored = await readGeneration(run.fs, run.dir, run.id);
     } catch (e) {
       return fail(errorText(e));
     }

@@ -19,13 +19,24 @@ export function registerDelete(s: Services): void {
       void s.feedback.error(`RNN Lab: ${run.id} is training; stop it before deleting it`);
       return false;
     }
+    if (s.picker.growing(run.id)) {
+      void s.feedback.error(s.picker.stillWritten(run.id, 'delete'));
+      return false;
+    }
     const confirmed = (arg as { confirmed?: boolean } | undefined)?.confirmed === true;
     if (!confirmed) {
-      const answer = await vscode.window.showWarningMessage(`Delete run "${run.config?.name ?? run.id}" (${run.id}) and all its files?`, { modal: true }, 'Delete');
+      // A watched folder lies outside the run store: the question names where.
+      const where = run.watched ? ` at ${run.uri.fsPath || run.uri.toString()}` : '';
+      const answer = await vscode.window.showWarningMessage(`Delete run "${run.config?.name ?? run.id}" (${run.id})${where} and all its files?`, { modal: true }, 'Delete');
       if (answer !== 'Delete') return false;
     }
+    if (s.picker.growing(run.id)) {
+      void s.feedback.error(s.picker.stillWritten(run.id, 'delete'));
+      return false;
+    }
     await vscode.workspace.fs.delete(run.uri, { recursive: true, useTrash: false });
-    s.feedback.log(`run ${run.id} deleted`);
+    if (run.watched) await s.watched.forget(run.id);
+    s.feedback.log(`run ${run.id} deleted${run.watched ? ` (${run.uri.fsPath || run.uri.toString()})` : ''}`);
     await s.runsView.refresh();
     return true;
   };

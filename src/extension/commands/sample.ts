@@ -51,7 +51,7 @@ export function registerSample(s: Services): void {
     let text: string;
     try {
       // The latest checkpoint generation: a run that trains is sampled as of its last checkpoint.
-      const latest = await latestModel(s.store.fs, run.id);
+      const latest = await latestModel(run.fs, run.dir);
       if ('problem' in latest) throw new Error(latest.problem);
       const model = loadCheckpoint(latest.bytes, latest.where);
       text = prime + sampleText(model.net, model.vocab!, { length, temperature, topK: 0, prime }, new Rng(Date.now() >>> 0));

@@ -2,6 +2,8 @@ import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { RnnLabApi } from '../../../src/extension/extension';
 import type { DiagnosticsRecord, MetricsRecord } from '../../../src/protocol/config';
+import { PanelHub } from '../../../src/extension/panelHub';
+import { WatchedRuns } from '../../../src/extension/watchedRuns';
 import { activateExtension, hostKind, percentiles, sleep, waitFor } from './helpers';
 
 /**
@@ -157,5 +159,132 @@ describe('RNN Lab watches run folders written by other processes', () => {
     const stopped = await waitFor('the outside run to be listed as stopped', () => api.runs.getRuns().find((r) => r.id === id && r.status === 'stopped'), 20_000);
     assert.match(stopped.description ?? '', /step 40/);
     assert.deepStrictEqual(api.watched.running(), []);
+  });
+});
+
+/**
+ * A folder added with Watch Run Folder... is a run like any other: remembered for the next window
+ * (a fresh WatchedRuns reads the workspace state back; a folder gone meanwhile is dropped with a
+ * log line), and Open Report, Sample, Resume Run, Continue in PyTorch and Delete Run take its id.
+ * While another process writes it, Resume Run and Delete Run refuse it in one line. Stop Watching
+ * forgets it and leaves its files.
+ */
+describe('RNN Lab treats a watched folder as a run', () => {
+  let api: RnnLabApi;
+  let folder: vscode.Uri;
+  let trained: string;
+  const elsewhere = () => vscode.Uri.joinPath(folder, `elsewhere-${hostKind}`);
+
+  before(async () => {
+    api = await activateExtension();
+    api.watched.quietMs = 3000;
+    folder = vscode.workspace.workspaceFolders![0].uri;
+    const id = await vscode.commands.executeCommand<string>('rnnLab.train', vscode.Uri.joinPath(folder, 'tiny.rnn.json'));
+    assert.ok(id, 'no run id');
+    assert.strictEqual((await api.whenDone(id))?.status, 'finished');
+    trained = id;
+  });
+
+  after(async () => {
+    await vscode.workspace.fs.delete(elsewhere(), { recursive: true, useTrash: false }).then(undefined, () => undefined);
+  });
+
+  /** A copy of the trained run's folder outside the run store (as a synced remote run would be). */
+  async function copyOutside(name: string): Promise<vscode.Uri> {
+    const target = vscode.Uri.joinPath(elsewhere(), name);
+    await vscode.workspace.fs.copy(api.store.runUri(trained), target, { overwrite: true });
+    return target;
+  }
+
+  it('remembers a watched folder; a fresh watcher reads it back and drops one that is gone', async () => {
+    const uri = await copyOutside('remote run');
+    const id = await vscode.commands.executeCommand<string>('rnnLab.watchRunFolder', uri);
+    assert.strictEqual(id, 'watched-remote_run');
+    assert.ok(api.watched.remembered().includes(uri.toString()), `remembered: ${api.watched.remembered().join(', ')}`);
+    await api.refreshRuns();
+    const item = api.runs.getRuns().find((r) => r.id === id);
+    assert.ok(item?.watched, 'listed as a watched folder (its context menu has Stop Watching)');
+    assert.strictEqual(api.runs.getTreeItem(item).contextValue, 'run.watched');
+    // What a reloaded window does: a new watcher over the same workspace state, plus a folder gone meanwhile.
+    const gone = vscode.Uri.joinPath(elsewhere(), 'deleted meanwhile');
+    await api.watched.memory!.update('rnnLab.watchedFolders', [...api.watched.remembered(), gone.toString()]);
+    const errorsBefore = api.errors.length;
+    const log: string[] = [];
+    const fresh = new WatchedRuns(api.store, new PanelHub(), () => false, api.watched.memory, (line) => log.push(line));
+    try {
+      await fresh.restored;
+      assert.deepStrictEqual(fresh.outsideRuns().map((r) => [r.id, r.uri.toString(), r.config?.name]), [[id, uri.toString(), 'tiny-lstm']]);
+      assert.strictEqual(log.length, 1, log.join(' | '));
+      assert.match(log[0], /^watched folder .*deleted meanwhile dropped: .*does not exist/);
+      assert.strictEqual(api.errors.length, errorsBefore, 'a folder gone on reload is a log line, not an error');
+      assert.deepStrictEqual(api.watched.remembered(), [uri.toString()]);
+    } finally {
+      fresh.dispose();
+    }
+  });
+
+  it('Open Report, Sample and Continue in PyTorch take a watched id', async () => {
+    const id = 'watched-remote_run';
+    assert.strictEqual(await vscode.commands.executeCommand<string>('rnnLab.openReport', id), id);
+    const snapshot = await api.diagnostics.hub.snapshot(id);
+    assert.strictEqual(snapshot?.metrics.at(-1)?.step, 20);
+    const text = await vscode.commands.executeCommand<string>('rnnLab.sample', { runId: id, temperature: 0.8, length: 30, prime: 'ab' });
+    assert.strictEqual(text?.length, 32, `errors: ${api.errors.slice(-2).join(' | ')}`);
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    const parent = vscode.Uri.joinPath(elsewhere(), 'export');
+    const project = await vscode.commands.executeCommand<vscode.Uri>('rnnLab.continueInPytorch', { id, folder: parent });
+    assert.ok(project, `errors: ${api.errors.slice(-2).join(' | ')}`);
+    assert.strictEqual(JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(project, 'rnnlab_project.json')))).step, 20);
+  });
+
+  it('refuses to resume or delete a watched run while another process writes it; resumes and deletes it once quiet', async () => {
+    const id = 'watched-remote_run';
+    const uri = api.watched.outsideRuns().find((r) => r.id === id)!.uri;
+    const metricsUri = vscode.Uri.joinPath(uri, 'metrics.jsonl');
+    let text = new TextDecoder().decode(await vscode.workspace.fs.readFile(metricsUri));
+    let writing = true;
+    const writer = (async () => {
+      for (let step = 21; writing; step++) {
+        text += JSON.stringify({ ...metrics(step), type: 'metrics' }) + '\n';
+        await vscode.workspace.fs.writeFile(metricsUri, new TextEncoder().encode(text));
+        await sleep(200);
+      }
+    })();
+    try {
+      await waitFor('the watched run to be growing', () => (api.watched.isGrowing(id) ? true : undefined));
+      assert.strictEqual(await vscode.commands.executeCommand('rnnLab.deleteRun', { runId: id, confirmed: true }), false);
+      assert.match(api.errors.at(-1) ?? '', new RegExp(`^RNN Lab: cannot delete run ${id}: it is still being written by another process`));
+      assert.strictEqual(await vscode.commands.executeCommand('rnnLab.resumeRun', { id, steps: 30 }), undefined);
+      assert.match(api.errors.at(-1) ?? '', new RegExp(`^RNN Lab: cannot resume run ${id}: it is still being written by another process`));
+    } finally {
+      writing = false;
+      await writer;
+    }
+    await waitFor('the watched run to be quiet', () => (api.watched.isGrowing(id) ? undefined : true));
+    // Quiet: resumed as a new run of the store, from the copied checkpoint (step 20).
+    const resumed = await vscode.commands.executeCommand<string>('rnnLab.resumeRun', { id, steps: 30 });
+    assert.ok(resumed, `errors: ${api.errors.slice(-2).join(' | ')}`);
+    const summary = await api.whenDone(resumed);
+    assert.strictEqual(summary?.status, 'finished');
+    assert.strictEqual(summary?.step, 30);
+    assert.strictEqual(await vscode.commands.executeCommand('rnnLab.deleteRun', { runId: id, confirmed: true }), true);
+    await assert.rejects(Promise.resolve(vscode.workspace.fs.stat(uri)));
+    assert.ok(!api.watched.outsideRuns().some((r) => r.id === id));
+    assert.ok(!api.watched.remembered().includes(uri.toString()));
+    await vscode.commands.executeCommand('rnnLab.deleteRun', { runId: resumed, confirmed: true });
+  });
+
+  it('Stop Watching forgets a watched folder and leaves its files', async () => {
+    const uri = await copyOutside('second');
+    const id = await vscode.commands.executeCommand<string>('rnnLab.watchRunFolder', uri);
+    assert.strictEqual(id, 'watched-second');
+    assert.strictEqual(await vscode.commands.executeCommand('rnnLab.stopWatching', { id }), true);
+    assert.ok(!api.runs.getRuns().some((r) => r.id === id));
+    assert.ok(!api.watched.remembered().includes(uri.toString()));
+    assert.ok((await api.diagnostics.hub.runList()).every((r) => r.id !== id), 'gone from the panels\' run list');
+    assert.ok((await vscode.workspace.fs.stat(vscode.Uri.joinPath(uri, 'checkpoint.safetensors'))).size > 0, 'its files are left');
+    // Any other id is refused in one line.
+    assert.strictEqual(await vscode.commands.executeCommand('rnnLab.stopWatching', { id: trained }), false);
+    assert.match(api.errors.at(-1) ?? '', /is not a watched folder/);
   });
 });
