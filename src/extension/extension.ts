@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import { ActiveRuns } from './activeRuns';
 import { registerExamples } from './commands/examples';
+import { registerExportHeatmap } from './commands/exportHeatmap';
 import { registerImport } from './commands/importCheckpoint';
 import { registerPytorch } from './commands/pytorch';
 import { registerResume } from './commands/resume';
@@ -99,6 +100,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
   registerExamples(services, train);
   registerImport(services);
   registerPytorch(services, watched);
+  registerExportHeatmap(services);
   registerReportPanel(context, diagnostics.hub, store, picker);
   const selection = registerSelectionCommands(context, store, picker, feedback);
 
