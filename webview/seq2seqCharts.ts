@@ -151,9 +151,9 @@ export class HeatmapChart extends CanvasChart {
     const m = this.map;
     const rows = m?.weights.length ?? 0;
     const cols = m?.source.length ?? 0;
-    const labelW = (tokens: string[]): number => Math.max(36, ...tokens.map((t) => approxTextWidth(t) + 10));
-    const left = m ? labelW(m.output) : 0;
-    const right = m ? labelW(m.reference) : 0;
+    const labelW = (tokens: string[], title: string): number => Math.max(approxTextWidth(title) + 14, ...tokens.map((t) => approxTextWidth(t) + 16));
+    const left = m ? labelW(m.output, 'output') : 0;
+    const right = m ? labelW(m.reference, 'reference') : 0;
     const cell = cols ? Math.max(10, Math.min(34, Math.floor((w - left - right - 8) / cols))) : 0;
     const top = 44;
     return { left, top, cell, rows, cols, height: rows ? top + rows * cell + 52 : 40 };
@@ -181,10 +181,12 @@ export class HeatmapChart extends CanvasChart {
     const fit = (s: string): string => (approxTextWidth(s) <= cell + 4 ? s : `${s.slice(0, Math.max(1, Math.floor(cell / 7) - 1))}…`);
     m.source.forEach((s, j) => p.text(fit(s), left + j * cell + cell / 2, top - 14, t.foreground, 'center', 'middle'));
     let marks = 0;
+    // The reference ends with the EOS the decoder should emit after its last token.
+    const ref = [...m.reference, '</s>'];
     for (let i = 0; i < rows; i++) {
       const y = top + i * cell;
-      p.text(m.output[i] ?? '', left - 6, y + cell / 2, m.output[i] === m.reference[i] ? t.foreground : t.reference, 'right', 'middle');
-      if (m.reference[i] !== undefined) p.text(m.reference[i], left + cols * cell + 6, y + cell / 2, t.muted, 'left', 'middle');
+      p.text(m.output[i] ?? '', left - 6, y + cell / 2, m.output[i] === ref[i] ? t.foreground : t.reference, 'right', 'middle');
+      if (ref[i] !== undefined) p.text(ref[i], left + cols * cell + 6, y + cell / 2, t.muted, 'left', 'middle');
       for (let j = 0; j < cols; j++) {
         const v = m.weights[i][j];
         const x = left + j * cell;

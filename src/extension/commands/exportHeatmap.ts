@@ -39,7 +39,7 @@ export function registerExportHeatmap(s: Services): void {
   const exportHeatmap = async (formatArg?: unknown, targetArg?: unknown): Promise<string | undefined> => {
     const panel = exportingPanel(hub.connections);
     if (!panel) {
-      void vscode.window.showErrorMessage('RNN Lab: no panel shows an attention heatmap. Open the Diagnostics view or a run report of a seq2seq run, then export again.');
+      void feedback.error('RNN Lab: no panel shows an attention heatmap. Open the Diagnostics view or a run report of a seq2seq run, then export again.');
       return undefined;
     }
     let format = formatArg;
@@ -52,7 +52,7 @@ export function registerExportHeatmap(s: Services): void {
       format = picked.format;
     }
     if (!FORMATS.includes(format as PanelExportFormat)) {
-      void vscode.window.showErrorMessage(`RNN Lab: cannot export the heatmap as ${JSON.stringify(format)}: the format must be png, svg or csv.`);
+      void feedback.error(`RNN Lab: cannot export the heatmap as ${JSON.stringify(format)}: the format must be png, svg or csv.`);
       return undefined;
     }
     const fmt = format as PanelExportFormat;
@@ -60,7 +60,7 @@ export function registerExportHeatmap(s: Services): void {
     try {
       data = await panel.requestExport('attention', fmt);
     } catch (e) {
-      void vscode.window.showErrorMessage(`RNN Lab: could not export the heatmap: ${errorText(e)}.`);
+      void feedback.error(`RNN Lab: could not export the heatmap: ${errorText(e)}.`);
       return undefined;
     }
     let target = targetArg instanceof vscode.Uri ? targetArg : undefined;
@@ -77,7 +77,7 @@ export function registerExportHeatmap(s: Services): void {
     try {
       await writeExport(target, exportBytes(fmt, data));
     } catch (e) {
-      void vscode.window.showErrorMessage(`RNN Lab: could not write ${target.fsPath}: ${errorText(e)}. Pick another place.`);
+      void feedback.error(`RNN Lab: could not write ${target.fsPath}: ${errorText(e)}. Pick another place.`);
       return undefined;
     }
     feedback.log(`attention heatmap exported to ${target.toString(true)}`);
