@@ -175,7 +175,8 @@ export class HeatmapChart extends CanvasChart {
       return { hits, marks: 0 };
     }
     const { left, top, cell, rows, cols } = this.layout(w);
-    p.text(`step ${rec.step} · exact match ${pct(rec.exactMatch)}${rec.alignmentAccuracy !== undefined ? ` · alignment ${pct(rec.alignmentAccuracy)}` : ''}`, 8, 9, t.foreground, 'left', 'middle');
+    // The step is beside the scrubber; here what the model scored at it.
+    p.text(`exact match ${pct(rec.exactMatch)}${rec.alignmentAccuracy !== undefined ? ` · alignment ${pct(rec.alignmentAccuracy)}` : ''}`, 8, 9, t.foreground, 'left', 'middle');
     p.text('output', left - 6, top - 14, t.muted, 'right', 'middle');
     p.text('reference', left + cols * cell + 6, top - 14, t.muted, 'left', 'middle');
     const fit = (s: string): string => (approxTextWidth(s) <= cell + 4 ? s : `${s.slice(0, Math.max(1, Math.floor(cell / 7) - 1))}…`);
@@ -249,7 +250,8 @@ export class ByLengthChart extends CanvasChart {
     const legendH = legend(p, series.map(([, label, color]) => ({ label, color })), 8, 2, w - 16, t.foreground);
     const lo = Math.min(...rec.byLength.map((b) => b.lo));
     const hi = Math.max(...rec.byLength.map((b) => b.hi));
-    const f = new Frame(44, legendH + 14, w - 54, h - legendH - 40, [lo - 0.5, hi + 0.5], [0, 1]);
+    // Room above the plot for the y title under the legend.
+    const f = new Frame(44, legendH + 24, w - 54, h - legendH - 50, [lo - 0.5, hi + 0.5], [0, 1]);
     f.drawAxes(p, t.muted, t.grid, 'source length', `held-out accuracy (step ${rec.step})`);
     let marks = 0;
     for (const b of rec.byLength) {
@@ -308,7 +310,7 @@ export class EncoderFlowChart extends CanvasChart {
     const legendH = legend(p, curves.map(([, label, ci, dash]) => ({ label, color: this.colorAt(ci), dash })), 8, 2, w - 16, t.foreground);
     const n = Math.max(...curves.map(([key]) => flow[key].length), 1);
     const y = extent(curves.flatMap(([key]) => flow[key]), true);
-    const f = new Frame(48, legendH + 14, w - 58, h - legendH - 40, [0, Math.max(1, n - 1)], y, true);
+    const f = new Frame(48, legendH + 24, w - 58, h - legendH - 50, [0, Math.max(1, n - 1)], y, true);
     f.drawAxes(p, t.muted, t.grid, 'source position s', `‖∂L/∂e_s‖ (step ${rec!.step})`, Math.min(n, 8));
     let marks = 0;
     for (const [key, label, ci, dash] of curves) {

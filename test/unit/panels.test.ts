@@ -5,7 +5,7 @@
 import * as assert from 'node:assert/strict';
 import { ema, minMaxDecimate } from '../../webview/decimate';
 import { Columns } from '../../webview/runSeries';
-import { checkFromPanel, exportBytes, forEachJsonlRecord, parseJsonLines, RecordBuffer } from '../../src/extension/panelMessages';
+import { checkFromPanel, exportBytes, forEachJsonlRecord, parseJsonLines, RecordBuffer, RunBuffer } from '../../src/extension/panelMessages';
 import { Rng } from '../../src/engine/random';
 
 describe('panels: min/max decimation', () => {
@@ -105,6 +105,15 @@ describe('panels: bounded storage', () => {
     assert.equal(buf.count, 100_000);
   });
 
+  it('a run buffer keeps seq2seq eval records apart from metrics and diagnostics, bounded, the latest kept', () => {
+    const b = new RunBuffer(8, 8, 4);
+    for (let step = 10; step <= 100; step += 10) b.evals.add({ type: 'seq2seqEval', step, examples: 1, exactMatch: step / 100, tokenAccuracy: 1, byLength: [], attention: [] });
+    const steps = b.evals.snapshot().map((r) => r.step);
+    assert.ok(steps.length <= 6 && steps[0] === 10 && steps.at(-1) === 100, `kept ${steps}`);
+    assert.equal(b.metrics.count + b.diagnostics.count, 0);
+    assert.equal(b.evals.count, 10);
+  });
+
   it('parseJsonLines skips a half-written last line and records of another type', () => {
     const text = '{"type":"metrics","step":1}\n{"type":"diagnostics","step":1}\n\n{"type":"metrics","step":2}\n{"type":"metr';
     assert.deepEqual(parseJsonLines<{ step: number }>(text, 'metrics').map((r) => r.step), [1, 2]);
@@ -142,6 +151,10 @@ describe('panels: messages from the webview are checked', () => {
       { type: 'export', chart: 'loss', format: 'csv', data: 'run,step\n' },
       { type: 'export', chart: 'flow', format: 'svg', data: '<svg xmlns="http://www.w3.org/2000/svg"></svg>' },
       { type: 'export', chart: 'scatter', format: 'png', data: 'data:image/png;base64,iVBORw0KGgo=' },
+      { type: 'received', metrics: 3, diagnostics: 1, lastStep: 3, evals: 2 },
+      { type: 'drew', runIds: ['a'], lastStep: 20, charts: { attention: 30, s2sMetrics: 4, byLength: 8, encoderFlow: 21 } },
+      { type: 'export', chart: 'attention', format: 'csv', data: 'output \\ source,4,9\n', request: 7 },
+      { type: 'exportFailed', request: 7, reason: 'the attention chart has drawn nothing yet' },
     ]) {
       const c = checkFromPanel(m);
       assert.ok(c.ok, `${JSON.stringify(m)}: ${c.ok ? '' : c.reason}`);
@@ -166,6 +179,10 @@ describe('panels: messages from the webview are checked', () => {
       { type: 'export', chart: 'loss', format: 'csv', data: '' },
       { type: 'export', chart: 'loss', format: 'png', data: 'data:text/html;base64,PHNjcmlwdD4=' },
       { type: 'export', chart: 'loss', format: 'svg', data: '<script>alert(1)</script>' },
+      { type: 'received', metrics: 1, diagnostics: 0, lastStep: 0, evals: -2 },
+      { type: 'export', chart: 'attention', format: 'csv', data: 'x', request: 'one' },
+      { type: 'exportFailed', request: 1.5, reason: 'x' },
+      { type: 'exportFailed', request: 1, reason: 'x'.repeat(501) },
     ]) {
       const c = checkFromPanel(m);
       assert.ok(!c.ok && c.reason.length > 0, `accepted ${JSON.stringify(m)}`);
