@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import type { RnnLabApi } from '../../../src/extension/extension';
 import type { Seq2SeqEvalRecord } from '../../../src/protocol/config';
 import type { PanelConnection } from '../../../src/extension/panelHub';
-import { activateExtension, screenshot, waitFor } from './helpers';
+import { activateExtension, copyFixtureRun, screenshot, waitFor } from './helpers';
 
 const decoder = new TextDecoder();
 
@@ -100,14 +100,8 @@ describe('RNN Lab: seq2seq runs', () => {
 
   it('a report of a seq2seq run made by the CLI reads its eval.jsonl and draws the heatmap', async () => {
     const id = '20261207-052000-reverse-dot';
-    const ext = vscode.extensions.getExtension('rnn-lab.rnn-lab')!;
-    const from = vscode.Uri.joinPath(ext.extensionUri, 'test', 'fixtures', 'runs', id);
-    const to = api.store.runUri(id);
-    await vscode.workspace.fs.createDirectory(to);
-    for (const f of ['config.json', 'metrics.jsonl', 'diagnostics.jsonl', 'eval.jsonl', 'summary.json']) {
-      await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(to, f), await vscode.workspace.fs.readFile(vscode.Uri.joinPath(from, f)));
-    }
-    const evals = decoder.decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(from, 'eval.jsonl'))).trim().split('\n').map((l) => JSON.parse(l) as Seq2SeqEvalRecord);
+    const to = await copyFixtureRun(api, id, ['config.json', 'metrics.jsonl', 'diagnostics.jsonl', 'eval.jsonl', 'summary.json']);
+    const evals = decoder.decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(to, 'eval.jsonl'))).trim().split('\n').map((l) => JSON.parse(l) as Seq2SeqEvalRecord);
     const map = evals.at(-1)!.attention[0];
     const reports = (): PanelConnection[] => [...api.diagnostics.hub.connections].filter((c) => c.kind === 'report');
     const before = new Set(reports());
