@@ -176,7 +176,9 @@ export class HeatmapChart extends CanvasChart {
     }
     const { left, top, cell, rows, cols } = this.layout(w);
     // The step is beside the scrubber; here what the model scored at it.
-    p.text(`exact match ${pct(rec.exactMatch)}${rec.alignmentAccuracy !== undefined ? ` · alignment ${pct(rec.alignmentAccuracy)}` : ''}`, 8, 9, t.foreground, 'left', 'middle');
+    // With several runs overlaid, the heatmap is the first seq2seq run's: say which.
+    const who = this.runs.length > 1 ? `${run!.info.name}: ` : '';
+    p.text(`${who}exact match ${pct(rec.exactMatch)}${rec.alignmentAccuracy !== undefined ? ` · alignment ${pct(rec.alignmentAccuracy)}` : ''}`, 8, 9, t.foreground, 'left', 'middle');
     p.text('output', left - 6, top - 14, t.muted, 'right', 'middle');
     p.text('reference', left + cols * cell + 6, top - 14, t.muted, 'left', 'middle');
     const fit = (s: string): string => (approxTextWidth(s) <= cell + 4 ? s : `${s.slice(0, Math.max(1, Math.floor(cell / 7) - 1))}…`);

@@ -5,6 +5,7 @@
 import * as assert from 'node:assert/strict';
 import { ema, minMaxDecimate } from '../../webview/decimate';
 import { Columns } from '../../webview/runSeries';
+import { weightColor } from '../../webview/seq2seqCharts';
 import { checkFromPanel, exportBytes, forEachJsonlRecord, parseJsonLines, RecordBuffer, RunBuffer } from '../../src/extension/panelMessages';
 import { Rng } from '../../src/engine/random';
 
@@ -138,6 +139,19 @@ describe('panels: bounded storage', () => {
     const none: number[] = [];
     await forEachJsonlRecord<{ step: number }>(read, 'diagnostics.jsonl', 'diagnostics', (r) => none.push(r.step));
     assert.deepEqual(none, []);
+  });
+});
+
+describe('panels: attention heatmap colours', () => {
+  const theme = { kind: 'dark', foreground: '#cccccc', muted: '#999999', grid: '#444444', background: '#202020', font: '12px sans-serif', palette: ['#3794ff', '#f14c4c'], reference: '#d18616', contrastBorder: '' } as const;
+  it('go from the panel background at weight 0 to the first chart colour at 1, linearly', () => {
+    assert.equal(weightColor({ ...theme, palette: [...theme.palette] }, 0), '#202020');
+    assert.equal(weightColor({ ...theme, palette: [...theme.palette] }, 1), '#3794ff');
+    // 0x20 + (0x37 - 0x20) / 2 = 0x2c (rounded), 0x20 + (0x94 - 0x20) / 2 = 0x5a, 0x20 + (0xff - 0x20) / 2 = 0x90.
+    assert.equal(weightColor({ ...theme, palette: [...theme.palette] }, 0.5), '#2c5a90');
+    // Out of range and NaN are clamped (a NaN weight is drawn as nothing).
+    assert.equal(weightColor({ ...theme, palette: [...theme.palette] }, 1.5), '#3794ff');
+    assert.equal(weightColor({ ...theme, palette: [...theme.palette] }, NaN), '#202020');
   });
 });
 
