@@ -314,10 +314,11 @@ export class PanelConnection implements vscode.Disposable {
   async requestExport(chart: PanelChartId, format: PanelExportFormat): Promise<string> {
     if (!this.ready) throw new Error('the panel is not loaded yet');
     const request = ++this.requests;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const answer = new Promise<{ data?: string; error?: string }>((resolve) => {
       this.pending.set(request, resolve);
-      setTimeout(() => this.answer(request, { error: 'the panel did not answer within 20 s' }), 20_000);
-    });
+      timer = setTimeout(() => this.answer(request, { error: 'the panel did not answer within 20 s' }), 20_000);
+    }).finally(() => clearTimeout(timer));
     await this.post({ type: 'exportRequest', chart, format, request });
     const { data, error } = await answer;
     if (data === undefined) throw new Error(error ?? 'no data');
