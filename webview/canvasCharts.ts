@@ -4,28 +4,28 @@ import type { RunSeries } from './runSeries';
 import { withAlpha, type Theme } from './theme';
 
 /** A point the tooltip can name. */
-interface Hit {
+export interface Hit {
   x: number;
   y: number;
   text: string;
 }
 
-interface Painted {
+export interface Painted {
   hits: Hit[];
   /** Marks drawn (points of lines, dots): what the panel acknowledges. */
   marks: number;
 }
 
-interface LegendEntry {
+export interface LegendEntry {
   color: string;
   label: string;
   dash?: number[];
 }
 
-const approxTextWidth = (s: string): number => s.length * 7;
+export const approxTextWidth = (s: string): number => s.length * 7;
 
 /** Legend entries left to right, wrapping; returns the height used. */
-function legend(p: Painter, entries: LegendEntry[], x0: number, y0: number, width: number, fg: string): number {
+export function legend(p: Painter, entries: LegendEntry[], x0: number, y0: number, width: number, fg: string): number {
   let x = x0;
   let y = y0 + 6;
   for (const e of entries) {
@@ -76,9 +76,14 @@ export abstract class CanvasChart {
 
   private drawnFrom: unknown[] = [];
 
+  /** What the picture depends on besides the theme and the width (compared by identity). */
+  protected inputs(runs: RunSeries[]): unknown[] {
+    return runs.flatMap((r) => [r.info, r.latestSpectrum, r.latestSaturation, r.earliestFlow, r.latestFlow]);
+  }
+
   /** Redraws when what it draws from changed (these charts change only with diagnostics records, not every step). */
   update(runs: RunSeries[], theme: Theme): void {
-    const from = [theme, this.host.clientWidth, ...runs.flatMap((r) => [r.info, r.latestSpectrum, r.latestSaturation, r.earliestFlow, r.latestFlow])];
+    const from = [theme, this.host.clientWidth, ...this.inputs(runs)];
     if (from.length === this.drawnFrom.length && from.every((v, i) => v === this.drawnFrom[i])) return;
     this.drawnFrom = from;
     this.runs = runs;
@@ -160,7 +165,7 @@ export abstract class CanvasChart {
   }
 }
 
-const csvLine = (cells: (string | number | undefined)[]): string =>
+export const csvLine = (cells: (string | number | undefined)[]): string =>
   cells.map((c) => (c === undefined ? '' : typeof c === 'number' ? String(c) : /[",\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c)).join(',');
 
 /** The latest full singular-value spectrum of each W_hh block, sorted, with the 1/gamma lines. */

@@ -14,6 +14,7 @@ import { CanvasChart, FlowChart, ScatterChart, SpectrumChart } from './canvasCha
 import { ema } from './decimate';
 import { LineChart, type LineChartSpec, type LineSeries, type Threshold } from './lineChart';
 import { RunSeries } from './runSeries';
+import { ByLengthChart, EncoderFlowChart, HeatmapChart } from './seq2seqCharts';
 import { readTheme, watchTheme, type Theme } from './theme';
 
 interface VsCodeApi {
@@ -46,7 +47,7 @@ const state: PanelState = {
 let theme: Theme = readTheme();
 let runList: PanelRunInfo[] = [];
 const runs = new Map<string, RunSeries>();
-let received = { metrics: 0, diagnostics: 0, lastStep: 0 };
+let received = { metrics: 0, diagnostics: 0, lastStep: 0, evals: 0 };
 
 const el = <K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] => {
   const e = document.createElement(tag);
@@ -101,20 +102,31 @@ updateSmoothLabel();
 
 interface Section {
   id: PanelChartId;
+  seq2seq: boolean;
+  notSeq2Seq: boolean;
   title: string;
   chart: LineChart | CanvasChart;
   collapsible: HTMLElement & { open: boolean; description: string };
 }
 
 const tall = mode === 'report';
-const sectionDefs: { id: PanelChartId; title: string; kind: 'line' | 'spectrum' | 'scatter' | 'flow' }[] = [
+type SectionKind = 'line' | 'spectrum' | 'scatter' | 'flow' | 'heatmap' | 'byLength' | 'encoderFlow';
+/**
+ * seq2seq: shown only while a seq2seq run is shown (language-model runs see the panels as before);
+ * notSeq2Seq: hidden while only seq2seq runs are shown (they carry no data for it).
+ */
+const sectionDefs: { id: PanelChartId; title: string; kind: SectionKind; seq2seq?: true; notSeq2Seq?: true }[] = [
+  { id: 'attention', title: 'Attention of pinned held-out examples', kind: 'heatmap', seq2seq: true },
+  { id: 's2sMetrics', title: 'Held-out exact match, token accuracy, alignment', kind: 'line', seq2seq: true },
+  { id: 'byLength', title: 'Held-out accuracy by source length (latest)', kind: 'byLength', seq2seq: true },
+  { id: 'encoderFlow', title: 'Gradient reaching each encoder position ‖∂L/∂e_s‖ (latest)', kind: 'encoderFlow', seq2seq: true },
   { id: 'loss', title: 'Loss and bits per character', kind: 'line' },
   { id: 'gradNorm', title: 'Gradient norm ‖g‖', kind: 'line' },
   { id: 'sigma1', title: 'σ₁ of W_hh per layer and block', kind: 'line' },
   { id: 'spectrum', title: 'Singular values of W_hh (latest)', kind: 'spectrum' },
   { id: 'saturation', title: 'Gate saturation over steps', kind: 'line' },
   { id: 'scatter', title: 'Saturation per unit (Karpathy et al. 2015)', kind: 'scatter' },
-  { id: 'flow', title: 'Gradient flow through time', kind: 'flow' },
+  { id: 'flow', title: 'Gradient flow through time', kind: 'flow', notSeq2Seq: true },
 ];
 
 const exportButtons: [PanelExportFormat, string, string][] = [
@@ -149,21 +161,23 @@ const sectionList: Section[] = sectionDefs.map((def) => {
   host.dataset.chart = def.id;
   c.append(actions, host);
   sections.append(c);
-  const height = def.kind === 'line' ? (tall ? 260 : 150) : def.kind === 'flow' ? (tall ? 300 : 260) : tall ? 280 : 180;
-  const chart =
-    def.kind === 'line'
-      ? new LineChart(def.id, host, height)
-      : def.kind === 'spectrum'
-        ? new SpectrumChart(def.id, host, height)
-        : def.kind === 'scatter'
-          ? new ScatterChart(def.id, host, height)
-          : new FlowChart(def.id, host, height);
+  const height = def.kind === 'line' ? (tall ? 260 : 150) : def.kind === 'flow' || def.kind === 'encoderFlow' ? (tall ? 300 : 260) : tall ? 280 : 180;
+  const kinds: Record<Exclude<SectionKind, 'line'>, new (id: string, host: HTMLElement, height: number) => CanvasChart> = {
+    spectrum: SpectrumChart,
+    scatter: ScatterChart,
+    flow: FlowChart,
+    heatmap: HeatmapChart,
+    byLength: ByLengthChart,
+    encoderFlow: EncoderFlowChart,
+  };
+  const chart = def.kind === 'line' ? new LineChart(def.id, host, height) : new kinds[def.kind](def.id, host, height);
+  if (def.seq2seq) c.hidden = true;
   c.addEventListener('vsc-collapsible-toggle', () => {
     state.closed = sectionList.filter((s) => !s.collapsible.open).map((s) => s.id);
     saveState();
     scheduleDraw();
   });
-  return { id: def.id, title: def.title, chart, collapsible: c };
+  return { id: def.id, seq2seq: def.seq2seq === true, notSeq2Seq: def.notSeq2Seq === true, title: def.title, chart, collapsible: c };
 });
 
 // ---- chart specs ----
@@ -245,6 +259,30 @@ function lineSpecs(list: RunSeries[]): Record<'loss' | 'gradNorm' | 'sigma1' | '
   };
 }
 
+/** Held-out evaluations over steps: exact match (the headline), token accuracy, BLEU (pairs), alignment accuracy (generated tasks). */
+function seq2seqMetricsSpec(list: RunSeries[]): LineChartSpec {
+  const series: LineSeries[] = [];
+  const s2s = list.filter((r) => r.isSeq2Seq);
+  const multi = s2s.length > 1;
+  s2s.forEach((run, ri) => {
+    const ev = run.evals;
+    const x = Float64Array.from(ev, (e) => e.step);
+    const cols: [label: string, value: (e: (typeof ev)[number]) => number | undefined][] = [
+      ['exact match', (e) => e.exactMatch],
+      ['token accuracy', (e) => e.tokenAccuracy],
+      ['BLEU-4', (e) => e.bleu],
+      ['alignment accuracy', (e) => e.alignmentAccuracy],
+    ];
+    cols.forEach(([label, value], k) => {
+      if (!ev.some((e) => value(e) !== undefined)) return;
+      const y = Float64Array.from(ev, (e) => value(e) ?? NaN);
+      series.push({ x, y, n: ev.length, run: run.info.id, label: multi ? `${run.info.name} ${label}` : label, color: color(multi ? ri : k), dash: multi && k > 0 ? [5, 3] : undefined, sparse: true });
+    });
+  });
+  const bleu = s2s.map((r) => r.evals.at(-1)?.bleuRecipe).find((x) => x);
+  return { series, thresholds: [], logY: false, xLabel: 'step', note: bleu ? `BLEU: ${bleu}` : undefined };
+}
+
 // ---- drawing (throttled: live records arrive faster than anyone reads) ----
 let drawTimer: ReturnType<typeof setTimeout> | undefined;
 let lastDraw = 0;
@@ -263,10 +301,13 @@ function drawNow(): void {
   lastDraw = performance.now();
   performance.mark('rnnLab.draw.start');
   const list = shownRuns();
-  const specs = lineSpecs(list);
+  const specs = { ...lineSpecs(list), s2sMetrics: seq2seqMetricsSpec(list) };
   const counts: Partial<Record<PanelChartId, number>> = {};
+  const anySeq2Seq = list.some((r) => r.isSeq2Seq);
   for (const s of sectionList) {
-    if (!s.collapsible.open) continue;
+    if (s.seq2seq) s.collapsible.hidden = !anySeq2Seq;
+    if (s.notSeq2Seq) s.collapsible.hidden = list.length > 0 && list.every((r) => r.isSeq2Seq);
+    if (!s.collapsible.open || s.collapsible.hidden) continue;
     if (s.chart instanceof LineChart) {
       const spec = specs[s.id as keyof typeof specs];
       s.chart.update(spec, theme);
@@ -320,14 +361,23 @@ function flash(text: string): void {
   }, 6000);
 }
 
-function exportChart(id: PanelChartId, format: PanelExportFormat): void {
+/** The chart's export data, or why there is none. */
+function exportData(id: PanelChartId, format: PanelExportFormat): { data: string } | { reason: string } {
   const s = sectionList.find((x) => x.id === id);
-  if (!s || !shownRuns().length) {
-    flash('Nothing to export yet.');
+  if (!s || !shownRuns().length) return { reason: 'no run is shown' };
+  if (s.collapsible.hidden) return { reason: `the ${id} chart is not shown for this run` };
+  if (s.chart instanceof CanvasChart && s.chart.marks === 0) return { reason: `the ${id} chart has drawn nothing yet` };
+  const data = format === 'csv' ? s.chart.csv() : format === 'svg' ? s.chart.svg(s.title) : s.chart.png(s.title);
+  return data ? { data } : { reason: `the ${id} chart has no data` };
+}
+
+function exportChart(id: PanelChartId, format: PanelExportFormat): void {
+  const out = exportData(id, format);
+  if ('reason' in out) {
+    flash(`Nothing to export: ${out.reason}.`);
     return;
   }
-  const data = format === 'csv' ? s.chart.csv() : format === 'svg' ? s.chart.svg(s.title) : s.chart.png(s.title);
-  vscode.postMessage({ type: 'export', chart: id, format, data });
+  vscode.postMessage({ type: 'export', chart: id, format, data: out.data });
 }
 
 // ---- controls ----
@@ -400,6 +450,8 @@ window.addEventListener('message', (event: MessageEvent<ToPanel>) => {
       const series = new RunSeries(m.run);
       for (const r of m.metrics) series.addMetrics(r);
       for (const r of m.diagnostics) series.addDiagnostics(r);
+      for (const r of m.evals ?? []) series.addEval(r);
+      received.evals += m.evals?.length ?? 0;
       runs.set(m.run.id, series);
       performance.clearMeasures('rnnLab.ingest');
       performance.measure('rnnLab.ingest', 'rnnLab.ingest.start');
@@ -418,7 +470,14 @@ window.addEventListener('message', (event: MessageEvent<ToPanel>) => {
         series?.addMetrics(r);
       }
       for (const r of m.diagnostics) series?.addDiagnostics(r);
+      for (const r of m.evals ?? []) series?.addEval(r);
+      received.evals += m.evals?.length ?? 0;
       if (series) scheduleDraw();
+      break;
+    }
+    case 'exportRequest': {
+      const out = exportData(m.chart, m.format);
+      vscode.postMessage('data' in out ? { type: 'export', chart: m.chart, format: m.format, data: out.data, request: m.request } : { type: 'exportFailed', request: m.request, reason: out.reason });
       break;
     }
     case 'exported':

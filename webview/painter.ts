@@ -8,7 +8,8 @@ export interface Painter {
   polyline(points: number[], color: string, width: number, dash?: number[]): void;
   circle(x: number, y: number, r: number, color: string): void;
   text(s: string, x: number, y: number, color: string, align?: 'left' | 'center' | 'right', baseline?: 'top' | 'middle' | 'bottom'): void;
-  rect(x: number, y: number, w: number, h: number, stroke?: string, fill?: string): void;
+  /** `cls`: a class for the SVG element (the heatmap's cells are class "cell"); the canvas ignores it. */
+  rect(x: number, y: number, w: number, h: number, stroke?: string, fill?: string, cls?: string): void;
 }
 
 export class CanvasPainter implements Painter {
@@ -86,8 +87,8 @@ export class SvgPainter implements Painter {
     this.parts.push(`<text x="${r2(x)}" y="${r2(y)}" fill="${esc(color)}" text-anchor="${anchor}" dominant-baseline="${dom}">${esc(s)}</text>`);
   }
 
-  rect(x: number, y: number, w: number, h: number, stroke?: string, fill?: string): void {
-    this.parts.push(`<rect x="${r2(x)}" y="${r2(y)}" width="${r2(w)}" height="${r2(h)}" fill="${fill ? esc(fill) : 'none'}"${stroke ? ` stroke="${esc(stroke)}"` : ''}/>`);
+  rect(x: number, y: number, w: number, h: number, stroke?: string, fill?: string, cls?: string): void {
+    this.parts.push(`<rect${cls ? ` class="${esc(cls)}"` : ''} x="${r2(x)}" y="${r2(y)}" width="${r2(w)}" height="${r2(h)}" fill="${fill ? esc(fill) : 'none'}"${stroke ? ` stroke="${esc(stroke)}"` : ''}/>`);
   }
 
   toString(width: number, height: number, background: string, font: string): string {

@@ -1,4 +1,4 @@
-import type { DiagnosticsRecord, MetricsRecord } from '../src/protocol/config';
+import { isSeq2SeqTask, type DiagnosticsRecord, type MetricsRecord, type Seq2SeqEvalRecord } from '../src/protocol/config';
 import type { PanelRunInfo } from '../src/protocol/panel';
 import { lowerBound } from './decimate';
 
@@ -110,6 +110,12 @@ export class RunSeries {
   /** The first and the latest record with gradient flow, for the "earlier vs latest" contrast. */
   earliestFlow: DiagnosticsRecord | undefined;
   latestFlow: DiagnosticsRecord | undefined;
+  /** Seq2seq: the latest diagnostics record with the encoder's gradient flow. */
+  latestEncoderFlow: DiagnosticsRecord | undefined;
+  /** Seq2seq: held-out evaluations in step order (at most maxEvals, evenly thinned past that; the latest always kept). */
+  evals: Seq2SeqEvalRecord[] = [];
+  evalsCount = 0;
+  static readonly maxEvals = 256;
 
   constructor(
     public info: PanelRunInfo,
@@ -119,6 +125,18 @@ export class RunSeries {
     this.diag = new Columns(Math.min(capacity, 4096));
     const col = (name: string): Float64Array => this.metrics.col(name);
     this.cols = { step: col('step'), seen: col('seen'), loss: col('loss'), bpc: col('bpc'), valLoss: col('valLoss'), valBpc: col('valBpc'), gradNorm: col('gradNorm'), gradNormClipped: col('gradNormClipped') };
+  }
+
+  get isSeq2Seq(): boolean {
+    return isSeq2SeqTask(this.info.task);
+  }
+
+  addEval(r: Seq2SeqEvalRecord): void {
+    const last = this.evals.at(-1);
+    if (last && r.step <= last.step) return; // a replay overlapping live records
+    this.evalsCount++;
+    this.evals.push(r);
+    if (this.evals.length > RunSeries.maxEvals) this.evals = this.evals.filter((_, i, a) => i % 2 === 0 || i === a.length - 1);
   }
 
   get lastStep(): number {
@@ -177,6 +195,7 @@ export class RunSeries {
     for (const s of r.spectrum ?? []) this.reference.set(`${s.layer}.${s.block}`, s.reference);
     if (r.spectrum?.some((s) => s.singularValues?.length)) this.latestSpectrum = r;
     if (r.saturation?.length) this.latestSaturation = r;
+    if (r.encoderFlow) this.latestEncoderFlow = r;
     if (r.flow?.length) {
       this.earliestFlow ??= r;
       this.latestFlow = r;

@@ -299,6 +299,7 @@ export class Seq2SeqTrainer {
         reference: tv.tokenStrings(e.tgt),
         output: [...tv.tokenStrings(hyps[i]), ...(rows[i].length > hyps[i].length ? ['</s>'] : [])],
         weights: rows[i].map((r) => Array.from(r)),
+        ...(e.alignment ? { alignment: e.alignment } : {}),
       });
     }
     return record;

@@ -113,6 +113,7 @@ export class ActiveRuns implements vscode.Disposable {
         case 'seq2seqEval':
           // Held-out evaluations of a seq2seq run: kept in eval.jsonl as the CLI keeps them.
           store.appendEval(runId, msg.record);
+          hub.record(msg);
           break;
         case 'checkpoint': {
           const { bytes, resumeState, step } = msg;

@@ -45,7 +45,7 @@ export class DiagnosticsViewProvider implements vscode.WebviewViewProvider {
   }
 
   /** The webview's latest acknowledgement of what it received (tests read it; the DOM is out of reach). */
-  get lastAck(): { metrics: number; diagnostics: number; lastStep: number } | undefined {
+  get lastAck(): { metrics: number; diagnostics: number; lastStep: number; evals?: number } | undefined {
     return this.connection?.lastAck;
   }
 

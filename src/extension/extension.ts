@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import { ActiveRuns } from './activeRuns';
 import { registerExamples } from './commands/examples';
+import { registerExportHeatmap } from './commands/exportHeatmap';
 import { registerImport } from './commands/importCheckpoint';
 import { registerPytorch } from './commands/pytorch';
 import { registerResume } from './commands/resume';
@@ -102,6 +103,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
   registerImport(services);
   registerPytorch(services, watched);
   registerStopWatching(services);
+  registerExportHeatmap(services);
   registerReportPanel(context, diagnostics.hub, store, picker);
   const selection = registerSelectionCommands(context, store, picker, feedback);
 

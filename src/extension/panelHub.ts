@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
-import type { DiagnosticsRecord, EnginePath, MetricsRecord, RunConfig, RunStatus } from '../protocol/config';
+import type { DiagnosticsRecord, EnginePath, MetricsRecord, RunConfig, RunStatus, Seq2SeqEvalRecord } from '../protocol/config';
 import type { FromWorker } from '../protocol/trainingWorker';
-import type { FromPanel, PanelChartId, PanelRunInfo, ToPanel } from '../protocol/panel';
+import type { FromPanel, PanelChartId, PanelExportFormat, PanelRunInfo, ToPanel } from '../protocol/panel';
+import { writeExport } from './commands/exportHeatmap';
 import { checkFromPanel, exportBytes, forEachJsonlRecord, isRunId, panelPageHtml, RunBuffer } from './panelMessages';
 import { timed } from './hostWork';
 import { isListableConfig, readChunkText, readJson, runFiles, runPath, type RunFs } from '../runFolder/runFolder';
@@ -59,11 +60,12 @@ export class PanelHub {
   }
 
   /** A live record of a run started with startRun. */
-  record(msg: Extract<FromWorker, { type: 'metrics' | 'diagnostics' }>): void {
+  record(msg: LiveRecord): void {
     const run = this.live.get(msg.runId);
     if (!run) return;
     if (msg.type === 'metrics') run.buffer.metrics.add(msg.record);
-    else run.buffer.diagnostics.add(msg.record);
+    else if (msg.type === 'diagnostics') run.buffer.diagnostics.add(msg.record);
+    else run.buffer.evals.add(msg.record);
     for (const c of this.connections) c.live(msg);
   }
 
@@ -96,8 +98,8 @@ export class PanelHub {
   async snapshot(id: string): Promise<Extract<ToPanel, { type: 'runData' }> | undefined> {
     const live = this.live.get(id);
     if (live) {
-      const { metrics, diagnostics } = live.buffer;
-      return { type: 'runData', run: live.info, metrics: metrics.snapshot(), diagnostics: diagnostics.snapshot(), decimatedFrom: metrics.thinnedBy > 1 ? metrics.count : undefined };
+      const { metrics, diagnostics, evals } = live.buffer;
+      return { type: 'runData', run: live.info, metrics: metrics.snapshot(), diagnostics: diagnostics.snapshot(), evals: evals.snapshot(), decimatedFrom: metrics.thinnedBy > 1 ? metrics.count : undefined };
     }
     if (!isRunId(id)) return undefined;
     const where = this.outside?.folderOf(id) ?? (this.store && { fs: this.store.fs, dir: id });
@@ -113,15 +115,20 @@ export class PanelHub {
     const read = (chunk: string) => readChunkText(fs, dir, chunk).catch(() => undefined);
     await forEachJsonlRecord<MetricsRecord>(read, runFiles.metrics, 'metrics', (r) => buffer.metrics.add(r));
     await forEachJsonlRecord<DiagnosticsRecord>(read, runFiles.diagnostics, 'diagnostics', (r) => buffer.diagnostics.add(r));
+    await forEachJsonlRecord<Seq2SeqEvalRecord>(read, runFiles.eval, 'seq2seqEval', (r) => buffer.evals.add(r));
     return {
       type: 'runData',
       run: infoOf(id, config, status, summary?.path),
       metrics: buffer.metrics.snapshot(),
       diagnostics: buffer.diagnostics.snapshot(),
+      evals: buffer.evals.snapshot(),
       decimatedFrom: buffer.metrics.thinnedBy > 1 ? buffer.metrics.count : undefined,
     };
   }
 }
+
+/** What the worker sends that the panels draw. */
+export type LiveRecord = Extract<FromWorker, { type: 'metrics' | 'diagnostics' | 'seq2seqEval' }>;
 
 function infoOf(id: string, config: RunConfig | undefined, status: RunStatus, path?: EnginePath): PanelRunInfo {
   return {
@@ -147,7 +154,7 @@ export class PanelConnection implements vscode.Disposable {
   ready = false;
   private stale = false;
   private readonly disposables: vscode.Disposable[] = [];
-  lastAck: { metrics: number; diagnostics: number; lastStep: number } | undefined;
+  lastAck: { metrics: number; diagnostics: number; lastStep: number; evals?: number } | undefined;
   lastDrew: DrewAck | undefined;
   readyCount = 0;
   private readonly readyEmitter = new vscode.EventEmitter<void>();
@@ -186,7 +193,7 @@ export class PanelConnection implements vscode.Disposable {
         this.readyEmitter.fire();
         break;
       case 'received':
-        this.lastAck = { metrics: msg.metrics, diagnostics: msg.diagnostics, lastStep: msg.lastStep };
+        this.lastAck = { metrics: msg.metrics, diagnostics: msg.diagnostics, lastStep: msg.lastStep, evals: msg.evals };
         break;
       case 'drew':
         this.lastDrew = { runIds: msg.runIds, lastStep: msg.lastStep, charts: msg.charts };
@@ -197,7 +204,11 @@ export class PanelConnection implements vscode.Disposable {
         this.onShow?.(msg.runIds);
         break;
       case 'export':
-        await this.export(msg.chart, msg.format, msg.data);
+        if (msg.request !== undefined) this.answer(msg.request, { data: msg.data });
+        else await this.export(msg.chart, msg.format, msg.data);
+        break;
+      case 'exportFailed':
+        this.answer(msg.request, { error: msg.reason });
         break;
     }
   }
@@ -234,7 +245,7 @@ export class PanelConnection implements vscode.Disposable {
     }
   }
 
-  private queue = new Map<string, { metrics: MetricsRecord[]; diagnostics: DiagnosticsRecord[] }>();
+  private queue = new Map<string, { metrics: MetricsRecord[]; diagnostics: DiagnosticsRecord[]; evals: Seq2SeqEvalRecord[] }>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   /**
@@ -242,16 +253,17 @@ export class PanelConnection implements vscode.Disposable {
    * message per ~100 ms (a small model trains hundreds of steps a second; one message each would
    * cost more than drawing them).
    */
-  live(msg: Extract<FromWorker, { type: 'metrics' | 'diagnostics' }>): void {
+  live(msg: LiveRecord): void {
     if (!this.ready || !this.shown.includes(msg.runId)) return;
     if (!this.isVisible()) {
       this.stale = true;
       return;
     }
     let q = this.queue.get(msg.runId);
-    if (!q) this.queue.set(msg.runId, (q = { metrics: [], diagnostics: [] }));
+    if (!q) this.queue.set(msg.runId, (q = { metrics: [], diagnostics: [], evals: [] }));
     if (msg.type === 'metrics') q.metrics.push(msg.record);
-    else q.diagnostics.push(msg.record);
+    else if (msg.type === 'diagnostics') q.diagnostics.push(msg.record);
+    else q.evals.push(msg.record);
     this.flushTimer ??= setTimeout(() => this.flush(), 100);
   }
 
@@ -261,7 +273,7 @@ export class PanelConnection implements vscode.Disposable {
     const queued = this.queue;
     this.queue = new Map();
     timed('panel batch', () => {
-      for (const [runId, q] of queued) void this.post({ type: 'records', runId, metrics: q.metrics, diagnostics: q.diagnostics });
+      for (const [runId, q] of queued) void this.post({ type: 'records', runId, metrics: q.metrics, diagnostics: q.diagnostics, ...(q.evals.length ? { evals: q.evals } : {}) });
     });
   }
 
@@ -292,7 +304,7 @@ export class PanelConnection implements vscode.Disposable {
       return;
     }
     try {
-      await vscode.workspace.fs.writeFile(target, exportBytes(format, data));
+      await writeExport(target, exportBytes(format, data));
       await this.post({ type: 'exported', chart, format, path: vscode.workspace.asRelativePath(target, false) });
     } catch (e) {
       const error = e instanceof Error ? e.message : String(e);
@@ -301,8 +313,39 @@ export class PanelConnection implements vscode.Disposable {
     }
   }
 
+  private requests = 0;
+  private readonly pending = new Map<number, (answer: { data?: string; error?: string }) => void>();
+
+  private answer(request: number, answer: { data?: string; error?: string }): void {
+    this.pending.get(request)?.(answer);
+    this.pending.delete(request);
+  }
+
+  /**
+   * A chart as this panel draws it now (the heatmap: the example and step picked in it), for the
+   * export command. Rejects with the panel's reason when it has nothing to export, or after 20 s.
+   */
+  async requestExport(chart: PanelChartId, format: PanelExportFormat): Promise<string> {
+    if (!this.ready) throw new Error('the panel is not loaded yet');
+    const request = ++this.requests;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const answer = new Promise<{ data?: string; error?: string }>((resolve) => {
+      this.pending.set(request, resolve);
+      timer = setTimeout(() => this.answer(request, { error: 'the panel did not answer within 20 s' }), 20_000);
+    }).finally(() => clearTimeout(timer));
+    await this.post({ type: 'exportRequest', chart, format, request });
+    const { data, error } = await answer;
+    if (data === undefined) throw new Error(error ?? 'no data');
+    return data;
+  }
+
+  get isShowing(): boolean {
+    return this.isVisible();
+  }
+
   dispose(): void {
     clearTimeout(this.flushTimer);
+    for (const request of [...this.pending.keys()]) this.answer(request, { error: 'the panel was closed' });
     this.hub.connections.delete(this);
     this.disposables.forEach((d) => d.dispose());
   }

@@ -3,7 +3,7 @@
  * extension replays to them. No vscode import: the unit tests run these in plain Node.
  */
 import { runIdProblem } from './webviewMessages';
-import type { DiagnosticsRecord, MetricsRecord } from '../protocol/config';
+import type { DiagnosticsRecord, MetricsRecord, Seq2SeqEvalRecord } from '../protocol/config';
 import { PANEL_CHARTS, type FromPanel, type PanelChartId } from '../protocol/panel';
 import { jsonlChunkName, parseJsonl } from '../protocol/jsonl';
 
@@ -22,8 +22,8 @@ export function checkFromPanel(msg: unknown): { ok: true; msg: FromPanel } | { o
     case 'ready':
       return { ok: true, msg: { type: 'ready' } };
     case 'received':
-      if (!isCount(m.metrics) || !isCount(m.diagnostics) || !isCount(m.lastStep)) return { ok: false, reason: 'received: counts must be whole numbers >= 0' };
-      return { ok: true, msg: { type: 'received', metrics: m.metrics, diagnostics: m.diagnostics, lastStep: m.lastStep } };
+      if (!isCount(m.metrics) || !isCount(m.diagnostics) || !isCount(m.lastStep) || (m.evals !== undefined && !isCount(m.evals))) return { ok: false, reason: 'received: counts must be whole numbers >= 0' };
+      return { ok: true, msg: { type: 'received', metrics: m.metrics, diagnostics: m.diagnostics, lastStep: m.lastStep, ...(m.evals !== undefined ? { evals: m.evals as number } : {}) } };
     case 'drew': {
       if (!Array.isArray(m.runIds) || m.runIds.length > 32 || !m.runIds.every(isRunId)) return { ok: false, reason: 'drew: bad runIds' };
       if (!isCount(m.lastStep)) return { ok: false, reason: 'drew: bad lastStep' };
@@ -44,8 +44,12 @@ export function checkFromPanel(msg: unknown): { ok: true; msg: FromPanel } | { o
       if (typeof m.data !== 'string' || m.data.length === 0 || m.data.length > MAX_EXPORT_CHARS) return { ok: false, reason: 'export: data must be a non-empty string under the size limit' };
       if (m.format === 'png' && !/^data:image\/png;base64,[A-Za-z0-9+/]+=*$/.test(m.data)) return { ok: false, reason: 'export: png data must be a base64 data: URL' };
       if (m.format === 'svg' && !/^<svg[\s>]/.test(m.data)) return { ok: false, reason: 'export: svg data must start with <svg' };
-      return { ok: true, msg: { type: 'export', chart: m.chart as PanelChartId, format: m.format, data: m.data } };
+      if (m.request !== undefined && !isCount(m.request)) return { ok: false, reason: 'export: request must be a whole number' };
+      return { ok: true, msg: { type: 'export', chart: m.chart as PanelChartId, format: m.format, data: m.data, ...(m.request !== undefined ? { request: m.request as number } : {}) } };
     }
+    case 'exportFailed':
+      if (!isCount(m.request) || typeof m.reason !== 'string' || m.reason.length > 500) return { ok: false, reason: 'exportFailed: request must be a whole number and reason a short string' };
+      return { ok: true, msg: { type: 'exportFailed', request: m.request, reason: m.reason } };
     default:
       return { ok: false, reason: `unknown message type ${JSON.stringify(m.type)?.slice(0, 40)}` };
   }
@@ -109,8 +113,11 @@ export class RecordBuffer<R extends { step: number }> {
 export class RunBuffer {
   readonly metrics: RecordBuffer<MetricsRecord>;
   readonly diagnostics: RecordBuffer<DiagnosticsRecord>;
+  /** Seq2seq held-out evaluations (the heatmap's scrubber steps through them). */
+  readonly evals: RecordBuffer<Seq2SeqEvalRecord>;
 
-  constructor(maxMetrics = 4096, maxDiagnostics = 64) {
+  constructor(maxMetrics = 4096, maxDiagnostics = 64, maxEvals = 128) {
+    this.evals = new RecordBuffer<Seq2SeqEvalRecord>(maxEvals);
     this.metrics = new RecordBuffer<MetricsRecord>(maxMetrics);
     this.diagnostics = new RecordBuffer<DiagnosticsRecord>(maxDiagnostics, (r) => r.spectrum?.some((s) => (s.singularValues?.length ?? 0) > 0) ?? false);
   }

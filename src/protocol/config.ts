@@ -137,6 +137,8 @@ export interface AttentionMap {
   output: string[];
   /** weights[t][s]: attention of output step t on source token s (rows sum to 1). */
   weights: number[][];
+  /** Generated tasks: alignment[t] = the source positions reference token t is known to align to. */
+  alignment?: number[][];
 }
 
 /** Seq2seq: greedy decoding of the held-out set every evalEvery steps. */

@@ -2,7 +2,7 @@
  * Messages between the extension and the panel webviews (the side view "Diagnostics" and the
  * run report). What a panel sends is untrusted: src/extension/panelMessages.ts validates it.
  */
-import type { CellKind, ClipMode, DiagnosticsRecord, EnginePath, MetricsRecord, RunStatus, TaskKind } from './config';
+import type { CellKind, ClipMode, DiagnosticsRecord, EnginePath, MetricsRecord, RunStatus, Seq2SeqEvalRecord, TaskKind } from './config';
 
 /** What a panel needs to know about a run to label and draw it. */
 export interface PanelRunInfo {
@@ -20,8 +20,12 @@ export interface PanelRunInfo {
   path?: EnginePath;
 }
 
+/** The charts every run gets. */
+export const LM_CHARTS = ['loss', 'gradNorm', 'sigma1', 'spectrum', 'saturation', 'scatter', 'flow'] as const;
+/** The charts only seq2seq runs get: attention heatmap, held-out metrics, accuracy by source length, encoder gradient flow. */
+export const SEQ2SEQ_CHARTS = ['attention', 's2sMetrics', 'byLength', 'encoderFlow'] as const;
 /** Identifies the charts a panel draws; also the names of exported files. */
-export const PANEL_CHARTS = ['loss', 'gradNorm', 'sigma1', 'spectrum', 'saturation', 'scatter', 'flow'] as const;
+export const PANEL_CHARTS = [...LM_CHARTS, ...SEQ2SEQ_CHARTS] as const;
 export type PanelChartId = (typeof PANEL_CHARTS)[number];
 
 /** Messages the extension posts to a panel webview (after the panel said 'ready'). */
@@ -29,10 +33,12 @@ export type ToPanel =
   /** The runs the picker offers and the ones shown now (side panel: one; report: one or more to overlay). */
   | { type: 'runs'; runs: PanelRunInfo[]; shown: string[] }
   /** A run's buffered records (bounded and decimated by the extension), replacing what the panel had for it. */
-  | { type: 'runData'; run: PanelRunInfo; metrics: MetricsRecord[]; diagnostics: DiagnosticsRecord[]; decimatedFrom?: number }
-  /** Live records, batched by the extension (one message per ~100 ms instead of one per step). */
-  | { type: 'records'; runId: string; metrics: MetricsRecord[]; diagnostics: DiagnosticsRecord[] }
-  | { type: 'exported'; chart: string; format: PanelExportFormat; path?: string; error?: string };
+  | { type: 'runData'; run: PanelRunInfo; metrics: MetricsRecord[]; diagnostics: DiagnosticsRecord[]; decimatedFrom?: number; evals?: Seq2SeqEvalRecord[] }
+  /** Live records, batched by the extension (one message per ~100 ms instead of one per step). evals: seq2seq held-out evaluations. */
+  | { type: 'records'; runId: string; metrics: MetricsRecord[]; diagnostics: DiagnosticsRecord[]; evals?: Seq2SeqEvalRecord[] }
+  | { type: 'exported'; chart: string; format: PanelExportFormat; path?: string; error?: string }
+  /** The export command asks for a chart as the panel draws it now (the panel answers with 'export', request echoed). */
+  | { type: 'exportRequest'; chart: PanelChartId; format: PanelExportFormat; request: number };
 
 export type PanelExportFormat = 'png' | 'svg' | 'csv';
 
@@ -40,10 +46,12 @@ export type PanelExportFormat = 'png' | 'svg' | 'csv';
 export type FromPanel =
   | { type: 'ready' }
   /** How many records the panel has received so far (the in-host tests read it: they cannot see the DOM). */
-  | { type: 'received'; metrics: number; diagnostics: number; lastStep: number }
+  | { type: 'received'; metrics: number; diagnostics: number; lastStep: number; evals?: number }
   /** What the panel drew: points (or marks) per chart, for the latest step it holds. */
   | { type: 'drew'; runIds: string[]; lastStep: number; charts: Partial<Record<PanelChartId, number>> }
   /** The run(s) the user picked (side panel: one; report: the overlay). */
   | { type: 'show'; runIds: string[] }
-  /** A chart exported by the user: PNG as a data: URL, SVG and CSV as text. */
-  | { type: 'export'; chart: PanelChartId; format: PanelExportFormat; data: string };
+  /** A chart exported by the user (or for an exportRequest, whose number it echoes): PNG as a data: URL, SVG and CSV as text. */
+  | { type: 'export'; chart: PanelChartId; format: PanelExportFormat; data: string; request?: number }
+  /** An exportRequest the panel cannot answer (nothing drawn for that chart): the reason, for the user. */
+  | { type: 'exportFailed'; request: number; reason: string };

@@ -9,7 +9,7 @@ import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { RnnLabApi } from '../../src/extension/extension';
 import type { PanelConnection } from '../../src/extension/panelHub';
-import { PANEL_CHARTS } from '../../src/protocol/panel';
+import { LM_CHARTS } from '../../src/protocol/panel';
 import { activateExtension, screenshot, screenshotExists, waitFor } from './suite/helpers';
 
 /** The recorded run that run.mjs copies into the folder's run store. */
@@ -19,7 +19,7 @@ export const BEFORE = 'report-before-reload';
 export const AFTER = 'report-restored-after-reload';
 
 const reports = (api: RnnLabApi): PanelConnection[] => [...api.diagnostics.hub.connections].filter((c) => c.kind === 'report');
-const drewAll = (c: PanelConnection): boolean => !!c.lastDrew && PANEL_CHARTS.every((chart) => (c.lastDrew!.charts[chart] ?? 0) > 0);
+const drewAll = (c: PanelConnection): boolean => !!c.lastDrew && LM_CHARTS.every((chart) => (c.lastDrew!.charts[chart] ?? 0) > 0);
 
 describe('RNN Lab across a window reload', () => {
   it('an open run report is restored after the reload and draws the same run', async function () {

@@ -5,7 +5,8 @@
 import * as assert from 'node:assert/strict';
 import { ema, minMaxDecimate } from '../../webview/decimate';
 import { Columns } from '../../webview/runSeries';
-import { checkFromPanel, exportBytes, forEachJsonlRecord, parseJsonLines, RecordBuffer } from '../../src/extension/panelMessages';
+import { weightColor } from '../../webview/seq2seqCharts';
+import { checkFromPanel, exportBytes, forEachJsonlRecord, parseJsonLines, RecordBuffer, RunBuffer } from '../../src/extension/panelMessages';
 import { Rng } from '../../src/engine/random';
 
 describe('panels: min/max decimation', () => {
@@ -105,6 +106,15 @@ describe('panels: bounded storage', () => {
     assert.equal(buf.count, 100_000);
   });
 
+  it('a run buffer keeps seq2seq eval records apart from metrics and diagnostics, bounded, the latest kept', () => {
+    const b = new RunBuffer(8, 8, 4);
+    for (let step = 10; step <= 100; step += 10) b.evals.add({ type: 'seq2seqEval', step, examples: 1, exactMatch: step / 100, tokenAccuracy: 1, byLength: [], attention: [] });
+    const steps = b.evals.snapshot().map((r) => r.step);
+    assert.ok(steps.length <= 6 && steps[0] === 10 && steps.at(-1) === 100, `kept ${steps}`);
+    assert.equal(b.metrics.count + b.diagnostics.count, 0);
+    assert.equal(b.evals.count, 10);
+  });
+
   it('parseJsonLines skips a half-written last line and records of another type', () => {
     const text = '{"type":"metrics","step":1}\n{"type":"diagnostics","step":1}\n\n{"type":"metrics","step":2}\n{"type":"metr';
     assert.deepEqual(parseJsonLines<{ step: number }>(text, 'metrics').map((r) => r.step), [1, 2]);
@@ -132,6 +142,19 @@ describe('panels: bounded storage', () => {
   });
 });
 
+describe('panels: attention heatmap colours', () => {
+  const theme = { kind: 'dark', foreground: '#cccccc', muted: '#999999', grid: '#444444', background: '#202020', font: '12px sans-serif', palette: ['#3794ff', '#f14c4c'], reference: '#d18616', contrastBorder: '' } as const;
+  it('go from the panel background at weight 0 to the first chart colour at 1, linearly', () => {
+    assert.equal(weightColor({ ...theme, palette: [...theme.palette] }, 0), '#202020');
+    assert.equal(weightColor({ ...theme, palette: [...theme.palette] }, 1), '#3794ff');
+    // 0x20 + (0x37 - 0x20) / 2 = 0x2c (rounded), 0x20 + (0x94 - 0x20) / 2 = 0x5a, 0x20 + (0xff - 0x20) / 2 = 0x90.
+    assert.equal(weightColor({ ...theme, palette: [...theme.palette] }, 0.5), '#2c5a90');
+    // Out of range and NaN are clamped (a NaN weight is drawn as nothing).
+    assert.equal(weightColor({ ...theme, palette: [...theme.palette] }, 1.5), '#3794ff');
+    assert.equal(weightColor({ ...theme, palette: [...theme.palette] }, NaN), '#202020');
+  });
+});
+
 describe('panels: messages from the webview are checked', () => {
   it('accepts well-formed messages', () => {
     for (const m of [
@@ -142,6 +165,10 @@ describe('panels: messages from the webview are checked', () => {
       { type: 'export', chart: 'loss', format: 'csv', data: 'run,step\n' },
       { type: 'export', chart: 'flow', format: 'svg', data: '<svg xmlns="http://www.w3.org/2000/svg"></svg>' },
       { type: 'export', chart: 'scatter', format: 'png', data: 'data:image/png;base64,iVBORw0KGgo=' },
+      { type: 'received', metrics: 3, diagnostics: 1, lastStep: 3, evals: 2 },
+      { type: 'drew', runIds: ['a'], lastStep: 20, charts: { attention: 30, s2sMetrics: 4, byLength: 8, encoderFlow: 21 } },
+      { type: 'export', chart: 'attention', format: 'csv', data: 'output \\ source,4,9\n', request: 7 },
+      { type: 'exportFailed', request: 7, reason: 'the attention chart has drawn nothing yet' },
     ]) {
       const c = checkFromPanel(m);
       assert.ok(c.ok, `${JSON.stringify(m)}: ${c.ok ? '' : c.reason}`);
@@ -166,6 +193,10 @@ describe('panels: messages from the webview are checked', () => {
       { type: 'export', chart: 'loss', format: 'csv', data: '' },
       { type: 'export', chart: 'loss', format: 'png', data: 'data:text/html;base64,PHNjcmlwdD4=' },
       { type: 'export', chart: 'loss', format: 'svg', data: '<script>alert(1)</script>' },
+      { type: 'received', metrics: 1, diagnostics: 0, lastStep: 0, evals: -2 },
+      { type: 'export', chart: 'attention', format: 'csv', data: 'x', request: 'one' },
+      { type: 'exportFailed', request: 1.5, reason: 'x' },
+      { type: 'exportFailed', request: 1, reason: 'x'.repeat(501) },
     ]) {
       const c = checkFromPanel(m);
       assert.ok(!c.ok && c.reason.length > 0, `accepted ${JSON.stringify(m)}`);

@@ -51,12 +51,15 @@ function loadRun(id) {
   const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
   const lines = (f) => readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
   const info = { id, name: config.name, status: summary.status, cell: config.cell, layers: config.layers, hidden: config.hidden, clipMode: config.clipMode, clip: config.clip, task: config.task };
-  return { info, metrics: lines('metrics.jsonl'), diagnostics: lines('diagnostics.jsonl') };
+  const evals = existsSync(join(dir, 'eval.jsonl')) ? lines('eval.jsonl') : undefined;
+  return { info, metrics: lines('metrics.jsonl'), diagnostics: lines('diagnostics.jsonl'), evals };
 }
 const lstm = loadRun('20261123-170500-austen-lstm');
 const rnn = loadRun('20261123-170500-austen-rnn');
 const gru = loadRun('20261123-170500-sunspots-gru');
-const runData = (r) => ({ type: 'runData', run: r.info, metrics: r.metrics, diagnostics: r.diagnostics });
+// A seq2seq run (rnn-lab train --task reverse --attention dot --src-len 4-7, 300 steps, evalEvery 20).
+const s2s = loadRun('20261207-052000-reverse-dot');
+const runData = (r) => ({ type: 'runData', run: r.info, metrics: r.metrics, diagnostics: r.diagnostics, ...(r.evals ? { evals: r.evals } : {}) });
 
 // ---- the page, served as a webview's resources are: one origin for page and assets ----
 const types = { '.js': 'text/javascript', '.css': 'text/css', '.ttf': 'font/ttf', '.map': 'application/json' };
@@ -194,6 +197,7 @@ function countColours(page, chart, colours) {
 }
 
 const charts = ['loss', 'gradNorm', 'sigma1', 'spectrum', 'saturation', 'scatter', 'flow'];
+const seq2seqCharts = ['attention', 's2sMetrics', 'byLength', 'encoderFlow'];
 let checks = 0;
 function check(cond, what) {
   checks++;
@@ -215,6 +219,9 @@ async function sidePanel(themeName) {
   const file = join(screenshots, `webview-side-${themeName}.png`);
   await page.screenshot({ path: file, fullPage: true });
   for (const c of charts) check(d.charts[c] > 0, `${themeName} side: chart ${c} drew nothing: ${JSON.stringify(d.charts)}`);
+  // A language-model run: the seq2seq sections stay hidden and undrawn.
+  const hiddenS2s = await page.evaluate((ids) => ids.map((id) => document.querySelector(`vscode-collapsible[data-chart="${id}"]`).hidden), seq2seqCharts);
+  check(hiddenS2s.every((h) => h) && seq2seqCharts.every((c) => d.charts[c] === undefined), `${themeName} side: seq2seq sections shown for an LM run: hidden ${hiddenS2s}, drew ${JSON.stringify(d.charts)}`);
   // Line charts: the first series' colour on the left and the right of the plot (the line spans the run).
   for (const c of ['loss', 'gradNorm', 'sigma1', 'saturation']) {
     const [blue] = await countColours(page, c, [t['charts.blue']]);
@@ -251,6 +258,127 @@ async function report(themeName) {
   await noCspOrErrors(page, `${themeName} report`);
   console.log(`  report, ${themeName}: two runs overlaid -> ${file}`);
   return { page, context, d };
+}
+
+/** Width and height from a PNG's IHDR chunk. */
+const pngSize = (b) => ({ width: b.readUInt32BE(16), height: b.readUInt32BE(20) });
+
+/** The panel's answer to an exportRequest (as the export command asks for it). */
+async function requestExport(page, chart, format) {
+  const request = Math.floor(Math.random() * 1e9);
+  await post(page, [{ type: 'exportRequest', chart, format, request }]);
+  const h = await page.waitForFunction((request) => window.__posted.find((m) => m.request === request) ?? false, request, { timeout: 10_000 });
+  return h.jsonValue();
+}
+
+/** The seq2seq views: heatmap (selector, scrubber, outline, hover, exports), metrics, by length, encoder flow. */
+async function seq2seqPanels() {
+  const last = s2s.evals.at(-1);
+  const first = s2s.evals[0];
+  for (const [mode, themeName, viewport] of [
+    ['side', 'dark', { width: 360, height: 1400 }],
+    ['side', 'light', { width: 360, height: 1400 }],
+    ['report', 'dark', { width: 1280, height: 1000 }],
+    ['report', 'light', { width: 1280, height: 1000 }],
+    ['report', 'hc', { width: 1280, height: 1000 }],
+  ]) {
+    const t = themes[themeName].colors;
+    const { page, context } = await openPage(mode, themeName, viewport);
+    await post(page, [{ type: 'runs', runs: [s2s.info, lstm.info], shown: [s2s.info.id] }, runData(s2s)]);
+    const d = await drew(page, { id: s2s.info.id, chart: 'attention' });
+    await page.locator('.chart[data-chart="attention"]').scrollIntoViewIfNeeded();
+    const file = join(screenshots, `webview-seq2seq-${mode}-${themeName}.png`);
+    await page.screenshot({ path: file, fullPage: true });
+    await page.locator('vscode-collapsible[data-chart="attention"]').screenshot({ path: join(screenshots, `webview-seq2seq-heatmap-${mode}-${themeName}.png`) });
+    const map = last.attention[0];
+    const cells = map.weights.length * map.source.length;
+    check(d.charts.attention === cells, `${mode}/${themeName} seq2seq: heatmap drew ${d.charts.attention} cells, want ${cells}`);
+    check(d.charts.s2sMetrics >= 2 * s2s.evals.length, `${mode}/${themeName} seq2seq: metrics chart drew ${d.charts.s2sMetrics} points for ${s2s.evals.length} evaluations`);
+    check(d.charts.byLength === 2 * last.byLength.length, `${mode}/${themeName} seq2seq: ${d.charts.byLength} bars for ${last.byLength.length} lengths`);
+    check(d.charts.encoderFlow > 0 && d.charts.loss > 0, `${mode}/${themeName} seq2seq: encoder flow ${d.charts.encoderFlow}, loss ${d.charts.loss}`);
+    // The language model's flow through time has no data in a seq2seq run: its section is hidden.
+    check(d.charts.flow === undefined, `${mode}/${themeName} seq2seq: the LM flow chart drew ${d.charts.flow}`);
+    // The strongest cells in the theme's first chart colour; the known alignment outlined in the reference colour.
+    // (weight w: the background mixed with charts.blue by w; the test mixes it the same way).
+    const wMax = Math.max(...map.weights.flat());
+    const bg = t[mode === 'report' ? 'editor.background' : 'sideBar.background'];
+    const mix = (a, b, w) => '#' + [1, 3, 5].map((i) => Math.round(parseInt(a.slice(i, i + 2), 16) + (parseInt(b.slice(i, i + 2), 16) - parseInt(a.slice(i, i + 2), 16)) * w).toString(16).padStart(2, '0')).join('');
+    const [strong, orange] = await countColours(page, 'attention', [mix(bg, t['charts.blue'], wMax), t['charts.orange']]);
+    check(strong.reduce((a, b) => a + b) > 200 && orange.reduce((a, b) => a + b) > 50, `${mode}/${themeName} seq2seq: heatmap colours: strongest cell ${strong}, outline ${orange}`);
+    const [att, fin] = await countColours(page, 'encoderFlow', [t['charts.blue'], t['charts.red']]);
+    check(att.reduce((a, b) => a + b) > 20 && fin.reduce((a, b) => a + b) > 20, `${mode}/${themeName} seq2seq: encoder flow series: attention ${att}, final state ${fin}`);
+    await noCspOrErrors(page, `${mode}/${themeName} seq2seq`);
+    if (!(mode === 'report' && themeName === 'dark')) {
+      console.log(`  seq2seq ${mode}, ${themeName}: heatmap ${cells} cells, metrics ${d.charts.s2sMetrics} points, ${d.charts.byLength} bars, encoder flow ${d.charts.encoderFlow} points -> ${file}`);
+      await context.close();
+      continue;
+    }
+    // Values on hover: the first cell names its weight.
+    const canvas = await page.locator('.chart[data-chart="attention"] canvas').boundingBox();
+    let tip = '';
+    for (let y = canvas.y; y < canvas.y + canvas.height && !tip; y += 3)
+      for (let x = canvas.x; x < canvas.x + 120 && !tip; x += 3) {
+        await page.mouse.move(x, y);
+        tip = (await page.locator('.chart[data-chart="attention"] .chart-tip:not([hidden])').allTextContents())[0] ?? '';
+      }
+    const wantTip = `output 1 "${map.output[0]}" → source 1 "${map.source[0]}": `;
+    check(tip.startsWith(wantTip) && Math.abs(Number(tip.slice(wantTip.length)) - map.weights[0][0]) < 1e-3 * Math.max(1, map.weights[0][0]) + 5e-4, `heatmap hover: "${tip}", want ${wantTip}${map.weights[0][0]}`);
+    // Exports of the latest map: CSV rows are the weights, the SVG has one rect per cell, the PNG is the canvas.
+    const csvOf = async () => (await requestExport(page, 'attention', 'csv')).data.trim().split('\n');
+    const csv = await csvOf();
+    const rowsOk = (rows, m) => rows.length === m.weights.length + 1 && rows.slice(1).every((r, i) => r.split(',').slice(1).map(Number).every((v, j) => v === m.weights[i][j]));
+    check(rowsOk(csv, map) && csv[0].split(',').slice(1).join('') === map.source.join(''), `heatmap CSV: ${csv.slice(0, 3).join(' | ')}`);
+    const svgAnswer = await requestExport(page, 'attention', 'svg');
+    check(ext.checkFromPanel(svgAnswer).ok, 'heatmap SVG fails the extension check');
+    const svgCells = (svgAnswer.data.match(/<rect class="cell"/g) ?? []).length;
+    check(svgCells === cells, `heatmap SVG: ${svgCells} cell rects, want ${cells}`);
+    const pngAnswer = await requestExport(page, 'attention', 'png');
+    check(ext.checkFromPanel(pngAnswer).ok, 'heatmap PNG fails the extension check');
+    const png = Buffer.from(ext.exportBytes('png', pngAnswer.data));
+    const size = pngSize(png);
+    check(png.subarray(1, 4).toString() === 'PNG' && size.width === Math.round(canvas.width) && size.height === Math.round(canvas.height), `heatmap PNG ${size.width}x${size.height}, canvas ${canvas.width}x${canvas.height}`);
+    await writeFile(join(screenshots, 'webview-export-attention.png'), png);
+    await writeFile(join(screenshots, 'webview-export-attention.svg'), svgAnswer.data);
+    // The scrubber: back to the first evaluation shows how the alignment started.
+    const n = await postedCount(page);
+    await page.evaluate(() => {
+      const s = document.querySelector('.chart[data-chart="attention"] input[type=range]');
+      s.value = '0';
+      s.dispatchEvent(new Event('input'));
+    });
+    const label = await page.locator('.chart[data-chart="attention"] .heatmap-step').textContent();
+    check(label === `step ${first.step} of ${last.step}`, `scrubber label: "${label}"`);
+    check(rowsOk(await csvOf(), first.attention[0]), 'after scrubbing to the first evaluation the CSV is not its weights');
+    await page.screenshot({ path: join(screenshots, 'webview-seq2seq-report-dark-step1.png'), fullPage: true });
+    // The second pinned example.
+    await page.locator('.chart[data-chart="attention"] select').selectOption('1');
+    check(rowsOk(await csvOf(), first.attention[1]), 'the example selector does not switch the map');
+    // Live: a new evaluation does not move a scrubber held back; "latest" follows it.
+    const next = { ...last, step: last.step + 20 };
+    await post(page, [{ type: 'records', runId: s2s.info.id, metrics: [], diagnostics: [], evals: [next] }]);
+    await page.waitForFunction(() => window.__posted.filter((m) => m.type === 'received').at(-1)?.evals > 0);
+    await page.waitForFunction((n) => window.__posted.slice(n).some((m) => m.type === 'drew'), n);
+    check((await page.locator('.chart[data-chart="attention"] .heatmap-step').textContent()) === `step ${first.step} of ${next.step}`, 'a held-back scrubber moved with a live record');
+    await page.locator('.chart[data-chart="attention"] button').click();
+    check((await page.locator('.chart[data-chart="attention"] .heatmap-step').textContent()) === `step ${next.step} (latest)`, '"latest" does not follow the newest evaluation');
+    // The header buttons post the heatmap's exports the extension accepts.
+    const m = await postedCount(page);
+    for (const format of ['png', 'svg', 'csv']) await page.locator(`vscode-collapsible[data-chart="attention"] vscode-icon[data-format="${format}"]`).click();
+    await page.waitForFunction((m) => window.__posted.slice(m).filter((x) => x.type === 'export').length === 3, m);
+    const clicked = await page.evaluate((m) => window.__posted.slice(m).filter((x) => x.type === 'export'), m);
+    check(clicked.every((e) => e.chart === 'attention' && ext.checkFromPanel(e).ok), `heatmap buttons: ${clicked.map((e) => `${e.chart} ${e.format}`)}`);
+    // An LM chart asked of a hidden section is refused with a reason, not answered with an empty file.
+    await post(page, [{ type: 'runs', runs: [s2s.info, lstm.info], shown: [lstm.info.id] }, runData(lstm)]);
+    await drew(page, { id: lstm.info.id, lastStep: 120 });
+    const refused = await requestExport(page, 'attention', 'csv');
+    check(refused.type === 'exportFailed' && /not shown/.test(refused.reason), `export of a hidden heatmap: ${JSON.stringify(refused).slice(0, 200)}`);
+    await noCspOrErrors(page, 'seq2seq report dark after interaction');
+    console.log(
+      `  seq2seq report, dark: heatmap ${cells} cells, hover "${tip}"; exports CSV ${csv.length} lines, SVG ${svgCells} cells, PNG ${size.width}x${size.height}; ` +
+        `scrubber step ${first.step} of ${last.step}, example selector, live "latest" -> ${file}`,
+    );
+    await context.close();
+  }
 }
 
 let failed = false;
@@ -392,6 +520,8 @@ try {
 
   // High-contrast report too (legibility check by eye).
   await (await report('hc')).context.close();
+
+  await seq2seqPanels();
 
   // ---- 100,000 steps: measured, printed, not asserted ----
   {

@@ -71,3 +71,17 @@ async function exists(uri: vscode.Uri): Promise<true | undefined> {
     return undefined;
   }
 }
+
+/**
+ * A recorded run of test/fixtures/runs copied into this workspace's run store, as `rnn-lab train`
+ * would leave it; returns its folder (delete it when done).
+ */
+export async function copyFixtureRun(api: RnnLabApi, id: string, files: string[]): Promise<vscode.Uri> {
+  const ext = vscode.extensions.getExtension(extensionId);
+  if (!ext) throw new Error(`extension ${extensionId} is not installed in this host`);
+  const from = vscode.Uri.joinPath(ext.extensionUri, 'test', 'fixtures', 'runs', id);
+  const to = api.store.runUri(id);
+  await vscode.workspace.fs.createDirectory(to);
+  for (const f of files) await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(to, f), await vscode.workspace.fs.readFile(vscode.Uri.joinPath(from, f)));
+  return to;
+}

@@ -2,8 +2,8 @@ import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { RnnLabApi } from '../../../src/extension/extension';
 import type { DrewAck, PanelConnection } from '../../../src/extension/panelHub';
-import { PANEL_CHARTS } from '../../../src/protocol/panel';
-import { activateExtension, screenshot, sleep, waitFor } from './helpers';
+import { LM_CHARTS } from '../../../src/protocol/panel';
+import { activateExtension, copyFixtureRun, screenshot, sleep, waitFor } from './helpers';
 
 /**
  * The panels in the real workbench: the side view draws a run while it trains and says how many
@@ -16,7 +16,7 @@ describe('RNN Lab panels: live side view, run report, comparison', () => {
   let config: vscode.Uri;
   const started: string[] = [];
 
-  const allDrawn = (d: DrewAck | undefined): boolean => !!d && PANEL_CHARTS.every((c) => (d.charts[c] ?? 0) > 0);
+  const allDrawn = (d: DrewAck | undefined): boolean => !!d && LM_CHARTS.every((c) => (d.charts[c] ?? 0) > 0);
   const reports = (): PanelConnection[] => [...api.diagnostics.hub.connections].filter((c) => c.kind === 'report');
 
   before(async () => {
@@ -63,7 +63,7 @@ describe('RNN Lab panels: live side view, run report, comparison', () => {
     assert.strictEqual(ack.charts.scatter, 2 * 4 * 12, `scatter: ${ack.charts.scatter} units`);
     // Spectrum: 2 layers x 5 blocks (i, f, g, o, all) x 12 singular values.
     assert.strictEqual(ack.charts.spectrum, 2 * 5 * 12, `spectrum: ${ack.charts.spectrum} values`);
-    console.log(`side view drew, at step ${ack.lastStep}: ${PANEL_CHARTS.map((c) => `${c} ${ack.charts[c]}`).join(', ')}`);
+    console.log(`side view drew, at step ${ack.lastStep}: ${LM_CHARTS.map((c) => `${c} ${ack.charts[c]}`).join(', ')}`);
     // Live: later records keep arriving and are drawn.
     const later = await waitFor('a later step drawn', () => {
       const d = api.diagnostics.lastDrew;
@@ -107,13 +107,7 @@ describe('RNN Lab panels: live side view, run report, comparison', () => {
   it('a report of a run made by the CLI (never trained in this window) is read from its files', async () => {
     // The recorded fixture run, copied into this workspace's run store as `rnn-lab train` would leave it.
     const id = '20261123-170500-austen-lstm';
-    const ext = vscode.extensions.getExtension('rnn-lab.rnn-lab')!;
-    const from = vscode.Uri.joinPath(ext.extensionUri, 'test', 'fixtures', 'runs', id);
-    const to = api.store.runUri(id);
-    await vscode.workspace.fs.createDirectory(to);
-    for (const f of ['config.json', 'metrics.jsonl', 'diagnostics.jsonl', 'summary.json']) {
-      await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(to, f), await vscode.workspace.fs.readFile(vscode.Uri.joinPath(from, f)));
-    }
+    const to = await copyFixtureRun(api, id, ['config.json', 'metrics.jsonl', 'diagnostics.jsonl', 'summary.json']);
     const before = new Set(reports());
     await vscode.commands.executeCommand('rnnLab.openReport', { id });
     const report = await waitFor('a report panel', () => reports().find((c) => !before.has(c)));

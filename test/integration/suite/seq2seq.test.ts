@@ -2,7 +2,8 @@ import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { RnnLabApi } from '../../../src/extension/extension';
 import type { Seq2SeqEvalRecord } from '../../../src/protocol/config';
-import { activateExtension } from './helpers';
+import type { PanelConnection } from '../../../src/extension/panelHub';
+import { activateExtension, copyFixtureRun, screenshot, waitFor } from './helpers';
 
 const decoder = new TextDecoder();
 
@@ -43,5 +44,81 @@ describe('RNN Lab: seq2seq runs', () => {
     assert.strictEqual(after.status, 'finished', after.message);
     assert.strictEqual(after.step, 30);
     console.log(`seq2seq: reversal trained 20 steps in the host (exact match ${summary.exactMatch}, token accuracy ${summary.tokenAccuracy?.toFixed(3)}), resumed to 30`);
+  });
+
+  it('the side view draws the live attention heatmap and seq2seq charts; the heatmap exports as CSV, SVG and PNG', async () => {
+    await vscode.commands.executeCommand('workbench.view.extension.rnnLab');
+    await vscode.commands.executeCommand('rnnLab.diagnostics.focus');
+    await waitFor('the Diagnostics view to be ready', () => (api.diagnostics.timesReady > 0 ? true : undefined));
+    // Steps enough that it is still training while the view draws it; stopped below.
+    const config = { name: 's2s-panel', task: 'reverse', attention: 'dot', srcLen: '3-6', embedding: 16, hidden: 24, batch: 16, steps: 1_000_000, evalEvery: 10, heldOut: 40, diagEvery: 10, seed: 7 };
+    const uri = vscode.Uri.joinPath(folder, 's2s-panel.rnn.json');
+    await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode(JSON.stringify(config)));
+    const runId = await vscode.commands.executeCommand<string>('rnnLab.train', uri);
+    assert.ok(runId, api.errors.at(-1));
+    try {
+      const d = await waitFor(
+        'the side view to draw the heatmap, the seq2seq metrics and the encoder flow of the training run',
+        () => {
+          const a = api.diagnostics.lastDrew;
+          return a && a.runIds[0] === runId && (a.charts.attention ?? 0) > 0 && (a.charts.s2sMetrics ?? 0) > 0 && (a.charts.encoderFlow ?? 0) > 0 && (a.charts.byLength ?? 0) > 0 ? a : undefined;
+        },
+        90_000,
+      );
+      assert.deepStrictEqual(api.activeRuns(), [runId], 'the run should still be training while the view draws its heatmap');
+      assert.deepStrictEqual(api.diagnostics.rejected, [], 'the webview sent messages that failed validation');
+      const ack = await waitFor('the view to acknowledge eval records', () => ((api.diagnostics.lastAck?.evals ?? 0) > 0 ? api.diagnostics.lastAck : undefined));
+      // The language model's flow-through-time chart has no data for a seq2seq run: not drawn.
+      assert.strictEqual(d.charts.flow, undefined, `flow chart drew ${d.charts.flow}`);
+      console.log(`seq2seq side view at step ${d.lastStep}: heatmap ${d.charts.attention} cells, metrics ${d.charts.s2sMetrics} points, by length ${d.charts.byLength} bars, encoder flow ${d.charts.encoderFlow} points; ${ack!.evals} eval records received`);
+      await screenshot('seq2seq-side-view-heatmap');
+    } finally {
+      await vscode.commands.executeCommand('rnnLab.stopTraining');
+      await api.whenDone(runId);
+    }
+    // Export: the command asks the view for the heatmap it shows and writes each file where it is told.
+    const written: Record<string, Uint8Array> = {};
+    for (const format of ['csv', 'svg', 'png']) {
+      const target = vscode.Uri.joinPath(folder, `s2s-heatmap.${format}`);
+      const result = await vscode.commands.executeCommand<string>('rnnLab.exportHeatmap', format, target);
+      assert.strictEqual(result, target.toString(), `export ${format}: ${api.errors.at(-1)}`);
+      written[format] = await vscode.workspace.fs.readFile(target);
+      await vscode.workspace.fs.delete(target);
+    }
+    const csv = decoder.decode(written.csv).trim().split('\n');
+    const rows = csv.slice(1).map((l) => l.split(',').slice(1).map(Number));
+    const cols = csv[0].split(',').length - 1;
+    assert.ok(rows.length > 0 && cols >= 3 && rows.every((r) => r.length === cols && Math.abs(r.reduce((a, b) => a + b, 0) - 1) < 1e-6), `heatmap CSV rows are not attention rows: ${csv.slice(0, 3).join(' | ')}`);
+    const cells = (decoder.decode(written.svg).match(/<rect class="cell"/g) ?? []).length;
+    assert.strictEqual(cells, rows.length * cols, 'SVG cells vs CSV weights');
+    const png = written.png;
+    assert.deepStrictEqual([...png.slice(1, 4)], [0x50, 0x4e, 0x47], 'the PNG export is not a PNG');
+    const width = new DataView(png.buffer, png.byteOffset).getUint32(16);
+    assert.ok(width > 100, `PNG width ${width}`);
+    console.log(`heatmap exports: CSV ${rows.length}x${cols} weights (rows sum to 1), SVG ${cells} cells, PNG ${png.length} bytes ${width} px wide`);
+  });
+
+  it('a report of a seq2seq run made by the CLI reads its eval.jsonl and draws the heatmap', async () => {
+    const id = '20261207-052000-reverse-dot';
+    const to = await copyFixtureRun(api, id, ['config.json', 'metrics.jsonl', 'diagnostics.jsonl', 'eval.jsonl', 'summary.json']);
+    const evals = decoder.decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(to, 'eval.jsonl'))).trim().split('\n').map((l) => JSON.parse(l) as Seq2SeqEvalRecord);
+    const map = evals.at(-1)!.attention[0];
+    const reports = (): PanelConnection[] => [...api.diagnostics.hub.connections].filter((c) => c.kind === 'report');
+    const before = new Set(reports());
+    await vscode.commands.executeCommand('rnnLab.openReport', { id });
+    const report = await waitFor('a report panel', () => reports().find((c) => !before.has(c)));
+    const d = await waitFor('the report to draw the stored heatmap', () => ((report.lastDrew?.charts.attention ?? 0) > 0 ? report.lastDrew : undefined), 30_000);
+    assert.strictEqual(d.charts.attention, map.weights.length * map.source.length, 'heatmap cells of the last evaluation');
+    assert.strictEqual(d.charts.byLength, 2 * evals.at(-1)!.byLength.length);
+    assert.strictEqual(report.lastAck?.evals, evals.length);
+    await screenshot('seq2seq-report-heatmap');
+    // The export command takes the visible report over the side view.
+    const target = vscode.Uri.joinPath(folder, 'stored-heatmap.csv');
+    assert.strictEqual(await vscode.commands.executeCommand<string>('rnnLab.exportHeatmap', 'csv', target), target.toString());
+    const csv = decoder.decode(await vscode.workspace.fs.readFile(target)).trim().split('\n');
+    assert.deepStrictEqual(csv.slice(1).map((l) => l.split(',').slice(1).map(Number)), map.weights);
+    await vscode.workspace.fs.delete(target);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await vscode.workspace.fs.delete(to, { recursive: true });
   });
 });
