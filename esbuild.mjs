@@ -96,8 +96,8 @@ const builds = [
     outdir: 'dist',
     platform: 'browser',
     format: 'cjs',
-    // worker_threads is only imported on the Node host's code path.
-    external: ['vscode', 'node:worker_threads'],
+    // worker_threads and os are only imported on the Node host's code path.
+    external: ['vscode', 'node:worker_threads', 'node:os'],
   },
   {
     ...common,
@@ -109,7 +109,7 @@ const builds = [
     format: 'cjs',
     inject: ['test/integration/processShim.ts'],
     define: { global: 'globalThis' },
-    external: ['vscode', 'node:worker_threads', 'node:child_process'],
+    external: ['vscode', 'node:worker_threads', 'node:child_process', 'node:os'],
   },
   {
     ...common,

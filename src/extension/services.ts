@@ -9,12 +9,14 @@ import type { Feedback } from './feedback';
 import type { RunPicker } from './runPicker';
 import type { RunsView } from './runsTree';
 import type { RunStore } from './runStore';
+import type { Sweeps } from './sweeps';
 
 export interface Services {
   context: vscode.ExtensionContext;
   store: RunStore;
   feedback: Feedback;
   runs: ActiveRuns;
+  sweeps: Sweeps;
   runsView: RunsView;
   picker: RunPicker;
   diagnostics: DiagnosticsViewProvider;

@@ -251,3 +251,22 @@ export interface SweepMember {
   /** The fields the sweep varies, in the sweep's order, with this run's values. */
   values: Record<string, SweepValue>;
 }
+
+/** One run of a sweep in the report's table and the CLI's: its values against its final metrics. */
+export interface SweepTableRow {
+  runId: string;
+  /** Place in the grid (0-based). */
+  index: number;
+  values: Record<string, SweepValue>;
+  status: RunStatus;
+  /** Training loss of the last step. */
+  finalLoss?: number;
+  /** Lowest validation loss and bpc over the run's evaluations. */
+  bestValLoss?: number;
+  bestValBpc?: number;
+  /** Seq2seq: held-out greedy exact match of the last evaluation. */
+  exactMatch?: number;
+  steps: number;
+  /** Training time of the last step, in seconds. */
+  seconds?: number;
+}

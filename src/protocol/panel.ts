@@ -2,7 +2,7 @@
  * Messages between the extension and the panel webviews (the side view "Diagnostics" and the
  * run report). What a panel sends is untrusted: src/extension/panelMessages.ts validates it.
  */
-import type { CellKind, ClipMode, DiagnosticsRecord, EnginePath, MetricsRecord, RunStatus, TaskKind } from './config';
+import type { CellKind, ClipMode, DiagnosticsRecord, EnginePath, MetricsRecord, RunStatus, SweepTableRow, TaskKind } from './config';
 
 /** What a panel needs to know about a run to label and draw it. */
 export interface PanelRunInfo {
@@ -32,7 +32,9 @@ export type ToPanel =
   | { type: 'runData'; run: PanelRunInfo; metrics: MetricsRecord[]; diagnostics: DiagnosticsRecord[]; decimatedFrom?: number }
   /** Live records, batched by the extension (one message per ~100 ms instead of one per step). */
   | { type: 'records'; runId: string; metrics: MetricsRecord[]; diagnostics: DiagnosticsRecord[] }
-  | { type: 'exported'; chart: string; format: PanelExportFormat; path?: string; error?: string };
+  | { type: 'exported'; chart: string; format: PanelExportFormat; path?: string; error?: string }
+  /** A sweep's report: the varied fields and each run's final metrics (webview/sweepTable.ts draws it). */
+  | { type: 'sweepTable'; name: string; keys: string[]; rows: SweepTableRow[] };
 
 export type PanelExportFormat = 'png' | 'svg' | 'csv';
 
