@@ -3,6 +3,10 @@
  * fastest), every config validated, and each bad key or value refused in one line that names it.
  */
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { validateConfig } from '../../src/engine/config';
 import { EngineError } from '../../src/engine/errors';
 import { expandSweep, isSweepConfig, MAX_SWEEP_RUNS, sweepLabel } from '../../src/engine/sweep';
@@ -100,5 +104,66 @@ describe('sweep expansion', () => {
     assert.ok(!isSweepConfig({ cell: 'rnn' }));
     assert.ok(!isSweepConfig(null) && !isSweepConfig([{ sweep: 1 }]));
     assert.throws(() => validateConfig({ sweep: { cell: ['rnn'] } }, 'x.rnn.json'), /x\.rnn\.json: "sweep" describes a grid of runs/);
+  });
+});
+
+describe('rnn-lab train SWEEP.rnn.json', function () {
+  this.timeout(300_000);
+  const cli = join(__dirname, '..', '..', 'dist', 'cli.js');
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'rnn-sweep-'));
+    writeFileSync(join(dir, 'a.txt'), readFileSync(join(__dirname, '..', '..', 'data', 'austen_pride_prejudice.txt'), 'utf8').slice(0, 20_000));
+    const grid = { name: 'g', data: 'a.txt', hidden: 8, steps: 12, batch: 2, seqLength: 12, evalEvery: 6, diagEvery: 0, sweep: { cell: ['rnn', 'gru'], lr: [0.01, 0.002] } };
+    writeFileSync(join(dir, 'g.rnn.json'), JSON.stringify(grid));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const table = (stdout: string) =>
+    stdout
+      .split('\n')
+      .filter((l) => /^(cell|rnn|gru)\s/.test(l))
+      // The time column is the only one that may differ between two runs of the same grid.
+      .map((l) => l.replace(/\s+\d+\.\d\s+(finished|stopped|failed|diverged)$/, ' $1'));
+
+  it('trains the grid one after another and with --parallel 2 alike: same runs, sweep.json each, the same table', () => {
+    const seq = spawnSync(process.execPath, [cli, 'train', 'g.rnn.json', '--out', 'seq'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(seq.status, 0, seq.stderr);
+    const par = spawnSync(process.execPath, [cli, 'train', 'g.rnn.json', '--out', 'par', '--parallel', '2'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(par.status, 0, par.stderr);
+    assert.match(par.stdout, /4 runs \(cell x lr\), 2 at once in child processes/);
+    const rows = table(seq.stdout);
+    assert.equal(rows.length, 5, seq.stdout);
+    assert.match(rows[0], /^cell\s+lr\s+final loss\s+best val loss\s+best val bpc\s+steps\s+time \(s\)\s+status$/);
+    assert.deepEqual(rows.slice(1).map((r) => r.split(/\s+/).slice(0, 2)), [['rnn', '0.01'], ['rnn', '0.002'], ['gru', '0.01'], ['gru', '0.002']]);
+    assert.ok(rows.slice(1).every((r) => /\s12 finished$/.test(r)), rows.join('\n'));
+    // Same seed, same grid: the same final losses whichever way the runs were scheduled.
+    assert.deepEqual(table(par.stdout), rows);
+    for (const out of ['seq', 'par']) {
+      const runs = readdirSync(join(dir, out));
+      assert.equal(runs.length, 4);
+      const members = runs.map((r) => JSON.parse(readFileSync(join(dir, out, r, 'sweep.json'), 'utf8')));
+      assert.deepEqual(members.map((m) => m.index).sort(), [0, 1, 2, 3]);
+      assert.equal(new Set(members.map((m) => m.id)).size, 1);
+      for (const [i, r] of runs.entries()) {
+        const config = JSON.parse(readFileSync(join(dir, out, r, 'config.json'), 'utf8'));
+        assert.equal(config.cell, members[i].values.cell);
+        assert.equal(config.lr, members[i].values.lr);
+        assert.ok(!('sweep' in config), 'config.json is an ordinary run config');
+        assert.equal(JSON.parse(readFileSync(join(dir, out, r, 'summary.json'), 'utf8')).status, 'finished');
+      }
+    }
+  });
+
+  it('refuses a bad sweep before any run folder exists, and flags a sweep does not take', () => {
+    writeFileSync(join(dir, 'bad.rnn.json'), JSON.stringify({ data: 'a.txt', sweep: { cell: ['rnn', 'lstn'] } }));
+    const bad = spawnSync(process.execPath, [cli, 'train', 'bad.rnn.json', '--out', 'bad'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /^rnn-lab: bad\.rnn\.json: "sweep"\.cell: "cell" must be one of rnn, lstm, gru, got "lstn"/);
+    assert.equal(bad.stderr.trim().split('\n').length, 1);
+    assert.ok(!existsSync(join(dir, 'bad')));
+    const flag = spawnSync(process.execPath, [cli, 'train', 'g.rnn.json', '--steps', '3'], { cwd: dir, encoding: 'utf8' });
+    assert.equal(flag.status, 2);
+    assert.match(flag.stderr, /a sweep config takes no --steps/);
   });
 });
