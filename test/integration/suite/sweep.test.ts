@@ -86,14 +86,16 @@ describe('RNN Lab: sweeps', () => {
       assert.ok(row.bestValLoss !== undefined && row.bestValLoss > 0, `best val loss ${row.bestValLoss}`);
     }
     // Other commands take a sweep's run as any run.
-    const sample = await vscode.commands.executeCommand<string>('rnnLab.sample', { runId: ids[0], length: 20, temperature: 0.5 });
+    const sample = await vscode.commands.executeCommand<string>('rnnLab.sample', { runId: ids[0], length: 20, temperature: 0.5, prime: 'the ' });
     assert.ok(typeof sample === 'string' && sample.length > 0, api.errors.at(-1));
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
 
     const opened = await vscode.commands.executeCommand<string>('rnnLab.openSweepReport', { sweepId });
     assert.strictEqual(opened, sweepId);
-    const tab = vscode.window.tabGroups.activeTabGroup.activeTab;
-    assert.strictEqual(tab?.label, 'Sweep: grid');
-    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    const labels = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs.map((t) => t.label));
+    for (let i = 0; i < 100 && !labels().includes('Sweep: grid'); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(labels().includes('Sweep: grid'), labels().join(', '));
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
   it('Stop Sweep stops its training run and drops the queued ones; the node counts them as not started', async () => {
