@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import type { RnnLabApi } from '../../../src/extension/extension';
 import type { RunItem } from '../../../src/extension/runsTree';
 import { readSweepRow } from '../../../src/runFolder/sweepTable';
-import { activateExtension } from './helpers';
+import { activateExtension, screenshot } from './helpers';
 
 const decoder = new TextDecoder();
 
@@ -67,6 +67,9 @@ describe('RNN Lab: sweeps', () => {
     assert.strictEqual(done.status, 'sweep');
     assert.deepStrictEqual(done.children!.map((c) => c.label), ['cell=rnn lr=0.01', 'cell=rnn lr=0.003', 'cell=gru lr=0.01', 'cell=gru lr=0.003']);
     assert.ok(done.children!.every((c) => c.status === 'finished' && ids.includes(c.id)));
+    await vscode.commands.executeCommand('rnnLab.runs.focus');
+    await new Promise((r) => setTimeout(r, 500));
+    await screenshot('sweep-runs-view');
     // Not listed on their own beside the node.
     assert.ok(!api.runs.getRuns().some((r) => ids.includes(r.id)));
 
@@ -95,6 +98,9 @@ describe('RNN Lab: sweeps', () => {
     const labels = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs.map((t) => t.label));
     for (let i = 0; i < 100 && !labels().includes('Sweep: grid'); i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(labels().includes('Sweep: grid'), labels().join(', '));
+    // Time for the page to load the four runs and the table before the picture.
+    await new Promise((r) => setTimeout(r, 3000));
+    await screenshot('sweep-report');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
