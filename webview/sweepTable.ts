@@ -25,7 +25,7 @@ const METRICS: Column[] = [
   { id: 'bestValBpc', header: 'best val bpc', value: (r) => r.bestValBpc, format: (v) => (v as number).toFixed(3), best: 'low' },
   { id: 'exactMatch', header: 'exact match', value: (r) => r.exactMatch, format: (v) => `${(100 * (v as number)).toFixed(1)}%`, best: 'high' },
   { id: 'steps', header: 'steps', value: (r) => r.steps, format: (v) => String(v) },
-  { id: 'seconds', header: 'time (s)', value: (r) => r.seconds, format: (v) => (v as number).toFixed(1) },
+  { id: 'seconds', header: 'time (s)', value: (r) => r.seconds, format: (v) => (v as number).toFixed(1), best: 'low' },
 ];
 
 /** Ascending by `value`, missing values last; strings before numbers never mix within one column. */
