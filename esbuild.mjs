@@ -96,8 +96,8 @@ const builds = [
     outdir: 'dist',
     platform: 'browser',
     format: 'cjs',
-    // worker_threads and fs/promises are only imported on the Node host's code path.
-    external: ['vscode', 'node:worker_threads', 'node:fs/promises'],
+    // worker_threads, os and fs/promises are only imported on the Node host's code path.
+    external: ['vscode', 'node:worker_threads', 'node:fs/promises', 'node:os'],
   },
   {
     ...common,
@@ -109,7 +109,7 @@ const builds = [
     format: 'cjs',
     inject: ['test/integration/processShim.ts'],
     define: { global: 'globalThis' },
-    external: ['vscode', 'node:worker_threads', 'node:child_process', 'node:fs/promises'],
+    external: ['vscode', 'node:worker_threads', 'node:child_process', 'node:fs/promises', 'node:os'],
   },
   {
     ...common,

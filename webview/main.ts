@@ -15,6 +15,7 @@ import { ema } from './decimate';
 import { LineChart, type LineChartSpec, type LineSeries, type Threshold } from './lineChart';
 import { RunSeries } from './runSeries';
 import { ByLengthChart, EncoderFlowChart, HeatmapChart } from './seq2seqCharts';
+import { attachSweepTable } from './sweepTable';
 import { readTheme, watchTheme, type Theme } from './theme';
 
 interface VsCodeApi {
@@ -63,6 +64,7 @@ const status = el('div', 'status');
 const message = el('div', 'message');
 const sections = el('div', 'sections');
 app.append(toolbar, status, message, sections);
+if (mode === 'report') attachSweepTable(sections);
 
 const picker = document.createElement(mode === 'report' ? 'vscode-multi-select' : 'vscode-single-select') as HTMLElement & { value: string | string[] };
 picker.className = 'run-picker';

@@ -24,6 +24,7 @@ import { runBench } from './bench';
 import { exportPytorch } from './exportPytorch';
 import { evalLine, exportSeq2Seq, SEQ2SEQ_FLAG_KEYS, SEQ2SEQ_HELP, seq2seqReportLines, trainSeq2Seq, translate } from './seq2seq';
 import { benchChild } from './bench/child';
+import { sweepConfigArg, SWEEP_HELP, trainSweep } from './sweep';
 import { runSeq2SeqBench } from './bench/seq2seq';
 import { fileProblem, lstatOrUndefined, readDataFile, MAX_CHECKPOINT_BYTES, MAX_FIXTURE_BYTES, readJsonFile, readRegularFile, shown, writeFileAtomic } from './files';
 import { latestModel, noModelYet, readGeneration, removeStaleTemps, repairGeneration, type GenerationStage } from '../runFolder/generation';
@@ -52,7 +53,8 @@ const HELP: Record<string, string> = {
   one and exit 130, 143, 129.
   --resume continues a run from its last checkpoint (optimizer, RNG, data position, carried
   state) exactly as if it had not stopped, however it stopped; --steps raises its total.
-${SEQ2SEQ_HELP.train}`,
+${SEQ2SEQ_HELP.train}
+${SWEEP_HELP}`,
   translate: SEQ2SEQ_HELP.translate,
   sample: `rnn-lab sample RUN_DIR [--temperature X] [--length N] [--prime TEXT] [--top-k N] [--seed N]
   Prints text sampled from a trained character model: --length up to ${MAX_SAMPLE_LENGTH} characters
@@ -723,11 +725,14 @@ async function main(argv: string[]): Promise<number> {
     return positional[0];
   };
   switch (cmd) {
-    case 'train':
+    case 'train': {
+      const sweep = flags.has('resume') || flags.has('config') ? undefined : sweepConfigArg(positional);
       if (flags.has('resume')) await resume(flags.get('resume')!, positional, flags);
+      else if (sweep) await trainSweep(positional[0], sweep, flags, trainInDir);
       else if (isSeq2SeqTask(flags.get('task'))) await trainSeq2Seq(positional, flags, { configFromFlags, trainInDir });
       else await train(one('data FILE'), flags);
       return Number(process.exitCode ?? 0);
+    }
     case 'sample':
       console.log(await sample(one('RUN_DIR'), flags));
       return 0;

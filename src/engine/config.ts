@@ -108,6 +108,8 @@ export function validateConfig(raw: unknown, where = 'config'): { config: RunCon
   const out: Record<string, unknown> = { ...DEFAULT_CONFIG };
   for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
     if (key === '$schema') continue;
+    // A sweep is a grid of configs (sweep.ts expandSweep); training only its base would be wrong silently.
+    if (key === 'sweep') throw new EngineError('bad-config', `${where}: "sweep" describes a grid of runs, not one run`, 'Train the config file itself (Train RNN, or rnn-lab train FILE.rnn.json): each run of the grid starts on its own.');
     // Own keys only: "__proto__", "constructor" or "toString" must not find Object.prototype's members.
     const rule = Object.hasOwn(RULES, key) ? RULES[key as keyof RunConfig] : undefined;
     if (!rule) {
@@ -157,8 +159,23 @@ export function parseSrcLen(srcLen: string): [number, number] {
   return [lo, hi];
 }
 
-/** The known key a typo most likely meant: case-insensitive match, or edit distance <= 2. */
-function closestKey(key: string): string | undefined {
+/** Whether `key` is a run config field. */
+export function isConfigKey(key: string): key is keyof RunConfig {
+  return Object.hasOwn(RULES, key);
+}
+
+/**
+ * The known key a typo most likely meant: case-insensitive match, a field whose name ends with it
+ * ("scale" for "hiddenScale"), or edit distance <= 2.
+ */
+export function closestKey(key: string): string | undefined {
+  const lower = key.toLowerCase();
+  const exact = Object.keys(RULES).find((k) => k.toLowerCase() === lower);
+  if (exact) return exact;
+  if (lower.length >= 4) {
+    const suffix = Object.keys(RULES).find((k) => k.toLowerCase().endsWith(lower) || (lower.length >= 6 && k.toLowerCase().startsWith(lower)));
+    if (suffix) return suffix;
+  }
   let best: string | undefined;
   let bestDistance = 3;
   for (const known of Object.keys(RULES)) {

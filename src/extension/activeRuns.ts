@@ -12,7 +12,7 @@
  * outcome.
  */
 import * as vscode from 'vscode';
-import type { MetricsRecord, RunConfig, RunSummary } from '../protocol/config';
+import type { MetricsRecord, RunConfig, RunSummary, SweepMember } from '../protocol/config';
 import type { FromWorker, ResumeFrom } from '../protocol/trainingWorker';
 import { errorText, type Feedback } from './feedback';
 import type { PanelHub } from './panelHub';
@@ -72,6 +72,15 @@ export class ActiveRuns implements vscode.Disposable {
     return this.active.get(id)?.stored ?? (this.ended.has(id) ? Promise.resolve(this.ended.get(id)!) : undefined);
   }
 
+  /** Asks one run to stop after its current step. False when it does not train here. */
+  stop(id: string): boolean {
+    const run = this.active.get(id);
+    if (!run) return false;
+    this.deps.feedback.log(`stopping run ${id}`);
+    run.session.stop();
+    return true;
+  }
+
   /** Asks every run to stop after its current step. False when none trains. */
   stopAll(): boolean {
     for (const [id, run] of this.active) {
@@ -82,9 +91,9 @@ export class ActiveRuns implements vscode.Disposable {
   }
 
   /** Starts a run; resolves with its id once its worker is started. Throws (after recording the run as failed) if the worker cannot start. */
-  async start(config: RunConfig, dataText: string, resume?: ResumeStart): Promise<string> {
+  async start(config: RunConfig, dataText: string, resume?: ResumeStart, sweep?: SweepMember): Promise<string> {
     const { store, hub, feedback } = this.deps;
-    const runId = await store.create(config);
+    const runId = await store.create(config, sweep);
     feedback.log(`run ${runId} started: ${config.cell} ${config.layers}x${config.hidden}, ${config.steps} steps, data ${config.data}${resume ? `, resumed from run ${resume.fromRun} at step ${resume.step}` : ''}`);
     hub.startRun(runId, config);
     this.deps.reveal();

@@ -13,6 +13,7 @@ import { registerResume } from './commands/resume';
 import { registerDelete, registerStop } from './commands/runFiles';
 import { registerSample } from './commands/sample';
 import { registerStopWatching } from './commands/stopWatching';
+import { registerSweepCommands } from './commands/sweep';
 import { registerTrain } from './commands/train';
 import { DiagnosticsViewProvider } from './diagnosticsView';
 import { Feedback } from './feedback';
@@ -21,6 +22,7 @@ import { registerReportPanel } from './reportPanel';
 import { RunPicker } from './runPicker';
 import { RunsView, type RunsTreeProvider } from './runsTree';
 import { RunStore } from './runStore';
+import { Sweeps } from './sweeps';
 import { registerSelectionCommands } from './selection/commands';
 import type { SelectionApi } from './selection/state';
 import type { Services } from './services';
@@ -45,6 +47,8 @@ export interface RnnLabApi {
   lastMetrics(runId: string): MetricsRecord | undefined;
   /** Settles with the summary once the run has ended and its files are written (also for a run that already ended in this window). */
   whenDone(runId: string): Promise<RunSummary> | undefined;
+  /** Settles with a sweep's run ids once none of them is queued or training (Train RNN on a sweep config resolves with the sweep's id). */
+  whenSweepDone(sweepId: string): Promise<string[]> | undefined;
   /** Every error message shown to the user, in order (tests check them; messages cannot be read from the UI). */
   readonly errors: readonly string[];
   /** Refreshes the Runs tree from disk now. */
@@ -81,13 +85,17 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
   diagnostics.hub.outside = watched;
   watched.onDidChange(() => void runsView.refresh());
   watched.onDidRecord(() => runsView.scheduleRefresh());
+  const sweeps = new Sweeps(runs, feedback);
+  runsView.queued = () => sweeps.queued();
+  sweeps.onDidChange(() => runsView.scheduleRefresh());
   const picker = new RunPicker(store, feedback, watched);
-  const services: Services = { context, store, feedback, runs, runsView, picker, diagnostics, watched };
+  const services: Services = { context, store, feedback, runs, sweeps, runsView, picker, diagnostics, watched };
 
   // Views.
   context.subscriptions.push(
     feedback,
     runs,
+    sweeps,
     watched,
     vscode.window.createTreeView('rnnLab.runs', { treeDataProvider: runsView.tree, canSelectMany: true }),
     vscode.window.registerWebviewViewProvider(DiagnosticsViewProvider.viewId, diagnostics),
@@ -104,7 +112,8 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
   registerPytorch(services, watched);
   registerStopWatching(services);
   registerExportHeatmap(services);
-  registerReportPanel(context, diagnostics.hub, store, picker);
+  const reports = registerReportPanel(context, diagnostics.hub, store, picker);
+  registerSweepCommands(services, reports.open);
   const selection = registerSelectionCommands(context, store, picker, feedback);
 
   void runsView.refresh();
@@ -118,6 +127,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     activeRuns: () => runs.ids(),
     lastMetrics: (id) => runs.last(id),
     whenDone: (id) => runs.whenDone(id),
+    whenSweepDone: (id) => sweeps.whenDone(id),
     refreshRuns: () => runsView.refresh(),
     useWorkerScriptForTests: (script) => (runs.workerScript = script),
     workerCounts: () => ({ ...workerCounts }),

@@ -5,6 +5,8 @@ import { idsIn, type RunPicker } from './runPicker';
 import type { RunStore } from './runStore';
 
 export const REPORT_VIEW_TYPE = 'rnnLab.report';
+/** The most runs one report overlays. */
+export const MAX_REPORT_RUNS = 16;
 
 /** One report: a WebviewPanel in the editor area showing one run, or several overlaid. */
 export class ReportPanel implements vscode.Disposable {
@@ -85,13 +87,13 @@ export function registerReportPanel(context: vscode.ExtensionContext, hub: Panel
       let ids = idsIn(args);
       if (ids.length < 2) ids = [...new Set([...ids, ...(await picker.pickMany('RNN Lab: runs to compare (overlaid)')).map((r) => r.id)])];
       if (!ids.length) return undefined;
-      return (await open(ids.slice(0, 16)))?.runIds.join(',');
+      return (await open(ids.slice(0, MAX_REPORT_RUNS)))?.runIds.join(',');
     }),
     vscode.window.registerWebviewPanelSerializer(REPORT_VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
         // The state was written by the webview: untrusted, checked like any message.
         const shown = (state as { shown?: unknown } | undefined)?.shown;
-        const ids = Array.isArray(shown) ? shown.filter(isRunId).slice(0, 16) : [];
+        const ids = Array.isArray(shown) ? shown.filter(isRunId).slice(0, MAX_REPORT_RUNS) : [];
         make(panel, ids);
       },
     }),

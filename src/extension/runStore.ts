@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { timed } from './hostWork';
-import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunStatus, RunSummary, Seq2SeqEvalRecord } from '../protocol/config';
-import { chunkTemp, createRun, JsonlChunks, listRuns, runFiles, writeCheckpoint, writeSummary, type RecordsFile, type RunFs } from '../runFolder/runFolder';
+import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunStatus, RunSummary, Seq2SeqEvalRecord, SweepMember } from '../protocol/config';
+import { chunkTemp, createRun, JsonlChunks, listRuns, runFiles, writeCheckpoint, writeSummary, writeSweepMember, type RecordsFile, type RunFs } from '../runFolder/runFolder';
 import { readSettings } from './settings';
 import { workspaceRunFs } from './workspaceRunFs';
 
@@ -20,6 +20,8 @@ export interface StoredRun {
   config?: RunConfig;
   summary?: RunSummary;
   status: RunStatus;
+  /** The sweep the run belongs to (its sweep.json). */
+  sweep?: SweepMember;
 }
 
 const flushEveryMs = 500;
@@ -132,10 +134,11 @@ export class RunStore {
     return new RunStore(vscode.Uri.joinPath(base, 'runs'));
   }
 
-  /** Creates a new run folder (never reuses one) and writes config.json. Returns the run id. */
-  async create(config: RunConfig): Promise<string> {
+  /** Creates a new run folder (never reuses one) and writes config.json (and a sweep run's sweep.json). Returns the run id. */
+  async create(config: RunConfig, sweep?: SweepMember): Promise<string> {
     const id = await createRun(this.fs, config, new Date(), (candidate) => this.open.has(candidate));
     this.open.set(id, new OpenRun(id, this.runUri(id), config));
+    if (sweep) await writeSweepMember(this.fs, id, sweep);
     this.changed.fire();
     return id;
   }

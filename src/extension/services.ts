@@ -9,6 +9,7 @@ import type { Feedback } from './feedback';
 import type { RunPicker } from './runPicker';
 import type { RunsView } from './runsTree';
 import type { RunStore } from './runStore';
+import type { Sweeps } from './sweeps';
 import type { WatchedRuns } from './watchedRuns';
 
 export interface Services {
@@ -16,6 +17,7 @@ export interface Services {
   store: RunStore;
   feedback: Feedback;
   runs: ActiveRuns;
+  sweeps: Sweeps;
   runsView: RunsView;
   picker: RunPicker;
   diagnostics: DiagnosticsViewProvider;

@@ -18,6 +18,8 @@ export interface Settings {
   revealOnTrain: boolean;
   selection: { maxChars: number; contextChars: number };
   continuation: { length: number; temperature: number; topK: number };
+  /** Runs of a sweep trained at once (0: the cores minus one, at least 1); the rest wait in a queue. */
+  sweepConcurrency: number;
 }
 
 export function readSettings(): Settings {
@@ -49,6 +51,7 @@ export function readSettings(): Settings {
     globalRunStore: cfg.get<string>('runStoreLocation') === 'global',
     revealOnTrain: cfg.get<boolean>('revealOnTrain') !== false,
     selection: { maxChars: num('selection.maxChars') ?? 5000, contextChars: num('selection.contextChars') ?? 200 },
+    sweepConcurrency: Math.max(0, Math.floor(num('sweepConcurrency') ?? 0)),
     continuation: { length: num('continue.length') ?? 100, temperature: num('continue.temperature') ?? 0.8, topK: num('continue.topK') ?? 0 },
   };
 }

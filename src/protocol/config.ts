@@ -234,3 +234,41 @@ export interface RunSummary {
   /** The engine the run trained on. */
   path?: EnginePath;
 }
+
+/** A value a sweep gives a run config field (every field a sweep may vary is a number or a string). */
+export type SweepValue = string | number;
+
+/**
+ * A run that is part of a sweep (a grid of runs from one config with a `"sweep"` field): written as
+ * sweep.json in its run folder, beside the ordinary config.json the run trains from.
+ */
+export interface SweepMember {
+  /** The sweep's id: the time it started and its config's name, as a run id is made. */
+  id: string;
+  /** The sweep config's name. */
+  name: string;
+  /** This run's place in the grid (0-based) and the grid's size. */
+  index: number;
+  total: number;
+  /** The fields the sweep varies, in the sweep's order, with this run's values. */
+  values: Record<string, SweepValue>;
+}
+
+/** One run of a sweep in the report's table and the CLI's: its values against its final metrics. */
+export interface SweepTableRow {
+  runId: string;
+  /** Place in the grid (0-based). */
+  index: number;
+  values: Record<string, SweepValue>;
+  status: RunStatus;
+  /** Training loss of the last step. */
+  finalLoss?: number;
+  /** Lowest validation loss and bpc over the run's evaluations. */
+  bestValLoss?: number;
+  bestValBpc?: number;
+  /** Seq2seq: held-out greedy exact match of the last evaluation. */
+  exactMatch?: number;
+  steps: number;
+  /** Training time of the last step, in seconds. */
+  seconds?: number;
+}

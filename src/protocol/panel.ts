@@ -2,7 +2,7 @@
  * Messages between the extension and the panel webviews (the side view "Diagnostics" and the
  * run report). What a panel sends is untrusted: src/extension/panelMessages.ts validates it.
  */
-import type { CellKind, ClipMode, DiagnosticsRecord, EnginePath, MetricsRecord, RunStatus, Seq2SeqEvalRecord, TaskKind } from './config';
+import type { CellKind, ClipMode, DiagnosticsRecord, EnginePath, MetricsRecord, RunStatus, Seq2SeqEvalRecord, SweepTableRow, TaskKind } from './config';
 
 /** What a panel needs to know about a run to label and draw it. */
 export interface PanelRunInfo {
@@ -38,7 +38,9 @@ export type ToPanel =
   | { type: 'records'; runId: string; metrics: MetricsRecord[]; diagnostics: DiagnosticsRecord[]; evals?: Seq2SeqEvalRecord[] }
   | { type: 'exported'; chart: string; format: PanelExportFormat; path?: string; error?: string }
   /** The export command asks for a chart as the panel draws it now (the panel answers with 'export', request echoed). */
-  | { type: 'exportRequest'; chart: PanelChartId; format: PanelExportFormat; request: number };
+  | { type: 'exportRequest'; chart: PanelChartId; format: PanelExportFormat; request: number }
+  /** A sweep's report: the varied fields and each run's final metrics (webview/sweepTable.ts draws it). */
+  | { type: 'sweepTable'; name: string; keys: string[]; rows: SweepTableRow[] };
 
 export type PanelExportFormat = 'png' | 'svg' | 'csv';
 

@@ -11,7 +11,7 @@
  * resume.safetensors and summary.json are only ever replaced whole (writeAtomic); summary.json is
  * the last file a finished run writes, so a folder without it is a run that trains or was cut off.
  */
-import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunStatus, RunSummary } from '../protocol/config';
+import type { DiagnosticsRecord, MetricsRecord, RunConfig, RunStatus, RunSummary, SweepMember } from '../protocol/config';
 import { RESUME_FILE } from '../engine/resume';
 import { jsonlChunkName, parseJsonl, type ParsedJsonl } from '../protocol/jsonl';
 import { storedGenerationStep, writeGeneration, type GenerationStage } from './generation';
@@ -57,6 +57,8 @@ export const runFiles = {
   import: 'import.json',
   /** Held by the CLI process training the run (src/cli/writerLock.ts); absent when none does. */
   writerLock: 'writer.lock',
+  /** Runs of a sweep: the sweep's id, name, size and this run's values (SweepMember). */
+  sweep: 'sweep.json',
 } as const;
 
 export type RecordsFile = typeof runFiles.metrics | typeof runFiles.diagnostics | typeof runFiles.eval;
@@ -129,6 +131,22 @@ export async function createRunAt(fs: RunFs, id: string, config: RunConfig): Pro
 
 export function writeConfig(fs: RunFs, id: string, config: RunConfig): Promise<void> {
   return writeAtomic(fs, runPath(id, runFiles.config), json(config));
+}
+
+/** Records that run `id` belongs to a sweep (written once, beside config.json, before it trains). */
+export function writeSweepMember(fs: RunFs, id: string, member: SweepMember): Promise<void> {
+  return writeAtomic(fs, runPath(id, runFiles.sweep), json(member));
+}
+
+/** A sweep.json as the views read it, or undefined when it is missing or not one (the run is then listed on its own). */
+export function asSweepMember(m: unknown): SweepMember | undefined {
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) return undefined;
+  const r = m as Record<string, unknown>;
+  const values = r.values;
+  const ok =
+    typeof r.id === 'string' && typeof r.name === 'string' && Number.isInteger(r.index) && Number.isInteger(r.total) && (r.total as number) > 0 &&
+    typeof values === 'object' && values !== null && !Array.isArray(values) && Object.values(values).every((v) => typeof v === 'string' || typeof v === 'number');
+  return ok ? (m as SweepMember) : undefined;
 }
 
 /**
@@ -344,6 +362,8 @@ export interface ListedRun {
   config: RunConfig;
   status: RunStatus;
   summary?: RunSummary;
+  /** The sweep the run belongs to (its sweep.json). */
+  sweep?: SweepMember;
 }
 
 /** A JSON file of the run, or undefined when it is missing or does not parse. */
@@ -383,16 +403,17 @@ export async function listRuns(fs: RunFs, isOpen: (id: string) => boolean, inter
   const listed = await Promise.all(
     entries.map(async ([id, isDirectory]): Promise<ListedRun | undefined> => {
       if (!isDirectory) return undefined;
-      const config = await readJson<unknown>(fs, runPath(id, runFiles.config));
+      const [config, sweepJson] = await Promise.all([readJson<unknown>(fs, runPath(id, runFiles.config)), readJson<unknown>(fs, runPath(id, runFiles.sweep))]);
       if (!isListableConfig(config)) return undefined;
+      const sweep = asSweepMember(sweepJson);
       const open = isOpen(id);
       const stored = open ? undefined : await readJson<RunSummary>(fs, runPath(id, runFiles.summary));
       const cached = !open && !stored ? interrupted?.get(id) : undefined;
-      if (cached) return { id, config, status: cached.status, summary: cached };
+      if (cached) return { id, config, status: cached.status, summary: cached, ...(sweep ? { sweep } : {}) };
       const metrics = !open && !stored ? await lastChunkRecords(fs, id, runFiles.metrics) : [];
       const derived = deriveSummary(open, stored, metrics, !open && !stored ? await storedGenerationStep(fs, id) : undefined);
       if (!open && !stored && derived.summary) interrupted?.set(id, derived.summary);
-      return { id, config, ...derived };
+      return { id, config, ...derived, ...(sweep ? { sweep } : {}) };
     }),
   );
   const runs = listed.filter((r): r is ListedRun => r !== undefined);

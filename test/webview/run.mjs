@@ -518,6 +518,43 @@ try {
   await noCspOrErrors(rep.page, 'dark report after export');
   await rep.context.close();
 
+  // A sweep's report: the table of varied values vs final metrics, sorted by clicking a header.
+  {
+    const { page, context } = await openPage('report', 'dark', { width: 1100, height: 800 });
+    await post(page, [{ type: 'runs', runs: [lstm.info, rnn.info], shown: [lstm.info.id, rnn.info.id] }, runData(lstm), runData(rnn)]);
+    const row = (index, cell, lr, finalLoss, bestValLoss, steps) => ({ runId: `20261207-00000${index}-g`, index, values: { cell, lr }, status: 'finished', finalLoss, bestValLoss, steps, seconds: 1 + index });
+    const rows = [row(0, 'rnn', 0.01, 2.5, 2.6, 40), row(1, 'rnn', 0.003, 2.9, undefined, 40), row(2, 'lstm', 0.01, 2.2, 2.3, 40), row(3, 'lstm', 0.003, 3.1, 3.0, 20)];
+    await post(page, [{ type: 'sweepTable', name: 'g', keys: ['cell', 'lr'], rows }]);
+    await page.waitForSelector('.sweep-table tbody tr');
+    const read = () => page.evaluate(() => [...document.querySelectorAll('.sweep-table tbody tr')].map((tr) => [...tr.children].map((td) => td.textContent)));
+    const headers = await page.evaluate(() => [...document.querySelectorAll('.sweep-table th')].map((th) => th.textContent));
+    check(JSON.stringify(headers) === JSON.stringify(['cell', 'lr', 'final loss', 'best val loss', 'steps', 'time (s)', 'status']), `sweep table headers: ${headers}`);
+    let body = await read();
+    check(body.map((r) => `${r[0]} ${r[1]}`).join(',') === 'rnn 0.01,rnn 0.003,lstm 0.01,lstm 0.003', `sweep table in grid order: ${JSON.stringify(body)}`);
+    check(body[0][2] === '2.5000' && body[1][3] === '' && body[3][4] === '20', `sweep table cells: ${JSON.stringify(body)}`);
+    const best = await page.evaluate(() => [...document.querySelectorAll('.sweep-table td.best')].map((td) => td.textContent));
+    check(best.join(',') === '2.2000,2.3000,1.0' || best.join(',') === '1.0,2.2000,2.3000', `best values marked: ${best}`);
+    await page.locator('.sweep-table th[data-col="finalLoss"] button').click();
+    body = await read();
+    check(body.map((r) => r[2]).join(',') === '2.2000,2.5000,2.9000,3.1000', `sorted by final loss ascending: ${body.map((r) => r[2])}`);
+    check((await page.getAttribute('.sweep-table th[data-col="finalLoss"]', 'aria-sort')) === 'ascending', 'aria-sort after one click');
+    await page.locator('.sweep-table th[data-col="finalLoss"] button').click();
+    body = await read();
+    check(body.map((r) => r[2]).join(',') === '3.1000,2.9000,2.5000,2.2000', `sorted by final loss descending: ${body.map((r) => r[2])}`);
+    // A run without a value sorts last both ways.
+    await page.locator('.sweep-table th[data-col="bestValLoss"] button').click();
+    const asc = (await read()).map((r) => r[3]);
+    await page.locator('.sweep-table th[data-col="bestValLoss"] button').click();
+    const desc = (await read()).map((r) => r[3]);
+    check(asc.join(',') === '2.3000,2.6000,3.0000,' && desc.join(',') === '3.0000,2.6000,2.3000,', `missing value last: ${asc} / ${desc}`);
+    await page.locator('.sweep-table th[data-col="value:cell"] button').click();
+    check((await read()).map((r) => r[0]).join(',') === 'lstm,lstm,rnn,rnn', 'sorted by a varied field');
+    await page.screenshot({ path: join(screenshots, 'webview-sweep-table-dark.png') });
+    console.log('  sweep table: grid order, sorted by final loss both ways, missing values last, best values marked');
+    await noCspOrErrors(page, 'sweep table');
+    await context.close();
+  }
+
   // High-contrast report too (legibility check by eye).
   await (await report('hc')).context.close();
 

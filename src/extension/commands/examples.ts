@@ -1,8 +1,10 @@
 /**
- * The walkthrough's experiments: each example config shipped in media/examples is copied with the
- * bundled sample text into <workspace>/.rnn-lab/examples/ (existing copies, which a user may
- * have edited, are kept) and trained. Command links pass the names as separate arguments; a
- * trailing object overrides config fields (tests use it for short runs).
+ * The walkthrough's experiments: each example config shipped in media/examples (one sweep per
+ * experiment: sigma, clip, compare, attention-reverse, attention-dates) is copied with the bundled
+ * sample text into <workspace>/.rnn-lab/examples/ (existing copies, which a user may have edited,
+ * are kept) and trained. Command links pass the names as separate arguments; a trailing object
+ * overrides config fields (tests use it for short runs). Resolves with what Train RNN resolved
+ * with for each: a sweep's id for a sweep config, a run's id otherwise.
  */
 import * as vscode from 'vscode';
 import type { Services } from '../services';

@@ -5,7 +5,9 @@ import type { Services } from '../services';
 export function registerStop(s: Services): void {
   s.context.subscriptions.push(
     vscode.commands.registerCommand('rnnLab.stopTraining', () => {
-      if (!s.runs.stopAll()) void vscode.window.showInformationMessage('RNN Lab: no run is training.');
+      // Queued sweep runs first, so no run starts in the place of one stopped.
+      const dequeued = s.sweeps.stop();
+      if (!s.runs.stopAll() && !dequeued) void vscode.window.showInformationMessage('RNN Lab: no run is training.');
     }),
   );
 }

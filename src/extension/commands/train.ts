@@ -1,10 +1,12 @@
 /**
  * Train RNN: from a *.rnn.json run config (palette on an open config, the explorer's context
  * menu, the examples), or from a data file with three quick picks (file, cell, size) over the
- * settings' defaults. Either way ActiveRuns.start takes it from there.
+ * settings' defaults. Either way ActiveRuns.start takes it from there; a sweep config's grid goes to
+ * Sweeps (sweeps.ts), and the command resolves with the sweep's id instead of a run's.
  */
 import * as vscode from 'vscode';
 import { DEFAULT_CONFIG, resolveDataPath, validateConfig } from '../../engine/config';
+import { expandSweep, isSweepConfig, type ExpandedSweep } from '../../engine/sweep';
 import { usesDataFile, type CellKind, type RunConfig } from '../../protocol/config';
 import { errorText } from '../feedback';
 import type { Services } from '../services';
@@ -117,15 +119,24 @@ export function registerTrain(s: Services): TrainCommand {
     };
     const rel = vscode.workspace.asRelativePath(configUri, false);
     let config: RunConfig;
+    // A sweep config: its whole grid, validated here before any of it starts (sweeps.ts queues it).
+    let grid: ExpandedSweep | undefined;
     try {
       const raw = (await readJsonFile(configUri, rel, 'Fix the JSON and try again.')) as Record<string, unknown>;
       // Settings fill what the file does not say.
       const merged = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? { ...readSettings().runDefaults, ...raw } : raw;
-      config = validateConfig(merged, rel).config;
+      if (isSweepConfig(merged)) {
+        grid = expandSweep(merged, rel);
+        grid.warnings.forEach((w) => feedback.log(`warning: ${w}`));
+        config = grid.runs[0].config;
+      } else config = validateConfig(merged, rel).config;
     } catch (e) {
       return fail(`${rel}: ${errorText(e)}`);
     }
-    if (!usesDataFile(config)) return s.runs.start(config, '');
+    // Every run of a sweep reads the same data file (a sweep cannot vary "data").
+    const start = (data: string, dataText: string): Promise<string> =>
+      grid ? s.sweeps.start({ ...grid, runs: grid.runs.map((r) => ({ ...r, config: { ...r.config, data } })) }, dataText) : s.runs.start({ ...config, data }, dataText);
+    if (!usesDataFile(config)) return start(config.data, '');
     if (!config.data) return fail(`${rel}: "data" is missing (the path of a text or CSV file, relative to the config file)`);
     // The data path is resolved by hand against the workspace folder (or, with none open, the
     // config's own folder) and refused if it would leave it: a config can name no file outside.
@@ -146,7 +157,7 @@ export function registerTrain(s: Services): TrainCommand {
     } catch (e) {
       return fail(`${rel}: cannot read data file ${config.data}: ${errorText(e)}`);
     }
-    return s.runs.start({ ...config, data: vscode.workspace.asRelativePath(dataUri, false) }, dataText);
+    return start(vscode.workspace.asRelativePath(dataUri, false), dataText);
   };
 
   s.context.subscriptions.push(vscode.commands.registerCommand('rnnLab.train', (arg?: unknown) => train(arg)));

@@ -69,18 +69,23 @@ describe('RNN Lab: Sample from Model and Delete Run', () => {
 });
 
 describe('RNN Lab: the walkthrough experiments', () => {
-  it('Run Example copies the example configs and the sample text into the workspace and trains each', async () => {
+  it('Run Example copies the example sweep config and the sample text into the workspace and trains its grid', async () => {
     const api = await activateExtension();
-    const ids = await vscode.commands.executeCommand<string[]>('rnnLab.runExample', 'sigma-0.5', 'sigma-1.5', { steps: 3, hidden: 16, batch: 2, seqLength: 20 });
-    assert.strictEqual(ids?.length, 2);
-    const summaries = await Promise.all(ids.map((id) => api.whenDone(id)!));
+    const ids = await vscode.commands.executeCommand<string[]>('rnnLab.runExample', 'sigma', { steps: 3, hidden: 16, batch: 2, seqLength: 20, sweep: { hiddenScale: [0.5, 1.5] } });
+    assert.strictEqual(ids?.length, 1);
+    const runIds = await api.whenSweepDone(ids[0])!;
+    assert.strictEqual(runIds.length, 2);
+    const summaries = await Promise.all(runIds.map((id) => api.whenDone(id)!));
     assert.deepStrictEqual(summaries.map((s) => s.status), ['finished', 'finished']);
     const folder = vscode.workspace.workspaceFolders![0].uri;
-    const cfg = JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(folder, '.rnn-lab', 'examples', 'sigma-1.5.rnn.json'))));
-    assert.strictEqual(cfg.hiddenScale, 1.5);
+    const cfg = JSON.parse(new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(folder, '.rnn-lab', 'examples', 'sigma.rnn.json'))));
+    assert.deepStrictEqual(cfg.sweep, { hiddenScale: [0.5, 1.5] });
     assert.strictEqual(cfg.hiddenInit, 'gaussian');
+    const read = async (id: string, file: string) => new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(api.store.runUri(id), file)));
+    const big = (await Promise.all(runIds.map(async (id) => [id, JSON.parse(await read(id, 'sweep.json')).values.hiddenScale] as const))).find(([, v]) => v === 1.5)![0];
+    assert.strictEqual(JSON.parse(await read(big, 'config.json')).hiddenScale, 1.5);
     // The first diagnostics record shows the chosen sigma_1 of W_hh (after one small update).
-    const diag = new TextDecoder().decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(api.store.runUri(ids[1]), 'diagnostics.jsonl'))).split('\n')[0];
+    const diag = (await read(big, 'diagnostics.jsonl')).split('\n')[0];
     const sigma = JSON.parse(diag).spectrum.find((s: { block: string }) => s.block === 'hh').sigma1;
     assert.ok(Math.abs(sigma - 1.5) < 0.2, `sigma_1 ${sigma}`);
   });
