@@ -302,8 +302,11 @@ export class Network {
    * targets (T,B,O). With `backward`, dL/dlogits goes into the head gradients (if `paramGrads`)
    * and into the gradient of the top outputs, ready for backward(). `lastStepOnly` restricts the
    * loss to the last time step (the flow diagnostic) and computes only that step's outputs.
+   * `denominator`: the number of positions the mean is over (default: those computed here); a
+   * worker of a sharded batch passes the whole batch's, so its loss and gradient are its share of
+   * the batch's mean (./shard.ts).
    */
-  head(targets: Int32Array | Vec, opts: { backward: boolean; paramGrads?: boolean; lastStepOnly?: boolean }): number {
+  head(targets: Int32Array | Vec, opts: { backward: boolean; paramGrads?: boolean; lastStepOnly?: boolean; denominator?: number }): number {
     const T = this.T;
     const B = this.B;
     const H = this.spec.hidden;
@@ -313,8 +316,8 @@ export class Network {
     const z = this.headBuf;
     const N = T * B;
     const first = opts.lastStepOnly ? (T - 1) * B : 0;
-    const count = N - first;
-    linearForward(count, O, H, top, (first + B) * H, H, p.data, p.spec('head.weight').offset, p.spec('head.bias').offset, z, first * O);
+    const count = opts.denominator ?? N - first;
+    linearForward(N - first, O, H, top, (first + B) * H, H, p.data, p.spec('head.weight').offset, p.spec('head.bias').offset, z, first * O);
     // dX is free during the head (it is the embedding's scratch in backward()); reuse it for dlogits when it fits.
     const dz = () => (this.dX.length >= N * O ? this.dX : this.scratch(N * O));
     let loss: number;
