@@ -39,10 +39,10 @@ export class PanelHub {
   }
 
   /** The engine a run started with startRun trains on (its worker's 'started' message). */
-  started(id: string, path: EnginePath | undefined): void {
+  started(id: string, path: EnginePath | undefined, workers?: number): void {
     const run = this.live.get(id);
     if (!run || !path) return;
-    run.info = { ...run.info, path };
+    run.info = { ...run.info, path, workers };
     for (const c of this.connections) void c.sendRunList();
   }
 
@@ -56,9 +56,9 @@ export class PanelHub {
   }
 
   /** The run ended and its files are written; `path`: the engine its summary names. */
-  endRun(id: string, status: RunStatus, path?: EnginePath): void {
+  endRun(id: string, status: RunStatus, path?: EnginePath, workers?: number): void {
     const run = this.live.get(id);
-    if (run) run.info = { ...run.info, status, path: path ?? run.info.path };
+    if (run) run.info = { ...run.info, status, path: path ?? run.info.path, workers: workers ?? run.info.workers };
     for (const c of this.connections) void c.sendRunList();
   }
 
@@ -68,7 +68,7 @@ export class PanelHub {
 
   async runList(): Promise<PanelRunInfo[]> {
     const stored = (await this.store?.list()) ?? [];
-    const list = stored.map((r) => infoOf(r.id, r.config, this.live.get(r.id)?.info.status ?? r.status, this.live.get(r.id)?.info.path ?? r.summary?.path));
+    const list = stored.map((r) => infoOf(r.id, r.config, this.live.get(r.id)?.info.status ?? r.status, this.live.get(r.id)?.info.path ?? r.summary?.path, this.live.get(r.id)?.info.workers ?? r.summary?.workers));
     for (const [id, r] of this.live) if (!list.some((x) => x.id === id)) list.unshift(r.info);
     return list;
   }
@@ -93,7 +93,7 @@ export class PanelHub {
     if (!(await fs.exists(runPath(id, runFiles.config)))) return undefined;
     const raw = await readJson<unknown>(fs, runPath(id, runFiles.config));
     const config = isListableConfig(raw) ? raw : undefined;
-    const summary = await readJson<{ status?: RunStatus; path?: EnginePath }>(fs, runPath(id, runFiles.summary));
+    const summary = await readJson<{ status?: RunStatus; path?: EnginePath; workers?: number }>(fs, runPath(id, runFiles.summary));
     const status = summary?.status ?? 'stopped';
     const buffer = new RunBuffer();
     const read = (chunk: string) => readChunkText(fs, id, chunk).catch(() => undefined);
@@ -101,7 +101,7 @@ export class PanelHub {
     await forEachJsonlRecord<DiagnosticsRecord>(read, runFiles.diagnostics, 'diagnostics', (r) => buffer.diagnostics.add(r));
     return {
       type: 'runData',
-      run: infoOf(id, config, status, summary?.path),
+      run: infoOf(id, config, status, summary?.path, typeof summary?.workers === 'number' ? summary.workers : undefined),
       metrics: buffer.metrics.snapshot(),
       diagnostics: buffer.diagnostics.snapshot(),
       decimatedFrom: buffer.metrics.thinnedBy > 1 ? buffer.metrics.count : undefined,
@@ -109,9 +109,10 @@ export class PanelHub {
   }
 }
 
-function infoOf(id: string, config: RunConfig | undefined, status: RunStatus, path?: EnginePath): PanelRunInfo {
+function infoOf(id: string, config: RunConfig | undefined, status: RunStatus, path?: EnginePath, workers?: number): PanelRunInfo {
   return {
     path,
+    workers,
     id,
     name: config?.name ?? id,
     status,
