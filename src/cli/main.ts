@@ -50,8 +50,7 @@ const HELP: Record<string, string> = {
   float64 is the exact reference engine (seq2seq tasks always train in float64).
   --workers K splits each step's batch over K worker threads (0, the default: the cores minus
   one; at most the batch), their gradients summed in a fixed order: the same K gives the same
-  bits every time, and another K agrees to float rounding. Models with dropout and seq2seq tasks
-  train on one.
+  bits every time, and another K agrees to float rounding. Seq2seq tasks train on one.
   A checkpoint (model and resume state) is written every 30 s of training (--checkpoint-seconds),
   every N steps if --checkpoint-every is given, and at the end; Ctrl-C, SIGTERM and SIGHUP write
   one and exit 130, 143, 129.

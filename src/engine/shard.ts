@@ -19,6 +19,7 @@ import type { EnginePath, FlowEntry, SaturationEntry, WorkerTransport } from '..
 import { gateSaturation } from './diagnostics/saturation';
 import type { Vec } from './linalg';
 import type { ModelSpec, Network, RecurrentState } from './network';
+import type { Rng } from './random';
 
 /** Rows [start, end) of the batch. */
 export interface RowRange {
@@ -120,14 +121,17 @@ export interface ShardResult {
  * state), the head with the whole batch's denominator `batch` (T*batch positions), and backward
  * into net.params.grad (zeroed first). With `diagnose`, the saturation of these rows and their
  * flow through time (the last step's loss, also over the whole batch's denominator).
- * Dropout is not sharded: the caller runs one worker when the model has dropout.
+ * Dropout: `rng` in the state the whole batch's forward would start from and `start`, the first
+ * row of this share; the masks are then the whole batch's (Network.forward's `rows`), and `rng`
+ * ends where that forward would leave it.
  */
 export function shardGradient(
   net: Network, state: RecurrentState, input: Int32Array | Vec, target: Int32Array | Vec, T: number, batch: number, diagnose: boolean,
+  rng?: Rng, start = 0,
 ): ShardResult {
   const B = state.batch;
   net.params.zeroGrad();
-  net.forward(input, T, B, state);
+  net.forward(input, T, B, state, rng, { start, batch });
   const saturation = diagnose ? gateSaturation(net) : [];
   const loss = net.head(target, { backward: true, denominator: T * batch });
   net.backward();
@@ -185,7 +189,8 @@ export interface ShardedGradients {
   readonly state: RecurrentState;
   readonly input: Int32Array | Float64Array;
   readonly target: Int32Array | Float64Array;
-  gradient(params: Vec, grad: Vec, diagnose: boolean): ShardResult;
+  /** `rng`: the run's generator (dropout masks); left as the whole batch's forward would leave it. */
+  gradient(params: Vec, grad: Vec, diagnose: boolean, rng: Rng): ShardResult;
   close(): void;
 }
 

@@ -85,12 +85,9 @@ export class Trainer {
     this.batcher = new StreamBatcher(dataset.train, width, B, T);
     const wanted = parallel ? workerCount(config.workers, B, parallel.cores) : 1;
     if (wanted > 1) {
-      // Dropout masks come from the run's one generator in (t, b, unit) order; sharding them is not built.
-      const started = config.dropout > 0 && config.layers > 1
-        ? { reason: 'dropout masks are drawn from one generator, so a model with dropout trains on one worker' }
-        : parallel?.start
-          ? parallel.start({ spec: this.net.spec, path: this.path, paramSize: this.net.params.size, T, B, width, text: dataset.kind === 'text', workers: wanted })
-          : { reason: parallel?.reason ?? 'this host cannot start gradient workers' };
+      const started = parallel?.start
+        ? parallel.start({ spec: this.net.spec, path: this.path, paramSize: this.net.params.size, T, B, width, text: dataset.kind === 'text', workers: wanted })
+        : { reason: parallel?.reason ?? 'this host cannot start gradient workers' };
       if ('reason' in started) this.workersNote = started.reason;
       else {
         this.shards = started;
@@ -131,7 +128,7 @@ export class Trainer {
     const T = config.seqLength;
     const B = config.batch;
     if (this.batcher.next(this.input, this.target)) this.resetState();
-    const { loss, saturation, flow } = this.shards ? this.shards.gradient(net.params.data, net.params.grad, diagnose) : this.localGradient(diagnose);
+    const { loss, saturation, flow } = this.shards ? this.shards.gradient(net.params.data, net.params.grad, diagnose, this.rng) : this.localGradient(diagnose);
     // Per-tensor norms, and the global norm from their squares: one pass over the gradient.
     const paramGradNorms: Record<string, number> = {};
     let sumSquares = 0;

@@ -6,7 +6,8 @@
  */
 import { Network, type RecurrentState } from '../engine/network';
 import { gatherRows, shardGradient } from '../engine/shard';
-import { CMD, DIAGNOSE, doneWord, readyWord, shardViews, writeReport, type ShardInit } from './shardMemory';
+import { Rng } from '../engine/random';
+import { CMD, DIAGNOSE, RNG, RNG_OUT, doneWord, readyWord, shardViews, writeReport, type ShardInit } from './shardMemory';
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
@@ -20,6 +21,7 @@ export function serveShard(init: ShardInit): void {
   const Bk = rows.end - rows.start;
   const H = plan.spec.hidden;
   let net: Network | undefined;
+  const rng = new Rng(0);
   let failure: string | undefined;
   try {
     net = new Network(plan.spec, plan.path === 'wasm-simd-f32' ? 'float32' : 'float64');
@@ -50,7 +52,9 @@ export function serveShard(init: ShardInit): void {
         gatherRows(v.input, T, plan.B, plan.width, rows, input);
         gatherRows(v.target, T, plan.B, plan.width, rows, target);
         const diagnose = Atomics.load(c, DIAGNOSE) === 1;
-        const r = shardGradient(net, state, input, target, T, plan.B, diagnose);
+        rng.setState(Array.from(c.subarray(RNG, RNG + 4)));
+        const r = shardGradient(net, state, input, target, T, plan.B, diagnose, rng, rows.start);
+        if (k === 0) c.set(Int32Array.from(rng.getState()), RNG_OUT);
         v.grads.subarray(k * P, (k + 1) * P).set(net.params.grad);
         v.losses[k] = r.loss;
         writeReport(plan, v.reports, k, diagnose ? { saturation: r.saturation, flow: r.flow } : {});

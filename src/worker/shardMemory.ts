@@ -2,7 +2,8 @@
  * The shared memory of a run's gradient workers (one SharedArrayBuffer per array, made by the
  * coordinator and handed to each worker at its start) and the control words both sides use.
  *
- * control (Int32): [0] diagnose flag of the current step; [CMD + k] the step number worker k is
+ * control (Int32): [0] diagnose flag of the current step; [RNG..RNG+3] the run generator's state
+ * at the step's start; [RNG_OUT..RNG_OUT+3] where worker 0's forward left it; [CMD + k] the step number worker k is
  * told to compute (-1: stop); [DONE + k] the last step number it finished; [READY + k] 1 once
  * its network is built, 2 when that failed. A side waits on a word with Atomics.wait and the
  * other stores it and calls Atomics.notify: no message passing, so the coordinator's step stays
@@ -35,9 +36,11 @@ export interface ShardInit {
 }
 
 export const DIAGNOSE = 0;
-export const CMD = 1;
-export const doneWord = (K: number, k: number): number => 1 + K + k;
-export const readyWord = (K: number, k: number): number => 1 + 2 * K + k;
+export const RNG = 1;
+export const RNG_OUT = 5;
+export const CMD = 9;
+export const doneWord = (K: number, k: number): number => CMD + K + k;
+export const readyWord = (K: number, k: number): number => CMD + 2 * K + k;
 
 /** Bytes of a worker's report slot: room for its saturation and flow as JSON (~24 bytes a number). */
 export function reportBytes(plan: ShardPlan): number {
@@ -73,7 +76,7 @@ export function allocateShardBuffers(plan: ShardPlan): ShardBuffers {
   const L = plan.spec.layers;
   const positions = plan.T * plan.B * plan.width;
   return {
-    control: sab(4 * (1 + 3 * K)),
+    control: sab(4 * (CMD + 3 * K)),
     params: sab(bytes * plan.paramSize),
     grads: sab(bytes * plan.paramSize * K),
     losses: sab(8 * K),

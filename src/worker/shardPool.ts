@@ -11,7 +11,8 @@
 import type { FlowEntry, SaturationEntry } from '../protocol/config';
 import type { Vec } from '../engine/linalg';
 import { combineFlow, combineSaturation, shardRows, sumInOrder, type ShardedGradients, type ShardPlan, type ShardResult } from '../engine/shard';
-import { allocateShardBuffers, CMD, DIAGNOSE, doneWord, readReport, readyWord, shardViews, type ShardInit } from './shardMemory';
+import type { Rng } from '../engine/random';
+import { allocateShardBuffers, CMD, DIAGNOSE, RNG, RNG_OUT, doneWord, readReport, readyWord, shardViews, type ShardInit } from './shardMemory';
 
 /** A started worker, as far as the pool needs it. */
 export interface SpawnedWorker {
@@ -69,10 +70,11 @@ export function startShards(plan: ShardPlan, spawn: (init: ShardInit) => Spawned
     state: { batch: plan.B, h: v.h, c: v.c },
     input: v.input,
     target: v.target,
-    gradient(params: Vec, grad: Vec, diagnose: boolean): ShardResult {
+    gradient(params: Vec, grad: Vec, diagnose: boolean, rng: Rng): ShardResult {
       if (closed) throw new Error('the gradient workers were stopped');
       v.params.set(params);
       c[DIAGNOSE] = diagnose ? 1 : 0;
+      c.set(Int32Array.from(rng.getState()), RNG);
       step++;
       for (let k = 0; k < K; k++) {
         Atomics.store(c, CMD + k, step);
@@ -88,6 +90,8 @@ export function startShards(plan: ShardPlan, spawn: (init: ShardInit) => Spawned
       const reports = rows.map((_, k) => readReport(plan, v.reports, k) as Report);
       const failed = reports.find((r) => r.error);
       if (failed) throw new Error(failed.error);
+      // Every worker drew the whole batch's masks; worker 0 left the generator where they end.
+      rng.setState(Array.from(c.subarray(RNG_OUT, RNG_OUT + 4), (w) => w >>> 0));
       sumInOrder(slots, grad);
       let loss = 0;
       for (let k = 0; k < K; k++) loss += v.losses[k];

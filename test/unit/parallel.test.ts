@@ -170,8 +170,8 @@ describe('data parallelism: K gradient workers (worker_threads, shared memory)',
     }
   });
 
-  it('exact resume with K=2: a generation of step 6 continues to step 14 with the bits of an uninterrupted K=2 run', () => {
-    const c = config({ workers: 2, cell: 'gru' });
+  it('exact resume with K=2 (dropout on): a generation of step 6 continues to step 14 with the bits of an uninterrupted K=2 run', () => {
+    const c = config({ workers: 2, cell: 'gru', dropout: 0.1 });
     const straight = trainer(c, host);
     const first = trainer(c, host);
     const resumed = trainer(c, host);
@@ -189,7 +189,28 @@ describe('data parallelism: K gradient workers (worker_threads, shared memory)',
     }
   });
 
-  it('a session records its workers and transport in started and the summary; dropout and hosts without workers fall back to one, saying why', async () => {
+  it('dropout: K=3 draws the masks one forward over the whole batch would, so it agrees with K=1 to 1e-12 (float64) and leaves the generator in the same state', () => {
+    const c = config({ precision: 'float64', workers: 3, dropout: 0.3, layers: 3, cell: 'rnn' });
+    const one = trainer({ ...c, workers: 1 }, host);
+    const three = trainer(c, host);
+    try {
+      assert.equal(three.workers, 3);
+      let worst = 0;
+      for (let i = 0; i < 12; i++) {
+        const a = one.trainStep();
+        const b = three.trainStep();
+        worst = Math.max(worst, Math.abs(a.loss - b.loss) / a.loss);
+        assert.deepEqual(three.rng.getState(), one.rng.getState(), `generator after step ${i + 1}`);
+      }
+      worst = Math.max(worst, maxRel(three.net.params.data, one.net.params.data));
+      assert.ok(worst < 1e-12, `worst relative difference ${worst}`);
+    } finally {
+      one.close();
+      three.close();
+    }
+  });
+
+  it('a session records its workers and transport in started and the summary; a host without workers falls back to one, saying why', async () => {
     const posts: FromWorker[] = [];
     const summary = await runSession({ runId: 'r', config: config({ steps: 3, workers: 2 }), dataText: text }, (m) => posts.push(m), () => false, { parallel: host });
     assert.equal(summary.status, 'finished');
@@ -197,9 +218,8 @@ describe('data parallelism: K gradient workers (worker_threads, shared memory)',
     assert.equal(summary.transport, 'shared-memory');
     const started = posts.find((m) => m.type === 'started');
     assert.ok(started?.type === 'started' && started.workers === 2 && started.transport === 'shared-memory');
-    const dropout = await runSession({ runId: 'r', config: config({ steps: 2, workers: 2, dropout: 0.2 }), dataText: text }, () => {}, () => false, { parallel: host });
-    assert.equal(dropout.workers, 1);
-    assert.match(dropout.workersNote ?? '', /dropout/);
+    const capped = await runSession({ runId: 'r', config: config({ steps: 2, workers: 9, batch: 2 }), dataText: text }, () => {}, () => false, { parallel: host });
+    assert.equal(capped.workers, 2, 'capped at the batch');
     const web = await runSession({ runId: 'r', config: config({ steps: 2, workers: 2 }), dataText: text }, () => {}, () => false, { parallel: { cores: 4, reason: 'no shared memory here' } });
     assert.equal(web.workers, 1);
     assert.equal(web.workersNote, 'no shared memory here');
