@@ -127,6 +127,10 @@ describe('RNN Lab: Train RNN, run store and Stop Training', () => {
         assert.strictEqual(stored.workers, 1);
         assert.match(stored.workersNote ?? '', /VS Code for the web/);
       }
+      // The Diagnostics view's status line names the engine and, above one, the workers.
+      await vscode.commands.executeCommand('workbench.view.extension.rnnLab');
+      await sleep(1500);
+      await screenshot(`workers-${hostKind}`);
     } finally {
       await vscode.workspace.fs.delete(configUri);
     }
