@@ -2,6 +2,7 @@
 //   dist/cli.js            the `rnn-lab` command line (node)
 //   dist/worker.js         the training worker for worker_threads (node)
 //   dist/worker-web.js     the same training worker as a Web Worker (VS Code for the web)
+//   dist/shard-worker.js   a gradient worker of a run split over K workers (worker_threads, nested)
 //   dist/inspect-worker.js, dist/inspect-worker-web.js  run on selection's worker (node, web)
 //   dist/extension.js      the extension, Node extension host (desktop, code-server)
 //   dist/extension-web.js  the same source for the web worker extension host (VS Code for the web)
@@ -77,7 +78,7 @@ const testFiles = (dir) =>
 const builds = [
   {
     ...common,
-    entryPoints: { cli: 'src/cli/main.ts', worker: 'src/worker/trainingNodeWorker.ts', 'inspect-worker': 'src/worker/inspectNodeWorker.ts' },
+    entryPoints: { cli: 'src/cli/main.ts', worker: 'src/worker/trainingNodeWorker.ts', 'inspect-worker': 'src/worker/inspectNodeWorker.ts', 'shard-worker': 'src/worker/shardNodeWorker.ts' },
     outdir: 'dist',
     platform: 'node',
     format: 'cjs',

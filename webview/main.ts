@@ -340,7 +340,7 @@ function updateStatus(list: RunSeries[]): void {
       const m = r.lastMetrics;
       const parts = [`${r.info.name} (${r.info.status})`];
       // Which engine trains (or trained) the run: the float32 WebAssembly SIMD kernels or the float64 JavaScript ones.
-      if (r.info.path) parts.push(r.info.path === 'wasm-simd-f32' ? 'float32 WebAssembly SIMD' : 'float64 JavaScript');
+      if (r.info.path) parts.push(`${r.info.path === 'wasm-simd-f32' ? 'float32 WebAssembly SIMD' : 'float64 JavaScript'}${r.info.workers && r.info.workers > 1 ? ` x ${r.info.workers} workers` : ''}`);
       if (m) {
         parts.push(`step ${m.step}`, `loss ${m.loss.toFixed(3)}`);
         if (m.bpc !== undefined) parts.push(`bpc ${m.bpc.toFixed(3)}`);

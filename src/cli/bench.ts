@@ -80,7 +80,7 @@ export interface BenchConfigResult {
   ratio_vs_torch: number | null;
   /**
    * Ours against PyTorch with all threads, both per wall-clock second: every core the machine
-   * gives each (ours: chars_per_s["rnn-lab-all-cores"], one process).
+   * gives each (ours: chars_per_s["rnn-lab-all-cores"], the batch split over K = cores workers).
    */
   ratio_vs_torch_all_cores: number | null;
   model_gflops: number;
@@ -138,7 +138,9 @@ class EngineProcess {
   constructor(readonly engine: EngineName) {
     if (TORCH_PEERS.includes(engine)) {
       // The PyTorch peer: python3 with the same protocol as JSON lines on stdin and stdout.
-      this.proc = spawn(PYTHON, ['-c', TORCH_PEER], { stdio: ['pipe', 'pipe', 'pipe'] });
+      // OMP_WAIT_POLICY=passive: idle OpenMP threads sleep instead of spinning, which on a shared
+      // machine leaves the cores to whoever has work (the caller's own setting wins).
+      this.proc = spawn(PYTHON, ['-c', TORCH_PEER], { stdio: ['pipe', 'pipe', 'pipe'], env: { OMP_WAIT_POLICY: 'passive', ...process.env } });
       createInterface({ input: this.proc.stdout! }).on('line', (line) => {
         let m: FromChild;
         try {
@@ -229,7 +231,8 @@ export async function runBench(dataFile: string, { quick, log }: BenchOptions): 
     const model: ChildModel = { cell: c.cell, layers: c.layers, hidden: c.hidden, seq: c.seq, batch: c.batch };
     const skipped: Record<string, string> = {};
     // The ceiling kernel takes its turn in the same rotation, so it sees the same load as the model.
-    const engines: EngineName[] = ['rnn-lab', 'matmul-ceiling', 'matmul-ceiling-js'];
+    // rnn-lab-all-cores: the batch split over K = cores gradient workers (rnn-lab train --workers K).
+    const engines: EngineName[] = ['rnn-lab', 'rnn-lab-all-cores', 'matmul-ceiling', 'matmul-ceiling-js'];
     if (!quick && c.name === DIAG_CONFIG) engines.push('rnn-lab+diag');
     for (const p of PEERS) {
       if (quick && (c.name === 'd' || c.name === 'rnn' || p === 'tfjs-cpu')) skipped[p] = 'skipped in --quick';
@@ -244,7 +247,7 @@ export async function runBench(dataFile: string, { quick, log }: BenchOptions): 
       const limit = ours ? 600 : peerLimitSec;
       try {
         // The limit is on the child's CPU time (others' jobs do not count); 3x in wall time is the hard stop.
-        const threads = e === 'torch-cpu-all-cores' ? availableParallelism() : 1;
+        const threads = e === 'torch-cpu-all-cores' || e === 'rnn-lab-all-cores' ? availableParallelism() : 1;
         const ready = await proc.request({ type: 'init', engine: e, model, dataFile, warmupSec: quick ? 0.2 : 1, warmupSteps: quick ? 1 : 2, threads }, 3 * limit);
         if (ready.type !== 'ready') throw new Error(`unexpected ${ready.type}`);
         if (ready.startupCpuSec > limit) throw new TimeoutError(limit);
@@ -295,9 +298,10 @@ export async function runBench(dataFile: string, { quick, log }: BenchOptions): 
     const cps = median(oursProc.rates);
     const V = oursProc.vocab;
     const flopsPerChar = stepFlops(c, V) / (c.seq * c.batch);
-    // All cores: ours is one process (the batch is not yet split over workers), so its figure per
-    // wall-clock second; PyTorch's all-threads peer likewise per wall-clock second.
-    const chars: Record<string, number | null> = { 'rnn-lab': Math.round(cps), 'rnn-lab-all-cores': Math.round(median(oursProc.wallRates)) };
+    // All cores, per wall-clock second: ours with the batch split over K = cores gradient workers,
+    // PyTorch with all its threads.
+    const allCores = get('rnn-lab-all-cores')!;
+    const chars: Record<string, number | null> = { 'rnn-lab': Math.round(cps), 'rnn-lab-all-cores': Math.round(median(allCores.wallRates)) };
     const peerRss: Record<string, number> = {};
     for (const e of PEERS) {
       const p = get(e);
@@ -343,7 +347,7 @@ export async function runBench(dataFile: string, { quick, log }: BenchOptions): 
       `${c.name}: ${c.cell} ${c.layers}x${c.hidden}, seq ${c.seq}, batch ${c.batch}: rnn-lab ${fmt(cps)} chars/s (wall ${fmt(median(oursProc.wallRates))}, peak RSS ${entry.peak_rss_mib} MiB)` +
         PEERS.filter((e) => e !== 'torch-cpu-all-cores').map((e) => `, ${e} ${chars[e] === null ? skipped[e] : `${fmt(chars[e])} (wall ${fmt(median(get(e)!.wallRates))}; ours x${ratio(e)!.toFixed(2)}; RSS ${peerRss[e]} MiB)`}`).join(''),
     );
-    if (chars['torch-cpu-all-cores']) log(`   all cores (per wall-clock second): rnn-lab ${fmt(chars['rnn-lab-all-cores'])} (one process), torch-cpu-all-cores ${fmt(chars['torch-cpu-all-cores'])}: ours x${entry.ratio_vs_torch_all_cores!.toFixed(2)}`);
+    if (chars['torch-cpu-all-cores']) log(`   all cores (per wall-clock second): rnn-lab ${fmt(chars['rnn-lab-all-cores'])} (${allCores.info.replace(/^rnn-lab, diagnostics off, /, '')}; ${fmt(median(oursProc.wallRates))} on one), torch-cpu-all-cores ${fmt(chars['torch-cpu-all-cores'])}: ours x${entry.ratio_vs_torch_all_cores!.toFixed(2)}`);
     else log(`   all cores: torch-cpu-all-cores ${skipped['torch-cpu-all-cores'] ?? 'no figure'}`);
     log(`   ${gflops.toFixed(2)} model GFLOP/s = ${pct.medians.toFixed(0)}% of the WebAssembly SIMD matmul ceiling in the same rounds (${ceilingHere.toFixed(2)} GFLOP/s; plain-JS float64 ceiling ${entry.ceiling_js_gflops.toFixed(2)}); round by round (median of the ratios): ${pct.paired.toFixed(0)}%; fastest windows: ${bestGflops.toFixed(2)} = ${pct.fastest_windows.toFixed(0)}% of ${bestCeiling.toFixed(2)}`);
     if (diag) log(`   diagnostics at default settings (${diag.info}): ${fmt(median(diag.rates))} chars/s, ${diagOverhead!.toFixed(1)}% overhead (median of the paired windows' ratios)`);

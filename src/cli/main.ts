@@ -17,6 +17,7 @@ import { loadCheckpoint, type LoadedModel } from '../engine/checkpoint';
 import { Rng } from '../engine/random';
 import { sampleText } from '../engine/sample';
 import { datasetFor, runSession, type SessionStart } from '../engine/session';
+import { nodeParallelHost } from '../worker/nodeParallel';
 import { dataFingerprint, restoreTrainer } from '../engine/resume';
 import { exportStateDict, importAsRun, vocabularyFrom } from '../engine/interop';
 import { Trainer } from '../engine/trainer';
@@ -44,10 +45,14 @@ const HELP: Record<string, string> = {
               [--clip-mode norm|value|none] [--init orthogonal|identity|gaussian] [--scale X]
               [--task charlm|forecast] [--columns a,b] [--seed N] [--diag-every N] [--out RUN_DIR]
               [--checkpoint-seconds S] [--checkpoint-every N] [--precision float32|float64]
-       rnn-lab train --resume RUN_DIR [--steps N] [FILE]
+              [--workers K]
+       rnn-lab train --resume RUN_DIR [--steps N] [--workers K] [FILE]
   Trains on a text file (character LM) or a CSV column (forecasting); writes a run directory.
   --precision float32 (the default) trains on the WebAssembly SIMD kernels where the host has them;
   float64 is the exact reference engine (seq2seq tasks always train in float64).
+  --workers K splits each step's batch over K worker threads (0, the default: the cores minus
+  one; at most the batch), their gradients summed in a fixed order: the same K gives the same
+  bits every time, and another K agrees to float rounding. Seq2seq tasks train on one.
   A checkpoint (model and resume state) is written every 30 s of training (--checkpoint-seconds),
   every N steps if --checkpoint-every is given, and at the end; Ctrl-C, SIGTERM and SIGHUP write
   one and exit 130, 143, 129.
@@ -150,7 +155,7 @@ const FLAG_KEYS: Record<string, [keyof RunConfig, 'num' | 'str' | 'list']> = {
   columns: ['columns', 'list'], 'val-fraction': ['valFraction', 'num'], 'eval-every': ['evalEvery', 'num'],
   'diag-every': ['diagEvery', 'num'], 'spectrum-every': ['spectrumEvery', 'num'], 'max-file-bytes': ['maxFileBytes', 'num'],
   'checkpoint-every': ['checkpointEvery', 'num'], 'checkpoint-seconds': ['checkpointSeconds', 'num'], name: ['name', 'str'],
-  precision: ['precision', 'str'],
+  precision: ['precision', 'str'], workers: ['workers', 'num'],
   ...SEQ2SEQ_FLAG_KEYS,
 };
 
@@ -223,8 +228,8 @@ function readSafetensorsFile(path: string, what: string): Uint8Array {
  * they read as one uninterrupted run.
  */
 async function resume(dir: string, positional: string[], flags: Map<string, string>, quiet = false): Promise<string> {
-  const other = [...flags.keys()].filter((k) => k !== 'resume' && k !== 'steps');
-  if (other.length) throw new UsageError(`--resume continues a run as it was configured; only --steps may change, not --${clip(other[0], 40)}`);
+  const other = [...flags.keys()].filter((k) => k !== 'resume' && k !== 'steps' && k !== 'workers');
+  if (other.length) throw new UsageError(`--resume continues a run as it was configured; only --steps and --workers may change, not --${clip(other[0], 40)}`);
   if (positional.length > 1) throw new UsageError('train --resume takes at most one data FILE (when the data file moved)');
   checkRunDir(dir);
   const release = takeWriterLock(dir);
@@ -272,6 +277,8 @@ async function resumeLocked(dir: string, positional: string[], flags: Map<string
     const steps = wholeFlag('steps', flags.get('steps')!, 1, 10_000_000);
     config = validateConfig({ ...config, steps }, 'options').config;
   }
+  // The worker count changes how the step's sums are grouped, not what the run is: it is not written to config.json.
+  if (flags.has('workers')) config = validateConfig({ ...config, workers: wholeFlag('workers', flags.get('workers')!, 0, 256) }, 'options').config;
   if (config.steps <= doneStep) {
     throw new EngineError('bad-config', `${shown(dir)} is already at step ${doneStep} of ${config.steps}`, `Pass --steps N with N above ${doneStep} to train further.`);
   }
@@ -344,7 +351,7 @@ async function trainInDir(run: RunDir, config: RunConfig, text: string, quiet: b
   const post = (m: FromWorker) => {
     switch (m.type) {
       case 'started':
-        console.log(`${m.paramCount.toLocaleString('en-US')} parameters${m.vocab ? `, vocabulary of ${m.vocab.length}` : ''}`);
+        console.log(`${m.paramCount.toLocaleString('en-US')} parameters${m.vocab ? `, vocabulary of ${m.vocab.length}` : ''}${m.path ? `, ${m.path}` : ''}${m.workers ? ` x ${m.workers} worker${m.workers === 1 ? '' : 's'}` : ''}${m.workersNote ? ` (${m.workersNote})` : ''}`);
         break;
       case 'metrics':
         write(() => appendRecord(fs, id, metricsChunk, m.record));
@@ -389,7 +396,7 @@ async function trainInDir(run: RunDir, config: RunConfig, text: string, quiet: b
     return () => process.off(name, handler);
   });
   try {
-    await runSession({ runId: dir, config, dataText: text, resume: resumeFrom, keepResumable: true }, post, () => signal !== undefined || writeError !== undefined);
+    await runSession({ runId: dir, config, dataText: text, resume: resumeFrom, keepResumable: true }, post, () => signal !== undefined || writeError !== undefined, { parallel: nodeParallelHost() });
     await writes;
   } finally {
     for (const off of handlers) off();

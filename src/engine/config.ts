@@ -47,6 +47,7 @@ export const DEFAULT_CONFIG: RunConfig = {
   heldOut: 1000,
   pinned: 3,
   precision: 'float32',
+  workers: 0,
 };
 
 type Rule = { kind: 'int' | 'number' | 'range'; min: number; max: number } | { kind: 'enum'; values: string[] } | { kind: 'string'; maxLength: number } | { kind: 'columns' };
@@ -94,6 +95,7 @@ const RULES: Record<keyof RunConfig, Rule> = {
   heldOut: { kind: 'int', min: 1, max: 1_000_000 },
   pinned: { kind: 'int', min: 0, max: 16 },
   precision: { kind: 'enum', values: ['float32', 'float64'] },
+  workers: { kind: 'int', min: 0, max: 256 },
 };
 
 /**

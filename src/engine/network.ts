@@ -194,9 +194,12 @@ export class Network {
   /**
    * Forward over a chunk. `input` is token ids (T,B) for one-hot/embedding inputs, or vectors
    * (T,B,I) for dense inputs. Starts from `state` and leaves the final state in it.
-   * With `rng` set (training), dropout masks are drawn.
+   * With `rng` set (training), dropout masks are drawn, one uniform per (t, b, unit) in that
+   * order. `rows`: these B streams are rows [start, start + B) of a batch of `batch` (a worker's
+   * share, ./shard.ts); the uniforms of the whole batch are drawn and this share's kept, so every
+   * share gets the masks one forward over the whole batch would.
    */
-  forward(input: Int32Array | Vec, T: number, B: number, state: RecurrentState, rng?: Rng): void {
+  forward(input: Int32Array | Vec, T: number, B: number, state: RecurrentState, rng?: Rng, rows?: { start: number; batch: number }): void {
     if (state.batch !== B) throw new Error(`state batch ${state.batch} does not match input batch ${B}`);
     this.ensureBuffers(T, B);
     const spec = this.spec;
@@ -235,10 +238,27 @@ export class Network {
           if (cache.mask) {
             // Inverted dropout between layers: keep with probability 1 - p, scale by 1 / (1 - p).
             const keep = 1 - spec.dropout;
-            for (let i = 0; i < T * B * H; i++) {
-              const m = rng ? (rng.uniform() < keep ? 1 / keep : 0) : 1;
-              cache.mask[i] = m;
-              cache.x[i] = below[i] * m;
+            if (rows && rng) {
+              const end = rows.start + B;
+              for (let t = 0; t < T; t++) {
+                for (let b = 0; b < rows.batch; b++) {
+                  const mine = b >= rows.start && b < end;
+                  const o = (t * B + b - rows.start) * H;
+                  for (let j = 0; j < H; j++) {
+                    const m = rng.uniform() < keep ? 1 / keep : 0;
+                    if (mine) {
+                      cache.mask[o + j] = m;
+                      cache.x[o + j] = below[o + j] * m;
+                    }
+                  }
+                }
+              }
+            } else {
+              for (let i = 0; i < T * B * H; i++) {
+                const m = rng ? (rng.uniform() < keep ? 1 / keep : 0) : 1;
+                cache.mask[i] = m;
+                cache.x[i] = below[i] * m;
+              }
             }
             xs = cache.x;
           } else {
@@ -302,8 +322,11 @@ export class Network {
    * targets (T,B,O). With `backward`, dL/dlogits goes into the head gradients (if `paramGrads`)
    * and into the gradient of the top outputs, ready for backward(). `lastStepOnly` restricts the
    * loss to the last time step (the flow diagnostic) and computes only that step's outputs.
+   * `denominator`: the number of positions the mean is over (default: those computed here); a
+   * worker of a sharded batch passes the whole batch's, so its loss and gradient are its share of
+   * the batch's mean (./shard.ts).
    */
-  head(targets: Int32Array | Vec, opts: { backward: boolean; paramGrads?: boolean; lastStepOnly?: boolean }): number {
+  head(targets: Int32Array | Vec, opts: { backward: boolean; paramGrads?: boolean; lastStepOnly?: boolean; denominator?: number }): number {
     const T = this.T;
     const B = this.B;
     const H = this.spec.hidden;
@@ -313,8 +336,8 @@ export class Network {
     const z = this.headBuf;
     const N = T * B;
     const first = opts.lastStepOnly ? (T - 1) * B : 0;
-    const count = N - first;
-    linearForward(count, O, H, top, (first + B) * H, H, p.data, p.spec('head.weight').offset, p.spec('head.bias').offset, z, first * O);
+    const count = opts.denominator ?? N - first;
+    linearForward(N - first, O, H, top, (first + B) * H, H, p.data, p.spec('head.weight').offset, p.spec('head.bias').offset, z, first * O);
     // dX is free during the head (it is the embedding's scratch in backward()); reuse it for dlogits when it fits.
     const dz = () => (this.dX.length >= N * O ? this.dX : this.scratch(N * O));
     let loss: number;

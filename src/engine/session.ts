@@ -19,6 +19,7 @@ import { modelSpecFor } from './modelSpec';
 import { checkModelFits } from './budget';
 import { dataFingerprint, restoreTrainer, resumeStateBytes } from './resume';
 import { runSeq2SeqSession } from './seq2seqSession';
+import type { ParallelHost } from './shard';
 
 export interface SessionStart {
   runId: string;
@@ -64,6 +65,8 @@ export function generationOf(trainer: Trainer, fingerprint: string): Generation 
 export interface SessionOptions {
   /** Milliseconds: the clock for checkpointSeconds and the records' elapsedMs (Date.now unless a test injects one). */
   clock?: () => number;
+  /** The host's cores and how it starts gradient workers (./shard.ts); without it a run trains on this thread alone. */
+  parallel?: ParallelHost;
 }
 
 export const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
@@ -112,6 +115,11 @@ export function sessionStep<R extends StepResult>(
   return { r, rec, now };
 }
 
+/** The workers a run's steps are split over, as its started message and summary record them. */
+function workersOf(trainer: Trainer): Pick<RunSummary, 'workers' | 'transport' | 'workersNote'> {
+  return { workers: trainer.workers, ...(trainer.transport ? { transport: trainer.transport } : {}), ...(trainer.workersNote ? { workersNote: trainer.workersNote } : {}) };
+}
+
 /** Runs a session: the training loop, posting what a training worker posts (protocol/trainingWorker.ts). */
 export async function runSession(
   msg: SessionStart,
@@ -129,10 +137,11 @@ export async function runSession(
     // Whoever started us, the config is validated and its defaults filled here.
     config = validateConfig(msg.config, msg.config?.name ?? 'config').config;
     const dataset = datasetFor(config, msg.dataText);
-    trainer = new Trainer(config, dataset);
+    trainer = new Trainer(config, dataset, options.parallel);
     if (msg.resume) restoreTrainer(trainer, msg.resume.checkpoint, msg.resume.state, fingerprint, msg.resume.where);
-    post({ type: 'started', runId, vocab: dataset.kind === 'text' ? dataset.vocab : undefined, paramCount: trainer.net.params.size, path: trainer.path });
+    post({ type: 'started', runId, vocab: dataset.kind === 'text' ? dataset.vocab : undefined, paramCount: trainer.net.params.size, path: trainer.path, ...workersOf(trainer) });
   } catch (err) {
+    (trainer! as Trainer | undefined)?.close();
     const summary: RunSummary = { status: 'failed', step: 0, message: err instanceof EngineError ? err.line : String((err as Error)?.message ?? err) };
     post({ type: 'done', runId, summary });
     return summary;
@@ -186,8 +195,10 @@ export async function runSession(
       lastYield = clock();
     }
   }
+  trainer.close();
   summary ??= { status: 'finished', step: trainer.step };
   summary.path = trainer.path;
+  Object.assign(summary, workersOf(trainer));
   if (last) {
     summary.loss = last.loss;
     summary.bpc = last.bpc;

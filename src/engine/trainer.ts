@@ -3,7 +3,7 @@
  * validation, and the diagnostics records. Pure TS: the CLI, a worker_threads worker and a Web
  * Worker all drive it through runSession().
  */
-import type { DiagnosticsRecord, EnginePath, FlowEntry, RunConfig, SaturationEntry, SpectrumEntry } from '../protocol/config';
+import type { DiagnosticsRecord, EnginePath, RunConfig, SaturationEntry, SpectrumEntry } from '../protocol/config';
 import { SpectrumTracker } from './diagnostics/spectrum';
 import { gateSaturation } from './diagnostics/saturation';
 import type { Dataset } from './data';
@@ -15,6 +15,7 @@ import { modelSpecFor } from './modelSpec';
 import { Network, type RecurrentState } from './network';
 import { clipGradients, DEFAULT_OPTIMIZER, Optimizer, type ClipResult } from './optim';
 import { Rng } from './random';
+import { flowOf, workerCount, type ParallelHost, type ShardedGradients, type ShardResult, type ShardTransport } from './shard';
 import { kernelArena, releaseF32 } from './wasm/kernels';
 
 /**
@@ -58,10 +59,19 @@ export class Trainer {
   /** The engine this run trains on (see enginePathFor). */
   readonly path: EnginePath;
   private evalNet: Network | null = null;
+  /** The gradient workers when the batch is split over more than one (./shard.ts); null: this thread computes the gradient. */
+  private readonly shards: ShardedGradients | null = null;
+  /** How many workers share the batch, and how they share memory (none when one). */
+  readonly workers: number = 1;
+  readonly transport?: ShardTransport;
+  /** Why the run trains on one worker although more were asked for or are the default. */
+  readonly workersNote?: string;
 
+  /** `parallel`: the host's cores and its way of starting gradient workers; without it, one worker (this thread). */
   constructor(
     readonly config: RunConfig,
     readonly dataset: Dataset,
+    parallel?: ParallelHost,
   ) {
     this.rng = new Rng(config.seed);
     this.path = enginePathFor(config);
@@ -73,9 +83,21 @@ export class Trainer {
     const T = config.seqLength;
     const width = dataset.kind === 'text' ? 1 : dataset.channels;
     this.batcher = new StreamBatcher(dataset.train, width, B, T);
-    this.input = dataset.kind === 'text' ? new Int32Array(T * B) : new Float64Array(T * B * width);
-    this.target = dataset.kind === 'text' ? new Int32Array(T * B) : new Float64Array(T * B * width);
-    this.state = this.net.newState(B);
+    const wanted = parallel ? workerCount(config.workers, B, parallel.cores) : 1;
+    if (wanted > 1) {
+      const started = parallel?.start
+        ? parallel.start({ spec: this.net.spec, path: this.path, paramSize: this.net.params.size, T, B, width, text: dataset.kind === 'text', workers: wanted })
+        : { reason: parallel?.reason ?? 'this host cannot start gradient workers' };
+      if ('reason' in started) this.workersNote = started.reason;
+      else {
+        this.shards = started;
+        this.workers = started.workers;
+        this.transport = started.transport;
+      }
+    }
+    this.input = this.shards?.input ?? (dataset.kind === 'text' ? new Int32Array(T * B) : new Float64Array(T * B * width));
+    this.target = this.shards?.target ?? (dataset.kind === 'text' ? new Int32Array(T * B) : new Float64Array(T * B * width));
+    this.state = this.shards?.state ?? this.net.newState(B);
     this.lastGood = this.net.plain(this.net.params.size);
     this.spectrum = new SpectrumTracker(this.net);
   }
@@ -106,11 +128,7 @@ export class Trainer {
     const T = config.seqLength;
     const B = config.batch;
     if (this.batcher.next(this.input, this.target)) this.resetState();
-    net.params.zeroGrad();
-    net.forward(this.input, T, B, this.state, this.rng);
-    const saturation = diagnose ? gateSaturation(net) : [];
-    const loss = net.head(this.target, { backward: true });
-    net.backward();
+    const { loss, saturation, flow } = this.shards ? this.shards.gradient(net.params.data, net.params.grad, diagnose, this.rng) : this.localGradient(diagnose);
     // Per-tensor norms, and the global norm from their squares: one pass over the gradient.
     const paramGradNorms: Record<string, number> = {};
     let sumSquares = 0;
@@ -124,7 +142,6 @@ export class Trainer {
     if (!Number.isFinite(loss) || !Number.isFinite(clip.norm)) {
       throw new EngineError('diverged', `diverged at step ${nextStep} (loss ${loss}, gradient norm ${clip.norm})`, 'Lower the learning rate, turn on clipping, or lower hiddenScale; the parameters of the last good step were kept.');
     }
-    const flow = diagnose ? this.flowThroughTime() : [];
     const lr = this.lr;
     // The update keeps the old weights in lastGood and checks the new ones, in the same pass.
     if (!this.optimizer.step(net.params.data, net.params.grad, lr, this.lastGood)) {
@@ -145,27 +162,30 @@ export class Trainer {
   }
 
   /**
-   * ||dL_T / dh_{T-k}|| for k = 0..T-1 (and the LSTM's ||dL_T / dc_{T-k}||): one more backward
+   * The step's loss and gradient (into net.params.grad) over the whole batch on this thread, with
+   * dropout masks from the run's generator. With `diagnose`, the saturation of this chunk and
+   * ||dL_T / dh_{T-k}|| (and the LSTM's ||dL_T / dc_{T-k}||) for k = 0..T-1: one more backward
    * pass over the chunk just trained on, from the loss of the last time step only, with no
    * parameter gradients. It reuses the training step's forward activations (same weights, same
    * dropout masks: the flow of the step that was taken), so it costs a backward through the
-   * recurrence and no forward. Index k counts steps back from the end.
+   * recurrence and no forward.
    */
-  private flowThroughTime(): FlowEntry[] {
+  private localGradient(diagnose: boolean): ShardResult {
     const { net, config } = this;
     const T = config.seqLength;
-    const L = net.spec.layers;
-    net.head(this.target, { backward: true, paramGrads: false, lastStepOnly: true });
-    const rec = {
-      h: Array.from({ length: L }, () => new Float64Array(T)),
-      c: Array.from({ length: L }, () => new Float64Array(net.spec.cell === 'lstm' ? T : 0)),
-    };
-    net.backward({ paramGrads: false, flow: rec });
-    return rec.h.map((h, layer) => {
-      const entry: FlowEntry = { layer, h: Array.from(h).reverse() };
-      if (net.spec.cell === 'lstm') entry.c = Array.from(rec.c[layer]).reverse();
-      return entry;
-    });
+    const B = config.batch;
+    net.params.zeroGrad();
+    net.forward(this.input, T, B, this.state, this.rng);
+    const saturation = diagnose ? gateSaturation(net) : [];
+    const loss = net.head(this.target, { backward: true });
+    net.backward();
+    const flow = diagnose ? flowOf(net, this.target, B) : [];
+    return { loss, saturation, flow };
+  }
+
+  /** Stops the gradient workers, if any (the trainer cannot step after). */
+  close(): void {
+    this.shards?.close();
   }
 
   /** A network that shares this trainer's parameters, for evaluation and sampling. */

@@ -106,7 +106,7 @@ export class ActiveRuns implements vscode.Disposable {
     const onMessage = (msg: FromWorker): void => {
       switch (msg.type) {
         case 'started':
-          hub.started(runId, msg.path);
+          hub.started(runId, msg.path, msg.workers);
           break;
         case 'metrics':
           store.appendMetrics(runId, msg.record);
@@ -176,7 +176,7 @@ export class ActiveRuns implements vscode.Disposable {
     if (summary.status === 'failed' || summary.status === 'diverged') {
       feedback.errorWithLog(`RNN Lab: run ${runId} ${summary.status}${summary.message ? `: ${summary.message}` : ''}`);
     }
-    hub.endRun(runId, summary.status, summary.path);
+    hub.endRun(runId, summary.status, summary.path, summary.workers);
     await this.deps.runsView.refresh();
     resolveStored(summary);
   }

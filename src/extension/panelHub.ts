@@ -52,10 +52,10 @@ export class PanelHub {
   }
 
   /** The engine a run started with startRun trains on (its worker's 'started' message). */
-  started(id: string, path: EnginePath | undefined): void {
+  started(id: string, path: EnginePath | undefined, workers?: number): void {
     const run = this.live.get(id);
     if (!run || !path) return;
-    run.info = { ...run.info, path };
+    run.info = { ...run.info, path, workers };
     for (const c of this.connections) void c.sendRunList();
   }
 
@@ -70,9 +70,9 @@ export class PanelHub {
   }
 
   /** The run ended and its files are written; `path`: the engine its summary names. */
-  endRun(id: string, status: RunStatus, path?: EnginePath): void {
+  endRun(id: string, status: RunStatus, path?: EnginePath, workers?: number): void {
     const run = this.live.get(id);
-    if (run) run.info = { ...run.info, status, path: path ?? run.info.path };
+    if (run) run.info = { ...run.info, status, path: path ?? run.info.path, workers: workers ?? run.info.workers };
     for (const c of this.connections) void c.sendRunList();
   }
 
@@ -82,7 +82,7 @@ export class PanelHub {
 
   async runList(): Promise<PanelRunInfo[]> {
     const stored = [...(this.outside?.outsideRuns() ?? []), ...((await this.store?.list()) ?? [])];
-    const list = stored.map((r) => infoOf(r.id, r.config, this.live.get(r.id)?.info.status ?? r.status, this.live.get(r.id)?.info.path ?? r.summary?.path));
+    const list = stored.map((r) => infoOf(r.id, r.config, this.live.get(r.id)?.info.status ?? r.status, this.live.get(r.id)?.info.path ?? r.summary?.path, this.live.get(r.id)?.info.workers ?? (r.summary as { workers?: number } | undefined)?.workers));
     for (const [id, r] of this.live) if (!list.some((x) => x.id === id)) list.unshift(r.info);
     return list;
   }
@@ -109,7 +109,7 @@ export class PanelHub {
     if (!(await fs.exists(runPath(dir, runFiles.config)))) return undefined;
     const raw = await readJson<unknown>(fs, runPath(dir, runFiles.config));
     const config = isListableConfig(raw) ? raw : undefined;
-    const summary = await readJson<{ status?: RunStatus; path?: EnginePath }>(fs, runPath(dir, runFiles.summary));
+    const summary = await readJson<{ status?: RunStatus; path?: EnginePath; workers?: number }>(fs, runPath(dir, runFiles.summary));
     const status = summary?.status ?? 'stopped';
     const buffer = new RunBuffer();
     const read = (chunk: string) => readChunkText(fs, dir, chunk).catch(() => undefined);
@@ -118,7 +118,7 @@ export class PanelHub {
     await forEachJsonlRecord<Seq2SeqEvalRecord>(read, runFiles.eval, 'seq2seqEval', (r) => buffer.evals.add(r));
     return {
       type: 'runData',
-      run: infoOf(id, config, status, summary?.path),
+      run: infoOf(id, config, status, summary?.path, typeof summary?.workers === 'number' ? summary.workers : undefined),
       metrics: buffer.metrics.snapshot(),
       diagnostics: buffer.diagnostics.snapshot(),
       evals: buffer.evals.snapshot(),
@@ -130,9 +130,10 @@ export class PanelHub {
 /** What the worker sends that the panels draw. */
 export type LiveRecord = Extract<FromWorker, { type: 'metrics' | 'diagnostics' | 'seq2seqEval' }>;
 
-function infoOf(id: string, config: RunConfig | undefined, status: RunStatus, path?: EnginePath): PanelRunInfo {
+function infoOf(id: string, config: RunConfig | undefined, status: RunStatus, path?: EnginePath, workers?: number): PanelRunInfo {
   return {
     path,
+    workers,
     id,
     name: config?.name ?? id,
     status,

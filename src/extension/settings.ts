@@ -44,6 +44,7 @@ export function readSettings(): Settings {
   set('clip', num('clipThreshold'));
   set('checkpointSeconds', num('checkpointSeconds'));
   set('precision', str<Precision>('precision'));
+  set('workers', num('workers'));
   return {
     runDefaults,
     defaultCell: str<CellKind>('defaultCell'),

@@ -92,6 +92,11 @@ export interface RunConfig {
    * float64 whatever this says (seq2seqTrainer.ts).
    */
   precision: Precision;
+  /**
+   * Workers the batch is split over (data parallelism, gradients summed in a fixed order): 0 is
+   * the host's cores minus one, at least one; capped at the batch. Seq2seq tasks train on one.
+   */
+  workers: number;
 }
 
 export type Precision = 'float32' | 'float64';
@@ -233,6 +238,10 @@ export interface RunSummary {
   tokenAccuracy?: number;
   /** The engine the run trained on. */
   path?: EnginePath;
+  /** How many workers shared each step's batch, how they shared memory, and why one when more were asked for. */
+  workers?: number;
+  transport?: WorkerTransport;
+  workersNote?: string;
 }
 
 /** A value a sweep gives a run config field (every field a sweep may vary is a number or a string). */
@@ -272,3 +281,5 @@ export interface SweepTableRow {
   /** Training time of the last step, in seconds. */
   seconds?: number;
 }
+/** How a run's gradient workers share parameters and gradients with its coordinator. */
+export type WorkerTransport = 'shared-memory';

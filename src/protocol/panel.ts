@@ -18,6 +18,8 @@ export interface PanelRunInfo {
   task?: TaskKind;
   /** The engine the run trains on (from its 'started' message or its summary). */
   path?: EnginePath;
+  /** How many workers share each step's batch (same sources as path). */
+  workers?: number;
 }
 
 /** The charts every run gets. */

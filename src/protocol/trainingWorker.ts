@@ -2,7 +2,7 @@
  * Messages between the extension (or the CLI) and a training worker (src/worker/training*.ts),
  * keyed by `type` and tagged with the run id.
  */
-import type { DiagnosticsRecord, EnginePath, MetricsRecord, RunConfig, RunSummary, Seq2SeqEvalRecord } from './config';
+import type { DiagnosticsRecord, EnginePath, MetricsRecord, RunConfig, RunSummary, Seq2SeqEvalRecord, WorkerTransport } from './config';
 
 /** A saved run to continue: its checkpoint and resume.safetensors bytes; `where` names them in errors. */
 export interface ResumeFrom {
@@ -21,7 +21,7 @@ export type ToWorker =
 
 /** Messages from a training worker. */
 export type FromWorker =
-  | { type: 'started'; runId: string; vocab?: string[]; paramCount: number; path?: EnginePath }
+  | { type: 'started'; runId: string; vocab?: string[]; paramCount: number; path?: EnginePath; workers?: number; transport?: WorkerTransport; workersNote?: string }
   | { type: 'metrics'; runId: string; record: MetricsRecord }
   | { type: 'diagnostics'; runId: string; record: DiagnosticsRecord }
   | { type: 'seq2seqEval'; runId: string; record: Seq2SeqEvalRecord }

@@ -12,11 +12,16 @@ import type { RunSummary } from '../protocol/config';
 import type { FromWorker, ToWorker } from '../protocol/trainingWorker';
 import { EngineError } from '../engine/errors';
 import { runSession } from '../engine/session';
+import type { ParallelHost } from '../engine/shard';
 
 export class TrainingHandler {
   private current: { runId: string; stop: boolean } | undefined;
 
-  constructor(private readonly send: (m: FromWorker, transfer: ArrayBuffer[]) => void) {}
+  /** `parallel`: how this host starts a run's gradient workers (none: every run trains on this thread). */
+  constructor(
+    private readonly send: (m: FromWorker, transfer: ArrayBuffer[]) => void,
+    private readonly parallel?: ParallelHost,
+  ) {}
 
   handle(msg: ToWorker): void {
     if (msg.type === 'stop') {
@@ -45,7 +50,7 @@ export class TrainingHandler {
     const run = { runId, stop: false };
     this.current = run;
     try {
-      await runSession({ runId, config: msg.config, dataText: msg.dataText, resume: msg.resume, keepResumable: msg.keepResumable }, post, () => run.stop);
+      await runSession({ runId, config: msg.config, dataText: msg.dataText, resume: msg.resume, keepResumable: msg.keepResumable }, post, () => run.stop, { parallel: this.parallel });
       // runSession sends its own 'done'; this covers a session that ended without one.
       finish({ status: run.stop ? 'stopped' : 'finished', step: lastStep });
     } catch (err) {

@@ -594,7 +594,7 @@ describe('rnn-lab: the complete command line', () => {
       [['frob'], /unknown command "frob"/],
       [['train'], /train needs exactly one data FILE/],
       [['train', 'a.txt', '--bogus', '3'], /unknown option --bogus/],
-      [['train', '--resume', 'r', '--lr', '3'], /only --steps may change, not --lr/],
+      [['train', '--resume', 'r', '--lr', '3'], /only --steps and --workers may change, not --lr/],
       [['sample'], /sample needs exactly one RUN_DIR/],
       [['sample', 'r', '--bogus', '1'], /sample has no option --bogus/],
       [['report', 'a', 'b'], /report needs exactly one RUN_DIR, got 2/],

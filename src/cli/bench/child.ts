@@ -9,9 +9,10 @@ import { textDataset } from '../../engine/data';
 import { gemmNT } from '../../engine/linalg';
 import { allocF32 } from '../../engine/wasm/kernels';
 import { Trainer } from '../../engine/trainer';
+import { nodeParallelHost } from '../../worker/nodeParallel';
 import { createPeer } from './tfjsPeer';
 
-export type EngineName = 'rnn-lab' | 'rnn-lab+diag' | 'tfjs-cpu' | 'tfjs-wasm' | 'torch-cpu' | 'torch-cpu-all-cores' | 'matmul-ceiling' | 'matmul-ceiling-js';
+export type EngineName = 'rnn-lab' | 'rnn-lab+diag' | 'rnn-lab-all-cores' | 'tfjs-cpu' | 'tfjs-wasm' | 'torch-cpu' | 'torch-cpu-all-cores' | 'matmul-ceiling' | 'matmul-ceiling-js';
 
 /** The ceiling's unit of work: one C = A B^T of 256 x 256 x 256 by the register-tiled gemmNT. */
 export const CEILING_N = 256;
@@ -65,16 +66,18 @@ interface Stepper {
   vocab: number;
 }
 
-function ours(model: ChildModel, text: string, file: string, diagnostics: boolean): Stepper {
+/** `workers` > 1: the batch split over that many gradient workers (worker_threads), as rnn-lab train --workers. */
+function ours(model: ChildModel, text: string, file: string, diagnostics: boolean, workers = 1): Stepper {
   // diagnostics: the defaults a user gets (diagEvery 25, spectrumEvery 100), driven like runSession.
   const config = validateConfig({
     cell: model.cell, layers: model.layers, hidden: model.hidden, seqLength: model.seq, batch: model.batch, steps: 1e7,
     optimizer: 'adam', lr: 0.002, clipMode: 'norm', clip: 5, evalEvery: 0, valFraction: 0,
     ...(diagnostics ? {} : { diagEvery: 0 }),
+    workers,
   }).config;
-  const trainer = new Trainer(config, textDataset(text, file, 0, model.batch * (model.seq + 1)));
+  const trainer = new Trainer(config, textDataset(text, file, 0, model.batch * (model.seq + 1)), workers > 1 ? nodeParallelHost() : undefined);
   return {
-    info: `${diagnostics ? `rnn-lab, diagnostics every ${config.diagEvery} steps, full spectrum every ${config.spectrumEvery}` : 'rnn-lab, diagnostics off'}, ${trainer.path}`,
+    info: `${diagnostics ? `rnn-lab, diagnostics every ${config.diagEvery} steps, full spectrum every ${config.spectrumEvery}` : 'rnn-lab, diagnostics off'}, ${trainer.path} x ${trainer.workers} worker${trainer.workers === 1 ? '' : 's'}${trainer.workersNote ? ` (${trainer.workersNote})` : ''}`,
     vocab: trainer.net.outputSize,
     step(): number {
       const next = trainer.step + 1;
@@ -89,6 +92,7 @@ async function createStepper(msg: Extract<ToChild, { type: 'init' }>): Promise<S
   if (msg.engine === 'matmul-ceiling' || msg.engine === 'matmul-ceiling-js') return ceilingKernel(msg.engine === 'matmul-ceiling');
   const text = readFileSync(msg.dataFile, 'utf8');
   if (msg.engine === 'rnn-lab' || msg.engine === 'rnn-lab+diag') return ours(msg.model, text, msg.dataFile, msg.engine === 'rnn-lab+diag');
+  if (msg.engine === 'rnn-lab-all-cores') return ours(msg.model, text, msg.dataFile, false, msg.threads ?? 1);
   // The same 75-symbol vocabulary and token stream as ours.
   const data = textDataset(text, msg.dataFile, 0, msg.model.batch * (msg.model.seq + 1));
   const peer = await createPeer(msg.engine === 'tfjs-cpu' ? 'cpu' : 'wasm', { ...msg.model, vocab: data.vocab.length }, data.train);

@@ -108,6 +108,34 @@ describe('RNN Lab: Train RNN, run store and Stop Training', () => {
     assert.strictEqual(listed.find((r) => r.id === runId)?.status, 'finished');
   });
 
+  it('workers 2: the Node host splits the batch over two nested gradient workers and records it; the web host trains on one and says why', async () => {
+    const configUri = vscode.Uri.joinPath(folder, 'parallel.rnn.json');
+    const config = { name: 'parallel-lstm', task: 'charlm', data: 'tiny.txt', cell: 'lstm', hidden: 16, seqLength: 8, batch: 4, steps: 12, lr: 0.01, seed: 3, workers: 2 };
+    await vscode.workspace.fs.writeFile(configUri, new TextEncoder().encode(JSON.stringify(config)));
+    try {
+      const runId = await vscode.commands.executeCommand<string>('rnnLab.train', configUri);
+      assert.ok(runId, 'no run id');
+      const summary = await api.whenDone(runId)!;
+      assert.strictEqual(summary.status, 'finished', summary.message);
+      const stored = JSON.parse(await readText(vscode.Uri.joinPath(api.store.runUri(runId), 'summary.json'))) as RunSummary;
+      console.log(`WORKERS ${hostKind} host: ${stored.path} x ${stored.workers} (${stored.transport ?? stored.workersNote})`);
+      assert.strictEqual(stored.step, 12);
+      if (hostKind === 'node') {
+        assert.strictEqual(stored.workers, 2);
+        assert.strictEqual(stored.transport, 'shared-memory');
+      } else {
+        assert.strictEqual(stored.workers, 1);
+        assert.match(stored.workersNote ?? '', /VS Code for the web/);
+      }
+      // The Diagnostics view's status line names the engine and, above one, the workers.
+      await vscode.commands.executeCommand('workbench.view.extension.rnnLab');
+      await sleep(1500);
+      await screenshot(`workers-${hostKind}`);
+    } finally {
+      await vscode.workspace.fs.delete(configUri);
+    }
+  });
+
   it('Stop Training stops a long run within a second', async () => {
     // The same timer lag with nothing training, to tell the training's share from the machine's load.
     const idle = percentiles(await timerLags(200, 10));
