@@ -223,7 +223,7 @@ describe('RNN Lab treats a watched folder as a run', () => {
     }
   });
 
-  it('Open Report, Sample and Continue in PyTorch take a watched id', async () => {
+  it('Open Report, Sample, Run Model on Selection and Continue in PyTorch take a watched id', async () => {
     const id = 'watched-remote_run';
     assert.strictEqual(await vscode.commands.executeCommand<string>('rnnLab.openReport', id), id);
     const snapshot = await api.diagnostics.hub.snapshot(id);
@@ -231,6 +231,14 @@ describe('RNN Lab treats a watched folder as a run', () => {
     const text = await vscode.commands.executeCommand<string>('rnnLab.sample', { runId: id, temperature: 0.8, length: 30, prime: 'ab' });
     assert.strictEqual(text?.length, 32, `errors: ${api.errors.slice(-2).join(' | ')}`);
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    const doc = await vscode.workspace.openTextDocument({ content: 'the quick brown fox', language: 'plaintext' });
+    const editor = await vscode.window.showTextDocument(doc, { preview: false });
+    editor.selection = new vscode.Selection(doc.positionAt(4), doc.positionAt(19));
+    const result = await vscode.commands.executeCommand<{ runId: string; chars?: unknown[] }>('rnnLab.runOnSelection', { runId: id });
+    assert.strictEqual(result?.runId, id, `errors: ${api.errors.slice(-2).join(' | ')}`);
+    assert.strictEqual(result?.chars?.length, 15);
+    await vscode.commands.executeCommand('rnnLab.clearDecorations');
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
     const parent = vscode.Uri.joinPath(elsewhere(), 'export');
     const project = await vscode.commands.executeCommand<vscode.Uri>('rnnLab.continueInPytorch', { id, folder: parent });
     assert.ok(project, `errors: ${api.errors.slice(-2).join(' | ')}`);
