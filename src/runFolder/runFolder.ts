@@ -55,6 +55,8 @@ export const runFiles = {
   summary: 'summary.json',
   /** Imported runs: where the weights came from and what was guessed. */
   import: 'import.json',
+  /** Held by the CLI process training the run (src/cli/writerLock.ts); absent when none does. */
+  writerLock: 'writer.lock',
 } as const;
 
 export type RecordsFile = typeof runFiles.metrics | typeof runFiles.diagnostics | typeof runFiles.eval;
