@@ -16,6 +16,7 @@ import type { RunFs } from '../runFolder/runFolder';
 import type { RunStore, StoredRun } from './runStore';
 import type { WatchedRuns } from './watchedRuns';
 import { runIdProblem } from './webviewMessages';
+import { workspaceRunFs } from './workspaceRunFs';
 
 /** The id one argument names (unchecked), or undefined when it names none. */
 export function idIn(arg: unknown): string | undefined {
@@ -59,6 +60,11 @@ export class RunPicker {
     }
     const stored = (await this.store.list()).map((r) => ({ ...r, fs: this.store.fs, dir: r.id, watched: false }));
     return [...outside, ...stored];
+  }
+
+  /** Whether `id` is a folder added with Watch Run Folder... (outside the run store). */
+  isWatchedFolder(id: string): boolean {
+    return this.watched?.folderOf(id) !== undefined;
   }
 
   /** Whether another process writes this run now: Resume Run and Delete Run refuse it. */
@@ -142,6 +148,11 @@ export class RunPicker {
     const one = await vscode.window.showQuickPick(items, { title });
     return one ? [one.run] : [];
   }
+}
+
+/** A run folder at any location, as the run folder layer reads it: its parent as the RunFs root. */
+export function folderAt(uri: vscode.Uri): { fs: RunFs; dir: string } {
+  return { fs: workspaceRunFs(vscode.Uri.joinPath(uri, '..')), dir: uri.path.split('/').filter(Boolean).pop() ?? '' };
 }
 
 /** Why a run has no model yet, in a few words. */

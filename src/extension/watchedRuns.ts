@@ -115,6 +115,8 @@ export class WatchedRuns implements vscode.Disposable {
   quietMs = 15_000;
   /** Settles once the remembered folders are watched again (or dropped). */
   readonly restored: Promise<void>;
+  /** Records reads so far, by kind: `ranged` (new bytes only) or `whole` (workspace.fs, whole file). */
+  readonly reads = { ranged: 0, whole: 0 };
   /** Files already reported as refused (one log line each, not one per poll). */
   private readonly refusedLogged = new Set<string>();
 
@@ -377,9 +379,13 @@ export class WatchedRuns implements vscode.Disposable {
   private async newBytes(uri: vscode.Uri, size: number, cursor: Cursor, fromStart: boolean): Promise<{ bytes: Uint8Array; base: number } | undefined> {
     const length = Math.min(size - cursor.offset, MAX_READ_BYTES);
     const ranged = await rangedRead(uri, cursor.offset, length).catch(() => undefined);
-    if (ranged) return { bytes: ranged, base: cursor.offset };
+    if (ranged) {
+      this.reads.ranged++;
+      return { bytes: ranged, base: cursor.offset };
+    }
     const startedAt = Date.now();
     if (!fromStart && startedAt < cursor.readAfter) return undefined;
+    this.reads.whole++;
     const bytes = await vscode.workspace.fs.readFile(uri).then((b) => b, () => undefined);
     cursor.readAfter = nextWholeRead(startedAt, Date.now() - startedAt);
     return bytes && { bytes, base: 0 };

@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import { loadCheckpoint } from '../../engine/checkpoint';
 import { hasModel, latestModel, noModelYet } from '../../runFolder/generation';
 import { runFiles } from '../../runFolder/runFolder';
-import { idIn, type RunPicker } from '../runPicker';
+import { folderAt, idIn, type RunPicker } from '../runPicker';
 import type { RunStore } from '../runStore';
 import { runIdProblem } from '../webviewMessages';
 import type { ChosenRun, LoadedRun } from './state';
@@ -43,6 +43,11 @@ export class SelectionModels {
   async chooseRun(arg: unknown): Promise<ChosenRun | undefined> {
     const given = idIn(arg);
     if (given !== undefined && !this.picker.checked(given)) return undefined;
+    // A folder added with Watch Run Folder... lies outside the run store: the picker knows where.
+    if (given !== undefined && this.picker.isWatchedFolder(given)) {
+      const run = await this.picker.pickWithModel(given, 'RNN Lab: run which model on the selection?', (r) => r.config?.task === 'charlm' || r.config?.task === 'forecast');
+      return run && { id: run.id, uri: run.uri };
+    }
     const id = given ?? this.lastRunId;
     if (id !== undefined && runIdProblem(id) === undefined) {
       const uri = this.store.runUri(id);
@@ -69,7 +74,8 @@ export class SelectionModels {
       );
       const cached = this.models.get(run.id);
       if (cached && cached.mtime === stat.mtime) return cached.loaded;
-      const latest = await latestModel(this.store.fs, run.id);
+      const { fs, dir } = folderAt(run.uri);
+      const latest = await latestModel(fs, dir);
       if ('problem' in latest) throw new Error(latest.problem);
       const loaded = { model: loadCheckpoint(latest.bytes, latest.where), bytes: latest.bytes, key: `${run.id}@${stat.mtime}` };
       this.models.set(run.id, { mtime: stat.mtime, loaded });

@@ -127,6 +127,7 @@ describe('RNN Lab watches run folders written by other processes', () => {
     await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(run, 'config.json'), new TextEncoder().encode(JSON.stringify(config)));
     // The watcher sees the folder first (sizes measured), then its files grow.
     await sleep(1500);
+    const readsBefore = { ...api.watched.reads };
     const writing = hostKind === 'node' ? writeInChildProcess() : writeInHost();
     const listed = await waitFor('the Runs view to list the outside run as running', () => api.runs.getRuns().find((r) => r.id === id && r.status === 'running'), 20_000);
     assert.match(listed.description ?? '', /^running · LSTM 1x4/);
@@ -153,6 +154,10 @@ describe('RNN Lab watches run folders written by other processes', () => {
     assert.strictEqual(ack.charts.scatter, 4 * H, `scatter: ${ack.charts.scatter} units`);
     assert.ok((ack.charts.flow ?? 0) > 0 && (ack.charts.saturation ?? 0) > 0, `flow and saturation drawn: ${JSON.stringify(ack.charts)}`);
     assert.ok(delays.length > 10, `only ${delays.length} steps drawn live`);
+    // The Node host reads only the new bytes of the local files; the web host can only read them whole.
+    const reads = { ranged: api.watched.reads.ranged - readsBefore.ranged, whole: api.watched.reads.whole - readsBefore.whole };
+    if (hostKind === 'node') assert.ok(reads.ranged > 0 && reads.whole === 0, `reads: ${JSON.stringify(reads)}`);
+    else assert.ok(reads.whole > 0 && reads.ranged === 0, `reads: ${JSON.stringify(reads)}`);
     const p = percentiles(delays);
     console.log(`outside writer (${hostKind === 'node' ? 'a child process' : 'the test, through workspace.fs'}): record written -> drawn in the Diagnostics view, ${p.n} steps: p50 ${p.p50} ms, p99 ${p.p99} ms, max ${p.max} ms`);
     // Quiet files: the writer stopped (no summary.json: as an interrupted run).
@@ -223,7 +228,7 @@ describe('RNN Lab treats a watched folder as a run', () => {
     }
   });
 
-  it('Open Report, Sample and Continue in PyTorch take a watched id', async () => {
+  it('Open Report, Sample, Run Model on Selection and Continue in PyTorch take a watched id', async () => {
     const id = 'watched-remote_run';
     assert.strictEqual(await vscode.commands.executeCommand<string>('rnnLab.openReport', id), id);
     const snapshot = await api.diagnostics.hub.snapshot(id);
@@ -231,6 +236,14 @@ describe('RNN Lab treats a watched folder as a run', () => {
     const text = await vscode.commands.executeCommand<string>('rnnLab.sample', { runId: id, temperature: 0.8, length: 30, prime: 'ab' });
     assert.strictEqual(text?.length, 32, `errors: ${api.errors.slice(-2).join(' | ')}`);
     await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+    const doc = await vscode.workspace.openTextDocument({ content: 'the quick brown fox', language: 'plaintext' });
+    const editor = await vscode.window.showTextDocument(doc, { preview: false });
+    editor.selection = new vscode.Selection(doc.positionAt(4), doc.positionAt(19));
+    const result = await vscode.commands.executeCommand<{ runId: string; chars?: unknown[] }>('rnnLab.runOnSelection', { runId: id });
+    assert.strictEqual(result?.runId, id, `errors: ${api.errors.slice(-2).join(' | ')}`);
+    assert.strictEqual(result?.chars?.length, 15);
+    await vscode.commands.executeCommand('rnnLab.clearDecorations');
+    await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
     const parent = vscode.Uri.joinPath(elsewhere(), 'export');
     const project = await vscode.commands.executeCommand<vscode.Uri>('rnnLab.continueInPytorch', { id, folder: parent });
     assert.ok(project, `errors: ${api.errors.slice(-2).join(' | ')}`);
