@@ -29,6 +29,7 @@ import { runSeq2SeqBench } from './bench/seq2seq';
 import { fileProblem, lstatOrUndefined, readDataFile, MAX_CHECKPOINT_BYTES, MAX_FIXTURE_BYTES, readJsonFile, readRegularFile, shown, writeFileAtomic } from './files';
 import { latestModel, noModelYet, readGeneration, removeStaleTemps, repairGeneration, type GenerationStage } from '../runFolder/generation';
 import { repairJsonlChunks, resumedConfig } from '../runFolder/repair';
+import { takeWriterLock } from './writerLock';
 import { appendRecord, chunkNames, importedRunFiles, lastChunkName, readChunkText, runFiles, runPath, writeAtomic, writeCheckpoint, writeConfig, writeSummary } from '../runFolder/runFolder';
 import { checkNewRunDir, createRunDir, readRecords, runDir, writeRunDirWhole, type RunDir } from './runDir';
 
@@ -196,8 +197,13 @@ async function train(file: string, flags: Map<string, string>, quiet = false): P
     if (e instanceof EngineError) throw e;
     throw new EngineError('bad-config', `cannot create the run directory: ${clip((e as Error).message, 120)}`, 'Pick another --out (a new folder).');
   }
-  console.log(`training ${config.cell} ${config.layers}x${config.hidden} on ${file} -> ${run.dir}`);
-  await trainInDir(run, config, text, quiet);
+  const release = takeWriterLock(run.dir);
+  try {
+    console.log(`training ${config.cell} ${config.layers}x${config.hidden} on ${file} -> ${run.dir}`);
+    await trainInDir(run, config, text, quiet);
+  } finally {
+    release();
+  }
   return run.dir;
 }
 
@@ -221,6 +227,15 @@ async function resume(dir: string, positional: string[], flags: Map<string, stri
   if (other.length) throw new UsageError(`--resume continues a run as it was configured; only --steps may change, not --${clip(other[0], 40)}`);
   if (positional.length > 1) throw new UsageError('train --resume takes at most one data FILE (when the data file moved)');
   checkRunDir(dir);
+  const release = takeWriterLock(dir);
+  try {
+    return await resumeLocked(dir, positional, flags, quiet);
+  } finally {
+    release();
+  }
+}
+
+async function resumeLocked(dir: string, positional: string[], flags: Map<string, string>, quiet: boolean): Promise<string> {
   const run = runDir(dir);
   const { fs, id } = run;
   const configPath = join(dir, runFiles.config);

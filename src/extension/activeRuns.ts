@@ -102,6 +102,7 @@ export class ActiveRuns implements vscode.Disposable {
     const run: Partial<ActiveRun> & { config: RunConfig; stored: Promise<RunSummary> } = { config, stored };
     // Checkpoint writes in order (they share one .tmp name); 'done' waits for the last.
     let checkpoints: Promise<unknown> = Promise.resolve();
+    let written: number | undefined;
     const onMessage = (msg: FromWorker): void => {
       switch (msg.type) {
         case 'started':
@@ -123,15 +124,24 @@ export class ActiveRuns implements vscode.Disposable {
           store.appendEval(runId, msg.record);
           break;
         case 'checkpoint': {
-          const { bytes, resumeState } = msg;
-          checkpoints = checkpoints.then(() => store.writeCheckpoint(runId, bytes, resumeState).catch((e) => feedback.log(`run ${runId}: checkpoint write failed: ${errorText(e)}`)));
+          const { bytes, resumeState, step } = msg;
+          checkpoints = checkpoints.then(() =>
+            store.writeCheckpoint(runId, bytes, resumeState).then(
+              () => void (written = step),
+              (e) => feedback.log(`run ${runId}: checkpoint write failed: ${errorText(e)}`),
+            ),
+          );
           break;
         }
         case 'log':
           feedback.output.appendLine(`[${runId}] ${msg.message}`);
           break;
         case 'done':
-          void checkpoints.then(() => this.end(runId, msg.summary, resolveStored));
+          // summary.checkpointStep is the last generation on disk, not the last one the session sent.
+          void checkpoints.then(() => {
+            const { checkpointStep: _sent, ...summary } = msg.summary;
+            this.end(runId, written === undefined ? summary : { ...summary, checkpointStep: written }, resolveStored);
+          });
           break;
       }
     };

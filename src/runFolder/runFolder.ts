@@ -57,6 +57,8 @@ export const runFiles = {
   import: 'import.json',
   /** Runs of a sweep: the sweep's id, name, size and this run's values (SweepMember). */
   sweep: 'sweep.json',
+  /** Held by the CLI process training the run (src/cli/writerLock.ts); absent when none does. */
+  writerLock: 'writer.lock',
 } as const;
 
 export type RecordsFile = typeof runFiles.metrics | typeof runFiles.diagnostics | typeof runFiles.eval;

@@ -223,6 +223,31 @@ describe('faults survived (CLI, Node)', function () {
     console.log(`      ${results.join('; ')}; each resumed`);
   });
 
+  it('one writer per run: a resume while another process trains the run is refused, leaving it untouched; after a SIGKILL the stale lock is taken over', async () => {
+    const dir = workdir();
+    dirs.push(dir);
+    const out = join(dir, 'locked');
+    const child = spawn(process.execPath, [cli, 'train', 'p.txt', '--hidden', '8', '--seq', '8', '--batch', '2', '--steps', '1000000', '--diag-every', '0', '--checkpoint-every', '20', '--out', out], { cwd: dir, stdio: 'ignore' });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const lock = join(out, 'writer.lock');
+    while (!existsSync(join(out, 'resume.safetensors'))) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(JSON.parse(readFileSync(lock, 'utf8')).pid, child.pid);
+    const tmpsBefore = readdirSync(out).length;
+    const refused = spawnSync(process.execPath, [cli, 'train', '--resume', out, '--steps', '5'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(refused.status, 2, refused.stderr);
+    assert.match(refused.stderr, new RegExp(`is being trained by process ${child.pid} on .*Stop that run first`));
+    assert.ok(readdirSync(out).length >= tmpsBefore - 1 && existsSync(lock), 'the refused resume removed nothing and left the lock');
+    child.kill('SIGKILL');
+    await exited;
+    assert.ok(existsSync(lock), 'a killed writer leaves its lock');
+    const resumed = spawnSync(process.execPath, [cli, 'train', '--resume', out, '--steps', String(readRecords<MetricsRecord>(join(out, 'metrics.jsonl')).length + 2)], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.ok(!existsSync(lock), 'the resume released the lock it took over');
+    writeFileSync(lock, '{"pid":'); // cut short between its create and its write
+    const again = spawnSync(process.execPath, [cli, 'train', '--resume', out, '--steps', String(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).step + 1)], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(again.status, 0, again.stderr);
+  });
+
   it('output errors never kill training: stdout closed by its reader (EPIPE), stdout on a full device (ENOSPC)', async () => {
     const dir = workdir();
     dirs.push(dir);

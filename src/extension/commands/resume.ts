@@ -2,7 +2,7 @@
  * Resume Run: a stopped, interrupted or finished run carries on exactly where its last checkpoint
  * generation left it (weights, optimizer moments, RNG and data position from resume.safetensors)
  * as a new run, so the old run's records and checkpoint are never touched; only temp files a
- * killed writer left in it are removed. Its records start at the checkpoint's step + 1: overlaid
+ * killed writer left in it are removed (none while a CLI process holds its writer.lock). Its records start at the checkpoint's step + 1: overlaid
  * in a report they continue the old curve. A run interrupted before its first checkpoint starts
  * again from step 0. Programmatic: { id, steps }.
  */
@@ -28,7 +28,8 @@ export function registerResume(s: Services): void {
     };
     let stored;
     try {
-      await removeStaleTemps(store.fs, run.id);
+      // A CLI process training the run holds writer.lock: its temp files are live, not stale.
+      if (!(await store.fs.exists(runPath(run.id, runFiles.writerLock)))) await removeStaleTemps(store.fs, run.id);
       stored = await readGeneration(store.fs, run.id);
     } catch (e) {
       return fail(errorText(e));
