@@ -20,6 +20,7 @@ import { freeRunId, readJson, runFiles, runPath, runStamp, safeRunName, writeSwe
 import { readSweepRow, sweepTableText } from '../runFolder/sweepTable';
 import { readDataFile, readJsonFile, shown } from './files';
 import { createRunDir, DEFAULT_RUNS_ROOT, runDir, type RunDir } from './runDir';
+import { takeWriterLock } from './writerLock';
 
 export const SWEEP_HELP = `       rnn-lab train SWEEP.rnn.json [--parallel N] [--out DIR]
   A run config with "sweep": {"hiddenScale": [0.5, 1, 1.5], "cell": ["rnn", "lstm"]} trains every
@@ -31,6 +32,16 @@ export const SWEEP_HELP = `       rnn-lab train SWEEP.rnn.json [--parallel N] [-
 const SWEEP_FLAGS = ['parallel', 'out', 'sweep-run', 'sweep-id'];
 
 type TrainInDir = (run: RunDir, config: RunConfig, text: string, quiet: boolean) => Promise<void>;
+
+/** Trains one run of the grid holding its writer lock, as `rnn-lab train` does. */
+async function trainLocked(trainInDir: TrainInDir, run: RunDir, config: RunConfig, text: string): Promise<void> {
+  const release = takeWriterLock(run.dir);
+  try {
+    await trainInDir(run, config, text, true);
+  } finally {
+    release();
+  }
+}
 
 /** Whether `train`'s one positional argument is a sweep config (a *.rnn.json file with a "sweep" field). */
 export function sweepConfigArg(positional: string[]): Record<string, unknown> | undefined {
@@ -66,7 +77,7 @@ export async function trainSweep(file: string, raw: Record<string, unknown>, fla
     const id = flags.get('sweep-id') ?? `${runStamp(new Date())}-${safeRunName(grid.name)}`;
     const run = await createRunDir(flags.get('out'), configOf(only));
     await writeSweepMember(run.fs, run.id, member(only, id));
-    await trainInDir(run, configOf(only), text, true);
+    await trainLocked(trainInDir, run, configOf(only), text);
     return run.dir;
   }
 
@@ -85,7 +96,7 @@ export async function trainSweep(file: string, raw: Record<string, unknown>, fla
         await writeSweepMember(run.fs, run.id, member(i, sweepId));
         dirs[i] = run.dir;
         console.log(`[${i + 1}/${grid.runs.length}] ${sweepLabel(grid.runs[i].values)} -> ${run.dir}`);
-        await trainInDir(run, configOf(i), text, true);
+        await trainLocked(trainInDir, run, configOf(i), text);
         if (Number(process.exitCode ?? 0) >= 128) interrupted = true;
       }
     } else {
