@@ -18,7 +18,7 @@ import { unchanged } from '../selection/workerTalk';
 
 export interface TranslateResult {
   runId: string;
-  /** The document showing the outputs (line i: the output of selected line i). */
+  /** The document showing the outputs, each on its source's line number. */
   translationUri: string;
   lines: { line: number; source: string; output: string; warnings: string[] }[];
   beam: number;
@@ -80,7 +80,8 @@ export function registerTranslate(services: Services, selection: SelectionApi): 
     const st: TranslationState = { source: doc.uri, output: view.outputUriFor(doc.uri), runId: run.id, lines, result };
     view.set(st);
     const out = await vscode.workspace.openTextDocument(st.output);
-    await vscode.window.showTextDocument(out, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true, preview: true });
+    const first = new vscode.Range(lines[0].line, 0, lines[0].line, 0);
+    await vscode.window.showTextDocument(out, { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true, preview: true, selection: first });
     view.refresh();
     const warned = result.lines.filter((l) => l.warnings.length).length;
     if (warned) void vscode.window.showWarningMessage(`RNN Lab: ${warned} of ${lines.length} lines translated with a warning (shown after each in the translation), e.g. ${result.lines.find((l) => l.warnings.length)!.warnings[0]}.`);

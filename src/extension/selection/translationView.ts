@@ -1,6 +1,7 @@
 /**
- * Translate Selection's view: the outputs in a read-only document beside the source (line i of it
- * is the output of the selection's line i), and the attention between them on hover. Hovering an
+ * Translate Selection's view: the outputs in a read-only document beside the source, on the same
+ * line numbers as their sources (so the two read across, and scroll together), and the attention
+ * between them on hover. Hovering an
  * output token lights the source tokens it attended to, each with an opacity from its weight;
  * hovering a source token lights the output tokens that attended to it.
  *
@@ -53,7 +54,10 @@ export class TranslationView implements vscode.Disposable, vscode.TextDocumentCo
 
   provideTextDocumentContent(uri: vscode.Uri): string {
     const st = this.stateOf(uri);
-    return st ? st.result.lines.map((l) => l.text).join('\n') : 'This translation is gone (its source was closed or edited). Run RNN Lab: Translate Selection again.';
+    if (!st) return 'This translation is gone (its source was closed or edited). Run RNN Lab: Translate Selection again.';
+    const text: string[] = Array.from({ length: st.lines[st.lines.length - 1].line + 1 }, () => '');
+    st.lines.forEach((l, i) => (text[l.line] = st.result.lines[i].text));
+    return text.join('\n');
   }
 
   /** The state of a source document or of its output document. */
@@ -80,7 +84,7 @@ export class TranslationView implements vscode.Disposable, vscode.TextDocumentCo
     if (!st) return;
     this.clearHighlight();
     this.states.delete(source);
-    this.changed.fire(st.output);
+    if (vscode.workspace.textDocuments.some((d) => d.uri.toString() === st.output.toString())) this.changed.fire(st.output);
     this.refresh();
   }
 
@@ -98,7 +102,7 @@ export class TranslationView implements vscode.Disposable, vscode.TextDocumentCo
         const unknown = st.result.lines.flatMap((l, i) => l.source.filter((s) => !s.known).map((s) => this.sourceRange(st, i, s)));
         e.setDecorations(this.unknownType, unknown);
       } else {
-        const warned = st.result.lines.flatMap((l, i) => (l.warnings.length ? [{ range: new vscode.Range(i, l.text.length, i, l.text.length), renderOptions: { after: { contentText: `⚠ ${l.warnings.join('; ')}` } } }] : []));
+        const warned = st.result.lines.flatMap((l, i) => (l.warnings.length ? [{ range: new vscode.Range(st.lines[i].line, l.text.length, st.lines[i].line, l.text.length), renderOptions: { after: { contentText: `⚠ ${l.warnings.join('; ')}` } } }] : []));
         e.setDecorations(this.warningType, warned);
       }
     }
@@ -134,13 +138,13 @@ export class TranslationView implements vscode.Disposable, vscode.TextDocumentCo
     const md = new vscode.MarkdownString();
     const how = st.result.beam > 0 ? `beam ${st.result.beam}` : 'greedy';
     if (doc.uri.scheme === TRANSLATION_SCHEME) {
-      const i = pos.line;
+      const i = st.lines.findIndex((l) => l.line === pos.line);
       const tl = st.result.lines[i];
       const t = tl ? tokenAt(tl.output, pos.character) : -1;
       if (t < 0) return undefined;
       const out = tl.output[t];
       const lit = sourceHighlights(tl, t).map((h) => ({ ...h, range: this.sourceRange(st, i, h) }));
-      const hoveredRange = new vscode.Range(i, out.offset, i, out.offset + out.length);
+      const hoveredRange = new vscode.Range(pos.line, out.offset, pos.line, out.offset + out.length);
       this.show(st.source, lit, st.output, hoveredRange);
       this.highlight = { from: 'output', line: i, token: t, text: out.text, lit: lit.map((h) => ({ uri: st.source.toString(), range: h.range, text: tl.source[h.token].text, weight: h.weight })) };
       md.appendMarkdown(`**RNN Lab** · run \`${st.runId}\` · ${how} · output token ${t + 1} of ${tl.output.length}: \`${out.text}\`\n\n`);
@@ -152,7 +156,7 @@ export class TranslationView implements vscode.Disposable, vscode.TextDocumentCo
     const k = tl ? tokenAt(tl.source, pos.character - st.lines[i].character) : -1;
     if (!tl || k < 0) return undefined;
     const src = tl.source[k];
-    const lit = outputHighlights(tl, k).map((h) => ({ ...h, range: new vscode.Range(i, h.offset, i, h.offset + h.length) }));
+    const lit = outputHighlights(tl, k).map((h) => ({ ...h, range: new vscode.Range(pos.line, h.offset, pos.line, h.offset + h.length) }));
     const hoveredRange = this.sourceRange(st, i, src);
     this.show(st.output, lit, st.source, hoveredRange);
     this.highlight = { from: 'source', line: i, token: k, text: src.text, lit: lit.map((h) => ({ uri: st.output.toString(), range: h.range, text: tl.output[h.token].text, weight: h.weight })) };
@@ -187,8 +191,11 @@ export class TranslationView implements vscode.Disposable, vscode.TextDocumentCo
       this.drop(key);
       return;
     }
-    if (shift) for (const l of st.lines) l.line += shift;
-    if (shift) this.clearHighlight();
+    if (!shift) return;
+    // The outputs move with their sources.
+    for (const l of st.lines) l.line += shift;
+    this.clearHighlight();
+    this.changed.fire(st.output);
   }
 
   dispose(): void {

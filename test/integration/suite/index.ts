@@ -14,6 +14,7 @@ import './survive.test';
 import './panels.test';
 import './watch.test';
 import './seq2seq.test';
+import './translate.test';
 import './faults.test';
 import './security.test';
 
