@@ -15,6 +15,7 @@ import type { SelectionApi } from '../selection/state';
 import { insertionText, selectedLines } from '../selection/translationMap';
 import { TRANSLATION_SCHEME, TranslationView, type TranslationHighlight, type TranslationState } from '../selection/translationView';
 import { unchanged } from '../selection/workerTalk';
+import { refuseUntrusted } from './trust';
 
 export interface TranslateResult {
   runId: string;
@@ -43,6 +44,7 @@ export function registerTranslate(services: Services, selection: SelectionApi): 
   const view = new TranslationView();
 
   async function translateSelection(arg?: unknown): Promise<TranslateResult | undefined> {
+    if (refuseUntrusted(feedback, 'translating with a checkpoint')) return undefined;
     const editor = vscode.window.activeTextEditor;
     if (!editor || editor.document.uri.scheme === TRANSLATION_SCHEME) {
       reportError('RNN Lab: open a text document and select the lines to translate (each line is one source).');
