@@ -83,8 +83,9 @@ export class TranslationView implements vscode.Disposable, vscode.TextDocumentCo
     const st = this.states.get(source);
     if (!st) return;
     this.clearHighlight();
+    // The output document keeps its text (its hover is off from now on): firing a change here races
+    // the workbench disposing it when both documents close together.
     this.states.delete(source);
-    if (vscode.workspace.textDocuments.some((d) => d.uri.toString() === st.output.toString())) this.changed.fire(st.output);
     this.refresh();
   }
 

@@ -101,6 +101,20 @@ describe('RNN Lab: Translate Selection', function () {
     assert.ok(api.translate.of(doc), 'an insertion after the translated lines dropped the translation');
     await vscode.commands.executeCommand('undo');
     assert.strictEqual(doc.getText(), before);
+
+    // Beam search from the setting: on this run it agrees with greedy (as rnn-lab translate --beam 3 does).
+    const cfg = vscode.workspace.getConfiguration('rnnLab');
+    await cfg.update('translate.beamWidth', 3, vscode.ConfigurationTarget.Global);
+    try {
+      const active = await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.One });
+      active.selection = new vscode.Selection(1, 0, 4, 0);
+      const beam = (await vscode.commands.executeCommand<TranslateResult>('rnnLab.translateSelection', { id: fixtureId }))!;
+      assert.ok(beam, api.errors.at(-1));
+      assert.strictEqual(beam.beam, 3);
+      assert.deepStrictEqual(beam.lines.map((l) => l.output), [cliOutputs[0], '', cliOutputs[1]]);
+    } finally {
+      await cfg.update('translate.beamWidth', undefined, vscode.ConfigurationTarget.Global);
+    }
   });
 
   it('gives one clear message for each bad case', async () => {
