@@ -15,6 +15,7 @@ import { registerSample } from './commands/sample';
 import { registerStopWatching } from './commands/stopWatching';
 import { registerSweepCommands } from './commands/sweep';
 import { registerTrain } from './commands/train';
+import { registerTranslate, type TranslateApi } from './commands/translate';
 import { DiagnosticsViewProvider } from './diagnosticsView';
 import { Feedback } from './feedback';
 import { hostWork, type WorkStats } from './hostWork';
@@ -55,6 +56,8 @@ export interface RnnLabApi {
   refreshRuns(): Promise<void>;
   /** Run on selection: the decorations shown per document and the status bar legend. */
   readonly selection: SelectionApi;
+  /** Translate Selection: a document's translation and what the last hover lit. */
+  readonly translate: TranslateApi;
   /** Our synchronous work in this host per kind (worker messages, panel batches, run store flushes); `reset` starts over. */
   hostWork(reset?: boolean): Record<string, WorkStats>;
   /** Workers (training and inspect) started and ended in this host so far: equal when none is alive. */
@@ -115,10 +118,12 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
   const reports = registerReportPanel(context, diagnostics.hub, store, picker);
   registerSweepCommands(services, reports.open);
   const selection = registerSelectionCommands(context, store, picker, feedback);
+  const translate = registerTranslate(services, selection);
 
   void runsView.refresh();
   return {
     selection,
+    translate,
     runs: runsView.tree,
     diagnostics,
     store,

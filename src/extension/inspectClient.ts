@@ -7,7 +7,8 @@ export type InspectRequest =
   | { type: 'inspectText'; text: string; context: string }
   | { type: 'inspectSeries'; lines: string[]; header: string[] | null }
   | { type: 'influence'; tokens: Int32Array; steps: Int32Array; target: number }
-  | { type: 'sample'; prime: string; length: number; temperature: number; topK: number; seed: number };
+  | { type: 'sample'; prime: string; length: number; temperature: number; topK: number; seed: number }
+  | { type: 'translate'; lines: string[]; beam: number; alpha: number };
 
 export class InspectCancelled extends Error {
   constructor() {

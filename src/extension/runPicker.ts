@@ -10,6 +10,7 @@
  */
 import * as vscode from 'vscode';
 import type { Feedback } from './feedback';
+import { isSeq2SeqTask } from '../protocol/config';
 import { hasModel, noModelYet } from '../runFolder/generation';
 import { describeRun } from './runsTree';
 import type { RunFs } from '../runFolder/runFolder';
@@ -43,6 +44,26 @@ export function idsIn(args: unknown[]): string[] {
 
 /** A run a command acts on: its folder is read as `fs` paths `<dir>/<file>` (the store's, or a watched folder's parent). */
 export type PickedRun = StoredRun & { fs: RunFs; dir: string; watched: boolean };
+
+/**
+ * Which runs a command can use, and the words for the others: `why(r)` completes "run X ..." for a
+ * named run that does not fit, `leftOut` names the runs a quick pick leaves out for it.
+ */
+export interface RunFilter {
+  test(r: StoredRun): boolean;
+  why(r: StoredRun): string;
+  leftOut: string;
+  /** What to do when no run fits (after "no run with a model for this yet (...)."). */
+  then: string;
+}
+
+/** Seq2seq runs only (Translate Selection): a language model or forecaster has no translation. */
+export const seq2seqRuns: RunFilter = {
+  test: (r) => isSeq2SeqTask(r.config?.task),
+  why: (r) => `is ${r.config?.task === 'forecast' ? 'a forecaster' : r.config?.task === 'charlm' ? 'a character language model' : 'not a seq2seq run'}, not a seq2seq run: Translate Selection needs one trained with a task such as reverse, date or seq2seq (pairs)`,
+  leftOut: 'not seq2seq',
+  then: 'Train a seq2seq run first: a *.rnn.json with "task": "reverse" (or date, copy, sort, addition; "seq2seq" for a pairs file), or the example reverse-dot.rnn.json.',
+};
 
 export class RunPicker {
   constructor(
@@ -103,26 +124,33 @@ export class RunPicker {
    * the stored runs that pass `filter`. A run `arg` names without one is an error saying why; the
    * quick pick offers only runs with one, and its title says how many it left out and why.
    */
-  async pickWithModel(arg: unknown, title: string, filter: (r: StoredRun) => boolean = () => true): Promise<PickedRun | undefined> {
+  async pickWithModel(arg: unknown, title: string, filter: ((r: StoredRun) => boolean) | RunFilter = () => true): Promise<PickedRun | undefined> {
     const id = idIn(arg);
     if (id !== undefined && !this.checked(id)) return undefined;
-    const candidates = (await this.list()).filter(filter);
+    const test = typeof filter === 'function' ? filter : filter.test;
+    const all = await this.list();
+    const candidates = all.filter(test);
     const runs = id !== undefined ? candidates.filter((r) => r.id === id) : candidates;
     const usable: PickedRun[] = [];
     for (const r of runs) if (await hasModel(r.fs, r.dir)) usable.push(r);
     if (id !== undefined) {
-      if (runs.length === 0) void this.feedback.error(`RNN Lab: no run "${id}" here for that`);
+      const other = runs.length === 0 && typeof filter !== 'function' ? all.find((r) => r.id === id) : undefined;
+      if (other) void this.feedback.error(`RNN Lab: run ${id} ${(filter as RunFilter).why(other)}. Pick another run.`);
+      else if (runs.length === 0) void this.feedback.error(`RNN Lab: no run "${id}" here for that`);
       else if (usable.length === 0) void this.feedback.error(`RNN Lab: run ${id} has no model yet: ${whyNoModel(runs[0])}. Pick another run, or resume this one.`);
       return usable[0];
     }
+    // Runs of another kind are named in the message, so the user knows why theirs is missing.
+    const otherKind = typeof filter === 'function' ? 0 : all.length - candidates.length;
+    const kindNote = otherKind ? `${otherKind} run${otherKind === 1 ? '' : 's'} not listed: ${(filter as RunFilter).leftOut}` : '';
     if (usable.length === 0) {
       const why = runs.length ? ` (${runs.length === 1 ? `${runs[0].id} was` : `${runs.length} runs were`} ${noModelYet})` : '';
-      void vscode.window.showInformationMessage(`RNN Lab: no run with a model yet${why}. Train one first ("RNN Lab: Train RNN").`);
+      void vscode.window.showInformationMessage(`RNN Lab: no run with a model for this yet${why}${kindNote ? ` (${kindNote})` : ''}. ${typeof filter === 'function' ? 'Train one first ("RNN Lab: Train RNN").' : filter.then}`);
       return undefined;
     }
     const left = runs.length - usable.length;
-    const note = left ? ` (${left} run${left === 1 ? '' : 's'} without a model not listed: ${noModelYet})` : '';
-    return (await this.quickPick(usable, `${title}${note}`, false))[0];
+    const notes = [left ? `${left} run${left === 1 ? '' : 's'} without a model not listed: ${noModelYet}` : '', kindNote].filter(Boolean);
+    return (await this.quickPick(usable, `${title}${notes.length ? ` (${notes.join('; ')})` : ''}`, false))[0];
   }
 
   /** Several runs (Compare Runs): a quick pick with check boxes. */

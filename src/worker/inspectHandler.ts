@@ -1,6 +1,7 @@
 /**
  * The inspect worker's work, shared by its worker_threads and Web Worker entries: load a run's
- * checkpoint (kept until another is sent) and run inspectText / inspectSeries / influence on it.
+ * checkpoint (kept until another is sent) and run inspectText / inspectSeries / influence / sample on
+ * a language model's, translate (inspectTranslate.ts) on a seq2seq run's.
  * Pure engine code, so the extension host stays responsive while a large model reads a long
  * selection or backpropagates through it.
  */
@@ -9,16 +10,29 @@ import { loadCheckpoint, type LoadedModel } from '../engine/checkpoint';
 import { compactGates, influenceOnSteps, inspectSeries, inspectText } from '../engine/inspect';
 import { Rng } from '../engine/random';
 import { sampleText } from '../engine/sample';
+import { isSeq2SeqCheckpoint, loadSeq2SeqCheckpoint, type LoadedSeq2Seq } from '../engine/seq2seqCheckpoint';
+import { translateLines } from './inspectTranslate';
 
 export class InspectHandler {
-  private model: { key: string; loaded: LoadedModel } | undefined;
+  private model: { key: string; loaded: LoadedModel; s2s?: undefined } | { key: string; loaded?: undefined; s2s: LoadedSeq2Seq } | undefined;
 
   /** The reply to one request, and the buffers to transfer with it. */
   handle(msg: ToInspectWorker): { reply: FromInspectWorker; transfer: ArrayBuffer[] } {
     const started = performance.now();
     try {
-      if (msg.checkpoint) this.model = { key: msg.modelKey, loaded: loadCheckpoint(msg.checkpoint, msg.modelKey) };
+      if (msg.checkpoint) {
+        this.model = undefined;
+        this.model = isSeq2SeqCheckpoint(msg.checkpoint, msg.modelKey)
+          ? { key: msg.modelKey, s2s: loadSeq2SeqCheckpoint(msg.checkpoint, msg.modelKey) }
+          : { key: msg.modelKey, loaded: loadCheckpoint(msg.checkpoint, msg.modelKey) };
+      }
       if (this.model?.key !== msg.modelKey) return { reply: { type: 'error', id: msg.id, message: 'the worker does not hold that model', needModel: true }, transfer: [] };
+      if (msg.type === 'translate') {
+        if (!this.model.s2s) throw new Error('this run is a language model or a forecaster, not a seq2seq run: it has nothing to translate with');
+        const result = translateLines(this.model.s2s, msg.lines, { beam: msg.beam, alpha: msg.alpha });
+        return { reply: { type: 'translated', id: msg.id, result, milliseconds: performance.now() - started }, transfer: [] };
+      }
+      if (!this.model.loaded) throw new Error('this run is a seq2seq run: use RNN Lab: Translate Selection on it');
       const { net, vocab, series } = this.model.loaded;
       if (msg.type === 'influence') {
         const values = influenceOnSteps(net, msg.tokens, msg.steps, msg.target);

@@ -22,15 +22,17 @@ describe('RNN Lab in Restricted Mode (untrusted workspace)', () => {
     assert.strictEqual(sampled, undefined);
     const examples = await vscode.commands.executeCommand<string[]>('rnnLab.runExample', 'vanilla-vs-lstm-vs-gru');
     assert.deepStrictEqual(examples, []);
+    const translated = await vscode.commands.executeCommand<unknown>('rnnLab.translateSelection', { id: '20261123-000000-any' });
+    assert.strictEqual(translated, undefined);
 
     const said = api.errors.slice(errors);
-    assert.strictEqual(said.length, 3, said.join(' | '));
-    for (const [i, what] of ['training', 'sampling', 'running the examples'].entries()) {
+    assert.strictEqual(said.length, 4, said.join(' | '));
+    for (const [i, what] of ['training', 'sampling', 'running the examples', 'translating with a checkpoint'].entries()) {
       assert.match(said[i], new RegExp(`^RNN Lab: ${what} is off in Restricted Mode: this workspace is not trusted\\. Trust it`));
     }
     assert.strictEqual((await api.store.list()).length, before, 'a run was created in Restricted Mode');
     assert.deepStrictEqual(api.activeRuns(), []);
-    console.log(`restricted mode: train, sample and examples refused (${said.length} messages), no run created, no worker started (${api.workerCounts().started})`);
+    console.log(`restricted mode: train, sample, examples and translate refused (${said.length} messages), no run created, no worker started (${api.workerCounts().started})`);
     assert.strictEqual(api.workerCounts().started, 0);
   });
 });

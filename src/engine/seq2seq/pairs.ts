@@ -31,6 +31,9 @@ export interface PairOptions {
   seed?: number;
 }
 
+/** The default cap on tokens a side of a pair (readPairs's maxLen). */
+export const PAIRS_MAX_LEN = 50;
+
 export interface BadLine {
   line: number;
   reason: string;
@@ -201,7 +204,7 @@ function positiveInt(name: string, v: number): number {
  */
 export function readPairs(text: string, file: string, opts: PairOptions = {}): PairDataset {
   const tokenization = opts.tokenization ?? 'word';
-  const maxLen = positiveInt('maxLen', opts.maxLen ?? 50);
+  const maxLen = positiveInt('maxLen', opts.maxLen ?? PAIRS_MAX_LEN);
   const maxSrcVocab = positiveInt('maxSrcVocab', opts.maxSrcVocab ?? 10000);
   const maxTgtVocab = positiveInt('maxTgtVocab', opts.maxTgtVocab ?? 10000);
   const fraction = opts.heldOutFraction ?? 0.1;

@@ -37,6 +37,18 @@ export function tokenize(text: string, tokenization: Tokenization): string[] {
   return tokenization === 'char' ? Array.from(text) : (text.match(WORD_RE) ?? []);
 }
 
+/** The tokens of tokenize(text) with the UTF-16 offset of each in `text`. */
+export function tokenSpans(text: string, tokenization: Tokenization): { text: string; offset: number }[] {
+  if (tokenization === 'word') return Array.from(text.matchAll(WORD_RE), (m) => ({ text: m[0], offset: m.index! }));
+  const spans: { text: string; offset: number }[] = [];
+  let offset = 0;
+  for (const ch of text) {
+    spans.push({ text: ch, offset });
+    offset += ch.length;
+  }
+  return spans;
+}
+
 /** Joins tokens back: characters concatenate, words join with one space. */
 export function detokenize(tokens: readonly string[], tokenization: Tokenization): string {
   return tokens.join(tokenization === 'char' ? '' : ' ');

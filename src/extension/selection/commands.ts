@@ -284,6 +284,7 @@ export function registerSelectionCommands(context: vscode.ExtensionContext, stor
     legend: () => decorations.legend,
     busy: () => client.busy,
     cancelWork: () => client.cancel(),
+    ask,
   };
 }
 

@@ -6,6 +6,7 @@
  */
 import * as vscode from 'vscode';
 import { loadCheckpoint } from '../../engine/checkpoint';
+import { isSeq2SeqCheckpoint } from '../../engine/seq2seqCheckpoint';
 import { hasModel, latestModel, noModelYet } from '../../runFolder/generation';
 import { runFiles } from '../../runFolder/runFolder';
 import { folderAt, idIn, type RunPicker } from '../runPicker';
@@ -77,6 +78,7 @@ export class SelectionModels {
       const { fs, dir } = folderAt(run.uri);
       const latest = await latestModel(fs, dir);
       if ('problem' in latest) throw new Error(latest.problem);
+      if (isSeq2SeqCheckpoint(latest.bytes, latest.where)) throw new Error('it is a seq2seq run: use RNN Lab: Translate Selection on it');
       const loaded = { model: loadCheckpoint(latest.bytes, latest.where), bytes: latest.bytes, key: `${run.id}@${stat.mtime}` };
       this.models.set(run.id, { mtime: stat.mtime, loaded });
       return loaded;

@@ -15,6 +15,7 @@
 import type * as vscode from 'vscode';
 import type { LoadedModel } from '../../engine/checkpoint';
 import type { SeriesInspection, TextInspection } from '../../protocol/inspectWorker';
+import type { Ask } from './workerTalk';
 
 /** A run's model on the host (for its metadata) and the checkpoint bytes the worker is sent. */
 export interface LoadedRun {
@@ -74,5 +75,7 @@ export interface SelectionApi {
   busy(): boolean;
   /** What the progress notification's Cancel does: terminate the worker (the next request starts a new one). */
   cancelWork(): void;
+  /** A request to the window's one inspect worker, with progress and Cancel (Translate Selection's way in). */
+  ask: Ask;
 }
 

@@ -4,14 +4,15 @@ import type { FromInspectWorker } from '../../protocol/inspectWorker';
 import { InspectCancelled, type InspectClient, type InspectRequest } from '../inspectClient';
 import type { LoadedRun } from './state';
 
-export type Ask = <T extends FromInspectWorker['type']>(req: InspectRequest, loaded: LoadedRun, expect: T, title: string) => Promise<Extract<FromInspectWorker, { type: T }> | undefined>;
+/** The worker gets the model's bytes once per key (LoadedRun: run id @ generation). */
+export type Ask = <T extends FromInspectWorker['type']>(req: InspectRequest, loaded: Pick<LoadedRun, 'bytes' | 'key'>, expect: T, title: string) => Promise<Extract<FromInspectWorker, { type: T }> | undefined>;
 
 /**
  * One request to the worker. A progress notification with Cancel appears when it takes longer
  * than a moment; Cancel terminates the worker. Undefined when cancelled or failed (reported).
  */
 export function asker(client: InspectClient, reportError: (message: string) => void): Ask {
-  return async <T extends FromInspectWorker['type']>(req: InspectRequest, loaded: LoadedRun, expect: T, title: string): Promise<Extract<FromInspectWorker, { type: T }> | undefined> => {
+  return async <T extends FromInspectWorker['type']>(req: InspectRequest, loaded: Pick<LoadedRun, 'bytes' | 'key'>, expect: T, title: string): Promise<Extract<FromInspectWorker, { type: T }> | undefined> => {
     const work = (async () => {
       let reply = await client.request(req, loaded.key, () => loaded.bytes);
       if (reply.type === 'error' && reply.needModel) {

@@ -15,6 +15,7 @@ import './panels.test';
 import './watch.test';
 import './seq2seq.test';
 import './sweep.test';
+import './translate.test';
 import './faults.test';
 import './security.test';
 
