@@ -14,11 +14,12 @@ import { gateKind, saturationOf } from './diagnostics/saturation';
 import { recurrentBlocks, singularValues } from './diagnostics/spectrum';
 import { parseSrcLen } from './config';
 import { EngineError } from './errors';
-import { l2, largestSingularValue } from './linalg';
+import { l2, largestSingularValue, type Vec } from './linalg';
 import { Seq2Seq, type Seq2SeqSpec } from './models/seq2seq';
 import { GATE_NAMES } from './ops/cell';
-import { clipGradients, DEFAULT_OPTIMIZER, Optimizer } from './optim';
-import type { StepResult } from './trainer';
+import { clipGradients, type Optimizer } from './optim';
+import { trainingSetup, type StepResult } from './trainer';
+import { cellSpecOf } from './modelSpec';
 import { Rng } from './random';
 import { makeBatch } from './seq2seq/batch';
 import { accuracyByLength, alignmentAccuracy, corpusBleu, exactMatch, tokenAccuracy } from './seq2seq/metrics';
@@ -87,11 +88,7 @@ export function seq2seqData(config: RunConfig, dataText?: string): Seq2SeqData {
 
 export function seq2seqSpecFor(config: RunConfig, srcVocab: number, tgtVocab: number): Seq2SeqSpec {
   return {
-    cell: config.cell,
-    gruVariant: config.gruVariant,
-    rnnActivation: config.rnnActivation,
-    layers: config.layers,
-    hidden: config.hidden,
+    ...cellSpecOf(config),
     embed: config.embedding > 0 ? config.embedding : config.hidden,
     attention: config.attention,
     attentionSize: config.attentionSize > 0 ? config.attentionSize : config.hidden,
@@ -128,25 +125,23 @@ export class Seq2SeqTrainer {
   step = 0;
   clipCount = 0;
   seen = 0;
-  private readonly lastGood: Float64Array;
+  private readonly lastGood: Vec;
   private readonly vectors = new Map<string, Float64Array>();
   private evalModel: Seq2Seq | null = null;
-  /**
-   * The engine a seq2seq run trains on: always the float64 JavaScript one, whatever `precision`
-   * says. The model's ops and buffers (attention, decoder, caches) are Float64Arrays; the float32
-   * WebAssembly SIMD path serves the language models and the forecaster (trainer.ts enginePathFor).
-   */
-  readonly path: EnginePath = 'js-f64';
+  /** The engine this run trains on: float32 on the WebAssembly SIMD kernels by default, float64 JavaScript for precision "float64" or without SIMD (trainer.ts enginePathFor). */
+  readonly path: EnginePath;
 
   constructor(
     readonly config: RunConfig,
     readonly data: Seq2SeqData,
   ) {
     this.rng = new Rng(config.seed);
-    this.model = new Seq2Seq(seq2seqSpecFor(config, data.srcVocab.size, data.tgtVocab.size));
+    const setup = trainingSetup(config);
+    this.path = setup.path;
+    this.model = new Seq2Seq(seq2seqSpecFor(config, data.srcVocab.size, data.tgtVocab.size), undefined, setup.precision);
     initializeSeq2Seq(this.model, this.rng);
-    this.optimizer = new Optimizer(this.model.params.size, { ...DEFAULT_OPTIMIZER, kind: config.optimizer, momentum: config.optimizer === 'sgd' ? config.momentum : 0 });
-    this.lastGood = new Float64Array(this.model.params.size);
+    this.optimizer = setup.optimizerFor(this.model.params.size);
+    this.lastGood = setup.precision === 'float32' ? new Float32Array(this.model.params.size) : new Float64Array(this.model.params.size);
   }
 
   get lr(): number {
@@ -269,7 +264,7 @@ export class Seq2SeqTrainer {
         // One attention row per emitted token (and the EOS step when it came), over the real source.
         const steps = g.tokens[b].length + (g.finished[b] ? 1 : 0);
         const n = part[b].src.length;
-        rows.push(Array.from({ length: steps }, (_, t) => m.att.slice((t * batch.B + b) * batch.S, (t * batch.B + b) * batch.S + n)));
+        rows.push(Array.from({ length: steps }, (_, t) => Float64Array.from(m.att.subarray((t * batch.B + b) * batch.S, (t * batch.B + b) * batch.S + n))));
       }
     }
     const refs = held.map((e) => e.tgt);
