@@ -217,7 +217,7 @@ export class Seq2SeqTrainer {
     return out;
   }
 
-  /** Gate saturation of the last forward, the encoder's over its S x B steps and the decoder's over T x B (padded steps included). */
+  /** Gate saturation of the last forward over its real steps: the encoder's (s < n_b of its S x B) and the decoder's (t < m_b of its T x B); padded steps are no samples. */
   saturation(): SaturationEntry[] {
     const m = this.model;
     const { cell, rnnActivation, hidden: H, layers } = m.spec;
@@ -226,9 +226,10 @@ export class Seq2SeqTrainer {
     const { B, S, T } = m.lastShape;
     const out: SaturationEntry[] = [];
     for (const [side, steps] of [['encoder', S], ['decoder', T]] as const) {
+      const real = m.realSteps(side);
       for (let l = 0; l < layers; l++) {
         const acts = (side === 'encoder' ? m.encoderCache(l) : m.decoderCache(l)).gates;
-        names.forEach((gate, k) => out.push({ layer: l, gate: `${side}.${gate}`, ...saturationOf(acts, steps * B, stride, k * H, H, gateKind(cell, rnnActivation, gate)) }));
+        names.forEach((gate, k) => out.push({ layer: l, gate: `${side}.${gate}`, ...saturationOf(acts, steps * B, stride, k * H, H, gateKind(cell, rnnActivation, gate), real) }));
       }
     }
     return out;

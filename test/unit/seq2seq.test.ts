@@ -346,6 +346,43 @@ describe('seq2seq training runs (session, evaluation, checkpoints, exact resume)
     }
   });
 
+  it('gate saturation counts only real steps: padded encoder and decoder steps are no samples', () => {
+    const config = validateConfig({ ...base, srcLen: '2-6', batch: 16, steps: 1 }).config;
+    const trainer = new Seq2SeqTrainer(config, seq2seqData(config));
+    trainer.trainStep(true);
+    const m = trainer.model;
+    const { B, S, T } = m.lastShape;
+    const H = m.spec.hidden;
+    const entries = trainer.saturation();
+    const byHand = (side: 'encoder' | 'decoder', steps: number, real: (t: number, b: number) => boolean, k: number) => {
+      const acts = side === 'encoder' ? m.encoderCache(0).gates : m.decoderCache(0).gates;
+      let left = 0;
+      let rows = 0;
+      for (let t = 0; t < steps; t++) {
+        for (let b = 0; b < B; b++) {
+          if (!real(t, b)) continue;
+          rows++;
+          for (let j = 0; j < H; j++) if (acts[(t * B + b) * 4 * H + k * H + j] < 0.1) left++;
+        }
+      }
+      return { left: left / (rows * H), rows };
+    };
+    const batchLengths = (() => {
+      const real = m.realSteps('encoder');
+      return Array.from({ length: B }, (_, b) => Array.from({ length: S }, (_, s) => real[s * B + b]).reduce((x, y) => x + y, 0));
+    })();
+    assert.ok(new Set(batchLengths).size > 1, 'the batch has sources of different lengths');
+    const enc = byHand('encoder', S, (s, b) => s < batchLengths[b], 1);
+    assert.ok(enc.rows < S * B);
+    const e = entries.find((x) => x.layer === 0 && x.gate === 'encoder.f')!;
+    assert.ok(Math.abs(e.left - enc.left) < 1e-12, `${e.left} vs ${enc.left}`);
+    const decReal = m.realSteps('decoder');
+    const dec = byHand('decoder', T, (t, b) => decReal[t * B + b] === 1, 0);
+    assert.ok(dec.rows < T * B);
+    const d = entries.find((x) => x.layer === 0 && x.gate === 'decoder.i')!;
+    assert.ok(Math.abs(d.left - dec.left) < 1e-12, `${d.left} vs ${dec.left}`);
+  });
+
   it('batched greedy evaluation gives the same outputs as greedyDecode over the StepDecoder', async () => {
     const config = validateConfig({ ...base, attention: 'additive', cell: 'gru', steps: 1 }).config;
     const trainer = new Seq2SeqTrainer(config, seq2seqData(config));

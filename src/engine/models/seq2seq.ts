@@ -286,6 +286,19 @@ export class Seq2Seq {
     return this.dec.caches[l];
   }
 
+  /**
+   * Which rows of the last forward are real steps, 1 or 0: the encoder's (S,B) rows s < n_b,
+   * the decoder's (T,B) rows t < m_b (the rows of the caches' gates and states).
+   */
+  realSteps(side: 'encoder' | 'decoder'): Uint8Array {
+    if (side === 'decoder') return this.lossMask.subarray(0, this.T * this.B);
+    const { B, S } = this;
+    const lengths = this.batch?.srcLengths ?? [];
+    const m = new Uint8Array(S * B);
+    for (let b = 0; b < B; b++) for (let s = 0; s < (lengths[b] ?? 0); s++) m[s * B + b] = 1;
+    return m;
+  }
+
   get lastShape(): { B: number; S: number; T: number } {
     return { B: this.B, S: this.S, T: this.T };
   }
