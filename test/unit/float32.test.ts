@@ -68,6 +68,22 @@ describe('float32 WebAssembly SIMD kernels', () => {
     });
   }
 
+  it('gemmTN with leading dimensions wider than the rows (gate blocks of dG, rows of a cache), over two blocks of k', () => {
+    const [M, N, K, lda, ldb, ldc] = [20, 19, 300, 27, 24, 21];
+    const A = rand(K * lda, 6), B = rand(K * ldb, 7), C0 = rand(M * ldc, 8);
+    for (const beta of [0, 1] as const) {
+      const ref = C0.slice();
+      gemmTN(M, N, K, A, 3, lda, B, 2, ldb, ref, 1, ldc, beta);
+      const c = arena(C0);
+      gemmTN(M, N, K, arena(A), 3, lda, arena(B), 2, ldb, c, 1, ldc, beta);
+      const e = maxRel(c, ref);
+      assert.ok(e < 1e-5 && e > 0, `beta ${beta}: ${e}`);
+      // the entries outside the M x N block at offset 1 are untouched
+      assert.equal(c[0], Math.fround(C0[0]));
+      assert.equal(c[1 + N], Math.fround(C0[1 + N]));
+    }
+  });
+
   it('sigmoid, tanh and exp within 5e-7 relative (4 float32 ulp) of the float64 ones over [-30, 30], NaN stays NaN, the tails saturate', () => {
     // float32 inputs, so the float64 reference sees the same arguments
     const xs = Float64Array.from({ length: 6003 }, (_, i) => Math.fround(-30 + i * 0.01));
