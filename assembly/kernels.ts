@@ -14,6 +14,7 @@
 //   vecMat  y[N] (+)= x[K] . B[K,N]       : four rows of B per pass, SIMD over N (batch-1 backward)
 //   gemmTN  C[M,N] (+)= A[K,M]^T . B[K,N] : 4 x 8 register tiles in outer-product form, no packing
 //   transpose dst[C,R] = src[R,C]^T in 16 x 16 blocks (the packing of gemmNN)
+// Attention rows: rowDots (scores), rowCombine (contexts), rowOuterAdd (their gradients), B rows per call.
 // Elementwise: sigmoid, tanh, exp(x - shift) over runs; add; the LSTM's fused forward and backward
 // gate passes over a step's B rows; row-vector adds and column sums.
 //
@@ -348,6 +349,69 @@ export function gemmTN(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb
           const o = <usize>j << 2;
           store<f32>(ci + o, load<f32>(ci + o) + x * load<f32>(bk + o));
         }
+      }
+    }
+  }
+}
+
+// Attention over a padded batch (src/engine/ops/attention.ts): row b has n_b = len[b] positions
+// of H values at e + (b S + s) H; weights and scores are (B,S). Positions s >= n_b are not read
+// or written.
+
+/** out[b S + s] = q_b . keys[b,s] for s < n_b; q_b at q + b ldq. */
+export function rowDots(B: i32, S: i32, H: i32, len: usize, q: usize, ldq: i32, keys: usize, out: usize): void {
+  for (let b = 0; b < B; b++) {
+    const n = load<i32>(len + (<usize>b << 2));
+    const qb = q + ((<usize>b * <usize>ldq) << 2);
+    for (let s = 0; s < n; s++) {
+      const r = <usize>(b * S + s);
+      store<f32>(out + (r << 2), dot(qb, keys + ((r * <usize>H) << 2), H));
+    }
+  }
+}
+
+/** y_b (+)= sum_{s < n_b} w[b S + s] e[b,s]; y_b at y + b ldy. */
+export function rowCombine(B: i32, S: i32, H: i32, len: usize, w: usize, e: usize, y: usize, ldy: i32, beta: i32): void {
+  for (let b = 0; b < B; b++) {
+    const n = load<i32>(len + (<usize>b << 2));
+    const yb = y + ((<usize>b * <usize>ldy) << 2);
+    if (!beta) memory.fill(yb, 0, <usize>H << 2);
+    for (let s = 0; s < n; s++) {
+      const r = <usize>(b * S + s);
+      const ws = load<f32>(w + (r << 2));
+      const v = f32x4.splat(ws);
+      const es = e + ((r * <usize>H) << 2);
+      let j = 0;
+      for (; j + 3 < H; j += 4) {
+        const o = <usize>j << 2;
+        v128.store(yb + o, f32x4.add(v128.load(yb + o), f32x4.mul(v, v128.load(es + o))));
+      }
+      for (; j < H; j++) {
+        const o = <usize>j << 2;
+        store<f32>(yb + o, load<f32>(yb + o) + ws * load<f32>(es + o));
+      }
+    }
+  }
+}
+
+/** d[b,s] += w[b S + s] x_b for s < n_b; x_b at x + b ldx. */
+export function rowOuterAdd(B: i32, S: i32, H: i32, len: usize, w: usize, x: usize, ldx: i32, d: usize): void {
+  for (let b = 0; b < B; b++) {
+    const n = load<i32>(len + (<usize>b << 2));
+    const xb = x + ((<usize>b * <usize>ldx) << 2);
+    for (let s = 0; s < n; s++) {
+      const r = <usize>(b * S + s);
+      const ws = load<f32>(w + (r << 2));
+      const v = f32x4.splat(ws);
+      const ds = d + ((r * <usize>H) << 2);
+      let j = 0;
+      for (; j + 3 < H; j += 4) {
+        const o = <usize>j << 2;
+        v128.store(ds + o, f32x4.add(v128.load(ds + o), f32x4.mul(v, v128.load(xb + o))));
+      }
+      for (; j < H; j++) {
+        const o = <usize>j << 2;
+        store<f32>(ds + o, load<f32>(ds + o) + ws * load<f32>(xb + o));
       }
     }
   }
