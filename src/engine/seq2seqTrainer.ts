@@ -17,7 +17,8 @@ import { EngineError } from './errors';
 import { l2, largestSingularValue, type Vec } from './linalg';
 import { Seq2Seq, type Seq2SeqSpec } from './models/seq2seq';
 import { GATE_NAMES } from './ops/cell';
-import { clipGradients, type Optimizer } from './optim';
+import type { Optimizer } from './optim';
+import { clipAndUpdate } from './update';
 import { trainingSetup, type StepResult } from './trainer';
 import { cellSpecOf } from './modelSpec';
 import { Rng } from './random';
@@ -163,23 +164,9 @@ export class Seq2SeqTrainer {
     model.backward();
     const saturation = diagnose ? this.saturation() : [];
     const encoderFlow = diagnose ? model.encoderFlow() : undefined;
-    const paramGradNorms: Record<string, number> = {};
-    let sumSquares = 0;
-    for (const t of p.tensors) {
-      const n = l2(p.grad, t.offset, t.offset + t.size);
-      paramGradNorms[t.name] = n;
-      sumSquares += n * n;
-    }
-    const clip = clipGradients(p.grad, config.clipMode, config.clip, Math.sqrt(sumSquares));
     const nextStep = this.step + 1;
-    if (!Number.isFinite(loss) || !Number.isFinite(clip.norm)) {
-      throw new EngineError('diverged', `diverged at step ${nextStep} (loss ${loss}, gradient norm ${clip.norm})`, 'Lower the learning rate or turn on clipping; the parameters of the last good step were kept.');
-    }
     const lr = this.lr;
-    if (!this.optimizer.step(p.data, p.grad, lr, this.lastGood)) {
-      p.data.set(this.lastGood);
-      throw new EngineError('diverged', `diverged at step ${nextStep} (the update made a parameter non-finite)`, 'Lower the learning rate or turn on clipping; the parameters of the last good step were kept.');
-    }
+    const { clip, paramGradNorms } = clipAndUpdate(p, this.optimizer, config, lr, this.lastGood, loss, nextStep, 'Lower the learning rate or turn on clipping; the parameters of the last good step were kept.');
     this.step = nextStep;
     if (clip.clipped) this.clipCount++;
     const tokens = model.validTargets;

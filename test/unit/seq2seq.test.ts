@@ -346,6 +346,25 @@ describe('seq2seq training runs (session, evaluation, checkpoints, exact resume)
     }
   });
 
+  it('a diverging run ends diverged with the last good parameters kept, finite', async () => {
+    // A ReLU RNN with Adam at lr 5 and no clipping: its activations grow without bound and overflow
+    // float32 within a few steps (the faults suite's recipe).
+    const recipe = { ...base, cell: 'rnn' as const, rnnActivation: 'relu' as const, lr: 5, clipMode: 'none' as const, srcLen: '8-12', steps: 20 };
+    const config = validateConfig(recipe).config;
+    const trainer = new Seq2SeqTrainer(config, seq2seqData(config));
+    let err: unknown;
+    try {
+      for (let i = 0; i < 20; i++) trainer.trainStep();
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(err instanceof EngineError && err.code === 'diverged', String(err));
+    assert.ok(trainer.model.params.data.every((x) => Number.isFinite(x)));
+    const { summary } = await run(recipe);
+    assert.equal(summary.status, 'diverged');
+    assert.match(summary.message!, /diverged at step \d+/);
+  });
+
   it('gate saturation counts only real steps: padded encoder and decoder steps are no samples', () => {
     const config = validateConfig({ ...base, srcLen: '2-6', batch: 16, steps: 1 }).config;
     const trainer = new Seq2SeqTrainer(config, seq2seqData(config));
