@@ -61,9 +61,8 @@ ${SEQ2SEQ_HELP.train}`,
   oracle: `rnn-lab oracle FILE...
   Checks the engine against oracle fixtures (PyTorch float64): the language-model format and the
   seq2seq one ("format": "rnn-lab-seq2seq-oracle/1"). Prints each quantity's error
-  max|ours - ref| / max|ref|: the float64 engine within 1e-9, and for language-model fixtures the
-  float32 WebAssembly SIMD path too (where the host has SIMD) within 2e-5; exits 1 if any exceeds.
-  Seq2seq runs train in float64 only, so their fixtures are checked in float64.`,
+  max|ours - ref| / max|ref|: the float64 engine within 1e-9, and the float32 WebAssembly SIMD
+  path too (where the host has SIMD) within 2e-5; exits 1 if any exceeds.`,
   export: `rnn-lab export RUN_DIR [--out FILE.safetensors] [--dtype f64|f32] [--prefix rnn.] [--force yes]
   Writes the run's weights as a PyTorch state_dict in safetensors (default RUN_DIR/pytorch.safetensors):
   weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ... (+ embedding.weight, head.weight, head.bias);
