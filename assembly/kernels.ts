@@ -358,6 +358,22 @@ export function gemmTN(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb
 // of H values at e + (b S + s) H; weights and scores are (B,S). Positions s >= n_b are not read
 // or written.
 
+/** y[0..n) += w x[0..n). */
+// @ts-ignore: decorator
+@inline
+function axpy(y: usize, x: usize, w: f32, n: i32): void {
+  const v = f32x4.splat(w);
+  let j = 0;
+  for (; j + 3 < n; j += 4) {
+    const o = <usize>j << 2;
+    v128.store(y + o, f32x4.add(v128.load(y + o), f32x4.mul(v, v128.load(x + o))));
+  }
+  for (; j < n; j++) {
+    const o = <usize>j << 2;
+    store<f32>(y + o, load<f32>(y + o) + w * load<f32>(x + o));
+  }
+}
+
 /** out[b S + s] = q_b . keys[b,s] for s < n_b; q_b at q + b ldq. */
 export function rowDots(B: i32, S: i32, H: i32, len: usize, q: usize, ldq: i32, keys: usize, out: usize): void {
   for (let b = 0; b < B; b++) {
@@ -378,18 +394,7 @@ export function rowCombine(B: i32, S: i32, H: i32, len: usize, w: usize, e: usiz
     if (!beta) memory.fill(yb, 0, <usize>H << 2);
     for (let s = 0; s < n; s++) {
       const r = <usize>(b * S + s);
-      const ws = load<f32>(w + (r << 2));
-      const v = f32x4.splat(ws);
-      const es = e + ((r * <usize>H) << 2);
-      let j = 0;
-      for (; j + 3 < H; j += 4) {
-        const o = <usize>j << 2;
-        v128.store(yb + o, f32x4.add(v128.load(yb + o), f32x4.mul(v, v128.load(es + o))));
-      }
-      for (; j < H; j++) {
-        const o = <usize>j << 2;
-        store<f32>(yb + o, load<f32>(yb + o) + ws * load<f32>(es + o));
-      }
+      axpy(yb, e + ((r * <usize>H) << 2), load<f32>(w + (r << 2)), H);
     }
   }
 }
@@ -401,18 +406,7 @@ export function rowOuterAdd(B: i32, S: i32, H: i32, len: usize, w: usize, x: usi
     const xb = x + ((<usize>b * <usize>ldx) << 2);
     for (let s = 0; s < n; s++) {
       const r = <usize>(b * S + s);
-      const ws = load<f32>(w + (r << 2));
-      const v = f32x4.splat(ws);
-      const ds = d + ((r * <usize>H) << 2);
-      let j = 0;
-      for (; j + 3 < H; j += 4) {
-        const o = <usize>j << 2;
-        v128.store(ds + o, f32x4.add(v128.load(ds + o), f32x4.mul(v, v128.load(xb + o))));
-      }
-      for (; j < H; j++) {
-        const o = <usize>j << 2;
-        store<f32>(ds + o, load<f32>(ds + o) + ws * load<f32>(xb + o));
-      }
+      axpy(d + ((r * <usize>H) << 2), xb, load<f32>(w + (r << 2)), H);
     }
   }
 }
