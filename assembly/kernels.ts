@@ -12,7 +12,9 @@
 //           accumulators of a row are reduced together by two rounds of shuffles, so a tile ends
 //           in one vector store per row.
 //   vecMat  y[N] (+)= x[K] . B[K,N]       : four rows of B per pass, SIMD over N (batch-1 backward)
-//   transpose dst[C,R] = src[R,C]^T in 16 x 16 blocks (the packing of gemmNN and gemmTN)
+//   gemmTN  C[M,N] (+)= A[K,M]^T . B[K,N] : 4 x 8 register tiles in outer-product form, no packing
+//   transpose dst[C,R] = src[R,C]^T in 16 x 16 blocks (the packing of gemmNN)
+// Attention rows: rowDots (scores), rowCombine (contexts), rowOuterAdd (their gradients), B rows per call.
 // Elementwise: sigmoid, tanh, exp(x - shift) over runs; add; the LSTM's fused forward and backward
 // gate passes over a step's B rows; row-vector adds and column sums.
 //
@@ -280,6 +282,131 @@ export function vecMat(N: i32, K: i32, x: usize, b: usize, ldb: i32, y: usize, b
     for (; j < N; j++) {
       const o = <usize>j << 2;
       store<f32>(y + o, load<f32>(y + o) + xk * load<f32>(b0 + o));
+    }
+  }
+}
+
+/**
+ * C[M,N] (+)= A[K,M]^T . B[K,N] (weight gradients dG^T X) without packing: 4 x 8 register tiles in
+ * outer-product form. Each k loads four scalars of A's row k (splatted) and two vectors of B's row
+ * k for eight f32x4 multiply-adds into eight accumulators (14 vector registers with the operands).
+ * Rows of A and B are walked in blocks of KC so a block's rows stay in cache for every tile.
+ */
+const KC = 128;
+
+export function gemmTN(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, beta: i32): void {
+  const la = <usize>lda << 2, lb = <usize>ldb << 2, lc = <usize>ldc << 2;
+  if (!beta) for (let i = 0; i < M; i++) memory.fill(c + <usize>i * lc, 0, <usize>N << 2);
+  const M4 = M & ~3, N8 = N & ~7;
+  for (let k0 = 0; k0 < K; k0 += KC) {
+    const k1 = min(k0 + KC, K);
+    for (let i = 0; i < M4; i += 4) {
+      const c0 = c + <usize>i * lc;
+      const c1 = c0 + lc, c2 = c1 + lc, c3 = c2 + lc;
+      for (let j = 0; j < N8; j += 8) {
+        const jo = <usize>j << 2;
+        let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0);
+        let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0);
+        let ap = a + <usize>k0 * la + (<usize>i << 2);
+        let bp = b + <usize>k0 * lb + jo;
+        for (let k = k0; k < k1; k++) {
+          const w0 = v128.load(bp);
+          const w1 = v128.load(bp, 16);
+          const x0 = f32x4.splat(load<f32>(ap));
+          const x1 = f32x4.splat(load<f32>(ap, 4));
+          s00 = f32x4.add(s00, f32x4.mul(x0, w0));
+          s01 = f32x4.add(s01, f32x4.mul(x0, w1));
+          s10 = f32x4.add(s10, f32x4.mul(x1, w0));
+          s11 = f32x4.add(s11, f32x4.mul(x1, w1));
+          const x2 = f32x4.splat(load<f32>(ap, 8));
+          const x3 = f32x4.splat(load<f32>(ap, 12));
+          s20 = f32x4.add(s20, f32x4.mul(x2, w0));
+          s21 = f32x4.add(s21, f32x4.mul(x2, w1));
+          s30 = f32x4.add(s30, f32x4.mul(x3, w0));
+          s31 = f32x4.add(s31, f32x4.mul(x3, w1));
+          ap += la;
+          bp += lb;
+        }
+        v128.store(c0 + jo, f32x4.add(v128.load(c0 + jo), s00));
+        v128.store(c0 + jo, f32x4.add(v128.load(c0 + jo, 16), s01), 16);
+        v128.store(c1 + jo, f32x4.add(v128.load(c1 + jo), s10));
+        v128.store(c1 + jo, f32x4.add(v128.load(c1 + jo, 16), s11), 16);
+        v128.store(c2 + jo, f32x4.add(v128.load(c2 + jo), s20));
+        v128.store(c2 + jo, f32x4.add(v128.load(c2 + jo, 16), s21), 16);
+        v128.store(c3 + jo, f32x4.add(v128.load(c3 + jo), s30));
+        v128.store(c3 + jo, f32x4.add(v128.load(c3 + jo, 16), s31), 16);
+      }
+    }
+    // The rows past the last tile of four and the columns past the last tile of eight, scalar.
+    for (let i = 0; i < M; i++) {
+      const j0 = i < M4 ? N8 : 0;
+      if (j0 >= N) continue;
+      const ci = c + <usize>i * lc;
+      for (let k = k0; k < k1; k++) {
+        const x = load<f32>(a + <usize>k * la + (<usize>i << 2));
+        const bk = b + <usize>k * lb;
+        for (let j = j0; j < N; j++) {
+          const o = <usize>j << 2;
+          store<f32>(ci + o, load<f32>(ci + o) + x * load<f32>(bk + o));
+        }
+      }
+    }
+  }
+}
+
+// Attention over a padded batch (src/engine/ops/attention.ts): row b has n_b = len[b] positions
+// of H values at e + (b S + s) H; weights and scores are (B,S). Positions s >= n_b are not read
+// or written.
+
+/** y[0..n) += w x[0..n). */
+// @ts-ignore: decorator
+@inline
+function axpy(y: usize, x: usize, w: f32, n: i32): void {
+  const v = f32x4.splat(w);
+  let j = 0;
+  for (; j + 3 < n; j += 4) {
+    const o = <usize>j << 2;
+    v128.store(y + o, f32x4.add(v128.load(y + o), f32x4.mul(v, v128.load(x + o))));
+  }
+  for (; j < n; j++) {
+    const o = <usize>j << 2;
+    store<f32>(y + o, load<f32>(y + o) + w * load<f32>(x + o));
+  }
+}
+
+/** out[b S + s] = q_b . keys[b,s] for s < n_b; q_b at q + b ldq. */
+export function rowDots(B: i32, S: i32, H: i32, len: usize, q: usize, ldq: i32, keys: usize, out: usize): void {
+  for (let b = 0; b < B; b++) {
+    const n = load<i32>(len + (<usize>b << 2));
+    const qb = q + ((<usize>b * <usize>ldq) << 2);
+    for (let s = 0; s < n; s++) {
+      const r = <usize>(b * S + s);
+      store<f32>(out + (r << 2), dot(qb, keys + ((r * <usize>H) << 2), H));
+    }
+  }
+}
+
+/** y_b (+)= sum_{s < n_b} w[b S + s] e[b,s]; y_b at y + b ldy. */
+export function rowCombine(B: i32, S: i32, H: i32, len: usize, w: usize, e: usize, y: usize, ldy: i32, beta: i32): void {
+  for (let b = 0; b < B; b++) {
+    const n = load<i32>(len + (<usize>b << 2));
+    const yb = y + ((<usize>b * <usize>ldy) << 2);
+    if (!beta) memory.fill(yb, 0, <usize>H << 2);
+    for (let s = 0; s < n; s++) {
+      const r = <usize>(b * S + s);
+      axpy(yb, e + ((r * <usize>H) << 2), load<f32>(w + (r << 2)), H);
+    }
+  }
+}
+
+/** d[b,s] += w[b S + s] x_b for s < n_b; x_b at x + b ldx. */
+export function rowOuterAdd(B: i32, S: i32, H: i32, len: usize, w: usize, x: usize, ldx: i32, d: usize): void {
+  for (let b = 0; b < B; b++) {
+    const n = load<i32>(len + (<usize>b << 2));
+    const xb = x + ((<usize>b * <usize>ldx) << 2);
+    for (let s = 0; s < n; s++) {
+      const r = <usize>(b * S + s);
+      axpy(d + ((r * <usize>H) << 2), xb, load<f32>(w + (r << 2)), H);
     }
   }
 }

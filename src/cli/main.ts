@@ -11,7 +11,7 @@ import { isSeq2SeqCheckpoint, loadSeq2SeqCheckpoint, restoreSeq2SeqTrainer } fro
 import { Seq2SeqTrainer, seq2seqData } from '../engine/seq2seqTrainer';
 import { validateConfig, DEFAULT_CONFIG } from '../engine/config';
 import { clip, EngineError, fitLine, quote } from '../engine/errors';
-import { checkFixture, checkOracleFile, isSeq2SeqOracle, validateFixture, type OracleFixture } from '../engine/oracle';
+import { checkOracleFile, validateFixture } from '../engine/oracle';
 import { kernelArena } from '../engine/wasm/kernels';
 import { loadCheckpoint, type LoadedModel } from '../engine/checkpoint';
 import { Rng } from '../engine/random';
@@ -69,9 +69,8 @@ ${SWEEP_HELP}`,
   oracle: `rnn-lab oracle FILE...
   Checks the engine against oracle fixtures (PyTorch float64): the language-model format and the
   seq2seq one ("format": "rnn-lab-seq2seq-oracle/1"). Prints each quantity's error
-  max|ours - ref| / max|ref|: the float64 engine within 1e-9, and for language-model fixtures the
-  float32 WebAssembly SIMD path too (where the host has SIMD) within 2e-5; exits 1 if any exceeds.
-  Seq2seq runs train in float64 only, so their fixtures are checked in float64.`,
+  max|ours - ref| / max|ref|: the float64 engine within 1e-9, and the float32 WebAssembly SIMD
+  path too (where the host has SIMD) within 2e-5; exits 1 if any exceeds.`,
   export: `rnn-lab export RUN_DIR [--out FILE.safetensors] [--dtype f64|f32] [--prefix rnn.] [--force yes]
   Writes the run's weights as a PyTorch state_dict in safetensors (default RUN_DIR/pytorch.safetensors):
   weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ... (+ embedding.weight, head.weight, head.bias);
@@ -658,8 +657,8 @@ function oracle(files: string[]): number {
     const worstQ = r.quantities.reduce((a, b) => (b.error > a.error ? b : a));
     console.log(`${clip(r.fixture, 80)}: max error ${r.maxError.toExponential(2)} (${worstQ.name}) over ${r.quantities.length} quantities ${r.maxError <= 1e-9 ? 'ok' : 'FAIL'}`);
     for (const q of r.quantities) console.log(`  ${q.name.padEnd(40)} ${q.error.toExponential(2)}${q.absError === undefined ? '' : `  (abs ${q.absError.toExponential(2)})`}`);
-    if (simd && !isSeq2SeqOracle(fixture)) {
-      const r32 = checkFixture(fixture as OracleFixture, 'float32');
+    if (simd) {
+      const r32 = checkOracleFile(fixture, 'float32');
       worst32 = Math.max(worst32, r32.maxError);
       console.log(`  float32 (WebAssembly SIMD): max error ${r32.maxError.toExponential(2)} ${r32.maxError <= 2e-5 ? 'ok' : 'FAIL'}`);
     }

@@ -256,6 +256,7 @@ export function gemmTN(
   C: Vec, cOff: number, ldc: number,
   beta: 0 | 1,
 ): void {
+  if (C instanceof Float32Array && f32.gemmTN(M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, beta)) return;
   // C = A^T B = (A^T) (B^T)^T: pack A^T [M,K] and B^T [N,K] contiguously (O(K(M+N)) copies for
   // O(KMN) work), then the register-tiled rows-dot-rows kernel does the product.
   const packedA = packScratch(PACK_A, M * K, C);

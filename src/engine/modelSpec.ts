@@ -7,14 +7,23 @@ import type { RunConfig } from '../protocol/config';
 import type { Dataset } from './data';
 import type { ModelSpec } from './network';
 
-export function modelSpecFor(config: RunConfig, dataset: Dataset): ModelSpec {
-  const text = dataset.kind === 'text';
+/** The recurrent stack's fields, which every model kind takes from its config the same way (Network's stack, seq2seq's encoder and decoder). */
+export type StackSpec = Pick<RunConfig, 'cell' | 'gruVariant' | 'rnnActivation' | 'layers' | 'hidden'>;
+
+export function cellSpecOf(config: StackSpec): StackSpec {
   return {
     cell: config.cell,
     gruVariant: config.gruVariant,
     rnnActivation: config.rnnActivation,
     layers: config.layers,
     hidden: config.hidden,
+  };
+}
+
+export function modelSpecFor(config: RunConfig, dataset: Dataset): ModelSpec {
+  const text = dataset.kind === 'text';
+  return {
+    ...cellSpecOf(config),
     input: text
       ? config.embedding > 0
         ? { kind: 'embedding', vocab: dataset.vocab.length, dim: config.embedding }

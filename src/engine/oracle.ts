@@ -369,10 +369,10 @@ export function isSeq2SeqOracle(json: unknown): boolean {
 }
 
 /**
- * Any oracle file: the seq2seq format by its `format` field, else the language-model format
- * above. Seq2seq models train in float64 only, so their fixtures are checked in float64.
+ * Any oracle file, in `precision`: the seq2seq format by its `format` field, else the
+ * language-model format above. float64 is held to 1e-9, float32 (the WebAssembly SIMD path) to 2e-5.
  */
-export function checkOracleFile(json: unknown): OracleResult & { quantities: (OracleQuantity & { absError?: number })[] } {
-  if (isSeq2SeqOracle(json)) return checkSeq2SeqFixture(json as object);
-  return checkFixture(json as OracleFixture);
+export function checkOracleFile(json: unknown, precision: Precision = 'float64'): OracleResult & { quantities: (OracleQuantity & { absError?: number })[] } {
+  if (isSeq2SeqOracle(json)) return checkSeq2SeqFixture(json as object, precision);
+  return checkFixture(json as OracleFixture, precision);
 }

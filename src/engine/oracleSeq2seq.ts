@@ -8,6 +8,8 @@
  * the fixtures store them. A malformed file is one EngineError('bad-oracle') naming the field.
  */
 import { EngineError } from './errors';
+import type { Vec } from './linalg';
+import type { Precision } from './params';
 import { ATTENTION_KINDS, Seq2Seq, type AttentionKind, type Seq2SeqBatch, type Seq2SeqSpec } from './models/seq2seq';
 
 export const SEQ2SEQ_ORACLE_FORMAT = 'rnn-lab-seq2seq-oracle/1';
@@ -92,7 +94,7 @@ export function seq2seqSpecFromConfig(config: Record<string, Json>): Seq2SeqSpec
 }
 
 /** Validates the fixture and builds the model with its weights and the batch. */
-export function loadSeq2SeqFixture(raw: Json): { name: string; model: Seq2Seq; batch: Seq2SeqBatch; f: Record<string, Json> } {
+export function loadSeq2SeqFixture(raw: Json, precision: Precision = 'float64'): { name: string; model: Seq2Seq; batch: Seq2SeqBatch; f: Record<string, Json> } {
   const f = obj(raw, 'the file');
   if (f.format !== SEQ2SEQ_ORACLE_FORMAT) bad(`format is ${JSON.stringify(f.format)}, expected "${SEQ2SEQ_ORACLE_FORMAT}"`);
   const config = obj(f.config, 'config');
@@ -107,7 +109,7 @@ export function loadSeq2SeqFixture(raw: Json): { name: string; model: Seq2Seq; b
   const T = tgtIn.width;
   const srcLengths = nums(inputs.src_lengths, 'inputs.src_lengths', B).map((n, b) => int(n, `inputs.src_lengths[${b}]`, 1, S));
   const tgtLengths = nums(inputs.tgt_lengths, 'inputs.tgt_lengths', B).map((n, b) => int(n, `inputs.tgt_lengths[${b}]`, 1, T));
-  const model = new Seq2Seq(spec);
+  const model = new Seq2Seq(spec, undefined, precision);
   const weights = obj(f.weights, 'weights');
   for (const t of model.params.tensors) {
     model.params.view(t.name).set(tensor(weights[t.name], `weights["${t.name}"]`, t.shape));
@@ -131,8 +133,12 @@ function batchMajor(v: ArrayLike<number>, T: number, B: number, D: number, len: 
   return out;
 }
 
-export function checkSeq2SeqFixture(raw: Json): Seq2SeqOracleResult {
-  const { name, model, batch, f } = loadSeq2SeqFixture(raw);
+/**
+ * float64 is the exact path (the 1e-9 check); float32 runs the model on the WebAssembly SIMD
+ * kernels where available, so its errors are float32 rounding (held to 2e-5 relative).
+ */
+export function checkSeq2SeqFixture(raw: Json, precision: Precision = 'float64'): Seq2SeqOracleResult {
+  const { name, model, batch, f } = loadSeq2SeqFixture(raw, precision);
   const { B, S, T } = batch;
   const { hidden: H, tgtVocab: V, layers: L, attention } = model.spec;
   const ref = obj(f.float64, 'float64');
@@ -164,7 +170,7 @@ export function checkSeq2SeqFixture(raw: Json): Seq2SeqOracleResult {
   }
   if (ref.encoder_final !== undefined) {
     const ef = obj(ref.encoder_final, 'float64.encoder_final');
-    const stack = (xs: Float64Array[]) => {
+    const stack = (xs: Vec[]) => {
       const out = new Float64Array(L * B * H);
       xs.forEach((x, l) => out.set(x, l * B * H));
       return out;

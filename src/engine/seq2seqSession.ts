@@ -3,14 +3,14 @@
  * records: the same messages as the language models' session (started, metrics, diagnostics,
  * checkpoint, done) plus a `seq2seqEval` record every evalEvery steps and at the end.
  */
-import type { MetricsRecord, RunConfig, RunSummary } from '../protocol/config';
+import type { RunConfig, RunSummary } from '../protocol/config';
 import type { FromWorker } from '../protocol/trainingWorker';
 import { validateConfig } from './config';
-import { EngineError } from './errors';
 import { dataFingerprint } from './resume';
+import { failedStart, runLoop, type RunKind } from './runLoop';
 import { encodeSeq2SeqCheckpoint, restoreSeq2SeqTrainer, seq2seqResumeBytes } from './seq2seqCheckpoint';
-import { Seq2SeqTrainer, seq2seqData } from './seq2seqTrainer';
-import { sessionStep, yieldToEventLoop, type Generation, type SessionOptions, type SessionStart } from './session';
+import { Seq2SeqTrainer, seq2seqData, type Seq2SeqStepResult } from './seq2seqTrainer';
+import type { Generation, SessionOptions, SessionStart } from './session';
 
 export function seq2seqCheckpointBytes(trainer: Seq2SeqTrainer): Uint8Array {
   return encodeSeq2SeqCheckpoint(trainer.model, trainer.config, trainer.data.srcVocab, trainer.data.tgtVocab, trainer.step);
@@ -21,14 +21,40 @@ export function seq2seqGenerationOf(trainer: Seq2SeqTrainer, fingerprint: string
   return { step: trainer.step, model: seq2seqCheckpointBytes(trainer), state: seq2seqResumeBytes(trainer, fingerprint) };
 }
 
-/**
- * runSession for the seq2seq tasks: checkpoints fall as there (every checkpointSeconds by the
- * injected clock, every checkpointEvery steps, and at the end however the run ends), each a
- * generation when keepResumable.
- */
+/** The seq2seq run kind for the shared loop (./runLoop.ts): perplexity, the held-out evaluation every evalEvery steps and at the end, exactMatch in the summary. */
+function seq2seqRun(trainer: Seq2SeqTrainer, config: RunConfig, runId: string, fingerprint: string): RunKind<Seq2SeqStepResult> {
+  let evaluated: { step: number; exactMatch: number; tokenAccuracy: number } | undefined;
+  const evaluate = (): FromWorker => {
+    const record = trainer.evaluate();
+    evaluated = { step: record.step, exactMatch: record.exactMatch, tokenAccuracy: record.tokenAccuracy };
+    return { type: 'seq2seqEval', runId, record };
+  };
+  return {
+    trainer,
+    onStep(r, rec) {
+      rec.perplexity = Math.exp(r.loss);
+      return (config.evalEvery > 0 && r.step % config.evalEvery === 0) || r.step === config.steps ? [evaluate()] : [];
+    },
+    onEnd(summary, last) {
+      const posts = trainer.step > 0 && evaluated?.step !== trainer.step ? [evaluate()] : [];
+      if (last) summary.loss = last.loss;
+      if (evaluated) {
+        summary.exactMatch = evaluated.exactMatch;
+        summary.tokenAccuracy = evaluated.tokenAccuracy;
+      }
+      return posts;
+    },
+    checkpoint(resumable) {
+      if (!resumable) return { bytes: seq2seqCheckpointBytes(trainer) };
+      const { model, state } = seq2seqGenerationOf(trainer, fingerprint);
+      return { bytes: model, resumeState: state };
+    },
+  };
+}
+
+/** runSession for the seq2seq tasks, on the same loop (checkpoints, stop, yielding) as the language models'. */
 export async function runSeq2SeqSession(msg: SessionStart, post: (m: FromWorker) => void, shouldStop: () => boolean, options: SessionOptions = {}): Promise<RunSummary> {
   const { runId } = msg;
-  const clock = options.clock ?? Date.now;
   let trainer: Seq2SeqTrainer;
   let config: RunConfig;
   const dataText = msg.config?.task === 'seq2seq' ? msg.dataText : '';
@@ -41,67 +67,7 @@ export async function runSeq2SeqSession(msg: SessionStart, post: (m: FromWorker)
     post({ type: 'started', runId, paramCount: trainer.model.params.size, path: trainer.path });
     if (data.badReport) post({ type: 'log', runId, message: data.badReport });
   } catch (err) {
-    const summary: RunSummary = { status: 'failed', step: 0, message: err instanceof EngineError ? err.line : String((err as Error)?.message ?? err) };
-    post({ type: 'done', runId, summary });
-    return summary;
+    return failedStart(runId, err, post);
   }
-  const start = clock();
-  const window: { t: number; seen: number }[] = [{ t: start, seen: 0 }];
-  let lastYield = start;
-  let last: MetricsRecord | undefined;
-  let summary: RunSummary | undefined;
-  let evaluated: { step: number; exactMatch: number; tokenAccuracy: number } | undefined;
-  const evaluate = (): void => {
-    const record = trainer.evaluate();
-    evaluated = { step: record.step, exactMatch: record.exactMatch, tokenAccuracy: record.tokenAccuracy };
-    post({ type: 'seq2seqEval', runId, record });
-  };
-  // The step of the last generation posted (none yet: a resumed run may be written into a new folder).
-  let checkpointStep = -1;
-  let checkpointAt = start;
-  const checkpoint = (): void => {
-    if (trainer.step === checkpointStep) return;
-    if (msg.keepResumable) {
-      const { model, state } = seq2seqGenerationOf(trainer, fingerprint);
-      post({ type: 'checkpoint', runId, step: trainer.step, bytes: model, resumeState: state });
-    } else post({ type: 'checkpoint', runId, step: trainer.step, bytes: seq2seqCheckpointBytes(trainer) });
-    checkpointStep = trainer.step;
-    checkpointAt = clock();
-  };
-  while (trainer.step < config.steps) {
-    if (shouldStop()) {
-      summary = { status: 'stopped', step: trainer.step };
-      break;
-    }
-    const stepped = sessionStep(trainer, config, window, start, clock);
-    if ('summary' in stepped) {
-      summary = stepped.summary;
-      break;
-    }
-    const { r, rec, now } = stepped;
-    rec.perplexity = Math.exp(r.loss);
-    last = rec;
-    post({ type: 'metrics', runId, record: rec });
-    if (r.diagnostics) post({ type: 'diagnostics', runId, record: r.diagnostics });
-    if ((config.evalEvery > 0 && r.step % config.evalEvery === 0) || r.step === config.steps) evaluate();
-    const everySteps = config.checkpointEvery > 0 && r.step % config.checkpointEvery === 0;
-    const everySeconds = config.checkpointSeconds > 0 && now - checkpointAt >= config.checkpointSeconds * 1000;
-    if (everySteps || everySeconds) checkpoint();
-    if (now - lastYield > 30) {
-      await yieldToEventLoop();
-      lastYield = clock();
-    }
-  }
-  summary ??= { status: 'finished', step: trainer.step };
-  summary.path = trainer.path;
-  if (trainer.step > 0 && evaluated?.step !== trainer.step) evaluate();
-  if (last) summary.loss = last.loss;
-  if (evaluated) {
-    summary.exactMatch = evaluated.exactMatch;
-    summary.tokenAccuracy = evaluated.tokenAccuracy;
-  }
-  if (trainer.step > 0) checkpoint();
-  if (checkpointStep >= 0) summary.checkpointStep = checkpointStep;
-  post({ type: 'done', runId, summary });
-  return summary;
+  return runLoop(runId, config, seq2seqRun(trainer, config, runId, fingerprint), !!msg.keepResumable, post, shouldStop, options.clock ?? Date.now);
 }

@@ -14,11 +14,13 @@ import { gateKind, saturationOf } from './diagnostics/saturation';
 import { recurrentBlocks, singularValues } from './diagnostics/spectrum';
 import { parseSrcLen } from './config';
 import { EngineError } from './errors';
-import { l2, largestSingularValue } from './linalg';
+import { l2, largestSingularValue, type Vec } from './linalg';
 import { Seq2Seq, type Seq2SeqSpec } from './models/seq2seq';
 import { GATE_NAMES } from './ops/cell';
-import { clipGradients, DEFAULT_OPTIMIZER, Optimizer } from './optim';
-import type { StepResult } from './trainer';
+import type { Optimizer } from './optim';
+import { clipAndUpdate } from './update';
+import { trainingSetup, type StepResult } from './trainer';
+import { cellSpecOf } from './modelSpec';
 import { Rng } from './random';
 import { makeBatch } from './seq2seq/batch';
 import { accuracyByLength, alignmentAccuracy, corpusBleu, exactMatch, tokenAccuracy } from './seq2seq/metrics';
@@ -87,11 +89,7 @@ export function seq2seqData(config: RunConfig, dataText?: string): Seq2SeqData {
 
 export function seq2seqSpecFor(config: RunConfig, srcVocab: number, tgtVocab: number): Seq2SeqSpec {
   return {
-    cell: config.cell,
-    gruVariant: config.gruVariant,
-    rnnActivation: config.rnnActivation,
-    layers: config.layers,
-    hidden: config.hidden,
+    ...cellSpecOf(config),
     embed: config.embedding > 0 ? config.embedding : config.hidden,
     attention: config.attention,
     attentionSize: config.attentionSize > 0 ? config.attentionSize : config.hidden,
@@ -128,25 +126,23 @@ export class Seq2SeqTrainer {
   step = 0;
   clipCount = 0;
   seen = 0;
-  private readonly lastGood: Float64Array;
+  private readonly lastGood: Vec;
   private readonly vectors = new Map<string, Float64Array>();
   private evalModel: Seq2Seq | null = null;
-  /**
-   * The engine a seq2seq run trains on: always the float64 JavaScript one, whatever `precision`
-   * says. The model's ops and buffers (attention, decoder, caches) are Float64Arrays; the float32
-   * WebAssembly SIMD path serves the language models and the forecaster (trainer.ts enginePathFor).
-   */
-  readonly path: EnginePath = 'js-f64';
+  /** The engine this run trains on: float32 on the WebAssembly SIMD kernels by default, float64 JavaScript for precision "float64" or without SIMD (trainer.ts enginePathFor). */
+  readonly path: EnginePath;
 
   constructor(
     readonly config: RunConfig,
     readonly data: Seq2SeqData,
   ) {
     this.rng = new Rng(config.seed);
-    this.model = new Seq2Seq(seq2seqSpecFor(config, data.srcVocab.size, data.tgtVocab.size));
+    const setup = trainingSetup(config);
+    this.path = setup.path;
+    this.model = new Seq2Seq(seq2seqSpecFor(config, data.srcVocab.size, data.tgtVocab.size), undefined, setup.precision);
     initializeSeq2Seq(this.model, this.rng);
-    this.optimizer = new Optimizer(this.model.params.size, { ...DEFAULT_OPTIMIZER, kind: config.optimizer, momentum: config.optimizer === 'sgd' ? config.momentum : 0 });
-    this.lastGood = new Float64Array(this.model.params.size);
+    this.optimizer = setup.optimizerFor(this.model.params.size);
+    this.lastGood = setup.precision === 'float32' ? new Float32Array(this.model.params.size) : new Float64Array(this.model.params.size);
   }
 
   get lr(): number {
@@ -168,23 +164,9 @@ export class Seq2SeqTrainer {
     model.backward();
     const saturation = diagnose ? this.saturation() : [];
     const encoderFlow = diagnose ? model.encoderFlow() : undefined;
-    const paramGradNorms: Record<string, number> = {};
-    let sumSquares = 0;
-    for (const t of p.tensors) {
-      const n = l2(p.grad, t.offset, t.offset + t.size);
-      paramGradNorms[t.name] = n;
-      sumSquares += n * n;
-    }
-    const clip = clipGradients(p.grad, config.clipMode, config.clip, Math.sqrt(sumSquares));
     const nextStep = this.step + 1;
-    if (!Number.isFinite(loss) || !Number.isFinite(clip.norm)) {
-      throw new EngineError('diverged', `diverged at step ${nextStep} (loss ${loss}, gradient norm ${clip.norm})`, 'Lower the learning rate or turn on clipping; the parameters of the last good step were kept.');
-    }
     const lr = this.lr;
-    if (!this.optimizer.step(p.data, p.grad, lr, this.lastGood)) {
-      p.data.set(this.lastGood);
-      throw new EngineError('diverged', `diverged at step ${nextStep} (the update made a parameter non-finite)`, 'Lower the learning rate or turn on clipping; the parameters of the last good step were kept.');
-    }
+    const { clip, paramGradNorms } = clipAndUpdate(p, this.optimizer, config, lr, this.lastGood, loss, nextStep, 'Lower the learning rate or turn on clipping; the parameters of the last good step were kept.');
     this.step = nextStep;
     if (clip.clipped) this.clipCount++;
     const tokens = model.validTargets;
@@ -222,7 +204,7 @@ export class Seq2SeqTrainer {
     return out;
   }
 
-  /** Gate saturation of the last forward, the encoder's over its S x B steps and the decoder's over T x B (padded steps included). */
+  /** Gate saturation of the last forward over its real steps: the encoder's (s < n_b of its S x B) and the decoder's (t < m_b of its T x B); padded steps are no samples. */
   saturation(): SaturationEntry[] {
     const m = this.model;
     const { cell, rnnActivation, hidden: H, layers } = m.spec;
@@ -231,9 +213,10 @@ export class Seq2SeqTrainer {
     const { B, S, T } = m.lastShape;
     const out: SaturationEntry[] = [];
     for (const [side, steps] of [['encoder', S], ['decoder', T]] as const) {
+      const real = m.realSteps(side);
       for (let l = 0; l < layers; l++) {
         const acts = (side === 'encoder' ? m.encoderCache(l) : m.decoderCache(l)).gates;
-        names.forEach((gate, k) => out.push({ layer: l, gate: `${side}.${gate}`, ...saturationOf(acts, steps * B, stride, k * H, H, gateKind(cell, rnnActivation, gate)) }));
+        names.forEach((gate, k) => out.push({ layer: l, gate: `${side}.${gate}`, ...saturationOf(acts, steps * B, stride, k * H, H, gateKind(cell, rnnActivation, gate), real) }));
       }
     }
     return out;
@@ -269,7 +252,7 @@ export class Seq2SeqTrainer {
         // One attention row per emitted token (and the EOS step when it came), over the real source.
         const steps = g.tokens[b].length + (g.finished[b] ? 1 : 0);
         const n = part[b].src.length;
-        rows.push(Array.from({ length: steps }, (_, t) => m.att.slice((t * batch.B + b) * batch.S, (t * batch.B + b) * batch.S + n)));
+        rows.push(Array.from({ length: steps }, (_, t) => Float64Array.from(m.att.subarray((t * batch.B + b) * batch.S, (t * batch.B + b) * batch.S + n))));
       }
     }
     const refs = held.map((e) => e.tgt);

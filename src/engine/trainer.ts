@@ -14,6 +14,7 @@ import { l2, type Vec } from './linalg';
 import { modelSpecFor } from './modelSpec';
 import { Network, type RecurrentState } from './network';
 import { clipGradients, DEFAULT_OPTIMIZER, Optimizer, type ClipResult } from './optim';
+import type { Precision } from './params';
 import { Rng } from './random';
 import { flowOf, workerCount, type ParallelHost, type ShardedGradients, type ShardResult, type ShardTransport } from './shard';
 import { kernelArena, releaseF32 } from './wasm/kernels';
@@ -25,6 +26,18 @@ import { kernelArena, releaseF32 } from './wasm/kernels';
  */
 export function enginePathFor(config: Pick<RunConfig, 'precision'>): EnginePath {
   return config.precision !== 'float64' && kernelArena() ? 'wasm-simd-f32' : 'js-f64';
+}
+
+/**
+ * What every trainer (the language models', seq2seq's) sets up the same way from its config: the
+ * engine path and its precision, and the optimizer over the model's flat parameters with the
+ * config's kind and momentum, its moments of that precision.
+ */
+export function trainingSetup(config: RunConfig): { path: EnginePath; precision: Precision; optimizerFor(size: number): Optimizer } {
+  const path = enginePathFor(config);
+  const precision: Precision = path === 'wasm-simd-f32' ? 'float32' : 'float64';
+  const optimizerFor = (size: number) => new Optimizer(size, { ...DEFAULT_OPTIMIZER, kind: config.optimizer, momentum: config.optimizer === 'sgd' ? config.momentum : 0 }, precision);
+  return { path, precision, optimizerFor };
 }
 
 export interface StepResult {
@@ -74,11 +87,11 @@ export class Trainer {
     parallel?: ParallelHost,
   ) {
     this.rng = new Rng(config.seed);
-    this.path = enginePathFor(config);
-    const precision = this.path === 'wasm-simd-f32' ? 'float32' : 'float64';
-    this.net = new Network(modelSpecFor(config, dataset), precision);
+    const setup = trainingSetup(config);
+    this.path = setup.path;
+    this.net = new Network(modelSpecFor(config, dataset), setup.precision);
     initialize(this.net, this.rng, config);
-    this.optimizer = new Optimizer(this.net.params.size, { ...DEFAULT_OPTIMIZER, kind: config.optimizer, momentum: config.optimizer === 'sgd' ? config.momentum : 0 }, precision);
+    this.optimizer = setup.optimizerFor(this.net.params.size);
     const B = config.batch;
     const T = config.seqLength;
     const width = dataset.kind === 'text' ? 1 : dataset.channels;

@@ -88,8 +88,8 @@ export interface RunConfig {
   pinned: number;
   /**
    * float32 (the default, as in PyTorch): the WebAssembly SIMD kernels where the host has them,
-   * else the float64 engine. float64: the exact reference path, always. Seq2seq tasks train in
-   * float64 whatever this says (seq2seqTrainer.ts).
+   * else the float64 engine. float64: the exact reference path, always. Language models and
+   * seq2seq tasks alike.
    */
   precision: Precision;
   /**

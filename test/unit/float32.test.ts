@@ -7,7 +7,8 @@ import { checkpointFromState, restoreTrainer } from '../../src/engine/resume';
 import { decodeSafetensors } from '../../src/engine/safetensors';
 import { generationOf, runSession } from '../../src/engine/session';
 import { Trainer } from '../../src/engine/trainer';
-import { allocF32, kernelArena, simdAvailable } from '../../src/engine/wasm/kernels';
+import { allocF32, f32, kernelArena, simdAvailable } from '../../src/engine/wasm/kernels';
+import { dotAttentionBackward, dotAttentionForward } from '../../src/engine/ops/attention';
 import type { RunConfig } from '../../src/protocol/config';
 import type { FromWorker } from '../../src/protocol/trainingWorker';
 
@@ -67,6 +68,43 @@ describe('float32 WebAssembly SIMD kernels', () => {
       }
     });
   }
+
+  it('gemmTN with leading dimensions wider than the rows (gate blocks of dG, rows of a cache), over two blocks of k', () => {
+    const [M, N, K, lda, ldb, ldc] = [20, 19, 300, 27, 24, 21];
+    const A = rand(K * lda, 6), B = rand(K * ldb, 7), C0 = rand(M * ldc, 8);
+    for (const beta of [0, 1] as const) {
+      const ref = C0.slice();
+      gemmTN(M, N, K, A, 3, lda, B, 2, ldb, ref, 1, ldc, beta);
+      const c = arena(C0);
+      gemmTN(M, N, K, arena(A), 3, lda, arena(B), 2, ldb, c, 1, ldc, beta);
+      const e = maxRel(c, ref);
+      assert.ok(e < 1e-5 && e > 0, `beta ${beta}: ${e}`);
+      // the entries outside the M x N block at offset 1 are untouched
+      assert.equal(c[0], Math.fround(C0[0]));
+      assert.equal(c[1 + N], Math.fround(C0[1 + N]));
+    }
+  });
+
+  it('attention rows (rowDots, rowCombine, rowOuterAdd) run in the kernels and agree with dot attention in float64, padding untouched', () => {
+    const [B, S, H] = [5, 7, 13];
+    const lengths = [7, 1, 4, 6, 3];
+    const q = rand(B * H, 11), enc = rand(B * S * H, 12), dctx = rand(B * H, 13);
+    for (let b = 0; b < B; b++) for (let s = lengths[b]; s < S; s++) enc.fill(0, (b * S + s) * H, (b * S + s + 1) * H);
+    const run = (q_: Vec, enc_: Vec, dctx_: Vec, make: (n: number) => Vec) => {
+      const a = make(B * S), ctx = make(B * H), dq = make(B * H), dEnc = make(B * S * H), da = make(B * S);
+      dotAttentionForward(B, S, H, lengths, q_, 0, H, enc_, a, 0, ctx, 0, H);
+      dotAttentionBackward(B, S, H, lengths, dctx_, 0, H, q_, 0, H, enc_, a, 0, dq, 0, H, dEnc, da);
+      return { a, ctx, dq, dEnc };
+    };
+    const ref = run(q, enc, dctx, (n) => new Float64Array(n));
+    const got = run(arena(q), arena(enc), arena(dctx), (n) => allocF32(n));
+    for (const k of ['a', 'ctx', 'dq', 'dEnc'] as const) {
+      const e = maxRel(got[k], ref[k]);
+      assert.ok(e < 1e-5 && e > 0, `${k}: ${e}`);
+    }
+    for (let b = 0; b < B; b++) for (let s = lengths[b]; s < S; s++) assert.equal(got.a[b * S + s], 0);
+    assert.equal(f32.rowDots(B, S, H, lengths, arena(q), 0, H, arena(enc), 0, allocF32(B * S), 0), true, 'the kernel ran');
+  });
 
   it('sigmoid, tanh and exp within 5e-7 relative (4 float32 ulp) of the float64 ones over [-30, 30], NaN stays NaN, the tails saturate', () => {
     // float32 inputs, so the float64 reference sees the same arguments

@@ -76,6 +76,17 @@ describe('diagnostics: gate saturation', () => {
       closeAll(s.unitRight, [0.25], 'unitRight');
     });
 
+    it('a row mask leaves the masked rows out: fractions are of the real rows only', () => {
+      // 4 rows, 1 unit: rows 2 and 3 (padding) are saturated, rows 0 and 1 are not, row 1 right-saturated.
+      const a = new Float64Array([0.5, 0.95, 0.01, 0.01]);
+      const all = saturationOf(a, 4, 1, 0, 1, 'sigmoid');
+      closeAll(all.unitLeft, [0.5], 'unmasked unitLeft');
+      const real = saturationOf(a, 4, 1, 0, 1, 'sigmoid', [1, 1, 0, 0]);
+      closeAll(real.unitLeft, [0], 'masked unitLeft');
+      closeAll(real.unitRight, [0.5], 'masked unitRight');
+      closeAll(saturationOf(a, 4, 1, 0, 1, 'sigmoid', [0, 0, 0, 0]).unitLeft, [0], 'no real rows');
+    });
+
     it('200 samples, unit j left-saturated on exactly j rows and right-saturated on 2j, at random rows', () => {
       const rows = 200;
       const H = 40;

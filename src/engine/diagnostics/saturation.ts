@@ -28,10 +28,12 @@ export type Saturation = Pick<SaturationEntry, 'left' | 'right' | 'unitLeft' | '
 /**
  * Saturation of one gate over `rows` samples: `acts` is (rows, stride) row-major and the gate's H
  * units are columns offset..offset+H-1. unitLeft[j] / unitRight[j] are unit j's fractions of rows;
- * left / right are their means over units. NaN activations count as neither.
+ * left / right are their means over units. NaN activations count as neither. With `mask`, only
+ * the rows r with mask[r] !== 0 are samples (a padded batch's real steps); the fractions are of
+ * those rows, and all-zero gives fractions of 0.
  */
 export function saturationOf(
-  acts: Vec, rows: number, stride: number, offset: number, H: number, kind: SaturationKind,
+  acts: Vec, rows: number, stride: number, offset: number, H: number, kind: SaturationKind, mask?: ArrayLike<number>,
 ): Saturation {
   if (!(rows >= 1) || !(H >= 1)) throw new RangeError(`saturation needs at least one row and one unit (rows ${rows}, H ${H})`);
   if (offset < 0 || offset + H > stride) throw new RangeError(`gate columns ${offset}..${offset + H - 1} outside a row of ${stride}`);
@@ -41,7 +43,10 @@ export function saturationOf(
   const lo = LEFT[kind];
   const hi = RIGHT[kind];
   // Row-major sweep: each row's H gate values are contiguous.
+  let counted = 0;
   for (let r = 0; r < rows; r++) {
+    if (mask && !mask[r]) continue;
+    counted++;
     const o = r * stride + offset;
     for (let j = 0; j < H; j++) {
       const a = acts[o + j];
@@ -49,8 +54,8 @@ export function saturationOf(
       else if (a > hi) nRight[j]++;
     }
   }
-  const unitLeft = Array.from(nLeft, (n) => n / rows);
-  const unitRight = Array.from(nRight, (n) => n / rows);
+  const unitLeft = Array.from(nLeft, (n) => n / Math.max(counted, 1));
+  const unitRight = Array.from(nRight, (n) => n / Math.max(counted, 1));
   return {
     left: unitLeft.reduce((a, b) => a + b, 0) / H,
     right: unitRight.reduce((a, b) => a + b, 0) / H,

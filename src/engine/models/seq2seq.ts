@@ -24,12 +24,15 @@
  * gradient they send back is exactly 0.
  */
 import type { CellKind, GruVariant } from '../../protocol/config';
-import { ParamStore } from '../params';
+import { ParamStore, type Precision } from '../params';
+import { allocF32, releaseF32 } from '../wasm/kernels';
+import { Workspace } from './workspace';
 import type { Rng } from '../random';
 import {
   cellInputBackward, cellInputForward, cellParamBackward, cellParamsOf, cellRowBias, gateCount, newCellCache, newCellGradCarry,
   recurrentProduct, type CellCache, type CellGradCarry, type CellParams, type CellSpec,
 } from '../ops/cell';
+import { cellSpecOf } from '../modelSpec';
 import { cellBackward, cellForward } from '../ops/recurrent';
 import { embeddingBackward, embeddingForward } from '../ops/embedding';
 import { linearForward, linearInputBackward, linearParamBackward } from '../ops/linear';
@@ -112,9 +115,9 @@ export function declareSeq2SeqParams(p: ParamStore, s: Seq2SeqSpec): void {
 
 interface Side {
   caches: CellCache[];
-  dG: Float64Array[];
-  dAux: Float64Array[];
-  dOut: Float64Array[];
+  dG: Vec[];
+  dAux: Vec[];
+  dOut: Vec[];
   params: CellParams[];
 }
 
@@ -134,68 +137,97 @@ export class Seq2Seq {
   private inTokens = new Int32Array(0); // (T,B) what the decoder was fed
   private tgtOut = new Int32Array(0); // (T,B)
   private lossMask = new Uint8Array(0); // (T,B)
-  private srcEmb = new Float64Array(0); // (S,B,E)
+  private srcEmb: Vec = new Float64Array(0); // (S,B,E)
   /** (B,S,H) encoder outputs, 0 at padding. */
-  encOut = new Float64Array(0);
-  private keys = new Float64Array(0); // general (B,S,H), additive (B,S,A)
-  private u = new Float64Array(0); // (T,B,D)
+  encOut: Vec = new Float64Array(0);
+  private keys: Vec = new Float64Array(0); // general (B,S,H), additive (B,S,A)
+  private u: Vec = new Float64Array(0); // (T,B,D)
   /** (T,B,S) attention weights. */
-  att = new Float64Array(0);
+  att: Vec = new Float64Array(0);
   /** (T,B,H) context vectors. */
-  ctx = new Float64Array(0);
-  private cat = new Float64Array(0); // (T,B,2H)
+  ctx: Vec = new Float64Array(0);
+  private cat: Vec = new Float64Array(0); // (T,B,2H)
   /** (T,B,H) h~_t (dot, general). */
-  hTilde = new Float64Array(0);
-  private qProj = new Float64Array(0); // (T,B,A) additive
-  private pre = new Float64Array(0); // (T,B,S,A) additive
+  hTilde: Vec = new Float64Array(0);
+  private qProj: Vec = new Float64Array(0); // (T,B,A) additive
+  private pre: Vec = new Float64Array(0); // (T,B,S,A) additive
   /** (T,B,V) logits. */
-  logits = new Float64Array(0);
-  private probs = new Float64Array(0);
+  logits: Vec = new Float64Array(0);
+  private probs: Vec = new Float64Array(0);
   private validCount = 0;
-  private bias = new Float64Array(0);
-  private scratchBuf = new Float64Array(0);
+  private readonly bias: Vec;
+  private scratchBuf: Vec = new Float64Array(0);
   /** Encoder final state per layer (B,H) (c: LSTM only), the decoder's initial state. */
-  finalH: Float64Array[] = [];
-  finalC: Float64Array[] = [];
+  finalH: Vec[] = [];
+  finalC: Vec[] = [];
   /** dL/d(encoder outputs) (B,S,H) through attention, after backward(). */
-  dEnc = new Float64Array(0);
+  dEnc: Vec = new Float64Array(0);
   /** dL/d(encoder final state) per layer (B,H), after backward(). */
   dFinalH: Vec[] = [];
   dFinalC: Vec[] = [];
 
-  constructor(readonly spec: Seq2SeqSpec, params?: ParamStore) {
+  /** The buffers of the last shapes (ensureBuffers), the temporaries of backward() and of encoderBackward(). */
+  private readonly buffers: Workspace;
+  private readonly backwardTemps: Workspace;
+  private readonly encoderTemps: Workspace;
+  readonly precision: Precision;
+
+  /**
+   * precision "float64": Float64Arrays and the JavaScript kernels (the reference, the oracle's
+   * 1e-9 path). "float32": parameters and every working array in the WebAssembly kernels' arena,
+   * so the products, the gate passes, tanh and the softmax's exp run in the f32x4 kernels (as
+   * Network's float32 path); the caller picks it only where SIMD is available. With `params`, the
+   * model shares them and takes their precision.
+   */
+  constructor(readonly spec: Seq2SeqSpec, params?: ParamStore, precision: Precision = 'float64') {
     if (!(spec.layers >= 1)) throw new Error('layers must be at least 1');
     if (spec.attention === 'additive' && !(spec.attentionSize >= 1)) throw new Error('additive attention needs an attention size of at least 1');
-    this.cellSpec = { cell: spec.cell, gruVariant: spec.gruVariant, rnnActivation: spec.rnnActivation, hidden: spec.hidden };
+    this.cellSpec = cellSpecOf(spec);
     this.G = gateCount(spec.cell);
     this.D = spec.attention === 'none' ? spec.embed : spec.embed + spec.hidden;
     if (params) this.params = params;
     else {
-      this.params = new ParamStore();
+      this.params = new ParamStore(precision);
       declareSeq2SeqParams(this.params, spec);
       this.params.allocate();
     }
-    this.bias = new Float64Array(this.G * spec.hidden);
+    this.precision = this.params.precision;
+    this.buffers = new Workspace(this.precision);
+    this.backwardTemps = new Workspace(this.precision);
+    this.encoderTemps = new Workspace(this.precision);
+    this.bias = this.precision === 'float32' ? allocF32(this.G * spec.hidden) : new Float64Array(this.G * spec.hidden);
   }
 
   private off(name: string): number {
     return this.params.spec(name).offset;
   }
 
-  private scratch(n: number): Float64Array {
-    if (this.scratchBuf.length < n) this.scratchBuf = new Float64Array(n);
+  private scratch(n: number): Vec {
+    if (this.scratchBuf.length < n) {
+      if (this.scratchBuf instanceof Float32Array) releaseF32(this.scratchBuf);
+      this.scratchBuf = this.precision === 'float32' ? allocF32(n) : new Float64Array(n);
+    }
     return this.scratchBuf;
+  }
+
+  /** Gives the working arrays back to the arena (the parameters stay): call when done with a float32 model. */
+  releaseBuffers(): void {
+    for (const w of [this.buffers, this.backwardTemps, this.encoderTemps]) w.release();
+    if (this.scratchBuf instanceof Float32Array) releaseF32(this.scratchBuf);
+    this.scratchBuf = new Float64Array(0);
+    this.B = this.S = this.T = 0;
   }
 
   private newSide(prefix: string, steps: number, B: number): Side {
     const L = this.spec.layers;
     const GH = this.G * this.spec.hidden;
     const H = this.spec.hidden;
+    const take = this.buffers.take;
     return {
-      caches: Array.from({ length: L }, () => newCellCache(this.cellSpec, steps, B)),
-      dG: Array.from({ length: L }, () => new Float64Array(steps * B * GH)),
-      dAux: Array.from({ length: L }, () => new Float64Array(this.spec.cell === 'gru' ? steps * B * H : 0)),
-      dOut: Array.from({ length: L }, () => new Float64Array(steps * B * H)),
+      caches: Array.from({ length: L }, () => newCellCache(this.cellSpec, steps, B, take)),
+      dG: Array.from({ length: L }, () => take(steps * B * GH)),
+      dAux: Array.from({ length: L }, () => take(this.spec.cell === 'gru' ? steps * B * H : 0)),
+      dOut: Array.from({ length: L }, () => take(steps * B * H)),
       params: Array.from({ length: L }, (_, l) => cellParamsOf(this.params, `${prefix}.`, l)),
     };
   }
@@ -203,28 +235,30 @@ export class Seq2Seq {
   private ensureBuffers(B: number, S: number, T: number): void {
     if (B === this.B && S === this.S && T === this.T) return;
     const { hidden: H, embed: E, tgtVocab: V, attentionSize: A, layers: L } = this.spec;
+    this.buffers.reset();
+    const take = this.buffers.take;
     this.enc = this.newSide('encoder', S, B);
     this.dec = this.newSide('decoder', T, B);
     this.srcTokens = new Int32Array(S * B);
     this.inTokens = new Int32Array(T * B);
     this.tgtOut = new Int32Array(T * B);
     this.lossMask = new Uint8Array(T * B);
-    this.srcEmb = new Float64Array(S * B * E);
-    this.encOut = new Float64Array(B * S * H);
-    this.dEnc = new Float64Array(B * S * H);
+    this.srcEmb = take(S * B * E);
+    this.encOut = take(B * S * H);
+    this.dEnc = take(B * S * H);
     const att = this.spec.attention;
-    this.keys = new Float64Array(att === 'general' ? B * S * H : att === 'additive' ? B * S * A : 0);
-    this.u = new Float64Array(T * B * this.D);
-    this.att = new Float64Array(att === 'none' ? 0 : T * B * S);
-    this.ctx = new Float64Array(att === 'none' ? 0 : T * B * H);
-    this.cat = new Float64Array(att === 'dot' || att === 'general' ? T * B * 2 * H : 0);
-    this.hTilde = new Float64Array(att === 'dot' || att === 'general' ? T * B * H : 0);
-    this.qProj = new Float64Array(att === 'additive' ? T * B * A : 0);
-    this.pre = new Float64Array(att === 'additive' ? T * B * S * A : 0);
-    this.logits = new Float64Array(T * B * V);
-    this.probs = new Float64Array(T * B * V);
-    this.finalH = Array.from({ length: L }, () => new Float64Array(B * H));
-    this.finalC = Array.from({ length: L }, () => new Float64Array(this.spec.cell === 'lstm' ? B * H : 0));
+    this.keys = take(att === 'general' ? B * S * H : att === 'additive' ? B * S * A : 0);
+    this.u = take(T * B * this.D);
+    this.att = take(att === 'none' ? 0 : T * B * S);
+    this.ctx = take(att === 'none' ? 0 : T * B * H);
+    this.cat = take(att === 'dot' || att === 'general' ? T * B * 2 * H : 0);
+    this.hTilde = take(att === 'dot' || att === 'general' ? T * B * H : 0);
+    this.qProj = take(att === 'additive' ? T * B * A : 0);
+    this.pre = take(att === 'additive' ? T * B * S * A : 0);
+    this.logits = take(T * B * V);
+    this.probs = take(T * B * V);
+    this.finalH = Array.from({ length: L }, () => take(B * H));
+    this.finalC = Array.from({ length: L }, () => take(this.spec.cell === 'lstm' ? B * H : 0));
     this.B = B;
     this.S = S;
     this.T = T;
@@ -252,6 +286,19 @@ export class Seq2Seq {
     return this.dec.caches[l];
   }
 
+  /**
+   * Which rows of the last forward are real steps, 1 or 0: the encoder's (S,B) rows s < n_b,
+   * the decoder's (T,B) rows t < m_b (the rows of the caches' gates and states).
+   */
+  realSteps(side: 'encoder' | 'decoder'): Uint8Array {
+    if (side === 'decoder') return this.lossMask.subarray(0, this.T * this.B);
+    const { B, S } = this;
+    const lengths = this.batch?.srcLengths ?? [];
+    const m = new Uint8Array(S * B);
+    for (let b = 0; b < B; b++) for (let s = 0; s < (lengths[b] ?? 0); s++) m[s * B + b] = 1;
+    return m;
+  }
+
   get lastShape(): { B: number; S: number; T: number } {
     return { B: this.B, S: this.S, T: this.T };
   }
@@ -263,7 +310,7 @@ export class Seq2Seq {
   }
 
   /** The attention keys of the last encode(): enc W_a^T (general, (B,S,H)), enc W_k^T (additive, (B,S,A)), else empty. */
-  encoderKeys(): Float64Array {
+  encoderKeys(): Vec {
     return this.keys;
   }
 
@@ -406,25 +453,27 @@ export class Seq2Seq {
     const N = T * B;
     const lengths = batch.srcLengths;
     // dlogits, then the head: dW_head, db_head over all rows at once, and dO = dlogits W_head.
+    this.backwardTemps.reset();
+    const take = this.backwardTemps.take;
     const dz = this.scratch(N * V);
     softmaxCrossEntropyBackward(this.probs, 0, N, V, this.tgtOut, this.validCount, dz, this.lossMask);
     const oOff = att === 'dot' || att === 'general' ? 0 : B * H;
     const oBase = att === 'dot' || att === 'general' ? this.hTilde : this.dec.caches[L - 1].hs;
     linearParamBackward(N, V, H, dz, 0, oBase, oOff, H, gr, this.off('head.weight'), this.off('head.bias'));
-    const dO = new Float64Array(N * H);
+    const dO = take(N * H);
     linearInputBackward(N, V, H, dz, 0, W, this.off('head.weight'), dO, 0, H, 0);
 
     this.dEnc.fill(0);
-    const dKeys = new Float64Array(this.keys.length);
+    const dKeys = take(this.keys.length);
     const dTop = this.dec.dOut[L - 1];
-    const carries: CellGradCarry[] = Array.from({ length: L }, () => newCellGradCarry(this.cellSpec, B));
-    const recurrent = this.dec.params.map((cp) => recurrentProduct(W, cp.whh, B, GH, H, new Float64Array(B === 1 ? 0 : GH * H)));
-    const du = new Float64Array(B * D);
-    const dFeed = new Float64Array(B * H); // dL/dh~_t from step t+1's input
-    const dPre = new Float64Array(att === 'dot' || att === 'general' ? N * H : 0); // dL/d(W_c [c;h]) (T,B,H)
-    const dCat = new Float64Array(B * 2 * H);
-    const dQ = new Float64Array(att === 'additive' ? N * A : 0); // dL/d(W_q q_t) (T,B,A)
-    const da = new Float64Array(B * S);
+    const carries: CellGradCarry[] = Array.from({ length: L }, () => newCellGradCarry(this.cellSpec, B, take));
+    const recurrent = this.dec.params.map((cp) => recurrentProduct(W, cp.whh, B, GH, H, take(B === 1 ? 0 : GH * H)));
+    const du = take(B * D);
+    const dFeed = take(B * H); // dL/dh~_t from step t+1's input
+    const dPre = take(att === 'dot' || att === 'general' ? N * H : 0); // dL/d(W_c [c;h]) (T,B,H)
+    const dCat = take(B * 2 * H);
+    const dQ = take(att === 'additive' ? N * A : 0); // dL/d(W_q q_t) (T,B,A)
+    const da = take(B * S);
     const combine = att === 'dot' || att === 'general' ? this.off('attention.combine.weight') : -1;
     for (let t = T - 1; t >= 0; t--) {
       const to = t * B * H;
@@ -489,6 +538,8 @@ export class Seq2Seq {
     const gr = this.params.grad;
     const lengths = batch.srcLengths;
     const lstm = this.spec.cell === 'lstm';
+    this.encoderTemps.reset();
+    const take = this.encoderTemps.take;
     // dOut of the top layer = dEnc, time-major.
     const dTop = this.enc.dOut[L - 1];
     dTop.fill(0);
@@ -503,8 +554,8 @@ export class Seq2Seq {
     const layers = flowTop ? [L - 1] : Array.from({ length: L }, (_, i) => L - 1 - i);
     for (const l of layers) {
       const c = this.enc.caches[l];
-      const carry = newCellGradCarry(this.cellSpec, B);
-      const recurrent = recurrentProduct(W, this.enc.params[l].whh, B, GH, H, new Float64Array(B === 1 ? 0 : GH * H));
+      const carry = newCellGradCarry(this.cellSpec, B, take);
+      const recurrent = recurrentProduct(W, this.enc.params[l].whh, B, GH, H, take(B === 1 ? 0 : GH * H));
       let cur = S;
       for (const end of ends) {
         if (end + 1 < cur) cellBackward(this.cellSpec, c, this.enc.dOut[l], this.enc.dG[l], this.enc.dAux[l], carry, end + 1, cur, B, recurrent, flowTop);
@@ -592,13 +643,13 @@ export class Seq2Seq {
   }
 
   /** (T,B,V) probabilities of the last forward (valid rows only). */
-  probabilities(): Float64Array {
+  probabilities(): Vec {
     return this.probs;
   }
 }
 
 /** The index of the largest of x[off + from .. off + n): from = EOS leaves PAD and BOS out. */
-function argmaxFrom(x: Float64Array, off: number, n: number, from: number): number {
+function argmaxFrom(x: Vec, off: number, n: number, from: number): number {
   let best = from;
   for (let k = from + 1; k < n; k++) if (x[off + k] > x[off + best]) best = k;
   return best;

@@ -17,8 +17,8 @@ import { Seq2Seq } from './seq2seq';
 
 export interface EncodedSource {
   n: number;
-  enc: Float64Array;
-  keys: Float64Array;
+  enc: Vec;
+  keys: Vec;
   lengths: Int32Array;
 }
 

@@ -20,6 +20,7 @@
  * then per kind into the query and the keys. Every d* output accumulates (+=) unless it says so.
  */
 import type { Vec } from '../linalg';
+import { f32 } from '../wasm/kernels';
 import { linearForward, linearInputBackward, linearParamBackward } from './linear';
 
 /** Masked softmax of scores (B,S) in place into a; entries s >= n_b become exactly 0. */
@@ -52,65 +53,75 @@ function maskedSoftmaxBackwardRows(B: number, S: number, lengths: ArrayLike<numb
   }
 }
 
-/** ctx[b] = sum_{s < n_b} a[b,s] enc[b,s]. */
-export function contextForward(B: number, S: number, H: number, lengths: ArrayLike<number>, a: Vec, aOff: number, enc: Vec, ctx: Vec, cOff: number, ldc: number): void {
+/**
+ * The three row passes attention is made of, each over s < n_b of every row b: scores, weighted
+ * sums and their outer-product gradients. Float32 arrays in the kernels' arena run the f32x4
+ * kernels (../wasm/kernels.ts rowDots, rowCombine, rowOuterAdd); other arrays these loops.
+ */
+
+/** out[b,s] = q_b . keys[b,s] (B,S) at oOff; q_b at qOff + b ldq. */
+function rowDots(B: number, S: number, H: number, lengths: ArrayLike<number>, q: Vec, qOff: number, ldq: number, keys: Vec, out: Vec, oOff: number): void {
+  if (out instanceof Float32Array && f32.rowDots(B, S, H, lengths, q, qOff, ldq, keys, 0, out, oOff)) return;
   for (let b = 0; b < B; b++) {
-    const c = cOff + b * ldc;
-    for (let j = 0; j < H; j++) ctx[c + j] = 0;
+    const qb = qOff + b * ldq;
     for (let s = 0; s < lengths[b]; s++) {
-      const w = a[aOff + b * S + s];
-      const e = (b * S + s) * H;
-      for (let j = 0; j < H; j++) ctx[c + j] += w * enc[e + j];
+      const k = (b * S + s) * H;
+      let sum = 0;
+      for (let j = 0; j < H; j++) sum += q[qb + j] * keys[k + j];
+      out[oOff + b * S + s] = sum;
     }
   }
 }
 
-/** da (B,S) = dctx . e_s (overwritten), dEnc[b,s] += a_s dctx. */
-export function contextBackward(B: number, S: number, H: number, lengths: ArrayLike<number>, dctx: Vec, dOff: number, ldd: number, a: Vec, aOff: number, enc: Vec, dEnc: Vec, da: Vec): void {
+/** y_b (=|+=) sum_s w[b,s] e[b,s]; w (B,S) at wOff, y_b at yOff + b ldy. */
+function rowCombine(B: number, S: number, H: number, lengths: ArrayLike<number>, w: Vec, wOff: number, e: Vec, y: Vec, yOff: number, ldy: number, beta: 0 | 1): void {
+  if (y instanceof Float32Array && f32.rowCombine(B, S, H, lengths, w, wOff, e, 0, y, yOff, ldy, beta)) return;
   for (let b = 0; b < B; b++) {
-    const d = dOff + b * ldd;
-    for (let s = 0; s < S; s++) da[b * S + s] = 0;
+    const yb = yOff + b * ldy;
+    if (!beta) for (let j = 0; j < H; j++) y[yb + j] = 0;
     for (let s = 0; s < lengths[b]; s++) {
-      const w = a[aOff + b * S + s];
-      const e = (b * S + s) * H;
-      let sum = 0;
-      for (let j = 0; j < H; j++) {
-        sum += dctx[d + j] * enc[e + j];
-        dEnc[e + j] += w * dctx[d + j];
-      }
-      da[b * S + s] = sum;
+      const ws = w[wOff + b * S + s];
+      const es = (b * S + s) * H;
+      for (let j = 0; j < H; j++) y[yb + j] += ws * e[es + j];
     }
   }
+}
+
+/** d[b,s] += w[b,s] x_b; w (B,S) at wOff, x_b at xOff + b ldx. */
+function rowOuterAdd(B: number, S: number, H: number, lengths: ArrayLike<number>, w: Vec, wOff: number, x: Vec, xOff: number, ldx: number, d: Vec): void {
+  if (d instanceof Float32Array && f32.rowOuterAdd(B, S, H, lengths, w, wOff, x, xOff, ldx, d, 0)) return;
+  for (let b = 0; b < B; b++) {
+    const xb = xOff + b * ldx;
+    for (let s = 0; s < lengths[b]; s++) {
+      const ws = w[wOff + b * S + s];
+      const ds = (b * S + s) * H;
+      for (let j = 0; j < H; j++) d[ds + j] += ws * x[xb + j];
+    }
+  }
+}
+
+/** ctx[b] = sum_{s < n_b} a[b,s] enc[b,s]. */
+export function contextForward(B: number, S: number, H: number, lengths: ArrayLike<number>, a: Vec, aOff: number, enc: Vec, ctx: Vec, cOff: number, ldc: number): void {
+  rowCombine(B, S, H, lengths, a, aOff, enc, ctx, cOff, ldc, 0);
+}
+
+/** da (B,S) = dctx . e_s (overwritten, 0 at padding), dEnc[b,s] += a_s dctx. */
+export function contextBackward(B: number, S: number, H: number, lengths: ArrayLike<number>, dctx: Vec, dOff: number, ldd: number, a: Vec, aOff: number, enc: Vec, dEnc: Vec, da: Vec): void {
+  da.fill(0, 0, B * S);
+  rowDots(B, S, H, lengths, dctx, dOff, ldd, enc, da, 0);
+  rowOuterAdd(B, S, H, lengths, a, aOff, dctx, dOff, ldd, dEnc);
 }
 
 /** Luong scores h . keys_s and their masked softmax into a (B,S) at aOff. */
 function luongWeightsForward(B: number, S: number, H: number, lengths: ArrayLike<number>, query: Vec, qOff: number, ldq: number, keys: Vec, a: Vec, aOff: number): void {
-  for (let b = 0; b < B; b++) {
-    const q = qOff + b * ldq;
-    for (let s = 0; s < lengths[b]; s++) {
-      const k = (b * S + s) * H;
-      let sum = 0;
-      for (let j = 0; j < H; j++) sum += query[q + j] * keys[k + j];
-      a[aOff + b * S + s] = sum;
-    }
-  }
+  rowDots(B, S, H, lengths, query, qOff, ldq, keys, a, aOff);
   maskedSoftmaxRows(B, S, lengths, a, aOff);
 }
 
 /** From dscore (B,S): dQuery[b] += sum_s dscore_s keys_s, dKeys[b,s] += dscore_s h. */
 function luongScoresBackward(B: number, S: number, H: number, lengths: ArrayLike<number>, dscore: Vec, query: Vec, qOff: number, ldq: number, keys: Vec, dQuery: Vec, dqOff: number, lddq: number, dKeys: Vec): void {
-  for (let b = 0; b < B; b++) {
-    const q = qOff + b * ldq;
-    const dq = dqOff + b * lddq;
-    for (let s = 0; s < lengths[b]; s++) {
-      const ds = dscore[b * S + s];
-      const k = (b * S + s) * H;
-      for (let j = 0; j < H; j++) {
-        dQuery[dq + j] += ds * keys[k + j];
-        dKeys[k + j] += ds * query[q + j];
-      }
-    }
-  }
+  rowCombine(B, S, H, lengths, dscore, 0, keys, dQuery, dqOff, lddq, 1);
+  rowOuterAdd(B, S, H, lengths, dscore, 0, query, qOff, ldq, dKeys);
 }
 
 /** Dot attention (Luong): a and ctx from h_t. keys = enc. */

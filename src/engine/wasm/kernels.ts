@@ -23,8 +23,12 @@ const ALIGN = 16;
 
 interface Exports {
   gemmNT(M: number, N: number, K: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, beta: number): void;
+  gemmTN(M: number, N: number, K: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, beta: number): void;
   vecMat(N: number, K: number, x: number, b: number, ldb: number, y: number, beta: number): void;
   transpose(R: number, C: number, src: number, ld: number, dst: number): void;
+  rowDots(B: number, S: number, H: number, len: number, q: number, ldq: number, keys: number, out: number): void;
+  rowCombine(B: number, S: number, H: number, len: number, w: number, e: number, y: number, ldy: number, beta: number): void;
+  rowOuterAdd(B: number, S: number, H: number, len: number, w: number, x: number, ldx: number, d: number): void;
   map(kind: number, src: number, dst: number, n: number, shift: number): void;
   addInto(dst: number, src: number, n: number): void;
   addRowVector(M: number, N: number, a: number, lda: number, v: number): void;
@@ -149,6 +153,19 @@ function addr(ar: Arena, a: Arr, off: number): number {
   return a.buffer === ar.buffer ? a.byteOffset + off * 4 : -1;
 }
 
+/** The rows' lengths copied into the arena (int32), for the attention kernels: its byte address. */
+let lengthsView: Int32Array | null = null;
+function lengthsAddr(ar: Arena, lengths: ArrayLike<number>, B: number): number {
+  if (!lengthsView || lengthsView.length < B) {
+    if (lengthsView) ar.release(new Float32Array(ar.buffer, lengthsView.byteOffset, lengthsView.length));
+    const f = ar.alloc(Math.max(B, 256));
+    if (!f) return -1;
+    lengthsView = new Int32Array(ar.buffer, f.byteOffset, f.length);
+  }
+  for (let b = 0; b < B; b++) lengthsView[b] = lengths[b];
+  return lengthsView.byteOffset;
+}
+
 /**
  * The kernels with the calling convention of src/engine/linalg.ts (array, offset in elements,
  * leading dimension). Each returns false, doing nothing, unless every array is in the arena.
@@ -160,6 +177,14 @@ export const f32 = {
     const a = addr(ar, A, aOff), b = addr(ar, B, bOff), c = addr(ar, C, cOff);
     if (a < 0 || b < 0 || c < 0) return false;
     ar.k.gemmNT(M, N, K, a, lda, b, ldb, c, ldc, beta);
+    return true;
+  },
+  gemmTN(M: number, N: number, K: number, A: Arr, aOff: number, lda: number, B: Arr, bOff: number, ldb: number, C: Arr, cOff: number, ldc: number, beta: 0 | 1): boolean {
+    const ar = arena;
+    if (!ar) return false;
+    const a = addr(ar, A, aOff), b = addr(ar, B, bOff), c = addr(ar, C, cOff);
+    if (a < 0 || b < 0 || c < 0) return false;
+    ar.k.gemmTN(M, N, K, a, lda, b, ldb, c, ldc, beta);
     return true;
   },
   vecMat(N: number, K: number, x: Arr, xOff: number, B: Arr, bOff: number, ldb: number, y: Arr, yOff: number, beta: 0 | 1): boolean {
@@ -176,6 +201,39 @@ export const f32 = {
     const s = addr(ar, src, off), d = addr(ar, dst, 0);
     if (s < 0 || d < 0) return false;
     ar.k.transpose(R, Cn, s, ld, d);
+    return true;
+  },
+  /** out[b S + s] = q_b . keys[b,s] for s < lengths[b] (attention scores); q_b at qOff + b ldq. */
+  rowDots(B: number, S: number, H: number, lengths: ArrayLike<number>, q: Arr, qOff: number, ldq: number, keys: Arr, kOff: number, out: Arr, oOff: number): boolean {
+    const ar = arena;
+    if (!ar) return false;
+    const qa = addr(ar, q, qOff), ka = addr(ar, keys, kOff), oa = addr(ar, out, oOff);
+    if (qa < 0 || ka < 0 || oa < 0) return false;
+    const la = lengthsAddr(ar, lengths, B);
+    if (la < 0) return false;
+    ar.k.rowDots(B, S, H, la, qa, ldq, ka, oa);
+    return true;
+  },
+  /** y_b (+)= sum_{s < lengths[b]} w[b S + s] e[b,s] (contexts); y_b at yOff + b ldy. */
+  rowCombine(B: number, S: number, H: number, lengths: ArrayLike<number>, w: Arr, wOff: number, e: Arr, eOff: number, y: Arr, yOff: number, ldy: number, beta: 0 | 1): boolean {
+    const ar = arena;
+    if (!ar) return false;
+    const wa = addr(ar, w, wOff), ea = addr(ar, e, eOff), ya = addr(ar, y, yOff);
+    if (wa < 0 || ea < 0 || ya < 0) return false;
+    const la = lengthsAddr(ar, lengths, B);
+    if (la < 0) return false;
+    ar.k.rowCombine(B, S, H, la, wa, ea, ya, ldy, beta);
+    return true;
+  },
+  /** d[b,s] += w[b S + s] x_b for s < lengths[b]; x_b at xOff + b ldx. */
+  rowOuterAdd(B: number, S: number, H: number, lengths: ArrayLike<number>, w: Arr, wOff: number, x: Arr, xOff: number, ldx: number, d: Arr, dOff: number): boolean {
+    const ar = arena;
+    if (!ar) return false;
+    const wa = addr(ar, w, wOff), xa = addr(ar, x, xOff), da = addr(ar, d, dOff);
+    if (wa < 0 || xa < 0 || da < 0) return false;
+    const la = lengthsAddr(ar, lengths, B);
+    if (la < 0) return false;
+    ar.k.rowOuterAdd(B, S, H, la, wa, xa, ldx, da);
     return true;
   },
   /** kind 0 sigmoid, 1 tanh, 2 exp(x - shift). */
