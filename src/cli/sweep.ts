@@ -6,10 +6,11 @@
  *
  * One run after another in this process by default; --parallel N trains N at once, each in its
  * own child process (`rnn-lab train SWEEP --sweep-run I ...`, a flag for this use only), since one
- * process trains on one thread. Ctrl-C: the training runs checkpoint and stop (each child gets
- * the signal from the terminal too), and no queued run starts.
+ * process trains on one thread. Ctrl-C (SIGINT, SIGTERM): the training runs checkpoint and stop,
+ * and no queued run starts. The children are in their own process groups and get the signal from
+ * this process, once (a second one would make a child exit without its last checkpoint).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { resolveDataPath } from '../engine/config';
 import { EngineError } from '../engine/errors';
@@ -85,7 +86,13 @@ export async function trainSweep(file: string, raw: Record<string, unknown>, fla
   const sweepId = `${runStamp(new Date())}-${safeRunName(grid.name)}`;
   console.log(`sweep ${grid.name}: ${grid.runs.length} runs (${grid.keys.join(' x ')}), ${parallel === 1 ? 'one after another' : `${parallel} at once in child processes`}, in ${shown(root)}`);
   let interrupted = false;
-  const onSignal = () => void (interrupted = true);
+  const children = new Set<ChildProcess>();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    process.exitCode = signal === 'SIGTERM' ? 143 : 130;
+    for (const c of children) c.kill(signal);
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const dirs: (string | undefined)[] = new Array(grid.runs.length);
@@ -100,7 +107,7 @@ export async function trainSweep(file: string, raw: Record<string, unknown>, fla
         if (Number(process.exitCode ?? 0) >= 128) interrupted = true;
       }
     } else {
-      await runChildren(file, grid, parallel, root, sweepId, dirs, () => interrupted);
+      await runChildren(file, grid, parallel, root, sweepId, dirs, () => interrupted, children);
     }
   } finally {
     process.off('SIGINT', onSignal);
@@ -124,7 +131,7 @@ export async function trainSweep(file: string, raw: Record<string, unknown>, fla
 }
 
 /** --parallel: each run in a child `rnn-lab train SWEEP --sweep-run I`, at most `parallel` at once, started in grid order. */
-async function runChildren(file: string, grid: ExpandedSweep, parallel: number, root: string, sweepId: string, dirs: (string | undefined)[], interrupted: () => boolean): Promise<void> {
+async function runChildren(file: string, grid: ExpandedSweep, parallel: number, root: string, sweepId: string, dirs: (string | undefined)[], interrupted: () => boolean, children: Set<ChildProcess>): Promise<void> {
   const fs = nodeRunFs(root);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -136,11 +143,13 @@ async function runChildren(file: string, grid: ExpandedSweep, parallel: number, 
       dirs[i] = dir;
       console.log(`[${i + 1}/${grid.runs.length}] ${sweepLabel(grid.runs[i].values)} -> ${dir}`);
       const code = await new Promise<number>((resolveExit) => {
-        const child = spawn(process.execPath, [process.argv[1], 'train', file, '--sweep-run', String(i), '--sweep-id', sweepId, '--out', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+        const child = spawn(process.execPath, [process.argv[1], 'train', file, '--sweep-run', String(i), '--sweep-id', sweepId, '--out', dir], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+        children.add(child);
         let err = '';
         child.stderr.on('data', (b: Buffer) => (err = (err + b.toString()).slice(-2000)));
         child.on('error', (e) => ((err += e.message), resolveExit(1)));
         child.on('exit', (c, signal) => {
+          children.delete(child);
           if (c !== 0 && err.trim()) console.error(`[${i + 1}/${grid.runs.length}] ${err.trim().split('\n').at(-1)}`);
           resolveExit(c ?? (signal ? 128 : 1));
         });
