@@ -139,7 +139,8 @@ function vocabularies(text: string | undefined, source: string | undefined, vSrc
   if (!lists.every((l) => Array.isArray(l) && l.every((t) => typeof t === 'string'))) return fail(`${where}: "source" and "target" must both be lists of strings`, hint);
   const [s, t] = lists as string[][];
   if (v.tokenization !== undefined && v.tokenization !== 'char' && v.tokenization !== 'word') return fail(`${where}: "tokenization" is ${JSON.stringify(v.tokenization)}, not "char" or "word"`, hint);
-  const tokenization: Tokenization = (v.tokenization as Tokenization | undefined) ?? ([...s, ...t].every((x) => Array.from(x).length === 1) ? 'char' : 'word');
+  const real = (tokens: string[]): string[] => tokens.slice(tokens[0] !== '<pad>' ? 0 : tokens[3] === '<unk>' ? 4 : 3);
+  const tokenization: Tokenization = (v.tokenization as Tokenization | undefined) ?? ([...real(s), ...real(t)].every((x) => Array.from(x).length === 1) ? 'char' : 'word');
   const make = (tokens: string[]): Vocab => {
     if (tokens[0] === '<pad>') return Vocab.fromJSON({ format: 'rnn-lab-vocab/1', tokenization, tokens, unk: tokens[3] === '<unk>' });
     return new Vocab(tokenization, tokens, false);
