@@ -23,6 +23,7 @@ import json
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -77,6 +78,29 @@ def check_torchrun(tmp, proj):
     return failures
 
 
+def check_epochs(tmp, proj):
+    """--data-order epochs (DistributedSampler, set_epoch) under torchrun on a pairs run: it trains
+    through an epoch boundary, writes a run folder RNN Lab resumes, and a second call continues it."""
+    out = os.path.join(tmp, "s2s-epochs")
+    cmd = [TORCHRUN, "--redirects", "2", "--tee", "2", "--nproc_per_node=2", "train.py", "--steps", "60", "--precision", "float64", "--data-order", "epochs", "--out", out]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, cwd=proj, timeout=900)
+    except subprocess.TimeoutExpired:
+        return ["--data-order epochs under torchrun did not end within 900 s"]
+    if r.returncode != 0:
+        return [f"--data-order epochs under torchrun: exit {r.returncode}: {r.stderr.strip()[-600:]}"]
+    run(PYTHON, "train.py", "--steps", "64", "--precision", "float64", "--data-order", "epochs", "--out", out, cwd=proj)
+    got = records(out, "metrics.jsonl", 10)
+    failures = []
+    if sorted(got) != list(range(11, 65)) or not all(0 < r["loss"] < 100 for r in got.values()):
+        failures.append(f"--data-order epochs: steps {sorted(got)[:3]}...{sorted(got)[-3:]}, losses {[round(r['loss'], 3) for r in got.values()][:5]}")
+    with open(os.path.join(out, "summary.json")) as f:
+        status = json.load(f)["status"]
+    run("node", CLI, "train", "--resume", out, "--steps", "66", os.path.join(tmp, "pairs.tsv"))
+    print(f"  --data-order epochs under torchrun x2 then one process: steps 11-64 trained ({status}), first loss {got[11]['loss']:.3f}, last {got[64]['loss']:.3f}; rnn-lab train --resume continues it")
+    return failures
+
+
 def float32_lm(tmp):
     """An LSTM LM trained in float32 (F32 checkpoint), continued by train.py --precision float32."""
     text_file = os.path.join(tmp, "text.txt")
@@ -110,15 +134,17 @@ def main():
             ("gru-before-sort-dot", ["--task", "sort", "--attention", "dot", "--cell", "gru", "--gru-variant", "reset_before", "--hidden", "8", "--batch", "4", "--alphabet", "letters"], None),
             ("rnn-pairs-none", ["--task", "seq2seq", "--tokenization", "word", "--attention", "none", "--cell", "rnn", "--hidden", "9", "--batch", "7", "--optim", "rmsprop", "--clip-mode", "value", "--clip", "0.05", "--lr-decay", "0.5", "--lr-decay-every", "20"], "pairs"),
         ]
-        first_project = None
+        first_project = pairs_project = None
         for name, args, data in cases:
             data_file = pairs_file(tmp) if data == "pairs" else None
             worst, f, proj = seq2seq_case(tmp, name, args, data_file)
             first_project = first_project or proj
+            pairs_project = proj if data == "pairs" else pairs_project
             print(f"  {name}: steps 11-30 in PyTorch (float64) against rnn-lab train --resume: loss {worst.get('loss', 0):.1e}, gradient norm {worst.get('gradNorm', 0):.1e}, "
                   f"encoder flow {worst.get('encoderFlow', 0):.1e}, saturation {worst.get('saturation', 0):.1e}, eval {worst.get('eval', 0):.1e}; back in RNN Lab (31-35): loss {worst.get('back', 0):.1e}")
             failures += f
         failures += check_torchrun(tmp, first_project)
+        failures += check_epochs(tmp, pairs_project)
         worst, f, _ = seq2seq_case(tmp, "f32-lstm-reverse-additive", ["--task", "reverse", "--attention", "additive", "--cell", "lstm", "--hidden", "12", "--batch", "6"], precision="float32", tol=1e-4, back=False)
         print(f"  float32 seq2seq run, train.py --precision float32 against rnn-lab train --resume: loss {worst.get('loss', 0):.1e} (relative), gradient norm {worst.get('gradNorm', 0):.1e}")
         failures += f

@@ -232,3 +232,35 @@ def make_batch(pairs, device=None):
     tgt_lengths = torch.tensor([len(t) + 1 for _, t in pairs], dtype=torch.int64)
     to = (lambda x: x.to(device)) if device is not None else (lambda x: x)
     return to(src), src_lengths, to(tgt_in), to(tgt_out), tgt_lengths
+
+
+class EpochBatches:
+    """A pairs file's training examples in epochs (train.py --data-order epochs): torch's
+    DistributedSampler gives each of `world` ranks a disjoint share of every epoch's shuffle
+    (seeded by the run's seed, reshuffled by set_epoch each epoch), taken `batch` examples at a
+    time; an epoch's last short batch is dropped. This is not RNN Lab's order (its stream draws
+    with replacement), so its losses are the same in distribution only."""
+
+    def __init__(self, train, batch, rank, world, seed, epoch=0, taken=0):
+        from torch.utils.data.distributed import DistributedSampler
+
+        if len(train) < batch * world:
+            raise SystemExit(f"{len(train)} training pairs are fewer than one batch of {batch} on each of {world} processes")
+        self.train, self.batch = train, batch
+        self.sampler = DistributedSampler(train, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=True)
+        self.epoch, self.taken = epoch, taken
+        self._start_epoch()
+
+    def _start_epoch(self):
+        self.sampler.set_epoch(self.epoch)
+        order = list(iter(self.sampler))
+        self.batches = [order[k : k + self.batch] for k in range(0, len(order) - self.batch + 1, self.batch)]
+
+    def next(self):
+        """The next batch of (src ids, tgt ids) of this rank."""
+        if self.taken >= len(self.batches):
+            self.epoch, self.taken = self.epoch + 1, 0
+            self._start_epoch()
+        batch = self.batches[self.taken]
+        self.taken += 1
+        return [(self.train[i]["src"], self.train[i]["tgt"]) for i in batch]

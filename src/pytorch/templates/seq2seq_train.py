@@ -23,6 +23,10 @@ decoding of the held-out set, exact match and token accuracy (and by source leng
 Under torchrun every rank draws the same global batch from the same stream and trains a contiguous
 share of its rows, its loss summed over its rows and divided by the global batch's target count, so
 DDP's mean of the gradients (times the world size) is the gradient of the global batch's loss.
+With --data-order epochs (a pairs file's run only) each process instead takes batch / G examples
+of its own share of every epoch through torch's DistributedSampler (set_epoch each epoch), and
+scheduled sampling draws from torch's generator: PyTorch's usual data-parallel order, not RNN Lab's,
+so the losses are the same in distribution only; the epoch and batch reached go into resume.safetensors.
 """
 import argparse
 import json
@@ -48,6 +52,9 @@ def parse_args():
     p.add_argument("--precision", choices=["float32", "float64"], default="float32")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", help="the run folder to write (default: a new folder beside the original run)")
+    p.add_argument("--data-order", choices=["engine", "epochs"], default="engine",
+                   help="engine: RNN Lab's seeded stream (the same batches as rnn-lab train --resume); epochs: a pairs file's "
+                        "examples in epochs through DistributedSampler (set_epoch each epoch), each process its own share")
     return p.parse_args()
 
 
@@ -94,6 +101,14 @@ class Run:
             raise SystemExit(f"{world} processes for a batch of {self.B}: use at most {self.B}")
         self.first, last = self.B * rank // world, self.B * (rank + 1) // world
         self.rows = slice(self.first, last)
+        self.epochs = None
+        if args.data_order == "epochs":
+            if c["task"] != "seq2seq":
+                raise SystemExit(f"--data-order epochs is for a run on a pairs file; the {c['task']} task's stream is endless (use the default, engine)")
+            # Each process takes batch // world examples of its own share of the epoch.
+            examples = json.load(open(os.path.join(HERE, project["examples"]), encoding="utf-8"))["train"]
+            self.epochs = rnnlab_data.EpochBatches(examples, self.B // world, rank, world, c.get("seed", 1), int(meta.get("torchEpoch", 0)), int(meta.get("torchBatch", 0)))
+            self.sampler_rng = torch.Generator().manual_seed(c.get("seed", 1) * 1000 + rank)
         self.names = [n[len("model."):] for n in tensors if n.startswith("model.")]
         self.model = Seq2Seq(c, len(self.src_vocab.tokens), len(self.tgt_vocab.tokens)).to(self.device, self.dtype)
         self.model.load_state_dict({n: tensors["model." + n] for n in self.names}, strict=True)
@@ -105,8 +120,12 @@ class Run:
         self.optimizer = rl.make_optimizer(c, self.params, tensors, self.optimizer_steps, self.device, self.dtype)
         self.ddp = torch.nn.parallel.DistributedDataParallel(self.model) if world > 1 else None
 
-    def train_step(self, diagnose, full_spectrum):
-        c, model = self.config, self.model
+    def next_batch(self):
+        """(src, src_lengths, tgt_in, tgt_out, tgt_lengths, sampled, count) of this rank's rows;
+        count is the global batch's number of target tokens."""
+        c = self.config
+        if self.epochs is not None:
+            return self.epoch_batch()
         src, src_lengths, tgt_in, tgt_out, tgt_lengths = rnnlab_data.make_batch([self.stream.next() for _ in range(self.B)])
         T = tgt_in.shape[1]
         sampled = None
@@ -119,7 +138,21 @@ class Run:
             sampled = sampled[:, self.rows].to(self.device)
         count = int(tgt_lengths.sum())
         r = self.rows
-        src, src_lengths, tgt_in, tgt_out, tgt_lengths = src[r].to(self.device), src_lengths[r], tgt_in[r].to(self.device), tgt_out[r].to(self.device), tgt_lengths[r]
+        return src[r].to(self.device), src_lengths[r], tgt_in[r].to(self.device), tgt_out[r].to(self.device), tgt_lengths[r], sampled, count
+
+    def epoch_batch(self):
+        """This rank's next batch of its epoch share; scheduled sampling draws from torch's generator."""
+        src, src_lengths, tgt_in, tgt_out, tgt_lengths = rnnlab_data.make_batch(self.epochs.next())
+        ratio = self.config.get("teacherForcing", 1)
+        sampled = (torch.rand(tgt_in.shape[1], tgt_in.shape[0], generator=self.sampler_rng) >= ratio).to(self.device) if ratio < 1 else None
+        count = torch.tensor([int(tgt_lengths.sum())])
+        if self.world > 1:
+            dist.all_reduce(count)
+        return src.to(self.device), src_lengths, tgt_in.to(self.device), tgt_out.to(self.device), tgt_lengths, sampled, int(count)
+
+    def train_step(self, diagnose, full_spectrum):
+        c, model = self.config, self.model
+        src, src_lengths, tgt_in, tgt_out, tgt_lengths, sampled, count = self.next_batch()
         model.train()
         self.optimizer.zero_grad(set_to_none=False)
         logits, _ = (self.ddp or model)(src, src_lengths, tgt_in, sampled)
@@ -217,7 +250,12 @@ class Run:
                 t = torch.tensor(values, dtype=torch.float64)
                 dist.all_reduce(t)
                 return t.tolist()
-            attention, final_state, total = all_sum(attention), all_sum(final_state), all_sum(total)
+            # The ranks' batches are as long as the global batch's longest source, except under
+            # --data-order epochs: there each rank's flow is padded with zeros to the longest.
+            longest = torch.tensor([S])
+            dist.all_reduce(longest, op=dist.ReduceOp.MAX)
+            pad = lambda xs: xs + [0.0] * (int(longest) - len(xs))
+            attention, final_state, total = all_sum(pad(attention)), all_sum(pad(final_state)), all_sum(pad(total))
             for e in saturation:
                 rows_all = all_sum([e["_rows"]])[0]
                 for key in ("unitLeft", "unitRight"):
@@ -277,6 +315,9 @@ class Run:
                       "stream": json.dumps(self.stream.rng.get_state(), separators=(",", ":")), "optimizer": self.config["optimizer"],
                       "optimizerSteps": str(self.optimizer_steps), "data": meta["data"], "config": config,
                       "srcVocab": meta["srcVocab"], "tgtVocab": meta["tgtVocab"]}
+        if self.epochs is not None:
+            # Where --data-order epochs goes on (RNN Lab's own stream, above, is where it was).
+            state_meta.update(torchEpoch=str(self.epochs.epoch), torchBatch=str(self.epochs.taken))
         return rl.safetensors_bytes(model, ckpt_meta), rl.safetensors_bytes(tensors, state_meta)
 
 
@@ -351,6 +392,7 @@ def main():
         logger.write_json("summary.json", summary)
         print(f"{status} at step {run.step}{f': {message}' if message else ''}; run saved in {run.out}", flush=True)
     if world > 1:
+        dist.barrier()  # every rank leaves once rank 0 has written the run's last generation
         dist.destroy_process_group()
     return 0 if status == "finished" else 2
 
