@@ -289,6 +289,7 @@ def main():
         logger.finish(status, run.step, message, last)
         print(f"{status} at step {run.step}{f': {message}' if message else ''}; run saved in {run.out}", flush=True)
     if world > 1:
+        dist.barrier()  # every rank leaves once rank 0 has written the run's last generation
         dist.destroy_process_group()
     return 0 if status == "finished" else 2
 
