@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, write
 import { basename, dirname, join, resolve } from 'node:path';
 import { DEFAULT_CONFIG } from '../engine/config';
 import { EngineError } from '../engine/errors';
+import { isSeq2SeqTask } from '../protocol/config';
 import { fileProblem, lstatOrUndefined, readRegularFile, shown } from './files';
 import { pytorchProject, readRunForExport } from '../pytorch/export';
 import { nodeRunFs } from '../runFolder/nodeRunFs';
@@ -25,12 +26,14 @@ export async function exportPytorch(runDir: string, out: string, dataFlag?: stri
   if (existing && !existing.isDirectory()) throw new EngineError('bad-config', `--out ${shown(out)} exists and is not a folder`, 'Give a new folder path for the project.');
   if (existing && readdirSync(out).length > 0) throw new EngineError('bad-config', `${shown(out)} already exists and is not empty`, 'Pick another --out; an export never overwrites a folder.');
   const run = await readRunForExport(nodeRunFs(runDir), '', shown(runDir));
-  // The data file: --data, else the run config's `data` as the CLI resolves it (from the working folder).
-  const dataFile = dataFlag ?? run.config.data;
-  if (!dataFile || !existsSync(dataFile)) throw new EngineError('bad-config', `the run's data file ${JSON.stringify(shown(dataFile ?? ''))} does not exist`, 'Pass it with --data FILE.');
+  // The data file: --data, else the run config's `data` as the CLI resolves it (from the working
+  // folder); a generated seq2seq task has none (data.py draws its examples).
+  const generated = isSeq2SeqTask(run.config.task) && run.config.task !== 'seq2seq';
+  const dataFile = generated ? undefined : (dataFlag ?? run.config.data);
+  if (!generated && (!dataFile || !existsSync(dataFile))) throw new EngineError('bad-config', `the run's data file ${JSON.stringify(shown(dataFile ?? ''))} does not exist`, 'Pass it with --data FILE.');
   // Bounded like every data read: a regular file (not a FIFO or device) of at most the run's maxFileBytes.
-  const data = readRegularFile(dataFile, 'data file', run.config.maxFileBytes ?? DEFAULT_CONFIG.maxFileBytes, 'bad-config');
-  const { files } = pytorchProject({ ...run, source: resolve(runDir), dataName: basename(dataFile), data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+  const data = dataFile ? readRegularFile(dataFile, 'data file', run.config.maxFileBytes ?? DEFAULT_CONFIG.maxFileBytes, 'bad-config') : Buffer.alloc(0);
+  const { files } = pytorchProject({ ...run, source: resolve(runDir), dataName: dataFile ? basename(dataFile) : '', data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
   // Written into a temporary sibling folder renamed into place: the project is whole or absent.
   const tmp = `${out.replace(/[\\/]+$/, '')}.tmp-${process.pid}`;
   mkdirSync(tmp, { recursive: true });

@@ -20,6 +20,8 @@ import { datasetFor, runSession, type SessionStart } from '../engine/session';
 import { nodeParallelHost } from '../worker/nodeParallel';
 import { dataFingerprint, restoreTrainer } from '../engine/resume';
 import { exportStateDict, importAsRun, vocabularyFrom } from '../engine/interop';
+import { decodeSafetensors, type DecodedSafetensors } from '../engine/safetensors';
+import { importSeq2SeqAsRun, isSeq2SeqStateDict } from '../engine/seq2seqImport';
 import { Trainer } from '../engine/trainer';
 import { runBench } from './bench';
 import { exportPytorch } from './exportPytorch';
@@ -86,7 +88,11 @@ ${SWEEP_HELP}`,
               [--activation tanh|relu] [--name NAME]
   Makes a run from a safetensors state_dict of torch.nn.RNN/LSTM/GRU (with or without embedding and
   head): cell, layers and sizes come from the names and shapes. --vocab gives the vocabulary when the
-  file has none (a JSON list of strings, or a text whose sorted distinct characters it is).`,
+  file has none (a JSON list of strings, or a text whose sorted distinct characters it is).
+  A seq2seq state_dict (src_embedding.weight, encoder.*, decoder.*, attention.*, head.*: the module in
+  the README's PyTorch part) becomes a run that translate uses; its --vocab is a JSON object
+  {"source": [...], "target": [...]} (each id's token, or those of ids 3 and up) unless the file
+  was written by rnn-lab export.`,
   bench: `rnn-lab bench [--quick] [--seq2seq] [--json]
   Measures training throughput beside tfjs (cpu, wasm) on configs a-d and a vanilla RNN: chars/s,
   ratios, model GFLOP/s vs a tiled-matmul ceiling, peak RSS. --quick: under a minute on an idle machine.
@@ -477,6 +483,8 @@ async function importRun(file: string, flags: Map<string, string>): Promise<stri
   if (out !== undefined) checkNewRunDir(out);
   const source = readSafetensorsFile(file, 'state_dict file');
   const vocabFile = flags.get('vocab');
+  const decoded = decodeSafetensors(source, shown(file));
+  if (isSeq2SeqStateDict(decoded)) return importSeq2SeqRun(file, decoded, flags, gruVariant as GruVariant | undefined, activation as 'tanh' | 'relu' | undefined);
   let vocab: string[] | undefined;
   let text: string | undefined;
   if (vocabFile !== undefined) {
@@ -492,6 +500,20 @@ async function importRun(file: string, flags: Map<string, string>): Promise<stri
   console.log(`imported ${file}: ${run.description}`);
   for (const s of run.diagnostics.spectrum) console.log(`  sigma_1 W_hh layer ${s.layer} ${s.block.padEnd(3)} ${s.sigma1.toFixed(4)} (1/gamma = ${s.reference})`);
   if (run.summary.valBpc !== undefined) console.log(`  on ${vocabFile}: validation bpc ${run.summary.valBpc.toFixed(3)}, training-chunk bpc ${run.summary.bpc!.toFixed(3)}`);
+  console.log(`run saved in ${dir}`);
+  return dir;
+}
+
+/** import of a seq2seq state_dict: a run that translate loads (src/engine/seq2seqImport.ts). */
+async function importSeq2SeqRun(file: string, decoded: DecodedSafetensors, flags: Map<string, string>, gruVariant?: GruVariant, rnnActivation?: 'tanh' | 'relu'): Promise<string> {
+  const vocabFile = flags.get('vocab');
+  const vocabText = vocabFile === undefined ? undefined : readDataFile(vocabFile, DEFAULT_CONFIG.maxFileBytes, 'vocabulary file');
+  const name = flags.get('name') ?? Array.from(`import-${basename(file).replace(/\.safetensors$/i, '')}`).slice(0, 100).join('');
+  const run = importSeq2SeqAsRun(decoded, shown(file), { name, vocabText, vocabSource: vocabFile === undefined ? undefined : shown(vocabFile), gruVariant, rnnActivation });
+  const dir = await writeRunDirWhole(flags.get('out'), run.config, importedRunFiles(run, file));
+  for (const w of run.warnings) console.error(`warning: ${w}`);
+  console.log(`imported ${file}: ${run.description}`);
+  console.log(`  rnn-lab translate ${dir} "..." uses it`);
   console.log(`run saved in ${dir}`);
   return dir;
 }

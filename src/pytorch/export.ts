@@ -9,20 +9,25 @@
  *   rnnlab_logger.py    that run-folder format and the diagnostics, usable on its own
  *   README.md           the two commands and the requirements
  *   rnnlab_project.json the original run's folder and the data file's place in the project
- *   data/<file>         the run's data file
+ *   data/<file>         the run's data file (language models and forecasters)
+ *   data/examples.json  seq2seq: the held-out set (and a pairs file's training examples)
  *   run/                the generation it continues from (config, checkpoint, resume state,
  *                       the records up to its step)
  */
 import { EngineError } from '../engine/errors';
 import { decodeSafetensors } from '../engine/safetensors';
 import { RESUME_FORMAT } from '../engine/resume';
-import type { RunConfig } from '../protocol/config';
+import { isSeq2SeqTask, type RunConfig } from '../protocol/config';
+import { seq2seqExamples, seq2seqReadme } from './seq2seqExport';
 import { readGeneration } from '../runFolder/generation';
 import { chunkNames, readChunkText, runFiles, type RecordsFile, type RunFs } from '../runFolder/runFolder';
 import dataPy from './templates/data.py';
 import loggerPy from './templates/rnnlab_logger.py';
 import modelPy from './templates/model.py';
 import trainPy from './templates/train.py';
+import seq2seqDataPy from './templates/seq2seq_data.py';
+import seq2seqModelPy from './templates/seq2seq_model.py';
+import seq2seqTrainPy from './templates/seq2seq_train.py';
 
 export interface PytorchExportInput {
   /** The run folder's path as the user knows it (recorded so train.py can write beside it). */
@@ -33,7 +38,9 @@ export interface PytorchExportInput {
   /** The records files' texts (all chunks concatenated), or '' when absent. */
   metrics: string;
   diagnostics: string;
-  /** The data file: its base name and bytes. */
+  /** Seq2seq runs: eval.jsonl's text ('' when absent). */
+  eval?: string;
+  /** The data file: its base name and bytes (empty for a generated seq2seq task). */
   dataName: string;
   data: Uint8Array;
 }
@@ -71,7 +78,26 @@ export function generationConfig(state: Uint8Array, where: string): { config: Ru
 }
 
 export function pytorchProject(input: PytorchExportInput): { files: ProjectFiles; config: RunConfig; step: number } {
-  const { config, step } = generationConfig(input.state, `${input.source}/resume.safetensors`);
+  const { config, step, metadata } = generationConfig(input.state, `${input.source}/resume.safetensors`);
+  if (isSeq2SeqTask(config.task)) {
+    const project = { source: input.source, examples: 'data/examples.json', name: config.name, step };
+    const files: ProjectFiles = {
+      'model.py': seq2seqModelPy,
+      'data.py': seq2seqDataPy,
+      'train.py': seq2seqTrainPy,
+      'rnnlab_logger.py': loggerPy,
+      'README.md': seq2seqReadme(config, step, input.source),
+      'rnnlab_project.json': JSON.stringify(project, null, 2) + '\n',
+      'data/examples.json': seq2seqExamples(config, metadata, input.data, input.dataName),
+      'run/config.json': JSON.stringify(config, null, 2) + '\n',
+      'run/checkpoint.safetensors': input.model,
+      'run/resume.safetensors': input.state,
+      'run/metrics.jsonl': recordsUpTo(input.metrics, step),
+      'run/diagnostics.jsonl': recordsUpTo(input.diagnostics, step),
+      'run/eval.jsonl': recordsUpTo(input.eval ?? '', step),
+    };
+    return { files, config, step };
+  }
   const dataName = input.dataName.replace(/[\\/]/g, '_');
   const project = { source: input.source, data: `data/${dataName}`, name: config.name, step };
   const files: ProjectFiles = {
@@ -137,7 +163,7 @@ folder outside the run store), and \`rnn-lab train --resume RUN_DIR --steps N\` 
  * What an export reads of run `id` in `fs`: its last generation and its records. Throws one line
  * when the run has no generation train.py can continue.
  */
-export async function readRunForExport(fs: RunFs, id: string, where: string): Promise<Pick<PytorchExportInput, 'model' | 'state' | 'metrics' | 'diagnostics'> & { config: RunConfig }> {
+export async function readRunForExport(fs: RunFs, id: string, where: string): Promise<Pick<PytorchExportInput, 'model' | 'state' | 'metrics' | 'diagnostics' | 'eval'> & { config: RunConfig }> {
   const stored = await readGeneration(fs, id, where);
   if (stored.kind !== 'resumable') {
     const why = stored.kind === 'broken' ? stored.reason : stored.kind === 'none' ? 'it has no checkpoint yet' : 'it has no resume.safetensors (an imported run, or one of an older version)';
@@ -149,5 +175,5 @@ export async function readRunForExport(fs: RunFs, id: string, where: string): Pr
     return text;
   };
   const { config } = generationConfig(stored.state, `${where}/${runFiles.resume}`);
-  return { model: stored.model, state: stored.state, metrics: await records(runFiles.metrics), diagnostics: await records(runFiles.diagnostics), config };
+  return { model: stored.model, state: stored.state, metrics: await records(runFiles.metrics), diagnostics: await records(runFiles.diagnostics), eval: isSeq2SeqTask(config.task) ? await records(runFiles.eval) : '', config };
 }

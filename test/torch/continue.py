@@ -51,7 +51,7 @@ def compare(label, ref_dir, got_dir, after, tol):
     ref, got = records(ref_dir, "metrics.jsonl", after), records(got_dir, "metrics.jsonl", after)
     if sorted(ref) != sorted(got):
         return {}, [f"{label}: steps {sorted(got)} against {sorted(ref)}"]
-    worst = {"loss": 0.0, "gradNorm": 0.0, "valLoss": 0.0, "flow": 0.0, "saturation": 0.0}
+    worst = {"loss": 0.0, "gradNorm": 0.0, "valLoss": 0.0, "flow": 0.0, "saturation": 0.0, "encoderFlow": 0.0, "eval": 0.0}
     for step in ref:
         for key in ("loss", "gradNorm", "gradNormClipped", "valLoss"):
             if (key in ref[step]) != (key in got[step]):
@@ -71,9 +71,34 @@ def compare(label, ref_dir, got_dir, after, tol):
             for key in ("h", "c"):
                 for a, b in zip(fa.get(key, []), fb.get(key, [])):
                     worst["flow"] = max(worst["flow"], rel(a, b))
+        ea, eb = dref[step].get("encoderFlow"), dgot[step].get("encoderFlow")
+        if (ea is None) != (eb is None):
+            failures.append(f"{label}: step {step} encoderFlow present on one side only")
+        for key in ("attention", "finalState", "total") if ea and eb else ():
+            if len(ea[key]) != len(eb[key]):
+                failures.append(f"{label}: step {step} encoderFlow.{key} has {len(eb[key])} positions against {len(ea[key])}")
+            for a, b in zip(ea[key], eb[key]):
+                worst["encoderFlow"] = max(worst["encoderFlow"], rel(a, b))
+        if [s["gate"] for s in dref[step]["saturation"]] != [s["gate"] for s in dgot[step]["saturation"]]:
+            failures.append(f"{label}: step {step} saturation gates differ")
         for sa, sb in zip(dref[step]["saturation"], dgot[step]["saturation"]):
             for a, b in zip(sa["unitLeft"] + sa["unitRight"], sb["unitLeft"] + sb["unitRight"]):
                 worst["saturation"] = max(worst["saturation"], abs(a - b))
+    if os.path.exists(os.path.join(ref_dir, "eval.jsonl")):
+        eref, egot = records(ref_dir, "eval.jsonl", after), records(got_dir, "eval.jsonl", after)
+        if sorted(eref) != sorted(egot):
+            failures.append(f"{label}: evaluations at steps {sorted(egot)} against {sorted(eref)}")
+        for step in set(eref) & set(egot):
+            for key in ("exactMatch", "tokenAccuracy"):
+                worst["eval"] = max(worst["eval"], abs(eref[step][key] - egot[step][key]))
+            if [b["count"] for b in eref[step]["byLength"]] != [b["count"] for b in egot[step]["byLength"]]:
+                failures.append(f"{label}: step {step} byLength buckets differ")
+            for pa, pb in zip(eref[step]["attention"], egot[step]["attention"]):
+                if pa["output"] != pb["output"]:
+                    failures.append(f"{label}: step {step} pinned example {pa['index']} decodes to {pb['output']} against {pa['output']}")
+                for ra, rb in zip(pa["weights"], pb["weights"]):
+                    for a, b in zip(ra, rb):
+                        worst["eval"] = max(worst["eval"], abs(a - b))
     for key, value in worst.items():
         if not value <= tol:
             failures.append(f"{label}: {key} differs by {value:.1e} (relative), over {tol:.0e}")

@@ -8,13 +8,30 @@
 // `steps` steps (global-norm clipping at `clip`, then the update, as the trainer does) and also
 // prints the weights after them.
 // Usage: node dist-test/torch/ours.js CHECKPOINT TEXT_FILE T B C [OPTIMIZER STEPS LR CLIP]
+//
+// A seq2seq checkpoint takes a JSON file of examples instead, [{src: [ids], tgt: [ids]}] (ids
+// without BOS / EOS, as the engine's batches take them), and prints the teacher-forced loss of
+// that one padded batch and every parameter's gradient under its PyTorch (oracle-s2s) name.
+// Usage: node dist-test/torch/ours.js SEQ2SEQ_CHECKPOINT EXAMPLES.json
 import { readFileSync } from 'node:fs';
 import { loadCheckpoint } from '../../src/engine/checkpoint';
+import { isSeq2SeqCheckpoint, loadSeq2SeqCheckpoint } from '../../src/engine/seq2seqCheckpoint';
+import { makeBatch } from '../../src/engine/seq2seq/batch';
 import { parseCsv, resolveColumns } from '../../src/engine/data';
 import { clipGradients, DEFAULT_OPTIMIZER, Optimizer } from '../../src/engine/optim';
 import type { OptimizerKind } from '../../src/protocol/config';
 
 const [checkpoint, textFile, length, batch, chunks, optimizer, steps, lr, clip] = process.argv.slice(2);
+if (isSeq2SeqCheckpoint(readFileSync(checkpoint), checkpoint)) {
+  const { model } = loadSeq2SeqCheckpoint(readFileSync(checkpoint), checkpoint);
+  const examples = JSON.parse(readFileSync(textFile, 'utf8')) as { src: number[]; tgt: number[] }[];
+  const p = model.params;
+  p.zeroGrad();
+  const loss = model.forward(makeBatch(examples));
+  model.backward();
+  const grads = Object.fromEntries(p.tensors.map((t) => [t.name, Array.from(p.grad.subarray(t.offset, t.offset + t.size))]));
+  process.stdout.write(JSON.stringify({ loss, grads }));
+} else {
 const { net, vocab, series } = loadCheckpoint(readFileSync(checkpoint), checkpoint);
 const [T, B, C] = [Number(length), Number(batch), Number(chunks)];
 const stream = C * T + 1;
@@ -86,3 +103,4 @@ if (optimizer) {
   out.trained = { norms, weights: byName(net.params.data) };
 }
 process.stdout.write(JSON.stringify(out));
+}

@@ -4,12 +4,17 @@
  * sampling loads, one diagnostics record (sigma_1 of every W_hh block) and summary.json. The
  * engine does the inference and every check (src/engine/interop.ts); this module asks for the
  * file and, when the file has none, the vocabulary, and writes the run whole: into a hidden
- * temporary folder that is renamed into place, so on any error nothing is created.
+ * temporary folder that is renamed into place, so on any error nothing is created. A seq2seq
+ * state_dict (src/engine/seq2seqImport.ts) becomes a run that Translate uses; unless RNN Lab wrote
+ * it, its vocabularies come from a JSON file ({"source": [...], "target": [...]}).
  */
 import * as vscode from 'vscode';
 import { DEFAULT_CONFIG } from '../../engine/config';
 import { checkFileSize, decodeText } from '../../engine/data';
 import { importAsRun, inferStateDict, vocabularyFrom, vocabularyNeed } from '../../engine/interop';
+import { decodeSafetensors, type DecodedSafetensors } from '../../engine/safetensors';
+import { SEQ2SEQ_CHECKPOINT_FORMAT } from '../../engine/seq2seqCheckpoint';
+import { importSeq2SeqAsRun, isSeq2SeqStateDict } from '../../engine/seq2seqImport';
 import { freeRunId, importedRunFiles, writeRunWhole } from '../../runFolder/runFolder';
 import { errorText } from '../feedback';
 import type { Services } from '../services';
@@ -56,6 +61,12 @@ async function importCheckpoint(deps: Services, arg: unknown): Promise<string | 
     bytes = await readRegularFile(file, where, MAX_IMPORT_BYTES);
   } catch (e) {
     return fail(`cannot read ${where}: ${errorText(e)}`);
+  }
+  try {
+    const decoded = decodeSafetensors(bytes, where);
+    if (isSeq2SeqStateDict(decoded)) return await importSeq2Seq(deps, decoded, where, args, file, fail);
+  } catch (e) {
+    return fail(errorText(e));
   }
   let inferred: ReturnType<typeof inferStateDict>;
   try {
@@ -131,7 +142,11 @@ async function importCheckpoint(deps: Services, arg: unknown): Promise<string | 
     return fail(errorText(e));
   }
 
-  // Written whole or not at all (writeRunWhole); the id is taken in this second, so a refusal is a race.
+  return writeImported(deps, run, where, name, fail);
+}
+
+/** Writes an imported run whole or not at all (writeRunWhole); the id is taken in this second, so a refusal is a race. */
+async function writeImported(deps: Services, run: Parameters<typeof importedRunFiles>[0], where: string, name: string, fail: (message: string) => undefined): Promise<string | undefined> {
   let id: string;
   try {
     id = await freeRunId(deps.store.fs, name, new Date());
@@ -143,4 +158,37 @@ async function importCheckpoint(deps: Services, arg: unknown): Promise<string | 
   const warn = run.warnings.length ? ` Note: ${run.warnings.join('; ')}.` : '';
   void vscode.window.showInformationMessage(`RNN Lab: imported ${where} as run ${id}: ${run.description}.${warn}`);
   return id;
+}
+
+/** The seq2seq path: the vocabularies (from the file's metadata, `args.vocab` or a dialog), then the run, whole. */
+async function importSeq2Seq(deps: Services, decoded: DecodedSafetensors, where: string, args: ImportArgs, file: vscode.Uri, fail: (message: string) => undefined): Promise<string | undefined> {
+  let vocabText: string | undefined;
+  let vocabSource: string | undefined;
+  if (decoded.metadata.format !== SEQ2SEQ_CHECKPOINT_FORMAT) {
+    let uri = args.vocab instanceof vscode.Uri ? args.vocab : undefined;
+    if (!uri) {
+      const picked = await vscode.window.showOpenDialog({
+        title: `RNN Lab: ${where} is a seq2seq model without vocabularies: pick a JSON file {"source": [...], "target": [...]}`,
+        canSelectMany: false,
+        filters: { JSON: ['json'], 'All files': ['*'] },
+      });
+      if (!picked?.[0]) return undefined;
+      uri = picked[0];
+    }
+    vocabSource = vscode.workspace.asRelativePath(uri, false);
+    try {
+      const maxBytes = readSettings().runDefaults.maxFileBytes ?? DEFAULT_CONFIG.maxFileBytes;
+      vocabText = decodeText(await readRegularFile(uri, vocabSource, maxBytes, (size) => checkFileSize(size, vocabSource!, maxBytes)), vocabSource, maxBytes);
+    } catch (e) {
+      return fail(`cannot read the vocabularies from ${vocabSource}: ${errorText(e)}`);
+    }
+  }
+  const name = args.name ?? `import-${file.path.split('/').pop()!.replace(/\.safetensors$/i, '')}`;
+  let run: ReturnType<typeof importSeq2SeqAsRun>;
+  try {
+    run = importSeq2SeqAsRun(decoded, where, { name, vocabText, vocabSource, rnnActivation: args.activation });
+  } catch (e) {
+    return fail(errorText(e));
+  }
+  return writeImported(deps, run, where, name, fail);
 }

@@ -8,6 +8,7 @@
  */
 import * as vscode from 'vscode';
 import { resolveDataPath } from '../../engine/config';
+import { isSeq2SeqTask } from '../../protocol/config';
 import { pytorchProject, readRunForExport } from '../../pytorch/export';
 import { runFiles, runPath } from '../../runFolder/runFolder';
 import { errorText } from '../feedback';
@@ -36,12 +37,14 @@ export function registerPytorch(s: Services, watched: WatchedRuns): void {
     if (await exists(target)) return fail(`${target.fsPath || target.toString()} already exists; pick another folder (an export never overwrites one).`);
     try {
       const read = await readRunForExport(run.fs, run.dir, run.id);
+      // A generated seq2seq task has no data file: the project's data.py draws its examples.
+      const generated = isSeq2SeqTask(read.config.task) && read.config.task !== 'seq2seq';
       const folder = vscode.workspace.workspaceFolders?.[0];
-      if (!folder) return fail('its data file is read from the workspace folder; open it first.');
-      const dataUri = vscode.Uri.joinPath(folder.uri, resolveDataPath('', read.config.data, runPath(run.id, runFiles.config)));
-      const data = new TextEncoder().encode(await loadDataFile(dataUri, read.config.data, read.config.maxFileBytes));
+      if (!folder && !generated) return fail('its data file is read from the workspace folder; open it first.');
+      const dataUri = folder && !generated ? vscode.Uri.joinPath(folder.uri, resolveDataPath('', read.config.data, runPath(run.id, runFiles.config))) : undefined;
+      const data = dataUri ? new TextEncoder().encode(await loadDataFile(dataUri, read.config.data, read.config.maxFileBytes)) : new Uint8Array(0);
       const source = run.uri;
-      const { files } = pytorchProject({ ...read, source: source.scheme === 'file' ? source.fsPath : source.toString(), dataName: dataUri.path.split('/').pop() ?? 'data', data });
+      const { files } = pytorchProject({ ...read, source: source.scheme === 'file' ? source.fsPath : source.toString(), dataName: dataUri?.path.split('/').pop() ?? '', data });
       for (const [name, content] of Object.entries(files)) {
         await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(target, ...name.split('/')), typeof content === 'string' ? new TextEncoder().encode(content) : content);
       }

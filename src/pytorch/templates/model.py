@@ -10,42 +10,12 @@ load_state_dict(strict=True):
 So a model *is* its recurrent module (LSTMModel is an nn.LSTM) with an input in front and a head
 on top. Inputs and outputs are time-major (T, B, ...), as RNN Lab's engine computes them.
 The reset-before GRU (Cho et al. 2014: n = tanh(W_in x + b_in + W_hn (r h) + b_hn)) has no torch
-module: ResetBeforeGRU writes it out with the cell equations of rnnlab_logger.unroll_layer.
+module: rnnlab_logger.ResetBeforeGRU writes it out with the cell equations of its unroll_layer.
 """
 import torch
 from torch import nn
 
-from rnnlab_logger import unroll_layer
-
-
-class ResetBeforeGRU(nn.Module):
-    """A GRU stack with the reset gate applied before W_hn, with nn.GRU's parameter names and call
-    signature: forward(input (T, B, I), h0 (L, B, H)) -> (output (T, B, H), h_n (L, B, H))."""
-
-    cell = "gru"
-    reset_after = False
-
-    def __init__(self, input_size, hidden_size, num_layers=1, dropout=0.0):
-        super().__init__()
-        self.input_size, self.hidden_size, self.num_layers, self.dropout = input_size, hidden_size, num_layers, dropout
-        for k in range(num_layers):
-            size = input_size if k == 0 else hidden_size
-            bound = hidden_size**-0.5
-            for name, shape in ((f"weight_ih_l{k}", (3 * hidden_size, size)), (f"weight_hh_l{k}", (3 * hidden_size, hidden_size)),
-                                (f"bias_ih_l{k}", (3 * hidden_size,)), (f"bias_hh_l{k}", (3 * hidden_size,))):
-                self.register_parameter(name, nn.Parameter(torch.empty(shape).uniform_(-bound, bound)))
-
-    def forward(self, x, h0=None):
-        if h0 is None:
-            h0 = x.new_zeros(self.num_layers, x.shape[1], self.hidden_size)
-        finals = []
-        for k in range(self.num_layers):
-            if k > 0 and self.dropout > 0:
-                x = nn.functional.dropout(x, self.dropout, self.training)
-            weights = tuple(getattr(self, f"{n}_l{k}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-            x, (hs, _), _ = unroll_layer("gru", x, weights, h0[k], reset_after=False)
-            finals.append(hs[-1])
-        return x, torch.stack(finals)
+from rnnlab_logger import ResetBeforeGRU
 
 
 class WithEnds:

@@ -124,6 +124,36 @@ def unroll(module, x, state, dropout_masks=None):
     return x, steps, gates
 
 
+class ResetBeforeGRU(torch.nn.Module):
+    """A GRU stack with the reset gate applied before W_hn, with nn.GRU's parameter names and call
+    signature: forward(input (T, B, I), h0 (L, B, H)) -> (output (T, B, H), h_n (L, B, H))."""
+
+    cell = "gru"
+    reset_after = False
+
+    def __init__(self, input_size, hidden_size, num_layers=1, dropout=0.0):
+        super().__init__()
+        self.input_size, self.hidden_size, self.num_layers, self.dropout = input_size, hidden_size, num_layers, dropout
+        for k in range(num_layers):
+            size = input_size if k == 0 else hidden_size
+            bound = hidden_size**-0.5
+            for name, shape in ((f"weight_ih_l{k}", (3 * hidden_size, size)), (f"weight_hh_l{k}", (3 * hidden_size, hidden_size)),
+                                (f"bias_ih_l{k}", (3 * hidden_size,)), (f"bias_hh_l{k}", (3 * hidden_size,))):
+                self.register_parameter(name, torch.nn.Parameter(torch.empty(shape).uniform_(-bound, bound)))
+
+    def forward(self, x, h0=None):
+        if h0 is None:
+            h0 = x.new_zeros(self.num_layers, x.shape[1], self.hidden_size)
+        finals = []
+        for k in range(self.num_layers):
+            if k > 0 and self.dropout > 0:
+                x = torch.nn.functional.dropout(x, self.dropout, self.training)
+            weights = tuple(getattr(self, f"{n}_l{k}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+            x, (hs, _), _ = unroll_layer("gru", x, weights, h0[k], reset_after=False)
+            finals.append(hs[-1])
+        return x, torch.stack(finals)
+
+
 # ---------------------------------------------------------------------------------------------
 # Diagnostics
 # ---------------------------------------------------------------------------------------------
@@ -209,6 +239,77 @@ def grad_norms(named_parameters, prefix=""):
         if p.grad is not None:
             norms[name[len(prefix) :] if name.startswith(prefix) else name] = float(torch.linalg.vector_norm(p.grad.double()))
     return norms, math.sqrt(sum(n * n for n in norms.values()))
+
+
+# ---------------------------------------------------------------------------------------------
+# RNN Lab's optimizers, learning-rate schedule and clipping (src/engine/optim.ts), with a run's state
+# ---------------------------------------------------------------------------------------------
+
+def make_optimizer(config, params, tensors=None, steps=0, device=None, dtype=None):
+    """torch.optim's optimizer with RNN Lab's hyperparameters over `params` (name -> parameter),
+    holding the moments optimizer.m.<name> / optimizer.v.<name> of a resume file's `tensors`
+    and its step count `steps`."""
+    ps = list(params.values())
+    kind = config["optimizer"]
+    if kind == "adam":
+        opt = torch.optim.Adam(ps, lr=config["lr"], betas=(0.9, 0.999), eps=1e-8)
+    elif kind == "sgd":
+        opt = torch.optim.SGD(ps, lr=config["lr"], momentum=config.get("momentum", 0.9))
+    elif kind == "rmsprop":
+        opt = torch.optim.RMSprop(ps, lr=config["lr"], alpha=0.99, eps=1e-8)
+    else:
+        opt = torch.optim.Adagrad(ps, lr=config["lr"], eps=1e-8)
+    if steps == 0 or not tensors:
+        return opt
+    for name, p in params.items():
+        m = tensors.get(f"optimizer.m.{name}")
+        v = tensors.get(f"optimizer.v.{name}")
+        as_p = lambda t: t.reshape(p.shape).to(device or p.device, dtype or p.dtype).clone()
+        if kind == "adam":
+            opt.state[p] = {"step": torch.tensor(float(steps)), "exp_avg": as_p(m), "exp_avg_sq": as_p(v)}
+        elif kind == "sgd" and m is not None and config.get("momentum", 0.9) > 0:
+            opt.state[p] = {"momentum_buffer": as_p(m)}
+        elif kind == "rmsprop":
+            opt.state[p] = {"step": steps, "square_avg": as_p(v)}
+        elif kind == "adagrad":
+            opt.state[p] = {"step": torch.tensor(float(steps)), "sum": as_p(v)}
+    return opt
+
+
+def optimizer_tensors(config, optimizer, params, names):
+    """The optimizer's moments as a resume file holds them: optimizer.m.<name>, optimizer.v.<name>."""
+    kind, out = config["optimizer"], {}
+    for key, state_key in (("m", {"adam": "exp_avg", "sgd": "momentum_buffer"}.get(kind)), ("v", {"adam": "exp_avg_sq", "rmsprop": "square_avg", "adagrad": "sum"}.get(kind))):
+        if state_key is None or (kind == "sgd" and config.get("momentum", 0.9) == 0):
+            continue
+        for n in names:
+            s = optimizer.state.get(params[n], {})
+            out[f"optimizer.{key}.{n}"] = s[state_key] if state_key in s else torch.zeros_like(params[n])
+    return out
+
+
+def learning_rate(config, step):
+    """lr * lrDecay ** (step // lrDecayEvery), `step` the steps taken before this one."""
+    return config["lr"] * math.pow(config["lrDecay"], step // config["lrDecayEvery"])
+
+
+def clip_gradients(config, grads, norm):
+    """RNN Lab's clipping of `grads` in place, given their global L2 norm: 'norm' rescales by
+    t / ||g|| when ||g|| > t (torch's clip_grad_norm_ divides by ||g|| + 1e-6 instead, so it is not
+    used); 'value' clamps to [-t, t]. Returns (clipped, the norm after clipping)."""
+    if config["clipMode"] == "norm" and norm > config["clip"]:
+        scale = config["clip"] / norm
+        for g in grads:
+            g.mul_(scale)
+    elif config["clipMode"] == "value":
+        t = config["clip"]
+        if not any(bool((g.abs() > t).any()) for g in grads):
+            return False, norm
+        for g in grads:
+            g.clamp_(-t, t)
+    else:
+        return False, norm
+    return True, math.sqrt(sum(float(torch.linalg.vector_norm(g.double())) ** 2 for g in grads))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -383,9 +484,9 @@ class RunLogger:
             state[0].flush()  # one line per record, flushed: a watcher sees whole lines only
 
     def metrics(self, step, loss, lr, grad_norm, grad_norm_clipped=None, clipped=False, clip_fraction=0.0, seen=0,
-                spectrum=(), param_grad_norms=None, val_loss=None, text=None):
+                spectrum=(), param_grad_norms=None, val_loss=None, text=None, extra=None):
         """Appends a MetricsRecord. `text`: a character model (bits per character are written too);
-        None guesses it from the config's task."""
+        None guesses it from the config's task. `extra`: further fields (a seq2seq run's perplexity)."""
         now = time.time()
         self.window = (self.window + [(now, seen)])[-21:]
         t0, s0 = self.window[0]
@@ -402,13 +503,16 @@ class RunLogger:
             record["valLoss"] = val_loss
             if text if text is not None else self.config["task"] == "charlm":
                 record["valBpc"] = val_loss / math.log(2)
+        record.update(extra or {})
         self._append("metrics.jsonl", record)
         return record
 
     def diagnostics(self, step, diagnosed, spectrum=(), param_grad_norms=None):
-        """Appends a DiagnosticsRecord from `diagnose(...)`'s result and `spectrum(...)`."""
+        """Appends a DiagnosticsRecord from `diagnose(...)`'s result and `spectrum(...)`; further
+        keys of `diagnosed` (a seq2seq run's encoderFlow) go into the record as they are."""
         record = {"type": "diagnostics", "step": step, "spectrum": list(spectrum), "saturation": diagnosed["saturation"],
                   "flow": diagnosed["flow"], "paramGradNorms": param_grad_norms or {}}
+        record.update({k: v for k, v in diagnosed.items() if k not in record})
         self._append("diagnostics.jsonl", record)
         return record
 

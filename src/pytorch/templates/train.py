@@ -107,41 +107,12 @@ class Run:
         self.c = torch.stack([tensors[f"state.c.l{k}"][rows] for k in range(L)]).to(self.device, self.dtype) if c["cell"] == "lstm" else None
         self.params = dict(self.model.named_parameters())
         self.optimizer_steps = int(meta["optimizerSteps"])
-        self.optimizer = self.make_optimizer(tensors, self.optimizer_steps)
+        self.optimizer = rl.make_optimizer(c, self.params, tensors, self.optimizer_steps, self.device, self.dtype)
         self.ddp = torch.nn.parallel.DistributedDataParallel(self.model) if world > 1 else None
-
-    def make_optimizer(self, tensors, steps):
-        """torch.optim's optimizer with RNN Lab's hyperparameters (src/engine/optim.ts) and the run's state."""
-        c, ps = self.config, list(self.params.values())
-        kind = c["optimizer"]
-        if kind == "adam":
-            opt = torch.optim.Adam(ps, lr=c["lr"], betas=(0.9, 0.999), eps=1e-8)
-        elif kind == "sgd":
-            opt = torch.optim.SGD(ps, lr=c["lr"], momentum=c.get("momentum", 0.9))
-        elif kind == "rmsprop":
-            opt = torch.optim.RMSprop(ps, lr=c["lr"], alpha=0.99, eps=1e-8)
-        else:
-            opt = torch.optim.Adagrad(ps, lr=c["lr"], eps=1e-8)
-        if steps == 0:
-            return opt
-        for name, p in self.params.items():
-            m = tensors.get(f"optimizer.m.{name}")
-            v = tensors.get(f"optimizer.v.{name}")
-            as_p = lambda t: t.reshape(p.shape).to(self.device, self.dtype).clone()
-            if kind == "adam":
-                opt.state[p] = {"step": torch.tensor(float(steps)), "exp_avg": as_p(m), "exp_avg_sq": as_p(v)}
-            elif kind == "sgd" and m is not None and c.get("momentum", 0.9) > 0:
-                opt.state[p] = {"momentum_buffer": as_p(m)}
-            elif kind == "rmsprop":
-                opt.state[p] = {"step": steps, "square_avg": as_p(v)}
-            elif kind == "adagrad":
-                opt.state[p] = {"step": torch.tensor(float(steps)), "sum": as_p(v)}
-        return opt
 
     @property
     def lr(self):
-        c = self.config
-        return c["lr"] * math.pow(c["lrDecay"], self.step // c["lrDecayEvery"])
+        return rl.learning_rate(self.config, self.step)
 
     def state(self):
         return (self.h, self.c) if self.c is not None else self.h
@@ -169,7 +140,7 @@ class Run:
         self.h, self.c = (state[0].detach(), state[1].detach()) if isinstance(state, tuple) else (state.detach(), None)
         norms = {n: float(torch.linalg.vector_norm(p.grad.double())) for n, p in self.params.items()}
         norm = math.sqrt(sum(v * v for v in norms.values()))
-        clipped, clipped_norm = self.clip(norm)
+        clipped, clipped_norm = rl.clip_gradients(c, [p.grad for p in self.params.values()], norm)
         if not math.isfinite(loss) or not math.isfinite(norm):
             raise FloatingPointError(f"diverged at step {self.step + 1} (loss {loss}, gradient norm {norm})")
         diagnosed = None
@@ -209,23 +180,6 @@ class Run:
             entry["right"] = sum(entry["unitRight"]) / len(entry["unitRight"])
         return diagnosed
 
-    def clip(self, norm):
-        c = self.config
-        grads = [p.grad for p in self.params.values()]
-        if c["clipMode"] == "norm" and norm > c["clip"]:
-            scale = c["clip"] / norm
-            for g in grads:
-                g.mul_(scale)
-        elif c["clipMode"] == "value":
-            t = c["clip"]
-            if not any(bool((g.abs() > t).any()) for g in grads):
-                return False, norm
-            for g in grads:
-                g.clamp_(-t, t)
-        else:
-            return False, norm
-        return True, math.sqrt(sum(float(torch.linalg.vector_norm(g.double())) ** 2 for g in grads))
-
     def evaluate(self):
         """The mean loss over RNN Lab's validation chunks (dropout off), or None when the split is too short."""
         chunks = rnnlab_data.validation_chunks(self.val_data, self.config)
@@ -261,13 +215,7 @@ class Run:
             if key in meta:
                 ckpt_meta[key] = meta[key]
         tensors = {"model." + n: t for n, t in model.items()}
-        kind = self.config["optimizer"]
-        for key, state_key in (("m", {"adam": "exp_avg", "sgd": "momentum_buffer"}.get(kind)), ("v", {"adam": "exp_avg_sq", "rmsprop": "square_avg", "adagrad": "sum"}.get(kind))):
-            if state_key is None or (kind == "sgd" and self.config.get("momentum", 0.9) == 0):
-                continue
-            for n in self.names:
-                s = self.optimizer.state.get(self.params[n], {})
-                tensors[f"optimizer.{key}.{n}"] = s[state_key] if state_key in s else torch.zeros_like(self.params[n])
+        tensors.update(rl.optimizer_tensors(self.config, self.optimizer, self.params, self.names))
         for k in range(h.shape[0]):
             tensors[f"state.h.l{k}"] = h[k]
         if self.c is not None:
@@ -275,7 +223,7 @@ class Run:
             for k in range(c.shape[0]):
                 tensors[f"state.c.l{k}"] = c[k]
         state_meta = {"format": "rnn-lab-resume/2", "step": str(self.step), "clipCount": str(self.clip_count), "seen": str(self.seen),
-                      "rng": meta["rng"], "position": str(self.batcher.position), "optimizer": kind,
+                      "rng": meta["rng"], "position": str(self.batcher.position), "optimizer": self.config["optimizer"],
                       "optimizerSteps": str(self.optimizer_steps), "data": meta["data"], "config": config}
         for key in ("vocab", "series"):
             if key in meta:
@@ -341,6 +289,7 @@ def main():
         logger.finish(status, run.step, message, last)
         print(f"{status} at step {run.step}{f': {message}' if message else ''}; run saved in {run.out}", flush=True)
     if world > 1:
+        dist.barrier()  # every rank leaves once rank 0 has written the run's last generation
         dist.destroy_process_group()
     return 0 if status == "finished" else 2
 

@@ -4,6 +4,10 @@ import type { RnnLabApi } from '../../../src/extension/extension';
 import type { DiagnosticsRecord, RunConfig } from '../../../src/protocol/config';
 import { encodeSafetensors, type NamedTensor } from '../../../src/engine/safetensors';
 import { activateExtension, screenshot, waitFor } from './helpers';
+import { validateConfig } from '../../../src/engine/config';
+import { decodeSafetensors } from '../../../src/engine/safetensors';
+import { encodeSeq2SeqCheckpoint, loadSeq2SeqCheckpoint } from '../../../src/engine/seq2seqCheckpoint';
+import { Seq2SeqTrainer, seq2seqData } from '../../../src/engine/seq2seqTrainer';
 
 const decoder = new TextDecoder();
 
@@ -113,5 +117,27 @@ describe('RNN Lab: Import PyTorch Checkpoint', () => {
     assert.strictEqual(r2, undefined);
     assert.match(api.errors[api.errors.length - 1], /vocabulary from .*abcd\.txt has 4 symbols but the model takes one-hot inputs of 3/);
     assert.deepStrictEqual(await entries(api.store.root), before);
+  });
+
+  it('a seq2seq state_dict (no metadata) with a JSON of its vocabularies becomes a seq2seq run; a vocabulary of the wrong size is refused', async () => {
+    const { config } = validateConfig({ name: 's', task: 'reverse', cell: 'gru', hidden: 4, embedding: 3, attention: 'dot', heldOut: 3 });
+    const t = new Seq2SeqTrainer(config, seq2seqData(config));
+    const { tensors } = decodeSafetensors(encodeSeq2SeqCheckpoint(t.model, config, t.data.srcVocab, t.data.tgtVocab, 0));
+    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(dir, 's2s.safetensors'), encodeSafetensors([...tensors].map(([name, x]) => ({ name, shape: x.shape, data: x.data })), {}));
+    const digits = [...'0123456789'];
+    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(dir, 's2s.vocab.json'), new TextEncoder().encode(JSON.stringify({ source: digits, target: digits })));
+    await vscode.workspace.fs.writeFile(vscode.Uri.joinPath(dir, 'short.vocab.json'), new TextEncoder().encode(JSON.stringify({ source: ['0'], target: ['0'] })));
+    const before = await entries(api.store.root);
+    const refused = await vscode.commands.executeCommand<string>('rnnLab.importCheckpoint', { file: vscode.Uri.joinPath(dir, 's2s.safetensors'), vocab: vscode.Uri.joinPath(dir, 'short.vocab.json') });
+    assert.strictEqual(refused, undefined);
+    assert.match(api.errors[api.errors.length - 1], /s2s\.safetensors: the vocabularies have 4 source and 4 target tokens, the embeddings 13 and 13 rows/);
+    assert.deepStrictEqual(await entries(api.store.root), before);
+    const id = await vscode.commands.executeCommand<string>('rnnLab.importCheckpoint', { file: vscode.Uri.joinPath(dir, 's2s.safetensors'), vocab: vscode.Uri.joinPath(dir, 's2s.vocab.json'), name: 'imported-s2s' });
+    assert.ok(id, `import failed: ${api.errors[api.errors.length - 1]}`);
+    const loaded = loadSeq2SeqCheckpoint(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(api.store.root, id, 'checkpoint.safetensors')), id);
+    assert.deepStrictEqual([loaded.config.task, loaded.config.cell, loaded.config.attention, loaded.config.hidden], ['seq2seq', 'gru', 'dot', 4]);
+    assert.deepStrictEqual(loaded.srcVocab.tokens.slice(3), digits);
+    assert.deepStrictEqual(Array.from(loaded.model.params.data), Array.from(t.model.params.data));
+    await vscode.workspace.fs.delete(vscode.Uri.joinPath(api.store.root, id), { recursive: true });
   });
 });
