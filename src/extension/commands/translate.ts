@@ -39,7 +39,7 @@ function translateSettings(): { beam: number; alpha: number } {
 }
 
 export function registerTranslate(services: Services, selection: SelectionApi): TranslateApi {
-  const { context, store, picker, feedback } = services;
+  const { context, picker, feedback } = services;
   const reportError = (message: string): void => void feedback.error(message);
   const view = new TranslationView();
 
@@ -68,7 +68,7 @@ export function registerTranslate(services: Services, selection: SelectionApi): 
     }
     const run = await picker.pickWithModel(arg, 'RNN Lab: translate with which seq2seq run?', seq2seqRuns);
     if (!run) return undefined;
-    const model = await latestModel(store.fs, run.id);
+    const model = await latestModel(run.fs, run.dir);
     if ('problem' in model) {
       reportError(`RNN Lab: run ${run.id} has no model to translate with: ${model.problem}. Pick another run, or resume this one.`);
       return undefined;
