@@ -16,6 +16,7 @@ Usage: python3 test/torch/continue.py  (after `npm run build`; `node test/torch/
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -29,8 +30,23 @@ PYTHON = "/usr/bin/python3"
 TORCHRUN = "/usr/bin/torchrun"
 
 
-def run(*cmd, cwd=None):
-    r = subprocess.run(list(cmd), capture_output=True, text=True, cwd=cwd)
+def free_port():
+    """A TCP port free now, for torchrun's store: its default, 29500, is shared by every torchrun on the machine."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def torchrun_args():
+    # torch 1.13's torchrun under Python 3.11 fails on its default --redirects/--tee of 0.
+    return ["--redirects", "2", "--tee", "2", "--master_addr", "127.0.0.1", "--master_port", str(free_port())]
+
+
+def run(*cmd, cwd=None, timeout=900):
+    try:
+        r = subprocess.run(list(cmd), capture_output=True, text=True, cwd=cwd, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        sys.exit(f"FAILED: {' '.join(cmd)} did not end within {timeout} s:\n{e.stdout or ''}\n{e.stderr or ''}")
     if r.returncode != 0:
         sys.exit(f"FAILED: {' '.join(cmd)} (exit {r.returncode}):\n{r.stdout.strip()}\n{r.stderr.strip()}")
     return r.stdout
@@ -132,7 +148,7 @@ def check_torchrun(tmp, proj):
     run(PYTHON, "train.py", "--steps", "15", "--precision", "float64", "--out", one, cwd=proj)
     # torch 1.13's torchrun under Python 3.11 fails on its default --redirects/--tee of 0 (its
     # Std.from_str returns None there); any other value works.
-    run(TORCHRUN, "--redirects", "2", "--tee", "2", "--nproc_per_node=2", "train.py", "--steps", "15", "--precision", "float64", "--out", two, cwd=proj)
+    run(TORCHRUN, *torchrun_args(), "--nproc_per_node=2", "train.py", "--steps", "15", "--precision", "float64", "--out", two, cwd=proj)
     worst, failures = compare("torchrun --nproc_per_node=2", one, two, 10, 1e-12)
     print(f"  torchrun --nproc_per_node=2 (gloo) against one process, steps 11-15: loss {worst.get('loss', 0):.1e}, gradient norm {worst.get('gradNorm', 0):.1e}, "
           f"flow {worst.get('flow', 0):.1e}, saturation {worst.get('saturation', 0):.1e}")

@@ -71,7 +71,7 @@ def pairs_file(tmp):
 def check_torchrun(tmp, proj):
     one, two = os.path.join(tmp, "s2s-ddp-1"), os.path.join(tmp, "s2s-ddp-2")
     run(PYTHON, "train.py", "--steps", "14", "--precision", "float64", "--out", one, cwd=proj)
-    run(TORCHRUN, "--redirects", "2", "--tee", "2", "--nproc_per_node=2", "train.py", "--steps", "14", "--precision", "float64", "--out", two, cwd=proj)
+    run(TORCHRUN, *base.torchrun_args(), "--nproc_per_node=2", "train.py", "--steps", "14", "--precision", "float64", "--out", two, cwd=proj)
     worst, failures = compare("seq2seq torchrun --nproc_per_node=2", one, two, 10, 1e-12)
     print(f"  torchrun --nproc_per_node=2 (gloo) against one process, steps 11-14: loss {worst.get('loss', 0):.1e}, gradient norm {worst.get('gradNorm', 0):.1e}, "
           f"encoder flow {worst.get('encoderFlow', 0):.1e}, saturation {worst.get('saturation', 0):.1e}")
@@ -82,7 +82,7 @@ def check_epochs(tmp, proj):
     """--data-order epochs (DistributedSampler, set_epoch) under torchrun on a pairs run: it trains
     through an epoch boundary, writes a run folder RNN Lab resumes, and a second call continues it."""
     out = os.path.join(tmp, "s2s-epochs")
-    cmd = [TORCHRUN, "--redirects", "2", "--tee", "2", "--nproc_per_node=2", "train.py", "--steps", "60", "--precision", "float64", "--data-order", "epochs", "--out", out]
+    cmd = [TORCHRUN, *base.torchrun_args(), "--nproc_per_node=2", "train.py", "--steps", "60", "--precision", "float64", "--data-order", "epochs", "--out", out]
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, cwd=proj, timeout=900)
     except subprocess.TimeoutExpired:
