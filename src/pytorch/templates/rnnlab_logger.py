@@ -189,12 +189,16 @@ def spectrum(module, full=False):
 SATURATION = {"sigmoid": (0.1, 0.9), "tanh": (-0.9, 0.9)}
 
 
-def saturation(cell, gates, relu=False):
+def saturation(cell, gates, relu=False, mask=None):
     """Per layer and gate: the fraction of (time step, stream) samples in which each unit is left-
-    (sigmoid < 0.1, tanh < -0.9, relu == 0) or right-saturated (> 0.9), and their means over units."""
+    (sigmoid < 0.1, tanh < -0.9, relu == 0) or right-saturated (> 0.9), and their means over units.
+    `mask` (time, stream), true where a step is real, leaves padded steps out of the count."""
     out = []
     for layer, acts in enumerate(gates):
         rows = acts.reshape(-1, acts.shape[-1]).detach().double()
+        if mask is not None:
+            rows = rows[mask.reshape(-1).to(rows.device)]
+        count = max(rows.shape[0], 1)
         H = rows.shape[1] // len(GATES[cell])
         for k, gate in enumerate(GATES[cell]):
             a = rows[:, k * H : (k + 1) * H]
@@ -203,8 +207,8 @@ def saturation(cell, gates, relu=False):
             else:
                 lo, hi = SATURATION["tanh" if cell == "rnn" or gate in ("g", "n") else "sigmoid"]
                 left, right = a < lo, a > hi
-            unit_left = left.double().mean(dim=0)
-            unit_right = right.double().mean(dim=0)
+            unit_left = left.double().sum(dim=0) / count
+            unit_right = right.double().sum(dim=0) / count
             out.append({"layer": layer, "gate": gate, "left": float(unit_left.mean()), "right": float(unit_right.mean()), "unitLeft": unit_left.tolist(), "unitRight": unit_right.tolist()})
     return out
 

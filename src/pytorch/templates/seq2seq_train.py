@@ -16,8 +16,8 @@ RUN_DIR's own. What a step does, in RNN Lab's order (src/engine/seq2seqTrainer.t
        when ||g|| > t; 'value': clamp to [-t, t])
     5. the optimizer at lr * lrDecay ** (step // lrDecayEvery), holding the run's moments
 Every `diagEvery` steps (and the first): sigma_1 of each W_hh gate block of the encoder and the
-decoder, gate saturation (the encoder over its S x B steps and the decoder over T x B, padded steps
-included, as RNN Lab counts them) and the encoder gradient flow ||dL/de_s|| split into what arrives
+decoder, gate saturation (the encoder over its real source steps and the decoder over its real target
+steps, EOS included: padded steps left out, as RNN Lab counts them) and the encoder gradient flow ||dL/de_s|| split into what arrives
 through the attention and through the final state. Every `evalEvery` steps and at the end: greedy
 decoding of the held-out set, exact match and token accuracy (and by source length) into eval.jsonl.
 Under torchrun every rank draws the same global batch from the same stream and trains a contiguous
@@ -242,9 +242,12 @@ class Run:
             total = flow(True, True)
         _, _, dec_gates = rl.unroll(dec_mod, u, tuple(s.detach() for s in state) if cell == "lstm" else state.detach())
         saturation = []
-        for side, gates, n in (("encoder", enc_gates, S), ("decoder", dec_gates, u.shape[0])):
-            for e in rl.saturation(cell, gates, relu):
-                saturation.append({**e, "gate": f"{side}.{e['gate']}", "_rows": n * B})
+        # Padded steps are left out, as RNN Lab counts: the encoder's past each source's length, the
+        # decoder's past each target's (its EOS included).
+        real = lambda n, lengths: torch.arange(n)[:, None] < torch.as_tensor(lengths)[None, :]
+        for side, gates, mask in (("encoder", enc_gates, real(S, src_lengths)), ("decoder", dec_gates, real(u.shape[0], tgt_lengths))):
+            for e in rl.saturation(cell, gates, relu, mask):
+                saturation.append({**e, "gate": f"{side}.{e['gate']}", "_rows": int(mask.sum())})
         if self.world > 1:
             def all_sum(values):
                 t = torch.tensor(values, dtype=torch.float64)
@@ -257,7 +260,7 @@ class Run:
             pad = lambda xs: xs + [0.0] * (int(longest) - len(xs))
             attention, final_state, total = all_sum(pad(attention)), all_sum(pad(final_state)), all_sum(pad(total))
             for e in saturation:
-                rows_all = all_sum([e["_rows"]])[0]
+                rows_all = max(all_sum([e["_rows"]])[0], 1)
                 for key in ("unitLeft", "unitRight"):
                     e[key] = [v / rows_all for v in all_sum([x * e["_rows"] for x in e[key]])]
                 e["left"] = sum(e["unitLeft"]) / len(e["unitLeft"])
