@@ -27,18 +27,18 @@ export async function writeExport(target: vscode.Uri, bytes: Uint8Array): Promis
   }
 }
 
-/** The panel to export from: a visible report first (the one the user looks at), else the visible side view. */
-function exportingPanel(connections: Iterable<PanelConnection>): PanelConnection | undefined {
+/** The panels to export from, in order: visible reports first (the one the user looks at), then the visible side view. */
+function exportingPanels(connections: Iterable<PanelConnection>): PanelConnection[] {
   const ready = [...connections].filter((c) => c.ready && c.isShowing);
-  return ready.find((c) => c.kind === 'report') ?? ready[0];
+  return [...ready.filter((c) => c.kind === 'report'), ...ready.filter((c) => c.kind !== 'report')];
 }
 
 export function registerExportHeatmap(s: Services): void {
   const { feedback } = s;
   const hub = s.diagnostics.hub;
   const exportHeatmap = async (formatArg?: unknown, targetArg?: unknown): Promise<string | undefined> => {
-    const panel = exportingPanel(hub.connections);
-    if (!panel) {
+    const panels = exportingPanels(hub.connections);
+    if (panels.length === 0) {
       void feedback.error('RNN Lab: no panel shows an attention heatmap. Open the Diagnostics view or a run report of a seq2seq run, then export again.');
       return undefined;
     }
@@ -56,11 +56,21 @@ export function registerExportHeatmap(s: Services): void {
       return undefined;
     }
     const fmt = format as PanelExportFormat;
-    let data: string;
-    try {
-      data = await panel.requestExport('attention', fmt);
-    } catch (e) {
-      void feedback.error(`RNN Lab: could not export the heatmap: ${errorText(e)}.`);
+    // The first panel that shows a heatmap: a visible report of a language model has none.
+    let data: string | undefined;
+    let panel = panels[0];
+    let failure: unknown;
+    for (const candidate of panels) {
+      try {
+        data = await candidate.requestExport('attention', fmt);
+        panel = candidate;
+        break;
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+    if (data === undefined) {
+      void feedback.error(`RNN Lab: could not export the heatmap: ${errorText(failure)}.`);
       return undefined;
     }
     let target = targetArg instanceof vscode.Uri ? targetArg : undefined;
