@@ -33,7 +33,7 @@ import { fileProblem, lstatOrUndefined, readDataFile, MAX_CHECKPOINT_BYTES, MAX_
 import { latestModel, noModelYet, readGeneration, removeStaleTemps, repairGeneration, type GenerationStage } from '../runFolder/generation';
 import { repairJsonlChunks, resumedConfig } from '../runFolder/repair';
 import { takeWriterLock } from './writerLock';
-import { appendRecord, chunkNames, importedRunFiles, lastChunkName, readChunkText, runFiles, runPath, writeAtomic, writeCheckpoint, writeConfig, writeSummary } from '../runFolder/runFolder';
+import { appendLines, chunkNames, importedRunFiles, lastChunkName, readChunkText, runFiles, runPath, writeAtomic, writeCheckpoint, writeConfig, writeSummary } from '../runFolder/runFolder';
 import { checkNewRunDir, createRunDir, readRecords, runDir, writeRunDirWhole, type RunDir } from './runDir';
 
 class UsageError extends Error {}
@@ -353,20 +353,38 @@ async function trainInDir(run: RunDir, config: RunConfig, text: string, quiet: b
   const write = (f: () => Promise<void>) => {
     writes = writes.then(() => (writeError === undefined ? f() : undefined)).catch((e) => void (writeError ??= e));
   };
+  // Records wait in one text per chunk and go out in one append per chunk, queued like any write:
+  // an append per record fell behind a fast run (tens of thousands of steps a second), and the
+  // queue of pending appends grew with the run. Whatever was posted before a checkpoint is
+  // written before it (the queued append takes every line pending when it runs).
+  const pending = new Map<string, string>();
+  let appendQueued = false;
+  const record = (chunk: string, r: unknown) => {
+    pending.set(chunk, (pending.get(chunk) ?? '') + JSON.stringify(r) + '\n');
+    if (appendQueued) return;
+    appendQueued = true;
+    write(async () => {
+      appendQueued = false;
+      for (const [name, lines] of [...pending]) {
+        pending.delete(name);
+        await appendLines(fs, id, name, lines);
+      }
+    });
+  };
   const post = (m: FromWorker) => {
     switch (m.type) {
       case 'started':
         console.log(`${m.paramCount.toLocaleString('en-US')} parameters${m.vocab ? `, vocabulary of ${m.vocab.length}` : ''}${m.path ? `, ${m.path}` : ''}${m.workers ? ` x ${m.workers} worker${m.workers === 1 ? '' : 's'}` : ''}${m.workersNote ? ` (${m.workersNote})` : ''}`);
         break;
       case 'metrics':
-        write(() => appendRecord(fs, id, metricsChunk, m.record));
+        record(metricsChunk, m.record);
         if (!quiet && (m.record.step % 25 === 0 || m.record.step === 1 || m.record.valLoss !== undefined)) console.log(progressLine(m.record));
         break;
       case 'diagnostics':
-        write(() => appendRecord(fs, id, diagnosticsChunk, m.record));
+        record(diagnosticsChunk, m.record);
         break;
       case 'seq2seqEval':
-        write(() => appendRecord(fs, id, evalChunk, m.record));
+        record(evalChunk, m.record);
         if (!quiet) console.log(evalLine(m.record));
         break;
       case 'checkpoint': {

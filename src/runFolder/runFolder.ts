@@ -268,8 +268,13 @@ export async function readRecordChunks<T>(fs: RunFs, id: string, file: RecordsFi
 
 /** Appends one record to a records chunk (file systems with append: the CLI). */
 export async function appendRecord(fs: RunFs, id: string, chunk: string, record: unknown): Promise<void> {
+  await appendLines(fs, id, chunk, JSON.stringify(record) + '\n');
+}
+
+/** Appends whole JSONL lines (each ending in a newline) to a records chunk in one write (file systems with append: the CLI). */
+export async function appendLines(fs: RunFs, id: string, chunk: string, lines: string): Promise<void> {
   if (!fs.appendFile) throw new Error('this file system cannot append; keep the records in JsonlChunks');
-  await fs.appendFile(runPath(id, chunk), encoder.encode(JSON.stringify(record) + '\n'));
+  await fs.appendFile(runPath(id, chunk), encoder.encode(lines));
 }
 
 /** The chunk new records go to: the last one that exists (a run the extension wrote in chunks continues there). */
