@@ -42,7 +42,7 @@ def torchrun_args():
     return ["--redirects", "2", "--tee", "2", "--master_addr", "127.0.0.1", "--master_port", str(free_port())]
 
 
-def run(*cmd, cwd=None, timeout=900):
+def run(*cmd, cwd=None, timeout=300):
     try:
         r = subprocess.run(list(cmd), capture_output=True, text=True, cwd=cwd, timeout=timeout)
     except subprocess.TimeoutExpired as e:

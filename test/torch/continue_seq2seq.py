@@ -84,9 +84,9 @@ def check_epochs(tmp, proj):
     out = os.path.join(tmp, "s2s-epochs")
     cmd = [TORCHRUN, *base.torchrun_args(), "--nproc_per_node=2", "train.py", "--steps", "60", "--precision", "float64", "--data-order", "epochs", "--out", out]
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, cwd=proj, timeout=900)
+        r = subprocess.run(cmd, capture_output=True, text=True, cwd=proj, timeout=300)
     except subprocess.TimeoutExpired:
-        return ["--data-order epochs under torchrun did not end within 900 s"]
+        return ["--data-order epochs under torchrun did not end within 300 s"]
     if r.returncode != 0:
         return [f"--data-order epochs under torchrun: exit {r.returncode}: {r.stderr.strip()[-600:]}"]
     run(PYTHON, "train.py", "--steps", "64", "--precision", "float64", "--data-order", "epochs", "--out", out, cwd=proj)

@@ -394,10 +394,18 @@ def main():
         summary.update(exactMatch=evaluated["exactMatch"], tokenAccuracy=evaluated["tokenAccuracy"], checkpointStep=run.step)
         logger.write_json("summary.json", summary)
         print(f"{status} at step {run.step}{f': {message}' if message else ''}; run saved in {run.out}", flush=True)
+    code = 0 if status == "finished" else 2
     if world > 1:
         dist.barrier()  # every rank leaves once rank 0 has written the run's last generation
         dist.destroy_process_group()
-    return 0 if status == "finished" else 2
+        # A torchrun worker leaves here, without freeing this frame's model, DDP wrapper and process
+        # group or the interpreter's finalization: under torch 1.13 that teardown deadlocks with
+        # gloo's threads now and then (pytorch/pytorch#75097) and torchrun waits forever. Every
+        # file is closed by now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":
