@@ -57,8 +57,9 @@ cpSync(join(root, 'dist-test/integration'), join(dir, 'dist-test/integration'), 
 for (const f of ['run.mjs', 'workbench.mjs']) cpSync(join(root, 'test/integration', f), join(dir, 'test/integration', f));
 cpSync(join(root, 'test/setup.mjs'), join(dir, 'test/setup.mjs'));
 cpSync(join(root, 'test/fixtures/workspace'), join(dir, 'test/fixtures/workspace'), { recursive: true, filter: (src) => !src.includes('.rnn-lab') });
-// The panels suite reads a recorded CLI run from the extension's folder.
+// The panels and translate suites read recorded CLI runs and outputs from the extension's folder.
 cpSync(join(root, 'test/fixtures/runs'), join(dir, 'test/fixtures/runs'), { recursive: true });
+cpSync(join(root, 'test/fixtures/translate-reverse-dot.txt'), join(dir, 'test/fixtures/translate-reverse-dot.txt'));
 symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
 const r = spawnSync(process.execPath, [join(dir, 'test/integration/run.mjs')], { stdio: 'inherit' });
 if (r.status === 0) rmSync(dir, { recursive: true, force: true });
