@@ -5,7 +5,8 @@
  * control (Int32): [0] diagnose flag of the current step; [RNG..RNG+3] the run generator's state
  * at the step's start; [RNG_OUT..RNG_OUT+3] where worker 0's forward left it; [CMD + k] the step number worker k is
  * told to compute (-1: stop); [DONE + k] the last step number it finished; [READY + k] 1 once
- * its network is built, 2 when that failed. A side waits on a word with Atomics.wait and the
+ * its network is built, 2 when that failed; [DEAD + k] 1 once worker k's thread has ended (set by
+ * the host's watchdog, which then wakes whoever waits on k's words). A side waits on a word with Atomics.wait and the
  * other stores it and calls Atomics.notify: no message passing, so the coordinator's step stays
  * synchronous. Each worker owns its grads slot, its losses entry, its report bytes and its rows
  * of the state; the coordinator owns params, input, target and the rest of control.
@@ -41,6 +42,21 @@ export const RNG_OUT = 5;
 export const CMD = 9;
 export const doneWord = (K: number, k: number): number => CMD + K + k;
 export const readyWord = (K: number, k: number): number => CMD + 2 * K + k;
+export const deadWord = (K: number, k: number): number => CMD + 3 * K + k;
+/**
+ * Marks worker k's thread as ended and wakes whoever waits on its words: its done and ready words
+ * change as well, so a coordinator that read them just before cannot sleep through the notify.
+ */
+export function markDead(control: Int32Array, K: number, k: number): void {
+  Atomics.store(control, deadWord(K, k), 1);
+  Atomics.store(control, doneWord(K, k), -2);
+  Atomics.store(control, readyWord(K, k), 3);
+  Atomics.notify(control, doneWord(K, k));
+  Atomics.notify(control, readyWord(K, k));
+}
+
+/** Int32 words of the control buffer of K workers. */
+export const controlWords = (K: number): number => CMD + 4 * K;
 
 /** Bytes of a worker's report slot: room for its saturation and flow as JSON (~24 bytes a number). */
 export function reportBytes(plan: ShardPlan): number {
@@ -76,7 +92,7 @@ export function allocateShardBuffers(plan: ShardPlan): ShardBuffers {
   const L = plan.spec.layers;
   const positions = plan.T * plan.B * plan.width;
   return {
-    control: sab(4 * (CMD + 3 * K)),
+    control: sab(4 * controlWords(K)),
     params: sab(bytes * plan.paramSize),
     grads: sab(bytes * plan.paramSize * K),
     losses: sab(8 * K),

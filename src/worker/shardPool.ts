@@ -6,13 +6,16 @@
  * parameters in at their next step (one writer, nothing to keep in step across replicas, and
  * checkpoints and resume stay the single-worker ones).
  *
- * Host-neutral: `spawn` (a worker_threads Worker, or a Web Worker) is the caller's.
+ * Host-neutral: `spawn` (a worker_threads Worker, or a Web Worker) is the caller's, and so is
+ * noticing a worker whose thread ends: the host marks it dead in the control words (markDead), and
+ * the step it was in fails with a message saying so instead of waiting forever. `release` frees
+ * whatever the host started beside the workers.
  */
 import type { FlowEntry, SaturationEntry } from '../protocol/config';
 import type { Vec } from '../engine/linalg';
 import { combineFlow, combineSaturation, shardRows, sumInOrder, type ShardedGradients, type ShardPlan, type ShardResult } from '../engine/shard';
 import type { Rng } from '../engine/random';
-import { allocateShardBuffers, CMD, DIAGNOSE, RNG, RNG_OUT, doneWord, readReport, readyWord, shardViews, type ShardInit } from './shardMemory';
+import { allocateShardBuffers, CMD, DIAGNOSE, RNG, RNG_OUT, deadWord, doneWord, readReport, readyWord, shardViews, type ShardInit } from './shardMemory';
 
 /** A started worker, as far as the pool needs it. */
 export interface SpawnedWorker {
@@ -28,7 +31,7 @@ interface Report {
   flow?: FlowEntry[];
 }
 
-export function startShards(plan: ShardPlan, spawn: (init: ShardInit) => SpawnedWorker): ShardedGradients | { reason: string } {
+export function startShards(plan: ShardPlan, spawn: (init: ShardInit) => SpawnedWorker, release: () => void = () => {}): ShardedGradients | { reason: string } {
   if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') return { reason: 'this host has no SharedArrayBuffer' };
   const K = plan.workers;
   const rows = shardRows(plan.B, K);
@@ -42,7 +45,9 @@ export function startShards(plan: ShardPlan, spawn: (init: ShardInit) => Spawned
       Atomics.notify(c, CMD + k);
       workers[k].terminate();
     }
+    release();
   };
+  const ended = (k: number) => Atomics.load(c, deadWord(K, k)) === 1;
   try {
     for (let k = 0; k < K; k++) workers.push(spawn({ plan, index: k, rows: rows[k], buffers }));
   } catch (err) {
@@ -55,7 +60,7 @@ export function startShards(plan: ShardPlan, spawn: (init: ShardInit) => Spawned
       return { reason: `gradient worker ${k} did not start within ${READY_MS / 1000} s` };
     }
     if (Atomics.load(c, readyWord(K, k)) !== 1) {
-      const why = (readReport(plan, v.reports, k) as Report).error ?? `gradient worker ${k} failed to start`;
+      const why = ended(k) ? `gradient worker ${k} ended before it started` : ((readReport(plan, v.reports, k) as Report).error ?? `gradient worker ${k} failed to start`);
       stop();
       return { reason: why };
     }
@@ -84,6 +89,14 @@ export function startShards(plan: ShardPlan, spawn: (init: ShardInit) => Spawned
         for (;;) {
           const done = Atomics.load(c, doneWord(K, k));
           if (done === step) break;
+          if (ended(k)) {
+            closed = true;
+            stop();
+            throw new Error(
+              `gradient worker ${k + 1} of ${K} ended in the middle of a step (its thread stopped: out of memory, or killed); ` +
+                'the run stops at its last completed step. Resume it to go on, with "workers": 1 to train on one thread',
+            );
+          }
           Atomics.wait(c, doneWord(K, k), done);
         }
       }

@@ -210,6 +210,34 @@ describe('data parallelism: K gradient workers (worker_threads, shared memory)',
     }
   });
 
+  it('a gradient worker whose thread ends mid-run: the step fails within seconds saying so (no wait forever), and a session ends failed with its last completed step checkpointed', async () => {
+    const ending = nodeParallelHost(join(repoRoot, 'test/fixtures/endingShardWorker.js'));
+    const c = config({ precision: 'float64', workers: 2 });
+    const t = trainer(c, ending);
+    try {
+      assert.equal(t.workers, 2);
+      t.trainStep();
+      t.trainStep();
+      const params = Float64Array.from(t.net.params.data);
+      const started = Date.now();
+      assert.throws(() => t.trainStep(), /gradient worker 2 of 2 ended in the middle of a step .* Resume it to go on, with "workers": 1/);
+      assert.ok(Date.now() - started < 10_000, `noticed after ${Date.now() - started} ms`);
+      assert.equal(t.step, 2);
+      assert.deepEqual(t.net.params.data, params, 'the failed step changed no parameter');
+      assert.throws(() => t.trainStep(), /the gradient workers were stopped/);
+    } finally {
+      t.close();
+    }
+    const posts: FromWorker[] = [];
+    const summary = await runSession({ runId: 'r', config: config({ steps: 10, workers: 2 }), dataText: text }, (m) => posts.push(m), () => false, { parallel: ending });
+    assert.equal(summary.status, 'failed');
+    assert.match(summary.message ?? '', /gradient worker 2 of 2 ended/);
+    assert.equal(summary.step, 2);
+    assert.equal(summary.checkpointStep, 2);
+    assert.deepEqual(posts.filter((m) => m.type === 'metrics').map((m) => m.type === 'metrics' && m.record.step), [1, 2]);
+    assert.ok(posts.some((m) => m.type === 'checkpoint' && m.step === 2));
+  });
+
   it('a session records its workers and transport in started and the summary; a host without workers falls back to one, saying why', async () => {
     const posts: FromWorker[] = [];
     const summary = await runSession({ runId: 'r', config: config({ steps: 3, workers: 2 }), dataText: text }, (m) => posts.push(m), () => false, { parallel: host });
