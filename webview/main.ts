@@ -32,6 +32,8 @@ export interface PanelState {
   smoothing: number;
   logY: boolean;
   closed: string[];
+  /** A sweep's report: the sweep's id, so a restored report gets its table again. */
+  sweep?: string;
 }
 
 const vscode = acquireVsCodeApi();
@@ -43,6 +45,7 @@ const state: PanelState = {
   smoothing: typeof saved.smoothing === 'number' && saved.smoothing >= 0 && saved.smoothing < 1 ? saved.smoothing : 0.6,
   logY: saved.logY !== false,
   closed: Array.isArray(saved.closed) ? saved.closed.filter((s) => typeof s === 'string') : [],
+  ...(typeof saved.sweep === 'string' ? { sweep: saved.sweep } : {}),
 };
 
 let theme: Theme = readTheme();
@@ -64,7 +67,13 @@ const status = el('div', 'status');
 const message = el('div', 'message');
 const sections = el('div', 'sections');
 app.append(toolbar, status, message, sections);
-if (mode === 'report') attachSweepTable(sections);
+if (mode === 'report') {
+  attachSweepTable(sections, (sweepId) => {
+    if (state.sweep === sweepId) return;
+    state.sweep = sweepId;
+    saveState();
+  });
+}
 
 const picker = document.createElement(mode === 'report' ? 'vscode-multi-select' : 'vscode-single-select') as HTMLElement & { value: string | string[] };
 picker.className = 'run-picker';

@@ -122,12 +122,16 @@ export class SweepTable {
 }
 
 /** In a report, the table goes above the charts when the extension sends one. */
-export function attachSweepTable(before: Element): SweepTable {
+/** `onSweep`: told the sweep's id with each table, for the page's saved state. */
+export function attachSweepTable(before: Element, onSweep: (sweepId: string) => void): SweepTable {
   const t = new SweepTable();
   before.before(t.element);
   window.addEventListener('message', (event: MessageEvent<ToPanel>) => {
     const m = event.data;
-    if (m && m.type === 'sweepTable' && Array.isArray(m.rows) && Array.isArray(m.keys)) t.show(m);
+    if (m && m.type === 'sweepTable' && Array.isArray(m.rows) && Array.isArray(m.keys)) {
+      t.show(m);
+      if (typeof m.sweepId === 'string') onSweep(m.sweepId);
+    }
   });
   return t;
 }

@@ -3,6 +3,7 @@ import { isRunId } from './panelMessages';
 import { PanelConnection, panelHtml, panelResourceRoots, type PanelHub } from './panelHub';
 import { idsIn, type RunPicker } from './runPicker';
 import type { RunStore } from './runStore';
+import { feedSweepTable, isSweepId, sweepRuns } from './sweepReport';
 
 export const REPORT_VIEW_TYPE = 'rnnLab.report';
 /** The most runs one report overlays. */
@@ -92,9 +93,17 @@ export function registerReportPanel(context: vscode.ExtensionContext, hub: Panel
     vscode.window.registerWebviewPanelSerializer(REPORT_VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown): Promise<void> {
         // The state was written by the webview: untrusted, checked like any message.
-        const shown = (state as { shown?: unknown } | undefined)?.shown;
+        const { shown, sweep } = (state ?? {}) as { shown?: unknown; sweep?: unknown };
         const ids = Array.isArray(shown) ? shown.filter(isRunId).slice(0, MAX_REPORT_RUNS) : [];
         make(panel, ids);
+        // A sweep's report gets its table again, and its title.
+        if (isSweepId(sweep)) {
+          const runs = await sweepRuns(store, sweep);
+          if (runs.length) {
+            panel.title = `Sweep: ${runs[0].sweep!.name}`;
+            feedSweepTable(panel, store, sweep, (m) => console.warn(`RNN Lab: ${m}`));
+          }
+        }
       },
     }),
     { dispose: () => panels.forEach((p) => p.panel.dispose()) },

@@ -10,7 +10,10 @@ export interface RunItem {
   id: string;
   label: string;
   description?: string;
-  /** A run's status, 'queued' for a sweep's run not started yet; a sweep's node: 'sweep.running' while runs of it train or wait, else 'sweep'. */
+  /**
+   * A run's status, 'queued' for a sweep's run not started yet; a sweep's node: 'sweep.running'
+   * while runs of it train or wait, 'sweep.unfinished' when some stopped or never started, else 'sweep'.
+   */
   status?: string;
   /** A folder added with Watch Run Folder... (its context menu adds Stop Watching). */
   watched?: boolean;
@@ -68,6 +71,7 @@ function statusIcon(status: string | undefined): string {
     case 'queued':
       return 'clock';
     case 'sweep':
+    case 'sweep.unfinished':
       return 'layers';
     case 'sweep.running':
       return 'layers-active';
@@ -162,19 +166,25 @@ export function groupSweeps(runs: readonly StoredRun[], queued: readonly { membe
     nodeOf(m, true).members.push({ index: m.index, item: { id: `queued:${m.id}:${m.index}`, label: sweepLabel(m.values), description: `queued · ${m.index + 1} of ${m.total}`, status: 'queued' } });
   }
   for (const g of nodes.values()) {
-    g.members.sort((a, b) => a.index - b.index);
+    // A grid point resumed (Resume Run, Continue Sweep) has several runs, listed oldest first; its newest says where it is.
+    g.members.sort((a, b) => a.index - b.index || a.item.id.localeCompare(b.item.id));
     g.node.children = g.members.map((m) => m.item);
-    const count = (st: string) => g.members.filter((m) => m.item.status === st).length;
+    const newest = new Map<number, string | undefined>();
+    for (const m of g.members) newest.set(m.index, m.item.status);
+    const count = (...st: string[]) => [...newest.values()].filter((s) => st.includes(s ?? '')).length;
     const training = count('running');
     const waiting = count('queued');
-    const done = g.members.length - training - waiting;
+    const halted = count('interrupted', 'stopped');
+    const done = newest.size - training - waiting - halted;
     const parts = [`${done} of ${g.total} done`];
     if (training) parts.push(`${training} training`);
     if (waiting) parts.push(`${waiting} queued`);
-    const missing = g.total - g.members.length;
+    if (halted) parts.push(`${halted} stopped`);
+    const missing = g.total - newest.size;
     if (missing > 0) parts.push(`${missing} not started`);
     g.node.description = parts.join(' · ');
-    g.node.status = training || waiting ? 'sweep.running' : 'sweep';
+    // 'sweep.unfinished': Continue Sweep has runs to resume or start.
+    g.node.status = training || waiting ? 'sweep.running' : halted || missing > 0 ? 'sweep.unfinished' : 'sweep';
   }
   return out;
 }

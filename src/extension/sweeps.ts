@@ -5,22 +5,24 @@
  * (the sweep's id, name, size and the run's values), which is how the Runs view groups them.
  *
  * The queue lives in this window only. A window closed or reloaded mid-sweep leaves the finished
- * runs finished and the training ones interrupted (Resume Run continues them, as any run); the
- * queued ones were never started and are not started again: the sweep node then counts them as
- * "not started" (its runs' sweep.json records the grid's size), and training the sweep config again
- * starts a new sweep.
+ * runs finished, the training ones interrupted and the queued ones never started; the sweep node
+ * then counts them (its runs' sweep.json records the grid's size and the sweep config), and
+ * Continue Sweep (commands/sweep.ts) queues the rest again under the same sweep: interrupted and
+ * stopped runs resumed from their last checkpoint, the others started.
  */
 import * as vscode from 'vscode';
 import type { RunConfig, SweepMember } from '../protocol/config';
 import type { ExpandedSweep } from '../engine/sweep';
 import { runStamp, safeRunName } from '../runFolder/runFolder';
-import type { ActiveRuns } from './activeRuns';
+import type { ActiveRuns, ResumeStart } from './activeRuns';
 import { errorText, type Feedback } from './feedback';
 import { readSettings } from './settings';
 
 export interface QueuedRun {
   config: RunConfig;
   member: SweepMember;
+  /** A stopped or interrupted run of the sweep to go on from (Continue Sweep). */
+  resume?: ResumeStart;
 }
 
 interface Sweep {
@@ -72,19 +74,33 @@ export class Sweeps implements vscode.Disposable {
     return set > 0 ? set : Math.max(1, (await this.cores) - 1);
   }
 
-  /** Queues a validated grid and starts what the concurrency allows. Returns the sweep's id at once. */
-  async start(grid: ExpandedSweep, dataText: string): Promise<string> {
+  /**
+   * Queues a validated grid and starts what the concurrency allows. Returns the sweep's id at once.
+   * `source`: the sweep config the grid was made from, kept in each run's sweep.json.
+   */
+  async start(grid: ExpandedSweep, dataText: string, source?: Record<string, unknown>): Promise<string> {
     let id = `${runStamp(new Date())}-${safeRunName(grid.name)}`;
     for (let i = 2; this.sweeps.has(id); i++) id = `${runStamp(new Date())}-${safeRunName(grid.name)}-${i}`;
+    const total = grid.runs.length;
+    const pending = grid.runs.map((r, index): QueuedRun => ({ config: r.config, member: { id, name: grid.name, index, total, values: r.values, ...(source ? { source } : {}) } }));
+    this.feedback.log(`sweep ${id}: ${total} runs (${grid.keys.join(' x ')}), ${await this.concurrency()} at once`);
+    await this.enqueue(id, pending, dataText);
+    return id;
+  }
+
+  /** Queues the rest of a sweep whose queue a closed window or Stop Sweep dropped (Continue Sweep), under its own id. */
+  async continue(sweepId: string, pending: QueuedRun[], dataText: string): Promise<void> {
+    if (this.isActive(sweepId)) throw new Error(`sweep ${sweepId} still has runs training or queued`);
+    this.feedback.log(`sweep ${sweepId}: continued, ${pending.filter((r) => r.resume).length} runs resumed and ${pending.filter((r) => !r.resume).length} started, ${await this.concurrency()} at once`);
+    await this.enqueue(sweepId, pending, dataText);
+  }
+
+  private async enqueue(id: string, pending: QueuedRun[], dataText: string): Promise<void> {
     let resolveDone!: (ids: string[]) => void;
     const done = new Promise<string[]>((r) => (resolveDone = r));
-    const total = grid.runs.length;
-    const pending = grid.runs.map((r, index): QueuedRun => ({ config: r.config, member: { id, name: grid.name, index, total, values: r.values } }));
     this.sweeps.set(id, { id, pending, started: [], running: new Set(), starting: 0, stopped: false, dataText, done, resolveDone });
-    this.feedback.log(`sweep ${id}: ${total} runs (${grid.keys.join(' x ')}), ${await this.concurrency()} at once`);
     this.changed.fire();
     await this.pump();
-    return id;
   }
 
   /** The runs waiting to start, every sweep's in grid order. */
@@ -149,7 +165,7 @@ export class Sweeps implements vscode.Disposable {
   private async launch(sweep: Sweep, run: QueuedRun): Promise<void> {
     let runId: string;
     try {
-      runId = await this.runs.start(run.config, sweep.dataText, undefined, run.member);
+      runId = await this.runs.start(run.config, sweep.dataText, run.resume, run.member);
     } catch (e) {
       // ActiveRuns recorded the run as failed in its folder; the sweep goes on with the others.
       this.feedback.log(`sweep ${sweep.id}: run ${run.member.index + 1} of ${run.member.total} did not start: ${errorText(e)}`);

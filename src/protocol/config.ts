@@ -261,6 +261,11 @@ export interface SweepMember {
   total: number;
   /** The fields the sweep varies, in the sweep's order, with this run's values. */
   values: Record<string, SweepValue>;
+  /**
+   * The sweep config its grid was made from (settings filled in, "data" as its runs read it), kept
+   * so Continue Sweep can make the same grid again after the window that queued it has gone.
+   */
+  source?: Record<string, unknown>;
 }
 
 /** One run of a sweep in the report's table and the CLI's: its values against its final metrics. */

@@ -42,7 +42,7 @@ export type ToPanel =
   /** The export command asks for a chart as the panel draws it now (the panel answers with 'export', request echoed). */
   | { type: 'exportRequest'; chart: PanelChartId; format: PanelExportFormat; request: number }
   /** A sweep's report: the varied fields and each run's final metrics (webview/sweepTable.ts draws it). */
-  | { type: 'sweepTable'; name: string; keys: string[]; rows: SweepTableRow[] };
+  | { type: 'sweepTable'; sweepId: string; name: string; keys: string[]; rows: SweepTableRow[] };
 
 export type PanelExportFormat = 'png' | 'svg' | 'csv';
 

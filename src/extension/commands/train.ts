@@ -121,12 +121,14 @@ export function registerTrain(s: Services): TrainCommand {
     let config: RunConfig;
     // A sweep config: its whole grid, validated here before any of it starts (sweeps.ts queues it).
     let grid: ExpandedSweep | undefined;
+    let source: Record<string, unknown> = {};
     try {
       const raw = (await readJsonFile(configUri, rel, 'Fix the JSON and try again.')) as Record<string, unknown>;
       // Settings fill what the file does not say.
       const merged = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? { ...readSettings().runDefaults, ...raw } : raw;
       if (isSweepConfig(merged)) {
         grid = expandSweep(merged, rel);
+        source = merged;
         grid.warnings.forEach((w) => feedback.log(`warning: ${w}`));
         config = grid.runs[0].config;
       } else config = validateConfig(merged, rel).config;
@@ -135,7 +137,7 @@ export function registerTrain(s: Services): TrainCommand {
     }
     // Every run of a sweep reads the same data file (a sweep cannot vary "data").
     const start = (data: string, dataText: string): Promise<string> =>
-      grid ? s.sweeps.start({ ...grid, runs: grid.runs.map((r) => ({ ...r, config: { ...r.config, data } })) }, dataText) : s.runs.start({ ...config, data }, dataText);
+      grid ? s.sweeps.start({ ...grid, runs: grid.runs.map((r) => ({ ...r, config: { ...r.config, data } })) }, dataText, { ...source, data }) : s.runs.start({ ...config, data }, dataText);
     if (!usesDataFile(config)) return start(config.data, '');
     if (!config.data) return fail(`${rel}: "data" is missing (the path of a text or CSV file, relative to the config file)`);
     // The data path is resolved by hand against the workspace folder (or, with none open, the

@@ -118,9 +118,53 @@ describe('RNN Lab: sweeps', () => {
     assert.strictEqual(ids.length, 1);
     assert.strictEqual((await api.whenDone(ids[0])!).status, 'stopped');
     const stopped = await sweepNode(sweepId);
-    assert.strictEqual(stopped.description, '1 of 3 done · 2 not started');
+    assert.strictEqual(stopped.description, '0 of 3 done · 1 stopped · 2 not started');
+    assert.strictEqual(stopped.status, 'sweep.unfinished');
     assert.strictEqual(stopped.children!.length, 1);
     assert.strictEqual(api.activeRuns().length, 0);
+    await settings().update('sweepConcurrency', 2, vscode.ConfigurationTarget.Global);
+  });
+
+  it('Continue Sweep after a stop: the stopped run resumes from its checkpoint and the ones never started start, all in the same sweep', async () => {
+    await settings().update('sweepConcurrency', 1, vscode.ConfigurationTarget.Global);
+    const steps = 3000;
+    const uri = await writeConfig('again', { name: 'again', data: 'sweep.txt', hidden: 8, batch: 2, seqLength: 10, steps, checkpointEvery: 50, evalEvery: 0, diagEvery: 0, sweep: { seed: [1, 2, 3] } });
+    const sweepId = await vscode.commands.executeCommand<string>('rnnLab.train', uri);
+    assert.ok(sweepId, api.errors.at(-1));
+    for (let i = 0; i < 600 && api.activeRuns().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300));
+    await vscode.commands.executeCommand('rnnLab.stopSweep', await sweepNode(sweepId));
+    const first = await api.whenSweepDone(sweepId)!;
+    const stoppedAt = (await api.whenDone(first[0])!).step;
+    const halted = await sweepNode(sweepId);
+    assert.strictEqual(halted.status, 'sweep.unfinished', halted.description);
+
+    const continued = await vscode.commands.executeCommand<string>('rnnLab.continueSweep', halted);
+    assert.strictEqual(continued, sweepId, api.errors.at(-1));
+    const ids = await api.whenSweepDone(sweepId)!;
+    assert.strictEqual(ids.length, 3, ids.join(', '));
+    const summaries = await Promise.all(ids.map((id) => api.whenDone(id)!));
+    assert.deepStrictEqual(summaries.map((x) => [x.status, x.step]), [['finished', steps], ['finished', steps], ['finished', steps]]);
+    const done = await sweepNode(sweepId);
+    assert.strictEqual(done.description, '3 of 3 done');
+    assert.strictEqual(done.status, 'sweep');
+    // Grid point 0: the stopped run, then its resumption, listed together under the sweep.
+    assert.deepStrictEqual(done.children!.map((c) => c.label), ['seed=1', 'seed=1', 'seed=2', 'seed=3']);
+    const stored = (await api.store.list()).filter((r) => r.sweep?.id === sweepId);
+    assert.strictEqual(stored.length, 4);
+    const resumed = stored.find((r) => r.id === ids[0])!;
+    assert.strictEqual(resumed.sweep!.index, 0);
+    const records = decoder.decode(await vscode.workspace.fs.readFile(vscode.Uri.joinPath(resumed.uri, 'metrics.jsonl'))).trim().split('\n');
+    const firstStep = JSON.parse(records[0]).step;
+    // From the stopped run's last checkpoint (written as it stopped), or from step 1 if it stopped before its first step.
+    assert.strictEqual(firstStep, stoppedAt + 1, `stopped at ${stoppedAt}, resumed at ${firstStep}`);
+    console.log(`continue sweep: the stopped run (step ${stoppedAt}) resumed at step ${firstStep}; 2 runs never started started; 3 of 3 finished`);
+
+    // Nothing left: one message, nothing queued.
+    const before = api.errors.length;
+    assert.strictEqual(await vscode.commands.executeCommand<string>('rnnLab.continueSweep', done), undefined);
+    assert.strictEqual(api.errors.length, before);
+    assert.ok(!api.activeRuns().length);
     await settings().update('sweepConcurrency', 2, vscode.ConfigurationTarget.Global);
   });
 
