@@ -11,7 +11,7 @@
 //        RNN_LAB_TEST_HEADED=1      show the browser window (needs a display)
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,18 +62,22 @@ if (!verbose) {
     /^(\x1b\[0m)?(GET|HEAD|POST|PUT|OPTIONS) \/|^Using ESM loader/.test(String(chunk)) ? true : write(chunk, ...rest);
 }
 
+// RNN_LAB_WEB_PASSES=suite,nofolder,reload runs a subset, for a look at one (default all).
+const passes = (process.env.RNN_LAB_WEB_PASSES ?? 'suite,nofolder,reload').split(',');
+
 async function main() {
   await rm(screenshotDir, { recursive: true, force: true });
-
-  const endpoint = await startServer({ extensionTestsPath: testsBundle, folderMountPath: folder });
-  console.log(`integration: VS Code for the web at ${endpoint}, workspace ${folder}`);
-  const { code, message } = await runWorkbench({ url: endpoint, label: 'integration', screenshotDir, timeoutMs });
-  if (code !== 0) exit(code, message);
-  console.log(message);
-  server.close();
-  server.closeAllConnections?.();
-  await noFolderPass();
-  await reloadPass();
+  if (passes.includes('suite')) {
+    const endpoint = await startServer({ extensionTestsPath: testsBundle, folderMountPath: folder });
+    console.log(`integration: VS Code for the web at ${endpoint}, workspace ${folder}`);
+    const { code, message } = await runWorkbench({ url: endpoint, label: 'integration', screenshotDir, timeoutMs });
+    if (code !== 0) exit(code, message);
+    console.log(message);
+    server.close();
+    server.closeAllConnections?.();
+  }
+  if (passes.includes('nofolder')) await noFolderPass();
+  if (passes.includes('reload')) await reloadPass();
   exit(0);
 }
 
@@ -116,6 +120,12 @@ async function reloadPass() {
   try {
     const id = '20261123-170500-austen-lstm';
     await cp(join(root, 'test/fixtures/runs', id), join(folder, '.rnn-lab', 'runs', id), { recursive: true });
+    // Two more recorded runs made one sweep's (as Train RNN writes its sweep.json), for a sweep report.
+    for (const [index, cell] of ['lstm', 'rnn'].entries()) {
+      const run = join(folder, '.rnn-lab', 'runs', `20261123-170501-cells-${cell}`);
+      await cp(join(root, 'test/fixtures/runs', `20261123-170500-austen-${cell}`), run, { recursive: true });
+      await writeFile(join(run, 'sweep.json'), JSON.stringify({ id: '20261123-170501-cells', name: 'cells', index, total: 2, values: { cell } }));
+    }
     for (const f of shots) await rm(f, { force: true });
     const url = await startServer({ extensionTestsPath: join(root, 'dist-test/integration/reload.js'), folderMountPath: folder });
     const { code, message } = await runWorkbench({ url, label: 'integration (window reload)', screenshotDir, timeoutMs });
