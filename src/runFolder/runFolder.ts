@@ -146,7 +146,12 @@ export function asSweepMember(m: unknown): SweepMember | undefined {
   const ok =
     typeof r.id === 'string' && typeof r.name === 'string' && Number.isInteger(r.index) && Number.isInteger(r.total) && (r.total as number) > 0 &&
     typeof values === 'object' && values !== null && !Array.isArray(values) && Object.values(values).every((v) => typeof v === 'string' || typeof v === 'number');
-  return ok ? (m as SweepMember) : undefined;
+  if (!ok) return undefined;
+  // The sweep config is kept only as an object: Continue Sweep validates it before any use.
+  const source = r.source;
+  if (source === undefined || (typeof source === 'object' && source !== null && !Array.isArray(source))) return m as SweepMember;
+  const { source: _dropped, ...member } = r;
+  return member as unknown as SweepMember;
 }
 
 /**
