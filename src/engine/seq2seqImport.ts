@@ -13,10 +13,11 @@
  * up, with an optional "tokenization": "char" | "word" (default: char when every token is one
  * character). Pure: nothing is written until the caller has the whole run.
  */
-import type { DiagnosticsRecord, GruVariant, RunConfig, RunSummary, SpectrumEntry } from '../protocol/config';
+import type { GruVariant, RunConfig, SpectrumEntry } from '../protocol/config';
 import { DEFAULT_CONFIG, validateConfig } from './config';
 import { recurrentBlocks, singularValues } from './diagnostics/spectrum';
 import { EngineError } from './errors';
+import type { ImportedRun } from './interop';
 import { parseJson } from './json';
 import { Seq2Seq } from './models/seq2seq';
 import { decodeSafetensors, type DecodedSafetensors } from './safetensors';
@@ -30,14 +31,8 @@ export function isSeq2SeqStateDict(decoded: DecodedSafetensors): boolean {
   return false;
 }
 
-export interface ImportedSeq2Seq {
-  config: RunConfig;
-  checkpoint: Uint8Array;
-  summary: RunSummary;
-  diagnostics: DiagnosticsRecord;
-  warnings: string[];
-  description: string;
-}
+/** A seq2seq state_dict made into a run: what a language model's import gives (interop.ts). */
+export type ImportedSeq2Seq = ImportedRun;
 
 const CELLS: Record<number, 'rnn' | 'gru' | 'lstm'> = { 1: 'rnn', 3: 'gru', 4: 'lstm' };
 

@@ -18,6 +18,7 @@ import { EngineError } from '../engine/errors';
 import { decodeSafetensors } from '../engine/safetensors';
 import { RESUME_FORMAT } from '../engine/resume';
 import { isSeq2SeqTask, type RunConfig } from '../protocol/config';
+import { howToRun } from './readme';
 import { seq2seqExamples, seq2seqReadme } from './seq2seqExport';
 import { readGeneration } from '../runFolder/generation';
 import { chunkNames, readChunkText, runFiles, type RecordsFile, type RunFs } from '../runFolder/runFolder';
@@ -123,18 +124,7 @@ function readme(config: RunConfig, step: number, source: string): string {
 
 The RNN Lab run \`${source}\` (${model}), exported at step ${step} to continue in PyTorch.
 
-Requirements: Python 3.8+ and PyTorch (1.13 or later). Nothing else.
-
-## One process
-
-    python train.py --steps ${step + 100} [--precision float32|float64] [--device cpu|cuda] [--out RUN_DIR]
-
-## Several processes or GPUs (DistributedDataParallel)
-
-    torchrun --nproc_per_node=2 train.py --steps ${step + 100}
-
-gloo on the CPU, nccl with \`--device cuda\`. (PyTorch 1.13 under Python 3.11, e.g. Debian's
-python3-torch: add \`--redirects 2 --tee 2\`; that torchrun fails on its own default of 0.) Each process trains a contiguous share of the
+${howToRun(step)} Each process trains a contiguous share of the
 ${config.batch} streams, so the global batch, and the losses, are the single process's.
 
 ## What it does

@@ -14,6 +14,7 @@ import { dataFingerprint } from '../engine/resume';
 import { pairFormatOf, readPairs } from '../engine/seq2seq/pairs';
 import { seq2seqData } from '../engine/seq2seqTrainer';
 import type { RunConfig } from '../protocol/config';
+import { howToRun } from './readme';
 
 const ids = (e: { src: readonly number[]; tgt: readonly number[] }) => ({ src: e.src, tgt: e.tgt });
 
@@ -39,18 +40,7 @@ export function seq2seqReadme(config: RunConfig, step: number, source: string): 
 The RNN Lab seq2seq run \`${source}\` (${config.cell.toUpperCase()} ${config.layers}x${config.hidden} encoder and
 decoder, ${config.attention} attention, ${data}), exported at step ${step} to continue in PyTorch.
 
-Requirements: Python 3.8+ and PyTorch (1.13 or later). Nothing else.
-
-## One process
-
-    python train.py --steps ${step + 100} [--precision float32|float64] [--device cpu|cuda] [--out RUN_DIR]
-
-## Several processes or GPUs (DistributedDataParallel)
-
-    torchrun --nproc_per_node=2 train.py --steps ${step + 100}
-
-gloo on the CPU, nccl with \`--device cuda\`. (PyTorch 1.13 under Python 3.11, e.g. Debian's
-python3-torch: add \`--redirects 2 --tee 2\`; that torchrun fails on its own default of 0.) Every
+${howToRun(step)} Every
 process draws the same global batch of ${config.batch} examples from the run's seeded stream and
 trains a contiguous share of its rows, so the losses are the single process's.
 

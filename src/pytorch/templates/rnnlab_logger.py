@@ -35,9 +35,11 @@ import json
 import math
 import os
 import struct
+import sys
 import time
 
 import torch
+import torch.distributed
 
 # ---------------------------------------------------------------------------------------------
 # The cells, written out (PyTorch's equations and weight layout; gate order LSTM i f g o, GRU r z n)
@@ -535,3 +537,59 @@ class RunLogger:
             if last and last.get(key) is not None:
                 summary[key] = last[key]
         self.write_json("summary.json", summary)
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop of an exported project's train.py (language model and seq2seq alike): processes,
+# the run folder it continues into, when to diagnose and checkpoint, and how a process leaves.
+# ---------------------------------------------------------------------------------------------
+
+def start_ranks(device):
+    """(rank, world) of this process; under torchrun it joins the process group here."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world > 1:
+        torch.distributed.init_process_group("nccl" if device == "cuda" else "gloo")
+    return rank, world
+
+
+def continued_history(run, steps, names):
+    """Checks that `run` (train.py's Run) can go on to `steps` into run.out, and returns the records
+    of each file in `names` up to its step. A new folder carries the original run's records up to
+    the generation's step, so its charts read as one run; a continued one keeps its own up to it."""
+    if steps <= run.step:
+        raise SystemExit(f"the run is already at step {run.step}: pass --steps above it")
+    if run.start_dir != run.out and os.path.exists(run.out) and os.listdir(run.out):
+        raise SystemExit(f"{run.out} exists and holds no run generation: pick another --out")
+    return tuple([r for r in read_records(run.start_dir, name) if r.get("step", 0) <= run.step] for name in names)
+
+
+def due(config, step):
+    """(diagnose, full spectrum) at `step`, as RNN Lab decides: every diagEvery / spectrumEvery steps and at step 1."""
+    return tuple(config[k] > 0 and (step % config[k] == 0 or step == 1) for k in ("diagEvery", "spectrumEvery"))
+
+
+def checkpoint_due(config, step, checkpoint_at, world):
+    """Whether a generation is written after `step` (every checkpointEvery steps or checkpointSeconds
+    seconds); rank 0's clock decides for every rank, so all take part in the same checkpoints."""
+    go = (config["checkpointEvery"] > 0 and step % config["checkpointEvery"] == 0) or (config["checkpointSeconds"] > 0 and time.time() - checkpoint_at >= config["checkpointSeconds"])
+    if world > 1:
+        flag = torch.tensor([int(go)])
+        torch.distributed.broadcast(flag, 0)
+        go = bool(flag.item())
+    return go
+
+
+def leave(status, world):
+    """The exit code of a run that ended with `status`. Under torchrun every rank leaves here once
+    rank 0 has written the last generation, without freeing the model, DDP wrapper and process group
+    or the interpreter's finalization: under torch 1.13 that teardown deadlocks with gloo's threads
+    now and then (pytorch/pytorch#75097) and torchrun waits forever. Every file is closed by now."""
+    code = 0 if status == "finished" else 2
+    if world > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

@@ -326,20 +326,12 @@ class Run:
 
 def main():
     args = parse_args()
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    if world > 1:
-        dist.init_process_group("nccl" if args.device == "cuda" else "gloo")
+    rank, world = rl.start_ranks(args.device)
     run = Run(args, rank, world)
     c = run.config
-    if args.steps <= run.step:
-        raise SystemExit(f"the run is already at step {run.step}: pass --steps above it")
     logger = None
     if rank == 0:
-        fresh = run.start_dir != run.out
-        if fresh and os.path.exists(run.out) and os.listdir(run.out):
-            raise SystemExit(f"{run.out} exists and holds no run generation: pick another --out")
-        history = tuple([r for r in rl.read_records(run.start_dir, name) if r.get("step", 0) <= run.step] for name in ("metrics.jsonl", "diagnostics.jsonl", "eval.jsonl"))
+        history = rl.continued_history(run, args.steps, ("metrics.jsonl", "diagnostics.jsonl", "eval.jsonl"))
         logger = rl.RunLogger(run.out, {**json.loads(run.meta["config"]), "steps": args.steps}, history[:2])
         eval_path = os.path.join(run.out, "eval.jsonl")
         with open(eval_path, "w", encoding="utf-8") as f:
@@ -358,10 +350,7 @@ def main():
 
     try:
         while run.step < args.steps:
-            nxt = run.step + 1
-            diagnose = c["diagEvery"] > 0 and (nxt % c["diagEvery"] == 0 or nxt == 1)
-            full = c["spectrumEvery"] > 0 and (nxt % c["spectrumEvery"] == 0 or nxt == 1)
-            r = run.train_step(diagnose, full)
+            r = run.train_step(*rl.due(c, run.step + 1))
             if rank == 0:
                 last = logger.metrics(run.step, r["loss"], r["lr"], r["norm"], r["clipped_norm"], r["clipped"], run.clip_count / run.step, run.seen,
                                       r["spectrum"], r["norms"], text=False, extra={"perplexity": math.exp(min(r["loss"], 700))})
@@ -371,12 +360,7 @@ def main():
                     evaluate()
                 if run.step % 25 == 0 or run.step == args.steps:
                     print(f"step {run.step:5d}  loss {r['loss']:.4f}  |g| {r['norm']:.2f}", flush=True)
-            due = (c["checkpointEvery"] > 0 and run.step % c["checkpointEvery"] == 0) or (c["checkpointSeconds"] > 0 and time.time() - checkpoint_at >= c["checkpointSeconds"])
-            if world > 1:
-                flag = torch.tensor([int(due)])
-                dist.broadcast(flag, 0)
-                due = bool(flag.item())
-            if due and run.step < args.steps:
+            if rl.checkpoint_due(c, run.step, checkpoint_at, world) and run.step < args.steps:
                 g = run.generation()
                 if g:
                     logger.checkpoint(*g)
@@ -394,18 +378,7 @@ def main():
         summary.update(exactMatch=evaluated["exactMatch"], tokenAccuracy=evaluated["tokenAccuracy"], checkpointStep=run.step)
         logger.write_json("summary.json", summary)
         print(f"{status} at step {run.step}{f': {message}' if message else ''}; run saved in {run.out}", flush=True)
-    code = 0 if status == "finished" else 2
-    if world > 1:
-        dist.barrier()  # every rank leaves once rank 0 has written the run's last generation
-        dist.destroy_process_group()
-        # A torchrun worker leaves here, without freeing this frame's model, DDP wrapper and process
-        # group or the interpreter's finalization: under torch 1.13 that teardown deadlocks with
-        # gloo's threads now and then (pytorch/pytorch#75097) and torchrun waits forever. Every
-        # file is closed by now.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    return code
+    return rl.leave(status, world)
 
 
 if __name__ == "__main__":
