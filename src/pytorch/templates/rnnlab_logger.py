@@ -553,6 +553,20 @@ def start_ranks(device):
     return rank, world
 
 
+def default_out(project, here):
+    """The run folder train.py writes without --out: a new folder beside the original run
+    (`<run>-torch`, `-torch-2`, ...), or under the project's runs/ when that run's folder is gone;
+    one that already holds a generation is continued."""
+    source = project.get("source", "")
+    base = os.path.basename(source.rstrip("/\\")) or "run"
+    parent = os.path.dirname(source) if source and os.path.isdir(os.path.dirname(source)) else os.path.join(here, "runs")
+    out = os.path.join(parent, f"{base}-torch")
+    k = 2
+    while os.path.exists(out) and not os.path.exists(os.path.join(out, "resume.safetensors")):
+        out, k = os.path.join(parent, f"{base}-torch-{k}"), k + 1
+    return out
+
+
 def continued_history(run, steps, names):
     """Checks that `run` (train.py's Run) can go on to `steps` into run.out, and returns the records
     of each file in `names` up to its step. A new folder carries the original run's records up to

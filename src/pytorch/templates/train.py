@@ -48,24 +48,12 @@ def parse_args():
     return p.parse_args()
 
 
-def default_out(project):
-    """A new folder beside the original run when that folder is on this machine, else under runs/."""
-    source = project.get("source", "")
-    base = os.path.basename(source.rstrip("/\\")) or "run"
-    parent = os.path.dirname(source) if source and os.path.isdir(os.path.dirname(source)) else os.path.join(HERE, "runs")
-    out = os.path.join(parent, f"{base}-torch")
-    k = 2
-    while os.path.exists(out) and not os.path.exists(os.path.join(out, "resume.safetensors")):
-        out, k = os.path.join(parent, f"{base}-torch-{k}"), k + 1
-    return out
-
-
 class Run:
     """Everything a step reads: the model, optimizer, carried state, data position, counters."""
 
     def __init__(self, args, rank, world):
         project = json.load(open(os.path.join(HERE, "rnnlab_project.json"), encoding="utf-8"))
-        self.out = os.path.abspath(args.out or default_out(project))
+        self.out = os.path.abspath(args.out or rl.default_out(project, HERE))
         start = self.out if os.path.exists(os.path.join(self.out, "resume.safetensors")) else os.path.join(HERE, "run")
         tensors, meta = rl.read_safetensors(os.path.join(start, "resume.safetensors"))
         if meta.get("format") != "rnn-lab-resume/2":
