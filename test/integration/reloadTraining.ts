@@ -3,9 +3,9 @@
 // test has two phases, told apart by a marker file it writes into the workspace before reloading.
 //   1. Train a tiny LSTM with a checkpoint every 0.3 s; once one is on disk and the run still
 //      trains, write the marker and reload the window (the extension host and its worker die).
-//   2. The run is listed as stopped with its last checkpoint ("stopped at step N; checkpoint at
-//      step M"); Resume Run continues it, and its losses from step M+1 on equal those of a run
-//      trained straight through, bit for bit.
+//   2. Once the old host has let go of its files, the run is listed as stopped with its last
+//      checkpoint ("stopped at step N; checkpoint at step M"); Resume Run continues it, and its
+//      losses from step M+1 on equal those of a run trained straight through, bit for bit.
 // Run by runNode.mjs (reloadTrainingPass).
 import { runMocha } from './suite/setup';
 import * as assert from 'assert';
@@ -58,10 +58,21 @@ describe('RNN Lab: a window reload while a run trains', () => {
       await new Promise(() => {});
     }
     const { runId } = phase!;
-    await api.refreshRuns();
-    const listed = (await api.store.list()).find((r) => r.id === runId);
-    assert.ok(listed, `${runId} is not listed after the reload`);
-    assert.strictEqual(listed.status, 'stopped');
+    // The old extension host is shut down beside this one, and until it is gone its worker may
+    // write a last record or checkpoint: meanwhile the run reads as written by another process
+    // (running, and Resume refuses it). So the run's files must be quiet for 3 s first.
+    const dir = api.store.runUri(runId);
+    const files = async () => JSON.stringify(await Promise.all((await vscode.workspace.fs.readDirectory(dir)).map(async ([name]) => [name, (await vscode.workspace.fs.stat(vscode.Uri.joinPath(dir, name))).mtime])));
+    let seen = '';
+    let quietSince = Date.now();
+    const listed = await waitFor(`${runId}'s files quiet and the run listed as stopped`, async () => {
+      const now = await files();
+      if (now !== seen) [seen, quietSince] = [now, Date.now()];
+      if (Date.now() - quietSince < 3000 || api.watched.isGrowing(runId)) return undefined;
+      await api.refreshRuns();
+      const r = (await api.store.list()).find((x) => x.id === runId);
+      return r?.status === 'stopped' ? r : undefined;
+    }, 90_000);
     const step = listed.summary!.step;
     const checkpointStep = listed.summary!.checkpointStep!;
     assert.ok(checkpointStep >= 1 && checkpointStep <= step && step < config.steps, `stopped at step ${step}, checkpoint at step ${checkpointStep}`);
