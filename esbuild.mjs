@@ -3,6 +3,7 @@
 //   dist/worker.js         the training worker for worker_threads (node)
 //   dist/worker-web.js     the same training worker as a Web Worker (VS Code for the web)
 //   dist/shard-worker.js   a gradient worker of a run split over K workers (worker_threads, nested)
+//   dist/shard-worker-web.js  the same over messages as a Web Worker (VS Code for the web, no shared memory)
 //   dist/inspect-worker.js, dist/inspect-worker-web.js  run on selection's worker (node, web)
 //   dist/extension.js      the extension, Node extension host (desktop, code-server)
 //   dist/extension-web.js  the same source for the web worker extension host (VS Code for the web)
@@ -130,8 +131,8 @@ const builds = [
   },
   {
     ...common,
-    // The training worker for VS Code for the web (a Web Worker).
-    entryPoints: { 'worker-web': 'src/worker/trainingWebWorker.ts', 'inspect-worker-web': 'src/worker/inspectWebWorker.ts' },
+    // The training worker for VS Code for the web (a Web Worker), and its gradient workers.
+    entryPoints: { 'worker-web': 'src/worker/trainingWebWorker.ts', 'inspect-worker-web': 'src/worker/inspectWebWorker.ts', 'shard-worker-web': 'src/worker/shardWebWorker.ts' },
     outdir: 'dist',
     platform: 'browser',
     format: 'iife',

@@ -160,7 +160,7 @@ export function flowOf(net: Network, target: Int32Array | Vec, batch: number): F
   });
 }
 
-/** How the workers of a run share memory with its coordinator. */
+/** How the workers of a run share memory with its coordinator: shared memory, or messages. */
 export type ShardTransport = WorkerTransport;
 
 /** What a run's gradient workers need to know: the model, its precision, and the batch's shape. */
@@ -179,9 +179,10 @@ export interface ShardPlan {
 
 /**
  * A run's K gradient workers, seen from the trainer. The trainer's carried state and its input and
- * target arrays are the ones this object gives (shared with the workers); gradient() sends the
- * parameters, runs one step on every worker, and leaves the ordered sum of their gradients in
- * `grad`.
+ * target arrays are the ones this object gives (shared with the workers, or sent to them each
+ * step); a step sends the parameters, runs one step on every worker, and leaves the ordered sum of
+ * their gradients in `grad`. Shared memory steps synchronously (gradient); message transfer has
+ * to wait for replies (gradientAsync). A transport gives exactly one of the two.
  */
 export interface ShardedGradients {
   readonly workers: number;
@@ -190,7 +191,8 @@ export interface ShardedGradients {
   readonly input: Int32Array | Float64Array;
   readonly target: Int32Array | Float64Array;
   /** `rng`: the run's generator (dropout masks); left as the whole batch's forward would leave it. */
-  gradient(params: Vec, grad: Vec, diagnose: boolean, rng: Rng): ShardResult;
+  gradient?(params: Vec, grad: Vec, diagnose: boolean, rng: Rng): ShardResult;
+  gradientAsync?(params: Vec, grad: Vec, diagnose: boolean, rng: Rng): Promise<ShardResult>;
   close(): void;
 }
 
