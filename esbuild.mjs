@@ -18,6 +18,7 @@
 //   dist-test/torch/ours.js  our loss and gradients for the check against real PyTorch (test/torch/check.py)
 //   dist-test/integration/fakeTrainingWorker.js  a protocol-only worker for that suite
 //   dist-test/integration/fakeTrainingWorker-node.js  the same for worker_threads (Node host)
+//   dist-test/integration/fakeShardWorker.js  a web gradient worker that fails at its third step (faults suite)
 // The float32 WebAssembly SIMD kernels (assembly/kernels.ts) are compiled here by the AssemblyScript
 // compiler and embedded as base64 in every bundle that imports 'rnn-lab:kernels-wasm' (no file to
 // fetch in the Node worker, the Web Worker or the CLI). The compile takes seconds, so its output is
@@ -115,7 +116,7 @@ const builds = [
   },
   {
     ...common,
-    entryPoints: { fakeTrainingWorker: 'test/integration/fakeTrainingWorker.ts' },
+    entryPoints: { fakeTrainingWorker: 'test/integration/fakeTrainingWorker.ts', fakeShardWorker: 'test/integration/fakeShardWorker.ts' },
     outdir: 'dist-test/integration',
     platform: 'browser',
     format: 'iife',

@@ -16,6 +16,8 @@ export interface TrainingSessionOptions {
   onMessage: (msg: FromWorker) => void;
   /** Another worker bundle (tests use a fake). Default: dist/worker-web.js or dist/worker.js. */
   workerScript?: vscode.Uri;
+  /** Another gradient worker bundle for the web host (tests use a fault-injecting one). Default: dist/shard-worker-web.js. */
+  shardWorkerScript?: vscode.Uri;
 }
 
 /** What the extension host posts a gradient worker (src/worker/shardWebWorker.ts): its port to the training worker. */
@@ -92,7 +94,7 @@ export class TrainingSession implements vscode.Disposable {
     if (isNodeHost() || isSeq2SeqTask(config.task)) return { ports: [] };
     const K = workerCount(config.workers ?? 0, config.batch, navigator.hardwareConcurrency || 1);
     if (K <= 1) return { ports: [] };
-    const script = workerScript(extensionUri, 'shard-worker');
+    const script = this.options.shardWorkerScript ?? workerScript(extensionUri, 'shard-worker');
     const ports: MessagePort[] = [];
     try {
       for (let k = 0; k < K; k++) {
