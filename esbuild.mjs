@@ -3,6 +3,7 @@
 //   dist/worker.js         the training worker for worker_threads (node)
 //   dist/worker-web.js     the same training worker as a Web Worker (VS Code for the web)
 //   dist/shard-worker.js   a gradient worker of a run split over K workers (worker_threads, nested)
+//   dist/shard-worker-web.js  the same over messages as a Web Worker (VS Code for the web, no shared memory)
 //   dist/inspect-worker.js, dist/inspect-worker-web.js  run on selection's worker (node, web)
 //   dist/extension.js      the extension, Node extension host (desktop, code-server)
 //   dist/extension-web.js  the same source for the web worker extension host (VS Code for the web)
@@ -17,6 +18,7 @@
 //   dist-test/torch/ours.js  our loss and gradients for the check against real PyTorch (test/torch/check.py)
 //   dist-test/integration/fakeTrainingWorker.js  a protocol-only worker for that suite
 //   dist-test/integration/fakeTrainingWorker-node.js  the same for worker_threads (Node host)
+//   dist-test/integration/fakeShardWorker.js  a web gradient worker that fails at its third step (faults suite)
 // The float32 WebAssembly SIMD kernels (assembly/kernels.ts) are compiled here by the AssemblyScript
 // compiler and embedded as base64 in every bundle that imports 'rnn-lab:kernels-wasm' (no file to
 // fetch in the Node worker, the Web Worker or the CLI). The compile takes seconds, so its output is
@@ -114,7 +116,7 @@ const builds = [
   },
   {
     ...common,
-    entryPoints: { fakeTrainingWorker: 'test/integration/fakeTrainingWorker.ts' },
+    entryPoints: { fakeTrainingWorker: 'test/integration/fakeTrainingWorker.ts', fakeShardWorker: 'test/integration/fakeShardWorker.ts' },
     outdir: 'dist-test/integration',
     platform: 'browser',
     format: 'iife',
@@ -130,8 +132,8 @@ const builds = [
   },
   {
     ...common,
-    // The training worker for VS Code for the web (a Web Worker).
-    entryPoints: { 'worker-web': 'src/worker/trainingWebWorker.ts', 'inspect-worker-web': 'src/worker/inspectWebWorker.ts' },
+    // The training worker for VS Code for the web (a Web Worker), and its gradient workers.
+    entryPoints: { 'worker-web': 'src/worker/trainingWebWorker.ts', 'inspect-worker-web': 'src/worker/inspectWebWorker.ts', 'shard-worker-web': 'src/worker/shardWebWorker.ts' },
     outdir: 'dist',
     platform: 'browser',
     format: 'iife',

@@ -25,6 +25,9 @@ export interface LoopTrainer<R extends StepResult> {
   readonly clipFraction: number;
   readonly path: EnginePath;
   trainStep(diagnose: boolean, full: boolean): R;
+  /** True when a step waits for messages (gradient workers over message transfer): the loop then awaits trainStepAsync. */
+  readonly asyncSteps?: boolean;
+  trainStepAsync?(diagnose: boolean, full: boolean): Promise<R>;
 }
 
 /** A checkpoint message's payload: the checkpoint, and the resume state of the same step when the run is kept resumable. */
@@ -50,6 +53,8 @@ export function failedStart(runId: string, err: unknown, post: (m: FromWorker) =
   return summary;
 }
 
+type Stepped<R> = { r: R; rec: MetricsRecord; now: number } | { summary: RunSummary };
+
 /**
  * One step of the loop: diagnostics when due, the step, the throughput over the last 20 steps
  * (`window`), and the step's metrics record; or the summary that ends the run when the step
@@ -61,17 +66,52 @@ export function loopStep<R extends StepResult>(
   window: { t: number; seen: number }[],
   start: number,
   clock: () => number,
-): { r: R; rec: MetricsRecord; now: number } | { summary: RunSummary } {
-  const next = trainer.step + 1;
-  const diagnose = config.diagEvery > 0 && (next % config.diagEvery === 0 || next === 1);
-  const full = config.spectrumEvery > 0 && (next % config.spectrumEvery === 0 || next === 1);
+): Stepped<R> {
+  const { diagnose, full } = due(trainer, config);
   let r: R;
   try {
     r = trainer.trainStep(diagnose, full);
   } catch (err) {
-    const message = err instanceof EngineError ? err.line : String((err as Error)?.message ?? err);
-    return { summary: { status: err instanceof EngineError && err.code === 'diverged' ? 'diverged' : 'failed', step: trainer.step, message } };
+    return failedStep(trainer, err);
   }
+  return stepRecord(trainer, r, window, start, clock);
+}
+
+/** loopStep for a trainer whose steps wait for messages (asyncSteps): the same step, awaited. */
+export async function loopStepAsync<R extends StepResult>(
+  trainer: LoopTrainer<R>,
+  config: RunConfig,
+  window: { t: number; seen: number }[],
+  start: number,
+  clock: () => number,
+): Promise<Stepped<R>> {
+  const { diagnose, full } = due(trainer, config);
+  let r: R;
+  try {
+    r = await trainer.trainStepAsync!(diagnose, full);
+  } catch (err) {
+    return failedStep(trainer, err);
+  }
+  return stepRecord(trainer, r, window, start, clock);
+}
+
+/** Whether the next step measures the diagnostics, and the full spectrum. */
+function due(trainer: LoopTrainer<StepResult>, config: RunConfig): { diagnose: boolean; full: boolean } {
+  const next = trainer.step + 1;
+  return {
+    diagnose: config.diagEvery > 0 && (next % config.diagEvery === 0 || next === 1),
+    full: config.spectrumEvery > 0 && (next % config.spectrumEvery === 0 || next === 1),
+  };
+}
+
+/** The summary of a run whose step threw: diverged, or failed with the error's message. */
+function failedStep(trainer: LoopTrainer<StepResult>, err: unknown): { summary: RunSummary } {
+  const message = err instanceof EngineError ? err.line : String((err as Error)?.message ?? err);
+  return { summary: { status: err instanceof EngineError && err.code === 'diverged' ? 'diverged' : 'failed', step: trainer.step, message } };
+}
+
+/** The throughput over the last 20 steps and the metrics record of step r. */
+function stepRecord<R extends StepResult>(trainer: LoopTrainer<R>, r: R, window: { t: number; seen: number }[], start: number, clock: () => number): Stepped<R> {
   const now = clock();
   window.push({ t: now, seen: trainer.seen });
   if (window.length > 21) window.shift();
@@ -125,7 +165,7 @@ export async function runLoop<R extends StepResult>(
       summary = { status: 'stopped', step: trainer.step };
       break;
     }
-    const stepped = loopStep(trainer, config, window, start, clock);
+    const stepped = trainer.asyncSteps ? await loopStepAsync(trainer, config, window, start, clock) : loopStep(trainer, config, window, start, clock);
     if ('summary' in stepped) {
       summary = stepped.summary;
       break;

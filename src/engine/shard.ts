@@ -1,7 +1,8 @@
 /**
  * Data parallelism within a run, the engine's half: which batch rows each of K workers owns, the
  * gradient of one worker's rows, and the fixed-order reduce of the K gradients. Pure: the threads
- * and the shared memory are src/worker/shardPool.ts's.
+ * and their transport are src/worker's (shardPool.ts over shared memory, shardMessages.ts over
+ * message transfer where the host has no SharedArrayBuffer).
  *
  * The loss of a step is the mean over the T*B positions of the batch, L = (1/TB) sum_{t,b} l_tb.
  * Worker k computes its share L_k = (1/TB) sum_{t, b in rows_k} l_tb (the denominator is the whole
@@ -12,8 +13,9 @@
  * rounding, and the same K gives the same bits every time.
  *
  * Truncated BPTT carries each row's hidden state across chunks: a worker owns a contiguous range
- * of rows for the whole run, so the state of its rows stays with it (and, in shared memory, in
- * the one (B,H) buffer per layer the checkpoint reads).
+ * of rows for the whole run, so the state of its rows stays with it (in shared memory, in the one
+ * (B,H) buffer per layer the checkpoint reads; over messages, sent with each step and written back
+ * into that buffer).
  */
 import type { EnginePath, FlowEntry, SaturationEntry, WorkerTransport } from '../protocol/config';
 import { gateSaturation } from './diagnostics/saturation';
@@ -160,7 +162,7 @@ export function flowOf(net: Network, target: Int32Array | Vec, batch: number): F
   });
 }
 
-/** How the workers of a run share memory with its coordinator. */
+/** How the workers of a run share memory with its coordinator: shared memory, or messages. */
 export type ShardTransport = WorkerTransport;
 
 /** What a run's gradient workers need to know: the model, its precision, and the batch's shape. */
@@ -179,9 +181,10 @@ export interface ShardPlan {
 
 /**
  * A run's K gradient workers, seen from the trainer. The trainer's carried state and its input and
- * target arrays are the ones this object gives (shared with the workers); gradient() sends the
- * parameters, runs one step on every worker, and leaves the ordered sum of their gradients in
- * `grad`.
+ * target arrays are the ones this object gives (shared with the workers, or sent to them each
+ * step); a step sends the parameters, runs one step on every worker, and leaves the ordered sum of
+ * their gradients in `grad`. Shared memory steps synchronously (gradient); message transfer has
+ * to wait for replies (gradientAsync). A transport gives exactly one of the two.
  */
 export interface ShardedGradients {
   readonly workers: number;
@@ -190,7 +193,8 @@ export interface ShardedGradients {
   readonly input: Int32Array | Float64Array;
   readonly target: Int32Array | Float64Array;
   /** `rng`: the run's generator (dropout masks); left as the whole batch's forward would leave it. */
-  gradient(params: Vec, grad: Vec, diagnose: boolean, rng: Rng): ShardResult;
+  gradient?(params: Vec, grad: Vec, diagnose: boolean, rng: Rng): ShardResult;
+  gradientAsync?(params: Vec, grad: Vec, diagnose: boolean, rng: Rng): Promise<ShardResult>;
   close(): void;
 }
 
@@ -204,6 +208,6 @@ export type ShardedGradientsFactory = (plan: ShardPlan) => ShardedGradients | { 
 export interface ParallelHost {
   cores: number;
   start?: ShardedGradientsFactory;
-  /** Why `start` is missing (e.g. no SharedArrayBuffer in a page that is not cross-origin isolated). */
+  /** Why `start` is missing (e.g. a host that cannot start workers). */
   reason?: string;
 }

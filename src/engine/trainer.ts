@@ -130,6 +130,11 @@ export class Trainer {
     for (const c of this.state.c) c.fill(0);
   }
 
+  /** Whether a step waits for messages (gradient workers over message transfer): then only trainStepAsync steps. */
+  get asyncSteps(): boolean {
+    return !!this.shards?.gradientAsync;
+  }
+
   /**
    * One truncated-BPTT step. With `diagnose`, also measures saturation on this chunk, per-tensor
    * gradient norms, the flow of the last step's loss back through time, and sigma_1 of W_hh.
@@ -137,11 +142,32 @@ export class Trainer {
    * those of the last good step.
    */
   trainStep(diagnose = false, fullSpectrum = false): StepResult {
+    const shards = this.shards;
+    if (shards && !shards.gradient) throw new Error(`gradient workers over ${shards.transport} step asynchronously: use trainStepAsync`);
+    this.nextChunk();
+    const g = shards ? shards.gradient!(this.net.params.data, this.net.params.grad, diagnose, this.rng) : this.localGradient(diagnose);
+    return this.applyGradient(g, diagnose, fullSpectrum);
+  }
+
+  /** trainStep for any trainer, waiting for the gradient workers' replies when they come as messages. */
+  async trainStepAsync(diagnose = false, fullSpectrum = false): Promise<StepResult> {
+    const shards = this.shards;
+    if (!shards?.gradientAsync) return this.trainStep(diagnose, fullSpectrum);
+    this.nextChunk();
+    const g = await shards.gradientAsync(this.net.params.data, this.net.params.grad, diagnose, this.rng);
+    return this.applyGradient(g, diagnose, fullSpectrum);
+  }
+
+  /** The step's first part: the next chunk of the streams into input and target (the state reset when they wrap). */
+  private nextChunk(): void {
+    if (this.batcher.next(this.input, this.target)) this.resetState();
+  }
+
+  /** The step's second part: from the loss and gradient (in net.params.grad) of this chunk, clip, update and measure. */
+  private applyGradient({ loss, saturation, flow }: ShardResult, diagnose: boolean, fullSpectrum: boolean): StepResult {
     const { net, config } = this;
     const T = config.seqLength;
     const B = config.batch;
-    if (this.batcher.next(this.input, this.target)) this.resetState();
-    const { loss, saturation, flow } = this.shards ? this.shards.gradient(net.params.data, net.params.grad, diagnose, this.rng) : this.localGradient(diagnose);
     // Per-tensor norms, and the global norm from their squares: one pass over the gradient.
     const paramGradNorms: Record<string, number> = {};
     let sumSquares = 0;

@@ -49,6 +49,8 @@ export class ActiveRuns implements vscode.Disposable {
   private statusTimer: ReturnType<typeof setTimeout> | undefined;
   /** Tests: start workers from this script (a fault-injecting fake) instead of the real one. */
   workerScript: vscode.Uri | undefined;
+  /** Tests only: the gradient workers' script in the web host (see TrainingSessionOptions.shardWorkerScript). */
+  shardWorkerScript: vscode.Uri | undefined;
 
   constructor(private readonly deps: ActiveRunsDeps) {
     this.statusBar.command = 'workbench.view.extension.rnnLab';
@@ -148,7 +150,7 @@ export class ActiveRuns implements vscode.Disposable {
     };
     let session: TrainingSession;
     try {
-      session = await TrainingSession.start({ extensionUri: this.deps.extensionUri, runId, config, dataText, resume, onMessage, workerScript: this.workerScript });
+      session = await TrainingSession.start({ extensionUri: this.deps.extensionUri, runId, config, dataText, resume, onMessage, workerScript: this.workerScript, shardWorkerScript: this.shardWorkerScript });
     } catch (e) {
       const summary: RunSummary = { status: 'failed', step: 0, message: errorText(e) };
       await store.finish(runId, summary);

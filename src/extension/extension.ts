@@ -64,6 +64,8 @@ export interface RnnLabApi {
   workerCounts(): { started: number; ended: number };
   /** Tests only: start the next runs' workers from this script (a fault-injecting fake), or the real one again with undefined. */
   useWorkerScriptForTests(script: vscode.Uri | undefined): void;
+  /** Tests only: start the next runs' gradient workers (web host) from this script, or the real one again with undefined. */
+  useShardWorkerScriptForTests(script: vscode.Uri | undefined): void;
 }
 
 export function activate(context: vscode.ExtensionContext): RnnLabApi {
@@ -135,6 +137,7 @@ export function activate(context: vscode.ExtensionContext): RnnLabApi {
     whenSweepDone: (id) => sweeps.whenDone(id),
     refreshRuns: () => runsView.refresh(),
     useWorkerScriptForTests: (script) => (runs.workerScript = script),
+    useShardWorkerScriptForTests: (script) => (runs.shardWorkerScript = script),
     workerCounts: () => ({ ...workerCounts }),
     hostWork,
   };

@@ -6,7 +6,8 @@ import * as vscode from 'vscode';
  * the web. Both sides then speak the typed messages of src/protocol.
  */
 export interface WorkerHandle<In> {
-  post(msg: In, transfer?: ArrayBuffer[]): void;
+  /** `transfer`: buffers, and in the web host MessagePorts (a run's gradient workers' channels). */
+  post(msg: In, transfer?: Transferable[]): void;
   terminate(): void;
 }
 
@@ -49,7 +50,8 @@ export async function spawnWorker<In, Out>(
       if (!terminated) onFailure(`it exited (code ${code}) before its work was done`);
     });
     return {
-      post: (msg, transfer) => worker.postMessage(msg, transfer),
+      // Only the web host posts MessagePorts; this host transfers ArrayBuffers.
+      post: (msg, transfer) => worker.postMessage(msg, transfer as ArrayBuffer[] | undefined),
       terminate: () => {
         terminated = true;
         void worker.terminate();

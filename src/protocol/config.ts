@@ -286,5 +286,8 @@ export interface SweepTableRow {
   /** Training time of the last step, in seconds. */
   seconds?: number;
 }
-/** How a run's gradient workers share parameters and gradients with its coordinator. */
-export type WorkerTransport = 'shared-memory';
+/**
+ * How a run's gradient workers share parameters and gradients with its coordinator: a
+ * SharedArrayBuffer where the host has one, messages (transferred arrays) where it has not.
+ */
+export type WorkerTransport = 'shared-memory' | 'message';

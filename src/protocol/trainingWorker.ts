@@ -16,8 +16,25 @@ export type ToWorker =
    * `resume`: continue a saved run from its checkpoint and resume.safetensors (exact: same losses
    * as an uninterrupted run). `keepResumable`: send that state with every checkpoint.
    */
-  | { type: 'start'; runId: string; config: RunConfig; dataText: string; resume?: ResumeFrom; keepResumable?: boolean }
-  | { type: 'stop'; runId: string };
+  | {
+      type: 'start';
+      runId: string;
+      config: RunConfig;
+      dataText: string;
+      resume?: ResumeFrom;
+      keepResumable?: boolean;
+      /**
+       * VS Code for the web: one end of a MessageChannel per gradient worker the extension host
+       * started for this run (the other end is the gradient worker's), in worker order; the run's
+       * batch is split over them by message transfer. `gradientWorkersNote`: why there are none
+       * although the config asks for more than one worker.
+       */
+      gradientPorts?: MessagePort[];
+      gradientWorkersNote?: string;
+    }
+  | { type: 'stop'; runId: string }
+  /** Gradient worker `index` (from 0) of the run died (`message`: what its host saw); the run's step in progress, or next, fails. */
+  | { type: 'gradientWorkerEnded'; runId: string; index: number; message: string };
 
 /** Messages from a training worker. */
 export type FromWorker =

@@ -11,6 +11,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { ParallelHost } from '../engine/shard';
+import { startMessageShards } from './shardMessages';
 import { startShards } from './shardPool';
 
 export function nodeParallelHost(script = join(__dirname, 'shard-worker.js')): ParallelHost {
@@ -34,6 +35,31 @@ export function nodeParallelHost(script = join(__dirname, 'shard-worker.js')): P
         },
         () => void watchdog?.terminate(),
       );
+    },
+  };
+}
+
+/**
+ * The message transport (shardMessages.ts) under worker_threads: K gradient workers running
+ * dist/shard-worker.js, each given one end of a MessageChannel. Hosts without SharedArrayBuffer
+ * use this transport; here it lets the unit tests check it against the shared-memory one on the
+ * same engine. A worker's thread that ends (exit, uncaught error, terminate) fails the step it
+ * was in, or the next one.
+ */
+export function nodeMessageParallelHost(script = join(__dirname, 'shard-worker.js')): ParallelHost {
+  return {
+    cores: availableParallelism(),
+    start: (plan) => {
+      const channels = Array.from({ length: plan.workers }, () => new MessageChannel());
+      const threads = channels.map(({ port2 }, index) => new Worker(script, { workerData: { port: port2, index }, transferList: [port2] }));
+      const shards = startMessageShards(plan, channels.map((c) => c.port1));
+      threads.forEach((thread, k) => {
+        thread.on('error', (err) => shards.ended(k, `its thread failed: ${err.message}`));
+        thread.on('exit', (code) => shards.ended(k, `its thread exited with code ${code}`));
+        // A pool left open by a failure must not keep the process alive.
+        thread.unref();
+      });
+      return shards;
     },
   };
 }

@@ -1,9 +1,12 @@
 /**
  * dist/shard-worker.js under worker_threads (nested in the Node training worker, or under the CLI):
- * a gradient worker (shardHandler.ts), or the pool's watchdog (nodeParallel.ts).
+ * a gradient worker over shared memory (shardHandler.ts), the pool's watchdog (nodeParallel.ts),
+ * or, given a `port`, a gradient worker over messages (shardMessages.ts; the transport of hosts
+ * without SharedArrayBuffer, which the unit tests drive here with worker_threads).
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { serveShard } from './shardHandler';
+import { serveShardMessages } from './shardMessages';
 import { markDead, type ShardInit } from './shardMemory';
 
 /** What nodeParallel.ts gives the watchdog at its start; each worker's far end of its lifeline follows as a message. */
@@ -12,8 +15,11 @@ export interface WatchdogInit {
   workers: number;
 }
 
-const data = workerData as (ShardInit & { lifeline: MessagePort }) | WatchdogInit;
-if ('watch' in data) {
+const data = workerData as (ShardInit & { lifeline: MessagePort }) | WatchdogInit | { port: MessagePort };
+if ('port' in data) {
+  // Serves until the coordinator's stop closes the port; the thread then has nothing left and ends.
+  serveShardMessages(data.port);
+} else if ('watch' in data) {
   const control = new Int32Array(data.watch);
   let ended = 0;
   parentPort!.on('message', ({ index, port }: { index: number; port: MessagePort }) => {

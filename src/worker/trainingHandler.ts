@@ -28,6 +28,8 @@ export class TrainingHandler {
       if (this.current?.runId === msg.runId) this.current.stop = true;
       return;
     }
+    // A gradient worker's end is the entry's to act on (it holds the run's transport).
+    if (msg.type !== 'start') return;
     void this.start(msg);
   }
 

@@ -3,18 +3,49 @@
  * Worker and cannot train on its own event loop). See trainingHandler.ts.
  */
 import type { ToWorker } from '../protocol/trainingWorker';
+import type { ParallelHost } from '../engine/shard';
+import { startMessageShards, type MessageShards } from './shardMessages';
 import { TrainingHandler } from './trainingHandler';
 
 // tsconfig loads the DOM lib too, which types `self` as a Window.
 const scope = self as unknown as DedicatedWorkerGlobalScope;
-// Gradient workers need shared memory, which a page has only when cross-origin isolated; and this
-// worker is started from a blob: URL, from which no nested worker script can be resolved. So runs
-// here train on this worker alone, and record why.
-const parallel = {
+
+// A page that is not cross-origin isolated has no SharedArrayBuffer, and this worker, started from
+// a blob: URL, cannot start nested workers. So the extension host starts a run's gradient workers
+// itself and hands this worker one port to each with the start message: the batch is then split
+// over them by message transfer (shardMessages.ts). One run per worker, so these are that run's.
+let ports: MessagePort[] = [];
+let portsNote: string | undefined;
+let shards: MessageShards | undefined;
+/** Gradient workers that died before the run's transport started: it starts with them ended. */
+const endedEarly: { index: number; message: string }[] = [];
+
+const parallel: ParallelHost = {
   cores: navigator.hardwareConcurrency || 1,
-  reason: scope.crossOriginIsolated
-    ? 'VS Code for the web starts the training worker from a blob: URL, so it cannot start nested gradient workers'
-    : 'VS Code for the web is not cross-origin isolated here, so it has no SharedArrayBuffer for gradient workers',
+  start: (plan) => {
+    const given = ports;
+    ports = [];
+    if (given.length === 0) return { reason: portsNote ?? 'VS Code for the web started no gradient workers for this run' };
+    if (given.length !== plan.workers) {
+      for (const port of given) port.close();
+      return { reason: `VS Code for the web started ${given.length} gradient workers, and this run splits its batch over ${plan.workers}` };
+    }
+    shards = startMessageShards(plan, given);
+    for (const e of endedEarly) shards.ended(e.index, e.message);
+    return shards;
+  },
 };
 const handler = new TrainingHandler((m, transfer) => scope.postMessage(m, transfer), parallel);
-scope.onmessage = (event: MessageEvent<ToWorker>) => handler.handle(event.data);
+scope.onmessage = (event: MessageEvent<ToWorker>) => {
+  const msg = event.data;
+  if (msg.type === 'gradientWorkerEnded') {
+    if (shards) shards.ended(msg.index, msg.message);
+    else endedEarly.push({ index: msg.index, message: msg.message });
+    return;
+  }
+  if (msg.type === 'start') {
+    ports = msg.gradientPorts ?? [];
+    portsNote = msg.gradientWorkersNote;
+  }
+  handler.handle(msg);
+};

@@ -38,6 +38,7 @@ port.listen((msg) => {
     stopRequested.add(msg.runId);
     return;
   }
+  if (msg.type !== 'start') return;
   if (msg.config.name === 'crash') throw new Error('fake worker crashed on purpose');
   const throwAt = /^throw-at-(\d+)$/.exec(msg.config.name);
   void run(msg.runId, msg.config.steps, msg.dataText.length, throwAt ? Number(throwAt[1]) : undefined);

@@ -4,7 +4,7 @@ import type { RnnLabApi } from '../../../src/extension/extension';
 import type { MetricsRecord, RunSummary } from '../../../src/protocol/config';
 import { loadCheckpoint } from '../../../src/engine/checkpoint';
 import { decodeSafetensors } from '../../../src/engine/safetensors';
-import { activateExtension, extensionId, sleep, waitFor } from './helpers';
+import { activateExtension, extensionId, hostKind, sleep, waitFor } from './helpers';
 
 /**
  * Faults injected into the real extension in the real host: a diverging run, a worker that throws
@@ -72,6 +72,7 @@ describe('faults survived in the extension host', function () {
 
   after(async () => {
     api.useWorkerScriptForTests(undefined);
+    api.useShardWorkerScriptForTests(undefined);
     for (const uri of written) await vscode.workspace.fs.delete(uri).then(undefined, () => undefined);
     console.log(`faults (extension host): ${tally.injected} injected, ${tally.survived} survived`);
   });
@@ -147,6 +148,35 @@ describe('faults survived in the extension host', function () {
     const next = await train(vscode.Uri.joinPath(folder, 'tiny.rnn.json'));
     assert.strictEqual(next.summary.status, 'finished', next.summary.message);
     console.log(`worker threw at step 4: run failed ("${summary.message}"), ${metrics.length} metrics records intact; host timer lag median ${lag[0]} ms, max ${lag[1]} ms; a command answered in ${commandMs} ms; the next run finished`);
+    tally.survived++;
+  });
+
+  it('web host: a gradient worker that dies mid-run fails the run at its last completed step with one message (no wait forever); every worker of the run ends', async function () {
+    // The Node host's gradient workers are nested worker_threads over shared memory: test/unit/parallel.test.ts.
+    if (hostKind !== 'web') this.skip();
+    tally.injected++;
+    const ext = vscode.extensions.getExtension(extensionId)!;
+    api.useShardWorkerScriptForTests(vscode.Uri.joinPath(ext.extensionUri, 'dist-test', 'integration', 'fakeShardWorker.js'));
+    const before = api.workerCounts();
+    let run: { runId: string; summary: RunSummary };
+    try {
+      const cfg = await writeConfig('gradient-dies.rnn.json', { name: 'gradient-dies', data: 'tiny.txt', cell: 'gru', hidden: 8, batch: 4, seqLength: 8, steps: 1000, workers: 2 });
+      run = await train(cfg);
+    } finally {
+      api.useShardWorkerScriptForTests(undefined);
+    }
+    const { runId, summary } = run;
+    assert.strictEqual(summary.status, 'failed');
+    assert.match(summary.message ?? '', /^gradient worker [12] of 2 ended in the middle of a step \(.*fake gradient worker threw at its third step.*\); the run stops at its last completed step/);
+    assert.strictEqual(summary.step, 2);
+    const metrics = await readRecords<MetricsRecord>(vscode.Uri.joinPath(api.store.runUri(runId), 'metrics.jsonl'));
+    assert.deepStrictEqual(metrics.map((m) => m.step), [1, 2]);
+    const started = api.workerCounts().started - before.started;
+    assert.strictEqual(started, 3, 'the training worker and two gradient workers');
+    assert.strictEqual(api.workerCounts().ended - before.ended, started);
+    const next = await train(vscode.Uri.joinPath(folder, 'tiny.rnn.json'));
+    assert.strictEqual(next.summary.status, 'finished', next.summary.message);
+    console.log(`gradient worker died at step 3: run failed at step ${summary.step} ("${summary.message}"); the next run finished`);
     tally.survived++;
   });
 

@@ -3,9 +3,12 @@ import 'mocha/mocha';
 // Colours off: the output goes through the workbench log to the runner's stdout as plain text.
 mocha.setup({ ui: 'bdd', reporter: 'spec', color: false, timeout: 60_000 });
 
-// In the Node host (code-server passes its environment on) RNN_LAB_TEST_GREP runs only the
-// matching tests, for iterating on one; the web host has no environment.
-const grep = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.RNN_LAB_TEST_GREP;
+// RNN_LAB_TEST_GREP runs only the matching tests, for iterating on one: in the Node host from the
+// environment (code-server passes it on); the web host has none, so run.mjs sets it on globalThis
+// at the top of a copy of this bundle.
+const grep =
+  (globalThis as { RNN_LAB_TEST_GREP?: string }).RNN_LAB_TEST_GREP ??
+  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.RNN_LAB_TEST_GREP;
 if (grep) mocha.grep(new RegExp(grep));
 
 /**
