@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import type { RnnLabApi } from '../../../src/extension/extension';
 import type { RunItem } from '../../../src/extension/runsTree';
 import { readSweepRow } from '../../../src/runFolder/sweepTable';
-import { activateExtension, screenshot } from './helpers';
+import { activateExtension, screenshot, waitFor } from './helpers';
 
 const decoder = new TextDecoder();
 
@@ -125,17 +125,20 @@ describe('RNN Lab: sweeps', () => {
     await settings().update('sweepConcurrency', 2, vscode.ConfigurationTarget.Global);
   });
 
-  it('Continue Sweep after a stop: the stopped run resumes from its checkpoint and the ones never started start, all in the same sweep', async () => {
+  it('Continue Sweep after a stop: the stopped run resumes from its checkpoint and the ones never started start, all in the same sweep', async function () {
+    this.timeout(240_000);
     await settings().update('sweepConcurrency', 1, vscode.ConfigurationTarget.Global);
-    const steps = 3000;
-    const uri = await writeConfig('again', { name: 'again', data: 'sweep.txt', hidden: 8, batch: 2, seqLength: 10, steps, checkpointEvery: 50, evalEvery: 0, diagEvery: 0, sweep: { seed: [1, 2, 3] } });
+    // Big enough that a run takes seconds, so the first is stopped well before its end.
+    const steps = 1500;
+    const uri = await writeConfig('again', { name: 'again', data: 'sweep.txt', hidden: 32, batch: 4, seqLength: 16, steps, checkpointEvery: 50, evalEvery: 0, diagEvery: 0, sweep: { seed: [1, 2, 3] } });
     const sweepId = await vscode.commands.executeCommand<string>('rnnLab.train', uri);
     assert.ok(sweepId, api.errors.at(-1));
-    for (let i = 0; i < 600 && api.activeRuns().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-    await new Promise((r) => setTimeout(r, 300));
+    // Stopped once past its first checkpoint.
+    await waitFor('the first run past step 60', () => (api.activeRuns().some((id) => (api.lastMetrics(id)?.step ?? 0) >= 60) ? true : undefined), 60_000);
     await vscode.commands.executeCommand('rnnLab.stopSweep', await sweepNode(sweepId));
     const first = await api.whenSweepDone(sweepId)!;
     const stoppedAt = (await api.whenDone(first[0])!).step;
+    assert.ok(stoppedAt >= 60 && stoppedAt < steps, `the first run stopped at step ${stoppedAt} of ${steps}`);
     const halted = await sweepNode(sweepId);
     assert.strictEqual(halted.status, 'sweep.unfinished', halted.description);
 
