@@ -139,8 +139,11 @@ class EngineProcess {
     if (TORCH_PEERS.includes(engine)) {
       // The PyTorch peer: python3 with the same protocol as JSON lines on stdin and stdout.
       // OMP_WAIT_POLICY=passive: idle OpenMP threads sleep instead of spinning, which on a shared
-      // machine leaves the cores to whoever has work (the caller's own setting wins).
-      this.proc = spawn(PYTHON, ['-c', TORCH_PEER], { stdio: ['pipe', 'pipe', 'pipe'], env: { OMP_WAIT_POLICY: 'passive', ...process.env } });
+      // machine leaves the cores to whoever has work (the caller's own setting wins). The
+      // one-thread peer also holds OpenBLAS to one thread: torch.set_num_threads does not reach
+      // the pthreads of Debian's OpenBLAS, which otherwise run beside torch's one thread.
+      const one = engine === 'torch-cpu' ? { OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' } : {};
+      this.proc = spawn(PYTHON, ['-c', TORCH_PEER], { stdio: ['pipe', 'pipe', 'pipe'], env: { OMP_WAIT_POLICY: 'passive', ...one, ...process.env } });
       createInterface({ input: this.proc.stdout! }).on('line', (line) => {
         let m: FromChild;
         try {
