@@ -49,9 +49,11 @@ export function runSeq2SeqBench(maxSeconds: number, log: (s: string) => void, se
   const timed = existsSync('/usr/bin/time');
   // Debian's python3-torch lives under /usr/bin/python3; a python3 earlier on PATH may lack torch.
   const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  // One thread means OpenBLAS's too: torch.set_num_threads does not reach Debian's OpenBLAS pthreads (see bench.ts).
+  const env = { OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', ...process.env };
   const r = timed
-    ? spawnSync('/usr/bin/time', ['-f', 'CPU %U %S', python, script, ...args], { encoding: 'utf8', timeout: (3 * maxSeconds + 120) * 1000 })
-    : spawnSync(python, [script, ...args], { encoding: 'utf8', timeout: (3 * maxSeconds + 120) * 1000 });
+    ? spawnSync('/usr/bin/time', ['-f', 'CPU %U %S', python, script, ...args], { encoding: 'utf8', env, timeout: (3 * maxSeconds + 120) * 1000 })
+    : spawnSync(python, [script, ...args], { encoding: 'utf8', env, timeout: (3 * maxSeconds + 120) * 1000 });
   const line = (r.stdout ?? '').trim().split('\n').pop() ?? '';
   let peer: { reached: boolean; steps: number; wallSeconds: number; exactMatch: number; curve: [number, number, number, number][] };
   try {
