@@ -4,37 +4,16 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateConfig } from '../../src/engine/config';
-import { textDataset } from '../../src/engine/data';
 import { Network } from '../../src/engine/network';
 import { restoreTrainer } from '../../src/engine/resume';
 import { generationOf, runSession } from '../../src/engine/session';
 import { combineFlow, combineSaturation, gatherRows, shardGradient, shardRows, sumInOrder, workerCount, type ParallelHost } from '../../src/engine/shard';
-import { Trainer } from '../../src/engine/trainer';
-import type { RunConfig } from '../../src/protocol/config';
 import type { FromWorker } from '../../src/protocol/trainingWorker';
 import { nodeParallelHost } from '../../src/worker/nodeParallel';
+import { config, maxRel, text, trainer } from './parallelFixture';
 
 const repoRoot = join(__dirname, '../..');
 const host: ParallelHost = nodeParallelHost(join(repoRoot, 'dist/shard-worker.js'));
-const text = 'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. '.repeat(30);
-
-function config(over: Partial<RunConfig> = {}): RunConfig {
-  return validateConfig({ cell: 'lstm', layers: 2, hidden: 16, seqLength: 8, batch: 7, steps: 20, lr: 0.01, diagEvery: 5, spectrumEvery: 10, ...over }).config;
-}
-
-function trainer(c: RunConfig, parallel?: ParallelHost): Trainer {
-  return new Trainer(c, textDataset(text, 't', 0.1, c.batch * (c.seqLength + 1)), parallel);
-}
-
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let s = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    s = Math.max(s, Math.abs(b[i]));
-  }
-  return d / s;
-}
 
 describe('data parallelism: the shard and reduce math', () => {
   it('shardRows splits B rows into K contiguous shares, the first B mod K one row longer', () => {

@@ -1,37 +1,16 @@
 import * as assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { validateConfig } from '../../src/engine/config';
-import { textDataset } from '../../src/engine/data';
 import { restoreTrainer } from '../../src/engine/resume';
 import { generationOf, runSession } from '../../src/engine/session';
 import type { ParallelHost } from '../../src/engine/shard';
-import { Trainer, type StepResult } from '../../src/engine/trainer';
-import type { RunConfig } from '../../src/protocol/config';
+import type { StepResult } from '../../src/engine/trainer';
 import type { FromWorker } from '../../src/protocol/trainingWorker';
 import { nodeMessageParallelHost, nodeParallelHost } from '../../src/worker/nodeParallel';
+import { config, maxRel, text, trainer } from './parallelFixture';
 
 const repoRoot = join(__dirname, '../..');
 const shared: ParallelHost = nodeParallelHost(join(repoRoot, 'dist/shard-worker.js'));
 const messages: ParallelHost = nodeMessageParallelHost(join(repoRoot, 'dist/shard-worker.js'));
-const text = 'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. '.repeat(30);
-
-function config(over: Partial<RunConfig> = {}): RunConfig {
-  return validateConfig({ cell: 'lstm', layers: 2, hidden: 16, seqLength: 8, batch: 7, steps: 20, lr: 0.01, diagEvery: 5, spectrumEvery: 10, ...over }).config;
-}
-
-function trainer(c: RunConfig, parallel?: ParallelHost): Trainer {
-  return new Trainer(c, textDataset(text, 't', 0.1, c.batch * (c.seqLength + 1)), parallel);
-}
-
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let s = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    s = Math.max(s, Math.abs(b[i]));
-  }
-  return d / s;
-}
 
 /** What a step gives that must be the same bits across transports (the record's numbers and diagnostics). */
 const bits = (r: StepResult) => ({ loss: r.loss, norm: r.clip.norm, norms: r.paramGradNorms, spectrum: r.spectrum, diagnostics: r.diagnostics });
