@@ -47,6 +47,14 @@ export function shardRows(B: number, K: number): RowRange[] {
   return out;
 }
 
+/** The message of a step whose gradient worker k of K ended (either transport). */
+export function endedMessage(k: number, K: number, why?: string): string {
+  return (
+    `gradient worker ${k + 1} of ${K} ended in the middle of a step (${why ?? 'its thread stopped: out of memory, or killed'}); ` +
+    'the run stops at its last completed step. Resume it to go on, with "workers": 1 to train on one thread'
+  );
+}
+
 /**
  * The number of workers of a run: `requested` (0: the host's cores minus one, at least one),
  * capped at the batch size (a worker needs a row).

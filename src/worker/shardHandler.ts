@@ -5,11 +5,22 @@
  * slot. It blocks in Atomics.wait between steps and returns when told to stop.
  */
 import { Network, type RecurrentState } from '../engine/network';
-import { gatherRows, shardGradient } from '../engine/shard';
+import { gatherRows, shardGradient, type ShardPlan } from '../engine/shard';
 import { Rng } from '../engine/random';
 import { CMD, DIAGNOSE, RNG, RNG_OUT, doneWord, readyWord, shardViews, writeReport, type ShardInit } from './shardMemory';
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** Worker k's replica of the run's network, or the one line saying why it could not be built (both transports). */
+export function buildReplica(plan: ShardPlan, k: number): Network | { failure: string } {
+  try {
+    const net = new Network(plan.spec, plan.path === 'wasm-simd-f32' ? 'float32' : 'float64');
+    if (net.params.size !== plan.paramSize) throw new Error(`worker ${k} built ${net.params.size} parameters, the run has ${plan.paramSize}`);
+    return net;
+  } catch (err) {
+    return { failure: `gradient worker ${k} could not build its network: ${message(err)}` };
+  }
+}
 
 export function serveShard(init: ShardInit): void {
   const { plan, index: k, rows } = init;
@@ -20,15 +31,10 @@ export function serveShard(init: ShardInit): void {
   const T = plan.T;
   const Bk = rows.end - rows.start;
   const H = plan.spec.hidden;
-  let net: Network | undefined;
   const rng = new Rng(0);
-  let failure: string | undefined;
-  try {
-    net = new Network(plan.spec, plan.path === 'wasm-simd-f32' ? 'float32' : 'float64');
-    if (net.params.size !== P) throw new Error(`worker ${k} built ${net.params.size} parameters, the run has ${P}`);
-  } catch (err) {
-    failure = `gradient worker ${k} could not build its network: ${message(err)}`;
-  }
+  const built = buildReplica(plan, k);
+  const net = built instanceof Network ? built : undefined;
+  const failure = built instanceof Network ? undefined : built.failure;
   // The state of this worker's rows is a view of the run's state: the coordinator's resets,
   // checkpoints and resumes see and set the very numbers this worker carries.
   const rowsOf = (a: Float32Array | Float64Array) => (a.length > 0 ? a.subarray(rows.start * H, rows.end * H) : a);

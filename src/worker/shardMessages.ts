@@ -18,7 +18,8 @@ import type { FlowEntry, SaturationEntry } from '../protocol/config';
 import type { Vec } from '../engine/linalg';
 import { Network, type RecurrentState } from '../engine/network';
 import { Rng } from '../engine/random';
-import { combineFlow, combineSaturation, gatherRows, shardGradient, shardRows, sumInOrder, type RowRange, type ShardedGradients, type ShardPlan, type ShardResult } from '../engine/shard';
+import { buildReplica } from './shardHandler';
+import { combineFlow, combineSaturation, endedMessage, gatherRows, shardGradient, shardRows, sumInOrder, type RowRange, type ShardedGradients, type ShardPlan, type ShardResult } from '../engine/shard';
 
 /** The part of a MessagePort (worker_threads' or the DOM's) the transport uses. */
 export interface ShardPort {
@@ -49,14 +50,6 @@ export interface MessageShards extends ShardedGradients {
 }
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
-
-/** The message of a step whose worker k of K ended: the shared-memory pool's words (shardPool.ts). */
-export function endedMessage(k: number, K: number, why?: string): string {
-  return (
-    `gradient worker ${k + 1} of ${K} ended in the middle of a step (${why ?? 'its thread stopped: out of memory, or killed'}); ` +
-    'the run stops at its last completed step. Resume it to go on, with "workers": 1 to train on one thread'
-  );
-}
 
 /**
  * Starts the message transport over `ports` (one per worker, in order): posts each worker its
@@ -191,14 +184,8 @@ export function serveShardMessages(port: ShardPort): void {
     }
     if (msg.type === 'init') {
       init = msg;
-      const { plan, index: k } = msg;
-      try {
-        net = new Network(plan.spec, plan.path === 'wasm-simd-f32' ? 'float32' : 'float64');
-        if (net.params.size !== plan.paramSize) throw new Error(`worker ${k} built ${net.params.size} parameters, the run has ${plan.paramSize}`);
-      } catch (err) {
-        net = undefined;
-        failure = `gradient worker ${k} could not build its network: ${message(err)}`;
-      }
+      const built = buildReplica(msg.plan, msg.index);
+      [net, failure] = built instanceof Network ? [built, undefined] : [undefined, built.failure];
       return;
     }
     const k = init?.index ?? -1;

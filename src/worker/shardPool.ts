@@ -13,7 +13,7 @@
  */
 import type { FlowEntry, SaturationEntry } from '../protocol/config';
 import type { Vec } from '../engine/linalg';
-import { combineFlow, combineSaturation, shardRows, sumInOrder, type ShardedGradients, type ShardPlan, type ShardResult } from '../engine/shard';
+import { combineFlow, combineSaturation, endedMessage, shardRows, sumInOrder, type ShardedGradients, type ShardPlan, type ShardResult } from '../engine/shard';
 import type { Rng } from '../engine/random';
 import { allocateShardBuffers, CMD, DIAGNOSE, RNG, RNG_OUT, deadWord, doneWord, readReport, readyWord, shardViews, type ShardInit } from './shardMemory';
 
@@ -92,10 +92,7 @@ export function startShards(plan: ShardPlan, spawn: (init: ShardInit) => Spawned
           if (ended(k)) {
             closed = true;
             stop();
-            throw new Error(
-              `gradient worker ${k + 1} of ${K} ended in the middle of a step (its thread stopped: out of memory, or killed); ` +
-                'the run stops at its last completed step. Resume it to go on, with "workers": 1 to train on one thread',
-            );
+            throw new Error(endedMessage(k, K));
           }
           Atomics.wait(c, doneWord(K, k), done);
         }
