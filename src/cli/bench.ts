@@ -217,9 +217,11 @@ class TimeoutError extends Error {
 export interface BenchOptions {
   quick: boolean;
   log: (s: string) => void;
+  /** Only these configs (bench --config); all of them when absent. */
+  only?: string[];
 }
 
-export async function runBench(dataFile: string, { quick, log }: BenchOptions): Promise<BenchResult> {
+export async function runBench(dataFile: string, { quick, log, only }: BenchOptions): Promise<BenchResult> {
   const windowSec = quick ? 0.5 : 2.5;
   const windows = quick ? 3 : 7;
   // A peer must be built and warmed up within this many CPU-seconds, and run a window within 2x this.
@@ -230,7 +232,7 @@ export async function runBench(dataFile: string, { quick, log }: BenchOptions): 
   const noTorch = torchMissing();
   const isOurs = (e: EngineName) => e.startsWith('rnn-lab') || e.startsWith('matmul-ceiling');
   let diagOverhead: number | undefined;
-  for (const c of BENCH_CONFIGS) {
+  for (const c of BENCH_CONFIGS.filter((c) => !only || only.includes(c.name))) {
     const model: ChildModel = { cell: c.cell, layers: c.layers, hidden: c.hidden, seq: c.seq, batch: c.batch };
     const skipped: Record<string, string> = {};
     // The ceiling kernel takes its turn in the same rotation, so it sees the same load as the model.

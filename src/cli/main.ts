@@ -23,7 +23,7 @@ import { exportStateDict, importAsRun, vocabularyFrom } from '../engine/interop'
 import { decodeSafetensors, type DecodedSafetensors } from '../engine/safetensors';
 import { importSeq2SeqAsRun, isSeq2SeqStateDict } from '../engine/seq2seqImport';
 import { Trainer } from '../engine/trainer';
-import { runBench } from './bench';
+import { BENCH_CONFIGS, runBench } from './bench';
 import { exportPytorch } from './exportPytorch';
 import { evalLine, exportSeq2Seq, SEQ2SEQ_FLAG_KEYS, SEQ2SEQ_HELP, seq2seqReportLines, trainSeq2Seq, translate } from './seq2seq';
 import { benchChild } from './bench/child';
@@ -93,9 +93,10 @@ ${SWEEP_HELP}`,
   the README's PyTorch part) becomes a run that translate uses; its --vocab is a JSON object
   {"source": [...], "target": [...]} (each id's token, or those of ids 3 and up) unless the file
   was written by rnn-lab export.`,
-  bench: `rnn-lab bench [--quick] [--seq2seq] [--json]
+  bench: `rnn-lab bench [--quick] [--seq2seq] [--config a,d] [--json]
   Measures training throughput beside tfjs (cpu, wasm) on configs a-d and a vanilla RNN: chars/s,
   ratios, model GFLOP/s vs a tiled-matmul ceiling, peak RSS. --quick: under a minute on an idle machine.
+  --config: only the named configs (a, b, c, d, rnn), without the seq2seq config.
   Full runs and --seq2seq (alone) add the seq2seq config: time to 99% held-out exact match on
   reversal (lengths 5-10, LSTM 64, dot attention, batch 128) beside PyTorch (one thread).`,
   demo: `rnn-lab demo
@@ -820,17 +821,30 @@ async function main(argv: string[]): Promise<number> {
       const json = rest.includes('--json');
       const quick = rest.includes('--quick');
       const seq2seqOnly = rest.includes('--seq2seq');
-      const unknown = rest.filter((a) => a !== '--json' && a !== '--quick' && a !== '--seq2seq');
-      if (unknown.length) throw new UsageError(`bench takes only --quick and --json, or --seq2seq, got ${clip(unknown.join(' '), 80)}`);
+      const at = rest.indexOf('--config');
+      const only = at >= 0 ? benchConfigNames(rest[at + 1]) : undefined;
+      const unknown = rest.filter((a, i) => a !== '--json' && a !== '--quick' && a !== '--seq2seq' && (at < 0 || (i !== at && i !== at + 1)));
+      if (unknown.length) throw new UsageError(`bench takes only --quick, --config and --json, or --seq2seq, got ${clip(unknown.join(' '), 80)}`);
+      if (only && seq2seqOnly) throw new UsageError('bench --config picks among configs a-d and rnn; --seq2seq runs the seq2seq config alone: give one of them');
       const log = json ? () => {} : console.log;
-      const result = seq2seqOnly ? {} : await runBench(join(resolve(__dirname, '..'), 'data', 'austen_pride_prejudice.txt'), { quick, log });
+      const result = seq2seqOnly ? {} : await runBench(join(resolve(__dirname, '..'), 'data', 'austen_pride_prejudice.txt'), { quick, log, only });
       // The seq2seq config trains to a target, minutes per engine: full runs and --seq2seq only.
-      const s2s = quick && !seq2seqOnly ? undefined : runSeq2SeqBench(600, log);
+      const s2s = (quick && !seq2seqOnly) || only ? undefined : runSeq2SeqBench(600, log);
       if (json) console.log(JSON.stringify(s2s ? { ...result, seq2seq: s2s } : result));
       return 0;
     }
   }
   return 2;
+}
+
+/** The configs named by bench --config (a comma-separated list), in the bench's order. */
+function benchConfigNames(list: string | undefined): string[] {
+  const known = BENCH_CONFIGS.map((c) => c.name);
+  const names = (list ?? '').split(',').map((n) => n.trim()).filter(Boolean);
+  if (!names.length) throw new UsageError(`bench --config needs config names: ${known.join(', ')} (e.g. --config b,d)`);
+  const bad = names.filter((n) => !known.includes(n));
+  if (bad.length) throw new UsageError(`bench --config: no config ${clip(bad.join(', '), 40)}; the configs are ${known.join(', ')}`);
+  return names;
 }
 
 main(process.argv.slice(2)).then(
