@@ -16,7 +16,8 @@
 //   transpose dst[C,R] = src[R,C]^T in 16 x 16 blocks (the packing of gemmNN)
 // Attention rows: rowDots (scores), rowCombine (contexts), rowOuterAdd (their gradients), B rows per call.
 // Elementwise: sigmoid, tanh, exp(x - shift) over runs; add; the LSTM's fused forward and backward
-// gate passes over a step's B rows; row-vector adds and column sums.
+// gate passes over a step's B rows, and the GRU's (reset after); row-vector adds and column sums;
+// the one-hot input's row gather and scatter-add.
 //
 // exp is Cephes' expf: n = round(x log2 e), r = x - n ln 2 in two parts, a degree-6 polynomial on
 // [-ln2/2, ln2/2], times 2^n built in the exponent bits; within 2 ulp over [-87, 88]. Inputs are
@@ -555,4 +556,125 @@ export function lstmBackwardGates(g: usize, cp: usize, tc: usize, dh: usize, dc:
     }
   }
   return <f64>(hsum(norm) + tail);
+}
+
+/**
+ * The GRU's gate pass of one step over B rows, reset after (PyTorch nn.GRU): g (B,3H) holds
+ * x W_ih^T + b_ih for r z n and gets r, z, n; hg (B,3H) holds h_{t-1} W_hh^T (no bias); bhh (3H);
+ *   r = s(g_r + hg_r + b_hr), z = s(g_z + hg_z + b_hz), aux = hg_n + b_hn, n = tanh(g_n + r aux),
+ *   h' = (1 - z) n + z h_{t-1}   (hp, hn and aux are (B,H)).
+ */
+export function gruForwardGates(g: usize, hg: usize, bhh: usize, hp: usize, aux: usize, hn: usize, B: i32, H: i32): void {
+  const GH = <usize>(3 * H) << 2;
+  const Hb = <usize>H << 2;
+  const one = f32x4.splat(1);
+  for (let b = 0; b < B; b++) {
+    const row = g + <usize>b * GH;
+    const hrow = hg + <usize>b * GH;
+    const so = <usize>b * Hb;
+    let j = 0;
+    for (; j + 3 < H; j += 4) {
+      const o = <usize>j << 2;
+      const r = sigmoidv(f32x4.add(f32x4.add(v128.load(row + o), v128.load(hrow + o)), v128.load(bhh + o)));
+      const z = sigmoidv(f32x4.add(f32x4.add(v128.load(row + Hb + o), v128.load(hrow + Hb + o)), v128.load(bhh + Hb + o)));
+      const a = f32x4.add(v128.load(hrow + 2 * Hb + o), v128.load(bhh + 2 * Hb + o));
+      const n = tanhv(f32x4.add(v128.load(row + 2 * Hb + o), f32x4.mul(r, a)));
+      v128.store(row + o, r);
+      v128.store(row + Hb + o, z);
+      v128.store(row + 2 * Hb + o, n);
+      v128.store(aux + so + o, a);
+      v128.store(hn + so + o, f32x4.add(f32x4.mul(f32x4.sub(one, z), n), f32x4.mul(z, v128.load(hp + so + o))));
+    }
+    for (; j < H; j++) {
+      const o = <usize>j << 2;
+      const r = sigmoid1(load<f32>(row + o) + load<f32>(hrow + o) + load<f32>(bhh + o));
+      const z = sigmoid1(load<f32>(row + Hb + o) + load<f32>(hrow + Hb + o) + load<f32>(bhh + Hb + o));
+      const a = load<f32>(hrow + 2 * Hb + o) + load<f32>(bhh + 2 * Hb + o);
+      const n = tanh1(load<f32>(row + 2 * Hb + o) + r * a);
+      store<f32>(row + o, r);
+      store<f32>(row + Hb + o, z);
+      store<f32>(row + 2 * Hb + o, n);
+      store<f32>(aux + so + o, a);
+      store<f32>(hn + so + o, (1 - z) * n + z * load<f32>(hp + so + o));
+    }
+  }
+}
+
+/**
+ * The GRU's backward gate pass of one step over B rows, reset after: from r z n in g (B,3H),
+ * h_{t-1} hp, aux = h_{t-1} W_hn^T + b_hn and dL/dh_t dh (all (B,H) but g), into dG (B,3H) and dAux (B,H):
+ *   dz = dh (h_{t-1} - n) z (1 - z), dn = dh (1 - z) (1 - n^2), dr = dn aux r (1 - r), dAux = dn r.
+ */
+export function gruBackwardGates(g: usize, hp: usize, aux: usize, dh: usize, dG: usize, dAux: usize, B: i32, H: i32): void {
+  const GH = <usize>(3 * H) << 2;
+  const Hb = <usize>H << 2;
+  const one = f32x4.splat(1);
+  for (let b = 0; b < B; b++) {
+    const row = g + <usize>b * GH;
+    const drow = dG + <usize>b * GH;
+    const so = <usize>b * Hb;
+    let j = 0;
+    for (; j + 3 < H; j += 4) {
+      const o = <usize>j << 2;
+      const r = v128.load(row + o), z = v128.load(row + Hb + o), n = v128.load(row + 2 * Hb + o);
+      const d = v128.load(dh + so + o);
+      const dn = f32x4.mul(f32x4.mul(d, f32x4.sub(one, z)), f32x4.sub(one, f32x4.mul(n, n)));
+      v128.store(drow + Hb + o, f32x4.mul(f32x4.mul(f32x4.mul(d, f32x4.sub(v128.load(hp + so + o), n)), z), f32x4.sub(one, z)));
+      v128.store(drow + 2 * Hb + o, dn);
+      v128.store(drow + o, f32x4.mul(f32x4.mul(f32x4.mul(dn, v128.load(aux + so + o)), r), f32x4.sub(one, r)));
+      v128.store(dAux + so + o, f32x4.mul(dn, r));
+    }
+    for (; j < H; j++) {
+      const o = <usize>j << 2;
+      const r = load<f32>(row + o), z = load<f32>(row + Hb + o), n = load<f32>(row + 2 * Hb + o);
+      const d = load<f32>(dh + so + o);
+      const dn = d * (1 - z) * (1 - n * n);
+      store<f32>(drow + Hb + o, d * (load<f32>(hp + so + o) - n) * z * (1 - z));
+      store<f32>(drow + 2 * Hb + o, dn);
+      store<f32>(drow + o, dn * load<f32>(aux + so + o) * r * (1 - r));
+      store<f32>(dAux + so + o, dn * r);
+    }
+  }
+}
+
+/** dst[b,j] += x[b,j] g[b,j] over B rows of H: dst and x (B,H), g rows of ldg values. */
+export function mulAddRows(dst: usize, x: usize, g: usize, ldg: i32, B: i32, H: i32): void {
+  const Hb = <usize>H << 2;
+  const lg = <usize>ldg << 2;
+  for (let b = 0; b < B; b++) {
+    const d = dst + <usize>b * Hb, xs = x + <usize>b * Hb, gs = g + <usize>b * lg;
+    let j = 0;
+    for (; j + 3 < H; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(d + o, f32x4.add(v128.load(d + o), f32x4.mul(v128.load(xs + o), v128.load(gs + o))));
+    }
+    for (; j < H; j++) {
+      const o = <usize>j << 2;
+      store<f32>(d + o, load<f32>(d + o) + load<f32>(xs + o) * load<f32>(gs + o));
+    }
+  }
+}
+
+/** out[r,:] = table[idx[r],:] + bias for r < N, rows of C values (idx int32; the one-hot input projection). */
+export function gatherRowsAdd(N: i32, C: i32, idx: usize, table: usize, bias: usize, out: usize): void {
+  const Cb = <usize>C << 2;
+  for (let r = 0; r < N; r++) {
+    const src = table + <usize>load<i32>(idx + (<usize>r << 2)) * Cb;
+    const dst = out + <usize>r * Cb;
+    let j = 0;
+    for (; j + 3 < C; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(dst + o, f32x4.add(v128.load(src + o), v128.load(bias + o)));
+    }
+    for (; j < C; j++) {
+      const o = <usize>j << 2;
+      store<f32>(dst + o, load<f32>(src + o) + load<f32>(bias + o));
+    }
+  }
+}
+
+/** table[idx[r],:] += src[r,:] for r = 0..N-1 in order, rows of C values (the one-hot input's weight gradient). */
+export function scatterAddRows(N: i32, C: i32, idx: usize, src: usize, table: usize): void {
+  const Cb = <usize>C << 2;
+  for (let r = 0; r < N; r++) addInto(table + <usize>load<i32>(idx + (<usize>r << 2)) * Cb, src + <usize>r * Cb, C);
 }

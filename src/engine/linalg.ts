@@ -20,9 +20,11 @@ export type Vec = Float64Array | Float32Array;
 
 // Scratch for the packed transposes of gemmTN and gemmNN, one set per precision (float32 in the
 // arena), grown on demand and reused: no allocation per call.
-const scratch64: Float64Array[] = [new Float64Array(0), new Float64Array(0), new Float64Array(0)];
-const scratch32: Float32Array[] = [new Float32Array(0), new Float32Array(0), new Float32Array(0)];
+const scratch64: Float64Array[] = Array.from({ length: 5 }, () => new Float64Array(0));
+const scratch32: Float32Array[] = Array.from({ length: 5 }, () => new Float32Array(0));
 const PACK_A = 0, PACK_B = 1, PACK_NN = 2;
+/** The one-hot kernels' transposed table of columns, and its transpose back (float32 only). */
+const TABLE = 3, TABLE_BACK = 4;
 
 function packScratch(slot: number, n: number, like: Vec): Vec {
   if (like instanceof Float32Array) {
@@ -39,6 +41,8 @@ function packScratch(slot: number, n: number, like: Vec): Vec {
 /** From this many rows of A on, gemmNN transposes B once and runs gemmNT (float32: from 4 rows on). */
 const PACK_MIN_ROWS = 64;
 const PACK_MIN_ROWS_F32 = 4;
+/** From this many output values on, float32 gemmTN packs A^T and B^T and runs gemmNT (see gemmTN). */
+const TN_PACK_MIN = 1 << 18;
 
 export function gemmNT(
   M: number, N: number, K: number,
@@ -256,7 +260,10 @@ export function gemmTN(
   C: Vec, cOff: number, ldc: number,
   beta: 0 | 1,
 ): void {
-  if (C instanceof Float32Array && f32.gemmTN(M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, beta)) return;
+  // Float32: the unpacked outer-product kernel, up to an output of TN_PACK_MIN values. Past that
+  // (the 1024 x 256 weight gradients of a 2x256 LSTM) its tiles walk rows of A and B whose strides
+  // (4 KiB for M = 1024) map to a few cache sets, and packing both into rows-dot-rows order is faster.
+  if (C instanceof Float32Array && M * N < TN_PACK_MIN && f32.gemmTN(M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, beta)) return;
   // C = A^T B = (A^T) (B^T)^T: pack A^T [M,K] and B^T [N,K] contiguously (O(K(M+N)) copies for
   // O(KMN) work), then the register-tiled rows-dot-rows kernel does the product.
   const packedA = packScratch(PACK_A, M * K, C);
@@ -272,6 +279,54 @@ export function addColumnSums(M: number, N: number, A: Vec, aOff: number, lda: n
   for (let i = 0; i < M; i++) {
     const a0 = aOff + i * lda;
     for (let j = 0; j < N; j++) out[oOff + j] += A[a0 + j];
+  }
+}
+
+/** Whether every one of the first n ids lies in [0, C): the kernels index memory with them unchecked. */
+function idsWithin(idx: Int32Array, n: number, C: number): boolean {
+  for (let r = 0; r < n; r++) if (!(idx[r] >= 0 && idx[r] < C)) return false;
+  return true;
+}
+
+/**
+ * out[oOff + r R + j] = A[aOff + j C + idx[r]] + bias[bOff + j] for r < N, j < R: column idx[r]
+ * of A (R,C) plus a bias, as row r (the one-hot input projection: x W_ih^T for x = e_idx).
+ * Float32 in the arena: A transposed once per call, then one contiguous row copy per r.
+ */
+export function gatherColumnsAdd(N: number, R: number, C: number, idx: Int32Array, A: Vec, aOff: number, bias: Vec, bOff: number, out: Vec, oOff: number): void {
+  if (out instanceof Float32Array && idsWithin(idx, N, C)) {
+    const table = packScratch(TABLE, R * C, out);
+    transposeInto(R, C, A, aOff, C, table);
+    if (f32.gatherRowsAdd(N, R, idx, table, bias, bOff, out, oOff)) return;
+  }
+  for (let r = 0; r < N; r++) {
+    const v = idx[r];
+    const o = oOff + r * R;
+    for (let j = 0; j < R; j++) out[o + j] = A[aOff + j * C + v] + bias[bOff + j];
+  }
+}
+
+/**
+ * A[aOff + j C + idx[r]] += src[sOff + r R + j] for r = 0..N-1 in order, j < R: row r into column
+ * idx[r] of A (R,C) (the one-hot input's weight gradient, the scatter that replaces dG^T X).
+ * Float32 in the arena: the rows are summed into a transposed (C,R) table, added to A once.
+ */
+export function scatterColumnsAdd(N: number, R: number, C: number, idx: Int32Array, src: Vec, sOff: number, A: Vec, aOff: number): void {
+  if (A instanceof Float32Array && idsWithin(idx, N, C)) {
+    const table = packScratch(TABLE, R * C, A);
+    const back = packScratch(TABLE_BACK, R * C, A);
+    table.fill(0, 0, R * C);
+    if (f32.scatterAddRows(N, R, idx, src, sOff, table)) {
+      transposeInto(C, R, table, 0, R, back);
+      if (f32.addInto(A, aOff, back, 0, R * C)) return;
+      // Not reached: the scatter ran, so every array is in the arena; were it not, adding `back` here keeps the sum right.
+      for (let i = 0; i < R * C; i++) A[aOff + i] += back[i];
+      return;
+    }
+  }
+  for (let r = 0; r < N; r++) {
+    const v = idx[r];
+    for (let j = 0; j < R; j++) A[aOff + j * C + v] += src[sOff + r * R + j];
   }
 }
 

@@ -9,6 +9,8 @@ import { generationOf, runSession } from '../../src/engine/session';
 import { Trainer } from '../../src/engine/trainer';
 import { allocF32, f32, kernelArena, simdAvailable } from '../../src/engine/wasm/kernels';
 import { dotAttentionBackward, dotAttentionForward } from '../../src/engine/ops/attention';
+import { newCellCache, onehotInputBackward, onehotInputForward, recurrentProduct, type CellParams } from '../../src/engine/ops/cell';
+import { gruBackward, gruForward } from '../../src/engine/ops/gru';
 import type { RunConfig } from '../../src/protocol/config';
 import type { FromWorker } from '../../src/protocol/trainingWorker';
 
@@ -47,8 +49,8 @@ describe('float32 WebAssembly SIMD kernels', () => {
     assert.equal(allocF32(8).buffer, kernelArena()!.buffer);
   });
 
-  // Sizes off the 4-wide and 2x4 tiles too: every tail path runs.
-  for (const [M, N, K] of [[1, 7, 5], [2, 4, 4], [3, 9, 13], [33, 75, 128], [5, 512, 130]]) {
+  // Sizes off the 4-wide and 2x4 tiles too: every tail path runs. 1025 x 257: gemmTN's packed path (past 2^18 outputs).
+  for (const [M, N, K] of [[1, 7, 5], [2, 4, 4], [3, 9, 13], [33, 75, 128], [5, 512, 130], [1025, 257, 6]]) {
     it(`gemmNT, gemmNN, gemmTN, vecMat at ${M}x${N}x${K} agree with the float64 kernels to float32 rounding (beta 0 and 1)`, () => {
       const A = rand(M * K, 1), Bt = rand(N * K, 2), Bn = rand(K * N, 3), At = rand(K * M, 4), C0 = rand(M * N, 5);
       for (const beta of [0, 1] as const) {
@@ -104,6 +106,61 @@ describe('float32 WebAssembly SIMD kernels', () => {
     }
     for (let b = 0; b < B; b++) for (let s = lengths[b]; s < S; s++) assert.equal(got.a[b * S + s], 0);
     assert.equal(f32.rowDots(B, S, H, lengths, arena(q), 0, H, arena(enc), 0, allocF32(B * S), 0), true, 'the kernel ran');
+  });
+
+  // The kernels against the same ops' JavaScript loops on plain Float32Arrays (outside the arena),
+  // H = 7 and 9 rows so the 4-wide tails run too.
+  for (const resetAfter of [true, false]) {
+    it(`the GRU's gate passes (reset ${resetAfter ? 'after: f32x4 kernels' : 'before: mulAddRows'}) agree with the JavaScript loops, forward and backward`, () => {
+      const [T, B, H] = [4, 3, 7];
+      const GH = 3 * H;
+      const p: CellParams = { wih: 0, whh: 0, bih: GH * H, bhh: GH * H + GH };
+      const W0 = rand(GH * H + 2 * GH, 21), dOut0 = rand(T * B * H, 22), x0 = rand(T * B * GH, 23), h00 = rand(B * H, 24);
+      const run = (make: (v: ArrayLike<number>) => Float32Array) => {
+        const W = make(W0), dOut = make(dOut0);
+        const c = newCellCache({ cell: 'gru', gruVariant: resetAfter ? 'reset_after' : 'reset_before', rnnActivation: 'tanh', hidden: H }, T, B, (n) => make(new Float64Array(n)));
+        c.gates.set(make(x0));
+        c.hs.set(make(h00));
+        gruForward(W, p, c, 0, T, B, H, resetAfter, make(new Float64Array(B * GH)));
+        const dG = make(new Float64Array(T * B * GH)), dAux = make(new Float64Array(T * B * H));
+        const carry = { dh: make(new Float64Array(B * H)), dhPrev: make(new Float64Array(B * H)), dc: make(new Float64Array(0)), drh: make(new Float64Array(B * H)) };
+        gruBackward(c, dOut, dG, dAux, carry, 0, T, B, H, resetAfter, recurrentProduct(W, p.whh, B, GH, H, make(new Float64Array(GH * H))));
+        return { gates: c.gates, hs: c.hs, aux: c.aux, dG, dAux, dh: carry.dh };
+      };
+      const js = run((v) => Float32Array.from(v));
+      const wasm = run(arena);
+      // dAux is reset after's only (reset before carries d(r h) in drh).
+      for (const k of ['gates', 'hs', 'aux', 'dG', 'dh', ...(resetAfter ? (['dAux'] as const) : [])] as const) {
+        assert.notEqual(js[k].buffer, kernelArena()!.buffer);
+        const e = maxRel(wasm[k], js[k]);
+        assert.ok(e < 2e-6, `${k}: ${e}`);
+      }
+    });
+  }
+
+  it('the one-hot input gather and scatter-add run in the kernels, agree with the JavaScript loops, and leave ids outside the vocabulary to them', () => {
+    const [N, GH, V] = [11, 13, 6];
+    const p: CellParams = { wih: 5, whh: 0, bih: 0, bhh: 0 };
+    const W0 = rand(5 + GH * V, 31), bias0 = rand(GH, 32), dG0 = rand(N * GH, 33);
+    const run = (tokens: Int32Array, make: (v: ArrayLike<number>) => Float32Array) => {
+      const gates = make(new Float64Array(N * GH)), gr = make(rand(5 + GH * V, 34));
+      onehotInputForward(N, GH, V, tokens, make(W0), p, make(bias0), gates);
+      onehotInputBackward(N, GH, V, tokens, make(dG0), gr, p);
+      return { gates, gr };
+    };
+    const tokens = Int32Array.from({ length: N }, (_, i) => (i * 5) % V);
+    const js = run(tokens, (v) => Float32Array.from(v));
+    const wasm = run(tokens, arena);
+    assert.deepEqual(wasm.gates, js.gates, 'a lookup plus a bias: the same bits');
+    assert.ok(maxRel(wasm.gr, js.gr) < 2e-6);
+    assert.ok(f32.gatherRowsAdd(N, GH, tokens, arena(new Float64Array(V * GH)), arena(bias0), 0, allocF32(N * GH), 0), 'the kernel ran');
+    // An id past the vocabulary: the loops' result (undefined reads: NaN), never a read or write outside the table.
+    const bad = tokens.slice();
+    bad[3] = V + 1000;
+    const guard = arena(new Float64Array(4096));
+    const got = run(bad, arena);
+    assert.ok(Number.isNaN(got.gates[3 * GH]) && Number.isFinite(got.gates[2 * GH]));
+    assert.ok(guard.every((x) => x === 0));
   });
 
   it('sigmoid, tanh and exp within 5e-7 relative (4 float32 ulp) of the float64 ones over [-30, 30], NaN stays NaN, the tails saturate', () => {

@@ -603,7 +603,10 @@ describe('rnn-lab: the complete command line', () => {
       [['export', 'r', '--dtype', 'f16'], /--dtype must be f64 or f32, got "f16"/],
       [['import'], /import needs exactly one FILE\.safetensors/],
       [['import', 'x.safetensors', '--gru-variant', 'sideways'], /--gru-variant must be reset_after or reset_before/],
-      [['bench', '--frob'], /bench takes only --quick and --json/],
+      [['bench', '--frob'], /bench takes only --quick, --config and --json/],
+      [['bench', '--config'], /bench --config needs config names: a, b, c, d, rnn/],
+      [['bench', '--config', 'b,e'], /bench --config: no config e; the configs are a, b, c, d, rnn/],
+      [['bench', '--config', 'b', '--seq2seq'], /bench --config picks among configs/],
       [['demo', 'extra'], /demo takes no arguments/],
       [['sample', 'r', '--length'], /--length needs a value/],
     ];

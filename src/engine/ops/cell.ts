@@ -21,7 +21,7 @@
  * dL/dc) in a CellGradCarry between calls, so the same split works backwards.
  */
 import type { CellKind, GruVariant } from '../../protocol/config';
-import { addColumnSums, addRowVector, gemmNN, gemmNT, gemmTN, transposeInto, type Vec } from '../linalg';
+import { addColumnSums, addRowVector, gatherColumnsAdd, gemmNN, gemmNT, gemmTN, scatterColumnsAdd, transposeInto, type Vec } from '../linalg';
 
 /** Allocates a zeroed array of the engine's precision (Network.alloc). */
 export type Alloc = (n: number) => Vec;
@@ -181,21 +181,12 @@ export function recurrentProduct(W: Vec, whh: number, B: number, GH: number, H: 
  * tokens (N); gates (N, G*H); W_ih [G*H, V].
  */
 export function onehotInputForward(N: number, GH: number, V: number, tokens: Int32Array, W: Vec, p: CellParams, bias: Vec, gates: Vec): void {
-  const wih = p.wih;
-  for (let r = 0; r < N; r++) {
-    const v = tokens[r];
-    const o = r * GH;
-    for (let j = 0; j < GH; j++) gates[o + j] = W[wih + j * V + v] + bias[j];
-  }
+  gatherColumnsAdd(N, GH, V, tokens, W, p.wih, bias, 0, gates, 0);
 }
 
 /** dW_ih[:, x] += dG for one-hot inputs (the scatter that replaces dG^T X). */
 export function onehotInputBackward(N: number, GH: number, V: number, tokens: Int32Array, dG: Vec, gr: Vec, p: CellParams): void {
-  const wih = p.wih;
-  for (let r = 0; r < N; r++) {
-    const v = tokens[r];
-    for (let j = 0; j < GH; j++) gr[wih + j * V + v] += dG[r * GH + j];
-  }
+  scatterColumnsAdd(N, GH, V, tokens, dG, 0, gr, p.wih);
 }
 
 /** The offsets of `<prefix>weight_ih_l<l>` and its three siblings. */

@@ -11,6 +11,7 @@
  * `scratch` holds at least B*3H values.
  */
 import { gemmNT, l2, sigmoidInto, tanhInto, type Vec } from '../linalg';
+import { f32 } from '../wasm/kernels';
 import type { CellCache, CellGradCarry, CellParams, RecurrentProduct } from './cell';
 
 export function gruForward(
@@ -27,6 +28,8 @@ export function gruForward(
     if (resetAfter) {
       // h_{t-1} W_hh^T + b_hh is needed for all three blocks; aux keeps only the n block.
       gemmNT(B, GH, H, hs, hp, H, W, p.whh, H, hg, 0, GH, 0);
+      // Float32 in the kernels' arena: the whole gate pass in one f32x4 kernel.
+      if (g instanceof Float32Array && f32.gruForwardGates(g, go, hg, W, bhh, hs, hp, hn, aux, t * B * H, B, H)) continue;
       for (let b = 0; b < B; b++) {
         const row = go + b * GH;
         for (let j = 0; j < 2 * H; j++) g[row + j] = g[row + j] + hg[b * GH + j] + W[bhh + j];
@@ -80,20 +83,24 @@ export function gruBackward(
     const hp = t * B * H;
     const go = t * B * GH;
     const oo = t * B * H;
-    for (let i = 0; i < B * H; i++) dh[i] += dOut[oo + i];
+    if (!(dh instanceof Float32Array && f32.addInto(dh, 0, dOut, oo, B * H))) for (let i = 0; i < B * H; i++) dh[i] += dOut[oo + i];
     if (flowH) flowH[t] = l2(dh);
-    for (let b = 0; b < B; b++) {
-      const row = go + b * GH;
-      for (let j = 0; j < H; j++) {
-        const k = b * H + j;
-        const z = g[row + H + j], n = g[row + 2 * H + j];
-        const hprev = hs[hp + k];
-        dG[row + H + j] = dh[k] * (hprev - n) * z * (1 - z);
-        dG[row + 2 * H + j] = dh[k] * (1 - z) * (1 - n * n);
+    // Float32 in the kernels' arena, reset after: the whole gate pass (dr, dz, dn, dAux) in one f32x4 kernel.
+    const fused = resetAfter && g instanceof Float32Array && f32.gruBackwardGates(g, go, hs, hp, aux, oo, dh, dG, dAux, B, H);
+    if (!fused) {
+      for (let b = 0; b < B; b++) {
+        const row = go + b * GH;
+        for (let j = 0; j < H; j++) {
+          const k = b * H + j;
+          const z = g[row + H + j], n = g[row + 2 * H + j];
+          const hprev = hs[hp + k];
+          dG[row + H + j] = dh[k] * (hprev - n) * z * (1 - z);
+          dG[row + 2 * H + j] = dh[k] * (1 - z) * (1 - n * n);
+        }
       }
     }
     if (resetAfter) {
-      for (let b = 0; b < B; b++) {
+      if (!fused) for (let b = 0; b < B; b++) {
         const row = go + b * GH;
         for (let j = 0; j < H; j++) {
           const r = g[row + j];
@@ -116,12 +123,18 @@ export function gruBackward(
         }
       }
       recurrent(dG, go, GH, 0, 2 * H, dhPrev, 0);
-      for (let b = 0; b < B; b++) {
-        for (let j = 0; j < H; j++) dhPrev[b * H + j] += drh[b * H + j] * g[go + b * GH + j];
+      // dh_{t-1} += d(r h) r
+      if (!(dhPrev instanceof Float32Array && f32.mulAddRows(dhPrev, drh, g, go, GH, B, H))) {
+        for (let b = 0; b < B; b++) {
+          for (let j = 0; j < H; j++) dhPrev[b * H + j] += drh[b * H + j] * g[go + b * GH + j];
+        }
       }
     }
-    for (let b = 0; b < B; b++) {
-      for (let j = 0; j < H; j++) dhPrev[b * H + j] += dh[b * H + j] * g[go + b * GH + H + j];
+    // dh_{t-1} += dh z
+    if (!(dhPrev instanceof Float32Array && f32.mulAddRows(dhPrev, dh, g, go + H, GH, B, H))) {
+      for (let b = 0; b < B; b++) {
+        for (let j = 0; j < H; j++) dhPrev[b * H + j] += dh[b * H + j] * g[go + b * GH + H + j];
+      }
     }
     const swap = dh;
     dh = dhPrev;

@@ -35,6 +35,11 @@ interface Exports {
   addColumnSums(M: number, N: number, a: number, lda: number, out: number): void;
   lstmForwardGates(g: number, cp: number, cn: number, tc: number, hn: number, B: number, H: number): void;
   lstmBackwardGates(g: number, cp: number, tc: number, dh: number, dc: number, dG: number, B: number, H: number): number;
+  gruForwardGates(g: number, hg: number, bhh: number, hp: number, aux: number, hn: number, B: number, H: number): void;
+  gruBackwardGates(g: number, hp: number, aux: number, dh: number, dG: number, dAux: number, B: number, H: number): void;
+  mulAddRows(dst: number, x: number, g: number, ldg: number, B: number, H: number): void;
+  gatherRowsAdd(N: number, C: number, idx: number, table: number, bias: number, out: number): void;
+  scatterAddRows(N: number, C: number, idx: number, src: number, table: number): void;
 }
 
 let simd: boolean | undefined;
@@ -153,17 +158,23 @@ function addr(ar: Arena, a: Arr, off: number): number {
   return a.buffer === ar.buffer ? a.byteOffset + off * 4 : -1;
 }
 
-/** The rows' lengths copied into the arena (int32), for the attention kernels: its byte address. */
-let lengthsView: Int32Array | null = null;
-function lengthsAddr(ar: Arena, lengths: ArrayLike<number>, B: number): number {
-  if (!lengthsView || lengthsView.length < B) {
-    if (lengthsView) ar.release(new Float32Array(ar.buffer, lengthsView.byteOffset, lengthsView.length));
-    const f = ar.alloc(Math.max(B, 256));
+/**
+ * The first n of `values` copied into the arena as int32 (the attention kernels' row lengths, the
+ * one-hot kernels' token ids): their byte address, or -1 when the arena has no room. One staging
+ * view, grown on demand: each kernel call copies its integers in right before it runs.
+ */
+let int32View: Int32Array | null = null;
+function int32Addr(ar: Arena, values: ArrayLike<number>, n: number): number {
+  if (!int32View || int32View.length < n) {
+    if (int32View) ar.release(new Float32Array(ar.buffer, int32View.byteOffset, int32View.length));
+    int32View = null;
+    const f = ar.alloc(Math.max(n, 256));
     if (!f) return -1;
-    lengthsView = new Int32Array(ar.buffer, f.byteOffset, f.length);
+    int32View = new Int32Array(ar.buffer, f.byteOffset, f.length);
   }
-  for (let b = 0; b < B; b++) lengthsView[b] = lengths[b];
-  return lengthsView.byteOffset;
+  if (values instanceof Int32Array) int32View.set(values.subarray(0, n));
+  else for (let b = 0; b < n; b++) int32View[b] = values[b];
+  return int32View.byteOffset;
 }
 
 /**
@@ -209,7 +220,7 @@ export const f32 = {
     if (!ar) return false;
     const qa = addr(ar, q, qOff), ka = addr(ar, keys, kOff), oa = addr(ar, out, oOff);
     if (qa < 0 || ka < 0 || oa < 0) return false;
-    const la = lengthsAddr(ar, lengths, B);
+    const la = int32Addr(ar, lengths, B);
     if (la < 0) return false;
     ar.k.rowDots(B, S, H, la, qa, ldq, ka, oa);
     return true;
@@ -220,7 +231,7 @@ export const f32 = {
     if (!ar) return false;
     const wa = addr(ar, w, wOff), ea = addr(ar, e, eOff), ya = addr(ar, y, yOff);
     if (wa < 0 || ea < 0 || ya < 0) return false;
-    const la = lengthsAddr(ar, lengths, B);
+    const la = int32Addr(ar, lengths, B);
     if (la < 0) return false;
     ar.k.rowCombine(B, S, H, la, wa, ea, ya, ldy, beta);
     return true;
@@ -231,7 +242,7 @@ export const f32 = {
     if (!ar) return false;
     const wa = addr(ar, w, wOff), xa = addr(ar, x, xOff), da = addr(ar, d, dOff);
     if (wa < 0 || xa < 0 || da < 0) return false;
-    const la = lengthsAddr(ar, lengths, B);
+    const la = int32Addr(ar, lengths, B);
     if (la < 0) return false;
     ar.k.rowOuterAdd(B, S, H, la, wa, xa, ldx, da);
     return true;
@@ -284,5 +295,54 @@ export const f32 = {
     const ga = addr(ar, g, gOff), cp = addr(ar, cs, cpOff), t = addr(ar, tc, tcOff), h = addr(ar, dh, 0), c = addr(ar, dc, 0), d = addr(ar, dG, gOff);
     if (ga < 0 || cp < 0 || t < 0 || h < 0 || c < 0 || d < 0) return -1;
     return ar.k.lstmBackwardGates(ga, cp, t, h, c, d, B, H);
+  },
+  /** The GRU's (reset after) gate pass of one step: see assembly/kernels.ts. */
+  gruForwardGates(g: Arr, gOff: number, hg: Arr, W: Arr, bhhOff: number, hs: Arr, hpOff: number, hnOff: number, aux: Arr, auxOff: number, B: number, H: number): boolean {
+    const ar = arena;
+    if (!ar) return false;
+    const ga = addr(ar, g, gOff), hga = addr(ar, hg, 0), ba = addr(ar, W, bhhOff), hp = addr(ar, hs, hpOff), hn = addr(ar, hs, hnOff), aa = addr(ar, aux, auxOff);
+    if (ga < 0 || hga < 0 || ba < 0 || hp < 0 || hn < 0 || aa < 0) return false;
+    ar.k.gruForwardGates(ga, hga, ba, hp, aa, hn, B, H);
+    return true;
+  },
+  /** Its backward: dG at gOff like g, dAux at auxOff like aux. */
+  gruBackwardGates(g: Arr, gOff: number, hs: Arr, hpOff: number, aux: Arr, auxOff: number, dh: Arr, dG: Arr, dAux: Arr, B: number, H: number): boolean {
+    const ar = arena;
+    if (!ar) return false;
+    const ga = addr(ar, g, gOff), hp = addr(ar, hs, hpOff), aa = addr(ar, aux, auxOff), d = addr(ar, dh, 0), dg = addr(ar, dG, gOff), da = addr(ar, dAux, auxOff);
+    if (ga < 0 || hp < 0 || aa < 0 || d < 0 || dg < 0 || da < 0) return false;
+    ar.k.gruBackwardGates(ga, hp, aa, d, dg, da, B, H);
+    return true;
+  },
+  /** dst[b,j] += x[b,j] g[gOff + b ldg + j] over B rows of H (dst and x contiguous). */
+  mulAddRows(dst: Arr, x: Arr, g: Arr, gOff: number, ldg: number, B: number, H: number): boolean {
+    const ar = arena;
+    if (!ar) return false;
+    const d = addr(ar, dst, 0), xa = addr(ar, x, 0), ga = addr(ar, g, gOff);
+    if (d < 0 || xa < 0 || ga < 0) return false;
+    ar.k.mulAddRows(d, xa, ga, ldg, B, H);
+    return true;
+  },
+  /** out[r,:] = table[idx[r],:] + bias over N rows of C values. */
+  gatherRowsAdd(N: number, C: number, idx: Int32Array, table: Arr, bias: Arr, bOff: number, out: Arr, oOff: number): boolean {
+    const ar = arena;
+    if (!ar) return false;
+    const t = addr(ar, table, 0), b = addr(ar, bias, bOff), o = addr(ar, out, oOff);
+    if (t < 0 || b < 0 || o < 0) return false;
+    const ia = int32Addr(ar, idx, N);
+    if (ia < 0) return false;
+    ar.k.gatherRowsAdd(N, C, ia, t, b, o);
+    return true;
+  },
+  /** table[idx[r],:] += src[r,:] for r = 0..N-1 in order, rows of C values. */
+  scatterAddRows(N: number, C: number, idx: Int32Array, src: Arr, sOff: number, table: Arr): boolean {
+    const ar = arena;
+    if (!ar) return false;
+    const sa = addr(ar, src, sOff), t = addr(ar, table, 0);
+    if (sa < 0 || t < 0) return false;
+    const ia = int32Addr(ar, idx, N);
+    if (ia < 0) return false;
+    ar.k.scatterAddRows(N, C, ia, sa, t);
+    return true;
   },
 };
