@@ -166,82 +166,82 @@ function row1x4(K: i32, a0: usize, b0: usize, ldb: usize, c0: usize, beta: i32):
   v128.store(c0, r);
 }
 
+/** Rows of A i and i+1 against rows j..j+3 of B, into C (the 2 x 4 tile). */
+// @ts-ignore: decorator
+@inline
+function tile2x4(K: i32, a0: usize, la: usize, b0: usize, lb: usize, c0: usize, lc: usize, beta: i32): void {
+  const a1 = a0 + la;
+  const c1 = c0 + lc;
+  const b1 = b0 + lb, b2 = b1 + lb, b3 = b2 + lb;
+  let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s02 = f32x4.splat(0), s03 = f32x4.splat(0);
+  let s10 = f32x4.splat(0), s11 = f32x4.splat(0), s12 = f32x4.splat(0), s13 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 3 < K; k += 4) {
+    const o = <usize>k << 2;
+    const x0 = v128.load(a0 + o);
+    const x1 = v128.load(a1 + o);
+    const w0 = v128.load(b0 + o);
+    const w1 = v128.load(b1 + o);
+    s00 = f32x4.add(s00, f32x4.mul(x0, w0));
+    s10 = f32x4.add(s10, f32x4.mul(x1, w0));
+    s01 = f32x4.add(s01, f32x4.mul(x0, w1));
+    s11 = f32x4.add(s11, f32x4.mul(x1, w1));
+    const w2 = v128.load(b2 + o);
+    const w3 = v128.load(b3 + o);
+    s02 = f32x4.add(s02, f32x4.mul(x0, w2));
+    s12 = f32x4.add(s12, f32x4.mul(x1, w2));
+    s03 = f32x4.add(s03, f32x4.mul(x0, w3));
+    s13 = f32x4.add(s13, f32x4.mul(x1, w3));
+  }
+  let r0 = hsum4(s00, s01, s02, s03);
+  let r1 = hsum4(s10, s11, s12, s13);
+  if (k < K) {
+    let t00: f32 = 0, t01: f32 = 0, t02: f32 = 0, t03: f32 = 0, t10: f32 = 0, t11: f32 = 0, t12: f32 = 0, t13: f32 = 0;
+    for (; k < K; k++) {
+      const o = <usize>k << 2;
+      const x0 = load<f32>(a0 + o), x1 = load<f32>(a1 + o);
+      const w0 = load<f32>(b0 + o), w1 = load<f32>(b1 + o), w2 = load<f32>(b2 + o), w3 = load<f32>(b3 + o);
+      t00 += x0 * w0; t01 += x0 * w1; t02 += x0 * w2; t03 += x0 * w3;
+      t10 += x1 * w0; t11 += x1 * w1; t12 += x1 * w2; t13 += x1 * w3;
+    }
+    r0 = f32x4.add(r0, f32x4(t00, t01, t02, t03));
+    r1 = f32x4.add(r1, f32x4(t10, t11, t12, t13));
+  }
+  if (beta) {
+    r0 = f32x4.add(r0, v128.load(c0));
+    r1 = f32x4.add(r1, v128.load(c1));
+  }
+  v128.store(c0, r0);
+  v128.store(c1, r1);
+}
+
+/** Bytes of A's rows in one block of gemmNT: L1-sized, so they stay near while every tile of B passes over them. */
+const ROW_BLOCK_BYTES: i32 = 32768;
+
 export function gemmNT(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, beta: i32): void {
   const la = <usize>lda << 2, lb = <usize>ldb << 2, lc = <usize>ldc << 2;
-  let i = 0;
-  for (; i + 1 < M; i += 2) {
-    const a0 = a + <usize>i * la;
-    const a1 = a0 + la;
-    const c0 = c + <usize>i * lc;
-    const c1 = c0 + lc;
+  // Blocks of A's rows (an even count, at least two); in each, every four rows of B meet every
+  // row of the block while they are in L1, so B passes through the cache once per block, not
+  // once per pair of rows. The order of the sums within each entry does not depend on the blocking.
+  const rows = max(2, min(M, ROW_BLOCK_BYTES / max(1, K << 2)) & ~1);
+  for (let i0 = 0; i0 < M; i0 += rows) {
+    const i1 = min(i0 + rows, M);
+    const pairs = i0 + ((i1 - i0) & ~1);
     let j = 0;
     for (; j + 3 < N; j += 4) {
-      const b0 = b + <usize>j * lb;
-      const b1 = b0 + lb, b2 = b1 + lb, b3 = b2 + lb;
-      let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s02 = f32x4.splat(0), s03 = f32x4.splat(0);
-      let s10 = f32x4.splat(0), s11 = f32x4.splat(0), s12 = f32x4.splat(0), s13 = f32x4.splat(0);
-      let k = 0;
-      for (; k + 3 < K; k += 4) {
-        const o = <usize>k << 2;
-        const x0 = v128.load(a0 + o);
-        const x1 = v128.load(a1 + o);
-        const w0 = v128.load(b0 + o);
-        const w1 = v128.load(b1 + o);
-        s00 = f32x4.add(s00, f32x4.mul(x0, w0));
-        s10 = f32x4.add(s10, f32x4.mul(x1, w0));
-        s01 = f32x4.add(s01, f32x4.mul(x0, w1));
-        s11 = f32x4.add(s11, f32x4.mul(x1, w1));
-        const w2 = v128.load(b2 + o);
-        const w3 = v128.load(b3 + o);
-        s02 = f32x4.add(s02, f32x4.mul(x0, w2));
-        s12 = f32x4.add(s12, f32x4.mul(x1, w2));
-        s03 = f32x4.add(s03, f32x4.mul(x0, w3));
-        s13 = f32x4.add(s13, f32x4.mul(x1, w3));
-      }
-      let r0 = hsum4(s00, s01, s02, s03);
-      let r1 = hsum4(s10, s11, s12, s13);
-      if (k < K) {
-        let t00: f32 = 0, t01: f32 = 0, t02: f32 = 0, t03: f32 = 0, t10: f32 = 0, t11: f32 = 0, t12: f32 = 0, t13: f32 = 0;
-        for (; k < K; k++) {
-          const o = <usize>k << 2;
-          const x0 = load<f32>(a0 + o), x1 = load<f32>(a1 + o);
-          const w0 = load<f32>(b0 + o), w1 = load<f32>(b1 + o), w2 = load<f32>(b2 + o), w3 = load<f32>(b3 + o);
-          t00 += x0 * w0; t01 += x0 * w1; t02 += x0 * w2; t03 += x0 * w3;
-          t10 += x1 * w0; t11 += x1 * w1; t12 += x1 * w2; t13 += x1 * w3;
-        }
-        r0 = f32x4.add(r0, f32x4(t00, t01, t02, t03));
-        r1 = f32x4.add(r1, f32x4(t10, t11, t12, t13));
-      }
+      const bj = b + <usize>j * lb;
       const co = <usize>j << 2;
-      if (beta) {
-        r0 = f32x4.add(r0, v128.load(c0 + co));
-        r1 = f32x4.add(r1, v128.load(c1 + co));
-      }
-      v128.store(c0 + co, r0);
-      v128.store(c1 + co, r1);
+      for (let i = i0; i < pairs; i += 2) tile2x4(K, a + <usize>i * la, la, bj, lb, c + <usize>i * lc + co, lc, beta);
+      if (pairs < i1) row1x4(K, a + <usize>pairs * la, bj, lb, c + <usize>pairs * lc + co, beta);
     }
     for (; j < N; j++) {
       const b0 = b + <usize>j * lb;
       const co = <usize>j << 2;
-      const d0 = dot(a0, b0, K), d1 = dot(a1, b0, K);
-      if (beta) {
-        store<f32>(c0 + co, load<f32>(c0 + co) + d0);
-        store<f32>(c1 + co, load<f32>(c1 + co) + d1);
-      } else {
-        store<f32>(c0 + co, d0);
-        store<f32>(c1 + co, d1);
+      for (let i = i0; i < i1; i++) {
+        const ci = c + <usize>i * lc + co;
+        const d = dot(a + <usize>i * la, b0, K);
+        store<f32>(ci, beta ? load<f32>(ci) + d : d);
       }
-    }
-  }
-  for (; i < M; i++) {
-    const a0 = a + <usize>i * la;
-    const c0 = c + <usize>i * lc;
-    let j = 0;
-    for (; j + 3 < N; j += 4) row1x4(K, a0, b + <usize>j * lb, lb, c0 + (<usize>j << 2), beta);
-    for (; j < N; j++) {
-      const co = c0 + (<usize>j << 2);
-      const d = dot(a0, b + <usize>j * lb, K);
-      store<f32>(co, beta ? load<f32>(co) + d : d);
     }
   }
 }
