@@ -12,8 +12,8 @@
 //           accumulators of a row are reduced together by two rounds of shuffles, so a tile ends
 //           in one vector store per row.
 //   vecMat  y[N] (+)= x[K] . B[K,N]       : four rows of B per pass, SIMD over N (batch-1 backward)
-//   gemmTN  C[M,N] (+)= A[K,M]^T . B[K,N] : 4 x 8 register tiles in outer-product form, no packing
-//   transpose dst[C,R] = src[R,C]^T in 16 x 16 blocks (the packing of gemmNN)
+//   transpose dst[C,R] = src[R,C]^T in 16 x 16 blocks of 4 x 4 shuffles (the packing of gemmNN and
+//           gemmTN, which src/engine/linalg.ts runs as transposes and gemmNT)
 // Attention rows: rowDots (scores), rowCombine (contexts), rowOuterAdd (their gradients), B rows per call.
 // Elementwise: sigmoid, tanh, exp(x - shift) over runs; add; the LSTM's fused forward and backward
 // gate passes over a step's B rows, and the GRU's (reset after); row-vector adds and column sums;
@@ -287,74 +287,6 @@ export function vecMat(N: i32, K: i32, x: usize, b: usize, ldb: i32, y: usize, b
   }
 }
 
-/**
- * C[M,N] (+)= A[K,M]^T . B[K,N] (weight gradients dG^T X) without packing: 4 x 8 register tiles in
- * outer-product form. Each k loads four scalars of A's row k (splatted) and two vectors of B's row
- * k for eight f32x4 multiply-adds into eight accumulators (14 vector registers with the operands).
- * Rows of A and B are walked in blocks of KC so a block's rows stay in cache for every tile.
- */
-const KC = 128;
-
-export function gemmTN(M: i32, N: i32, K: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, beta: i32): void {
-  const la = <usize>lda << 2, lb = <usize>ldb << 2, lc = <usize>ldc << 2;
-  if (!beta) for (let i = 0; i < M; i++) memory.fill(c + <usize>i * lc, 0, <usize>N << 2);
-  const M4 = M & ~3, N8 = N & ~7;
-  for (let k0 = 0; k0 < K; k0 += KC) {
-    const k1 = min(k0 + KC, K);
-    for (let i = 0; i < M4; i += 4) {
-      const c0 = c + <usize>i * lc;
-      const c1 = c0 + lc, c2 = c1 + lc, c3 = c2 + lc;
-      for (let j = 0; j < N8; j += 8) {
-        const jo = <usize>j << 2;
-        let s00 = f32x4.splat(0), s01 = f32x4.splat(0), s10 = f32x4.splat(0), s11 = f32x4.splat(0);
-        let s20 = f32x4.splat(0), s21 = f32x4.splat(0), s30 = f32x4.splat(0), s31 = f32x4.splat(0);
-        let ap = a + <usize>k0 * la + (<usize>i << 2);
-        let bp = b + <usize>k0 * lb + jo;
-        for (let k = k0; k < k1; k++) {
-          const w0 = v128.load(bp);
-          const w1 = v128.load(bp, 16);
-          const x0 = f32x4.splat(load<f32>(ap));
-          const x1 = f32x4.splat(load<f32>(ap, 4));
-          s00 = f32x4.add(s00, f32x4.mul(x0, w0));
-          s01 = f32x4.add(s01, f32x4.mul(x0, w1));
-          s10 = f32x4.add(s10, f32x4.mul(x1, w0));
-          s11 = f32x4.add(s11, f32x4.mul(x1, w1));
-          const x2 = f32x4.splat(load<f32>(ap, 8));
-          const x3 = f32x4.splat(load<f32>(ap, 12));
-          s20 = f32x4.add(s20, f32x4.mul(x2, w0));
-          s21 = f32x4.add(s21, f32x4.mul(x2, w1));
-          s30 = f32x4.add(s30, f32x4.mul(x3, w0));
-          s31 = f32x4.add(s31, f32x4.mul(x3, w1));
-          ap += la;
-          bp += lb;
-        }
-        v128.store(c0 + jo, f32x4.add(v128.load(c0 + jo), s00));
-        v128.store(c0 + jo, f32x4.add(v128.load(c0 + jo, 16), s01), 16);
-        v128.store(c1 + jo, f32x4.add(v128.load(c1 + jo), s10));
-        v128.store(c1 + jo, f32x4.add(v128.load(c1 + jo, 16), s11), 16);
-        v128.store(c2 + jo, f32x4.add(v128.load(c2 + jo), s20));
-        v128.store(c2 + jo, f32x4.add(v128.load(c2 + jo, 16), s21), 16);
-        v128.store(c3 + jo, f32x4.add(v128.load(c3 + jo), s30));
-        v128.store(c3 + jo, f32x4.add(v128.load(c3 + jo, 16), s31), 16);
-      }
-    }
-    // The rows past the last tile of four and the columns past the last tile of eight, scalar.
-    for (let i = 0; i < M; i++) {
-      const j0 = i < M4 ? N8 : 0;
-      if (j0 >= N) continue;
-      const ci = c + <usize>i * lc;
-      for (let k = k0; k < k1; k++) {
-        const x = load<f32>(a + <usize>k * la + (<usize>i << 2));
-        const bk = b + <usize>k * lb;
-        for (let j = j0; j < N; j++) {
-          const o = <usize>j << 2;
-          store<f32>(ci + o, load<f32>(ci + o) + x * load<f32>(bk + o));
-        }
-      }
-    }
-  }
-}
-
 // Attention over a padded batch (src/engine/ops/attention.ts): row b has n_b = len[b] positions
 // of H values at e + (b S + s) H; weights and scores are (B,S). Positions s >= n_b are not read
 // or written.
@@ -414,12 +346,38 @@ export function rowOuterAdd(B: i32, S: i32, H: i32, len: usize, w: usize, x: usi
 
 /** dst[C,R] = src[R,C]^T, src with leading dimension ld, in 16 x 16 blocks. */
 export function transpose(R: i32, C: i32, src: usize, ld: i32, dst: usize): void {
+  const ls = <usize>ld << 2, lr = <usize>R << 2;
   for (let i0 = 0; i0 < R; i0 += 16) {
     const i1 = min(i0 + 16, R);
     for (let j0 = 0; j0 < C; j0 += 16) {
       const j1 = min(j0 + 16, C);
-      for (let i = i0; i < i1; i++) {
-        const s = src + (<usize>i * <usize>ld << 2);
+      // 4 x 4 sub-blocks by shuffles: four rows in, four columns out.
+      let i = i0;
+      for (; i + 3 < i1; i += 4) {
+        const s0 = src + <usize>i * ls, s1 = s0 + ls, s2 = s1 + ls, s3 = s2 + ls;
+        let j = j0;
+        for (; j + 3 < j1; j += 4) {
+          const o = <usize>j << 2;
+          const r0 = v128.load(s0 + o), r1 = v128.load(s1 + o), r2 = v128.load(s2 + o), r3 = v128.load(s3 + o);
+          const t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+          const t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+          const d0 = dst + <usize>j * lr + (<usize>i << 2);
+          v128.store(d0, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
+          v128.store(d0 + lr, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+          v128.store(d0 + 2 * lr, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
+          v128.store(d0 + 3 * lr, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+        }
+        for (; j < j1; j++) {
+          const o = <usize>j << 2;
+          const d0 = dst + <usize>j * lr + (<usize>i << 2);
+          store<f32>(d0, load<f32>(s0 + o));
+          store<f32>(d0, load<f32>(s1 + o), 4);
+          store<f32>(d0, load<f32>(s2 + o), 8);
+          store<f32>(d0, load<f32>(s3 + o), 12);
+        }
+      }
+      for (; i < i1; i++) {
+        const s = src + <usize>i * ls;
         for (let j = j0; j < j1; j++) store<f32>(dst + ((<usize>j * <usize>R + <usize>i) << 2), load<f32>(s + (<usize>j << 2)));
       }
     }

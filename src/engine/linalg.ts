@@ -41,8 +41,6 @@ function packScratch(slot: number, n: number, like: Vec): Vec {
 /** From this many rows of A on, gemmNN transposes B once and runs gemmNT (float32: from 4 rows on). */
 const PACK_MIN_ROWS = 64;
 const PACK_MIN_ROWS_F32 = 4;
-/** From this many output values on, float32 gemmTN packs A^T and B^T and runs gemmNT (see gemmTN). */
-const TN_PACK_MIN = 1 << 18;
 
 export function gemmNT(
   M: number, N: number, K: number,
@@ -260,10 +258,6 @@ export function gemmTN(
   C: Vec, cOff: number, ldc: number,
   beta: 0 | 1,
 ): void {
-  // Float32: the unpacked outer-product kernel, up to an output of TN_PACK_MIN values. Past that
-  // (the 1024 x 256 weight gradients of a 2x256 LSTM) its tiles walk rows of A and B whose strides
-  // (4 KiB for M = 1024) map to a few cache sets, and packing both into rows-dot-rows order is faster.
-  if (C instanceof Float32Array && M * N < TN_PACK_MIN && f32.gemmTN(M, N, K, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, beta)) return;
   // C = A^T B = (A^T) (B^T)^T: pack A^T [M,K] and B^T [N,K] contiguously (O(K(M+N)) copies for
   // O(KMN) work), then the register-tiled rows-dot-rows kernel does the product.
   const packedA = packScratch(PACK_A, M * K, C);

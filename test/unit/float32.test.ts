@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { validateConfig } from '../../src/engine/config';
 import { textDataset } from '../../src/engine/data';
-import { gemmNN, gemmNT, gemmTN, sigmoidInto, tanhInto, expInto, vecMat, type Vec } from '../../src/engine/linalg';
+import { gemmNN, gemmNT, gemmTN, sigmoidInto, tanhInto, expInto, transposeInto, vecMat, type Vec } from '../../src/engine/linalg';
 import { Network } from '../../src/engine/network';
 import { checkpointFromState, restoreTrainer } from '../../src/engine/resume';
 import { decodeSafetensors } from '../../src/engine/safetensors';
@@ -49,7 +49,7 @@ describe('float32 WebAssembly SIMD kernels', () => {
     assert.equal(allocF32(8).buffer, kernelArena()!.buffer);
   });
 
-  // Sizes off the 4-wide and 2x4 tiles too: every tail path runs. 1025 x 257: gemmTN's packed path (past 2^18 outputs).
+  // Sizes off the 4-wide and 2x4 tiles too: every tail path runs; 1025 rows: several of gemmNT's row blocks.
   for (const [M, N, K] of [[1, 7, 5], [2, 4, 4], [3, 9, 13], [33, 75, 128], [5, 512, 130], [1025, 257, 6]]) {
     it(`gemmNT, gemmNN, gemmTN, vecMat at ${M}x${N}x${K} agree with the float64 kernels to float32 rounding (beta 0 and 1)`, () => {
       const A = rand(M * K, 1), Bt = rand(N * K, 2), Bn = rand(K * N, 3), At = rand(K * M, 4), C0 = rand(M * N, 5);
@@ -70,6 +70,19 @@ describe('float32 WebAssembly SIMD kernels', () => {
       }
     });
   }
+
+  it("transpose: the kernel's 4 x 4 shuffles and scalar edges copy every value to its place, from an offset and a wider leading dimension", () => {
+    for (const [R, C, ld, off] of [[37, 21, 23, 5], [4, 4, 4, 0], [16, 33, 40, 1], [3, 2, 2, 0]]) {
+      const src = arena(rand(off + R * ld, 41));
+      const got = allocF32(R * C);
+      assert.equal(f32.transpose(R, C, src, off, ld, got), true, 'the kernel ran');
+      const want = new Float32Array(R * C);
+      for (let i = 0; i < R; i++) for (let j = 0; j < C; j++) want[j * R + i] = src[off + i * ld + j];
+      assert.deepEqual(got, want, `${R}x${C}`);
+      transposeInto(R, C, src, off, ld, got.fill(0));
+      assert.deepEqual(got, want);
+    }
+  });
 
   it('gemmTN with leading dimensions wider than the rows (gate blocks of dG, rows of a cache), over two blocks of k', () => {
     const [M, N, K, lda, ldb, ldc] = [20, 19, 300, 27, 24, 21];

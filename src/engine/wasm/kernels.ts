@@ -23,7 +23,6 @@ const ALIGN = 16;
 
 interface Exports {
   gemmNT(M: number, N: number, K: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, beta: number): void;
-  gemmTN(M: number, N: number, K: number, a: number, lda: number, b: number, ldb: number, c: number, ldc: number, beta: number): void;
   vecMat(N: number, K: number, x: number, b: number, ldb: number, y: number, beta: number): void;
   transpose(R: number, C: number, src: number, ld: number, dst: number): void;
   rowDots(B: number, S: number, H: number, len: number, q: number, ldq: number, keys: number, out: number): void;
@@ -188,14 +187,6 @@ export const f32 = {
     const a = addr(ar, A, aOff), b = addr(ar, B, bOff), c = addr(ar, C, cOff);
     if (a < 0 || b < 0 || c < 0) return false;
     ar.k.gemmNT(M, N, K, a, lda, b, ldb, c, ldc, beta);
-    return true;
-  },
-  gemmTN(M: number, N: number, K: number, A: Arr, aOff: number, lda: number, B: Arr, bOff: number, ldb: number, C: Arr, cOff: number, ldc: number, beta: 0 | 1): boolean {
-    const ar = arena;
-    if (!ar) return false;
-    const a = addr(ar, A, aOff), b = addr(ar, B, bOff), c = addr(ar, C, cOff);
-    if (a < 0 || b < 0 || c < 0) return false;
-    ar.k.gemmTN(M, N, K, a, lda, b, ldb, c, ldc, beta);
     return true;
   },
   vecMat(N: number, K: number, x: Arr, xOff: number, B: Arr, bOff: number, ldb: number, y: Arr, yOff: number, beta: 0 | 1): boolean {
