@@ -6,7 +6,8 @@
  *
  * A run's life: start() creates its folder (config.json), reveals the Diagnostics view on it,
  * starts its worker; each metrics/diagnostics record goes to the store (flushed in batches) and
- * the panels (batched per ~100 ms); checkpoints are written in order; the worker's one 'done'
+ * the panels (batched per ~100 ms); checkpoints are written in order, the newest replacing one still
+ * waiting (newestWrites.ts); the worker's one 'done'
  * (TrainingSession guarantees exactly one, however the worker ends) waits for the last checkpoint,
  * then the store writes summary.json last, then the panels, the Runs view and whenDone() learn the
  * outcome.
@@ -15,6 +16,7 @@ import * as vscode from 'vscode';
 import type { MetricsRecord, RunConfig, RunSummary, SweepMember } from '../protocol/config';
 import type { FromWorker, ResumeFrom } from '../protocol/trainingWorker';
 import { errorText, type Feedback } from './feedback';
+import { newestWrites } from './newestWrites';
 import type { PanelHub } from './panelHub';
 import type { RunStore } from './runStore';
 import type { RunsView } from './runsTree';
@@ -102,9 +104,16 @@ export class ActiveRuns implements vscode.Disposable {
     let resolveStored!: (s: RunSummary) => void;
     const stored = new Promise<RunSummary>((r) => (resolveStored = r));
     const run: Partial<ActiveRun> & { config: RunConfig; stored: Promise<RunSummary> } = { config, stored };
-    // Checkpoint writes in order (they share one .tmp name); 'done' waits for the last.
-    let checkpoints: Promise<unknown> = Promise.resolve();
+    // Checkpoint writes in order (they share one .tmp name), at most one waiting behind the one
+    // in flight (a newer generation replaces it); 'done' waits for the last.
     let written: number | undefined;
+    const checkpoints = newestWrites<Extract<FromWorker, { type: 'checkpoint' }>>(
+      async ({ bytes, resumeState, step }) => {
+        await store.writeCheckpoint(runId, bytes, resumeState);
+        written = step;
+      },
+      (e) => feedback.log(`run ${runId}: checkpoint write failed: ${errorText(e)}`),
+    );
     const onMessage = (msg: FromWorker): void => {
       switch (msg.type) {
         case 'started':
@@ -126,22 +135,15 @@ export class ActiveRuns implements vscode.Disposable {
           store.appendEval(runId, msg.record);
           hub.record(msg);
           break;
-        case 'checkpoint': {
-          const { bytes, resumeState, step } = msg;
-          checkpoints = checkpoints.then(() =>
-            store.writeCheckpoint(runId, bytes, resumeState).then(
-              () => void (written = step),
-              (e) => feedback.log(`run ${runId}: checkpoint write failed: ${errorText(e)}`),
-            ),
-          );
+        case 'checkpoint':
+          checkpoints.push(msg);
           break;
-        }
         case 'log':
           feedback.output.appendLine(`[${runId}] ${msg.message}`);
           break;
         case 'done':
           // summary.checkpointStep is the last generation on disk, not the last one the session sent.
-          void checkpoints.then(() => {
+          void checkpoints.idle().then(() => {
             const { checkpointStep: _sent, ...summary } = msg.summary;
             this.end(runId, written === undefined ? summary : { ...summary, checkpointStep: written }, resolveStored);
           });
