@@ -400,17 +400,24 @@ export function map(kind: i32, src: usize, dst: usize, n: i32, shift: f32): void
   }
 }
 
-/** dst[i] += src[i] for i < n. */
-export function addInto(dst: usize, src: usize, n: i32): void {
+/** dst[i] = a[i] + b[i] for i < n (dst may be a or b). */
+// @ts-ignore: decorator
+@inline
+function addVectors(dst: usize, a: usize, b: usize, n: i32): void {
   let i = 0;
   for (; i + 3 < n; i += 4) {
     const o = <usize>i << 2;
-    v128.store(dst + o, f32x4.add(v128.load(dst + o), v128.load(src + o)));
+    v128.store(dst + o, f32x4.add(v128.load(a + o), v128.load(b + o)));
   }
   for (; i < n; i++) {
     const o = <usize>i << 2;
-    store<f32>(dst + o, load<f32>(dst + o) + load<f32>(src + o));
+    store<f32>(dst + o, load<f32>(a + o) + load<f32>(b + o));
   }
+}
+
+/** dst[i] += src[i] for i < n. */
+export function addInto(dst: usize, src: usize, n: i32): void {
+  addVectors(dst, dst, src, n);
 }
 
 /** A[M,N] (ld lda) += v[N] on every row. */
@@ -616,19 +623,7 @@ export function mulAddRows(dst: usize, x: usize, g: usize, ldg: i32, B: i32, H: 
 /** out[r,:] = table[idx[r],:] + bias for r < N, rows of C values (idx int32; the one-hot input projection). */
 export function gatherRowsAdd(N: i32, C: i32, idx: usize, table: usize, bias: usize, out: usize): void {
   const Cb = <usize>C << 2;
-  for (let r = 0; r < N; r++) {
-    const src = table + <usize>load<i32>(idx + (<usize>r << 2)) * Cb;
-    const dst = out + <usize>r * Cb;
-    let j = 0;
-    for (; j + 3 < C; j += 4) {
-      const o = <usize>j << 2;
-      v128.store(dst + o, f32x4.add(v128.load(src + o), v128.load(bias + o)));
-    }
-    for (; j < C; j++) {
-      const o = <usize>j << 2;
-      store<f32>(dst + o, load<f32>(src + o) + load<f32>(bias + o));
-    }
-  }
+  for (let r = 0; r < N; r++) addVectors(out + <usize>r * Cb, table + <usize>load<i32>(idx + (<usize>r << 2)) * Cb, bias, C);
 }
 
 /** table[idx[r],:] += src[r,:] for r = 0..N-1 in order, rows of C values (the one-hot input's weight gradient). */
