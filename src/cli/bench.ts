@@ -73,6 +73,11 @@ function median(v: number[]): number {
 
 export interface BenchConfigResult {
   name: string;
+  /**
+   * Per CPU-second, but per wall-clock second for the all-cores engines: "rnn-lab-all-cores" (K =
+   * cores workers over shared memory) and "rnn-lab-all-cores-messages" (the same over message
+   * transfer, VS Code for the web's transport), "torch-cpu-all-cores".
+   */
   chars_per_s: Record<string, number | null>;
   ratio_vs_tfjs_wasm: number | null;
   ratio_vs_tfjs_cpu: number | null;
@@ -236,8 +241,10 @@ export async function runBench(dataFile: string, { quick, log, only }: BenchOpti
     const model: ChildModel = { cell: c.cell, layers: c.layers, hidden: c.hidden, seq: c.seq, batch: c.batch };
     const skipped: Record<string, string> = {};
     // The ceiling kernel takes its turn in the same rotation, so it sees the same load as the model.
-    // rnn-lab-all-cores: the batch split over K = cores gradient workers (rnn-lab train --workers K).
-    const engines: EngineName[] = ['rnn-lab', 'rnn-lab-all-cores', 'matmul-ceiling', 'matmul-ceiling-js'];
+    // rnn-lab-all-cores: the batch split over K = cores gradient workers (rnn-lab train --workers K);
+    // -messages: the same over message transfer, as VS Code for the web runs them (it has no
+    // SharedArrayBuffer). With a batch of 1 there is one worker, so a's K=1 figure is not repeated.
+    const engines: EngineName[] = ['rnn-lab', 'rnn-lab-all-cores', ...(c.batch > 1 ? (['rnn-lab-all-cores-messages'] as const) : []), 'matmul-ceiling', 'matmul-ceiling-js'];
     if (!quick && c.name === DIAG_CONFIG) engines.push('rnn-lab+diag');
     for (const p of PEERS) {
       if (quick && (c.name === 'd' || c.name === 'rnn' || p === 'tfjs-cpu')) skipped[p] = 'skipped in --quick';
@@ -252,7 +259,7 @@ export async function runBench(dataFile: string, { quick, log, only }: BenchOpti
       const limit = ours ? 600 : peerLimitSec;
       try {
         // The limit is on the child's CPU time (others' jobs do not count); 3x in wall time is the hard stop.
-        const threads = e === 'torch-cpu-all-cores' || e === 'rnn-lab-all-cores' ? availableParallelism() : 1;
+        const threads = e === 'torch-cpu-all-cores' || e.startsWith('rnn-lab-all-cores') ? availableParallelism() : 1;
         const ready = await proc.request({ type: 'init', engine: e, model, dataFile, warmupSec: quick ? 0.2 : 1, warmupSteps: quick ? 1 : 2, threads }, 3 * limit);
         if (ready.type !== 'ready') throw new Error(`unexpected ${ready.type}`);
         if (ready.startupCpuSec > limit) throw new TimeoutError(limit);
@@ -307,6 +314,8 @@ export async function runBench(dataFile: string, { quick, log, only }: BenchOpti
     // PyTorch with all its threads.
     const allCores = get('rnn-lab-all-cores')!;
     const chars: Record<string, number | null> = { 'rnn-lab': Math.round(cps), 'rnn-lab-all-cores': Math.round(median(allCores.wallRates)) };
+    const overMessages = get('rnn-lab-all-cores-messages');
+    if (overMessages) chars['rnn-lab-all-cores-messages'] = Math.round(median(overMessages.wallRates));
     const peerRss: Record<string, number> = {};
     for (const e of PEERS) {
       const p = get(e);
@@ -352,7 +361,8 @@ export async function runBench(dataFile: string, { quick, log, only }: BenchOpti
       `${c.name}: ${c.cell} ${c.layers}x${c.hidden}, seq ${c.seq}, batch ${c.batch}: rnn-lab ${fmt(cps)} chars/s (wall ${fmt(median(oursProc.wallRates))}, peak RSS ${entry.peak_rss_mib} MiB)` +
         PEERS.filter((e) => e !== 'torch-cpu-all-cores').map((e) => `, ${e} ${chars[e] === null ? skipped[e] : `${fmt(chars[e])} (wall ${fmt(median(get(e)!.wallRates))}; ours x${ratio(e)!.toFixed(2)}; RSS ${peerRss[e]} MiB)`}`).join(''),
     );
-    if (chars['torch-cpu-all-cores']) log(`   all cores (per wall-clock second): rnn-lab ${fmt(chars['rnn-lab-all-cores'])} (${allCores.info.replace(/^rnn-lab, diagnostics off, /, '')}; ${fmt(median(oursProc.wallRates))} on one), torch-cpu-all-cores ${fmt(chars['torch-cpu-all-cores'])}: ours x${entry.ratio_vs_torch_all_cores!.toFixed(2)}`);
+    const messagesNote = overMessages ? `; over messages, VS Code for the web's transport: ${fmt(chars['rnn-lab-all-cores-messages'])}` : '';
+    if (chars['torch-cpu-all-cores']) log(`   all cores (per wall-clock second): rnn-lab ${fmt(chars['rnn-lab-all-cores'])} (${allCores.info.replace(/^rnn-lab, diagnostics off, /, '')}; ${fmt(median(oursProc.wallRates))} on one${messagesNote}), torch-cpu-all-cores ${fmt(chars['torch-cpu-all-cores'])}: ours x${entry.ratio_vs_torch_all_cores!.toFixed(2)}`);
     else log(`   all cores: torch-cpu-all-cores ${skipped['torch-cpu-all-cores'] ?? 'no figure'}`);
     log(`   ${gflops.toFixed(2)} model GFLOP/s = ${pct.medians.toFixed(0)}% of the WebAssembly SIMD matmul ceiling in the same rounds (${ceilingHere.toFixed(2)} GFLOP/s; plain-JS float64 ceiling ${entry.ceiling_js_gflops.toFixed(2)}); round by round (median of the ratios): ${pct.paired.toFixed(0)}%; fastest windows: ${bestGflops.toFixed(2)} = ${pct.fastest_windows.toFixed(0)}% of ${bestCeiling.toFixed(2)}`);
     if (diag) log(`   diagnostics at default settings (${diag.info}): ${fmt(median(diag.rates))} chars/s, ${diagOverhead!.toFixed(1)}% overhead (median of the paired windows' ratios)`);

@@ -587,6 +587,23 @@ describe('rnn-lab: the complete command line', () => {
     assert.equal(all.status, 0);
     for (const cmd of ['train', 'sample', 'report', 'oracle', 'export', 'import', 'bench', 'demo']) assert.match(all.stdout, new RegExp(`rnn-lab ${cmd}`));
   });
+  it('bench --quick --config b --json: one config, a figure from every engine of ours (both all-cores transports) and a figure or a reason from every peer', function () {
+    if (!existsSync(cli)) this.skip();
+    this.timeout(300_000);
+    // What the figures are is the bench's business (npm run bench); here only that each engine ran.
+    const r = spawnSync(process.execPath, [cli, 'bench', '--quick', '--config', 'b', '--json'], { encoding: 'utf8', timeout: 280_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { configs: { name: string; chars_per_s: Record<string, number | null>; skipped?: Record<string, string>; pct_of_ceiling: { medians: number } }[]; seq2seq?: unknown };
+    assert.deepEqual(out.configs.map((c) => c.name), ['b']);
+    assert.equal(out.seq2seq, undefined, '--config leaves the seq2seq config out');
+    const [b] = out.configs;
+    for (const e of ['rnn-lab', 'rnn-lab-all-cores', 'rnn-lab-all-cores-messages']) assert.ok((b.chars_per_s[e] ?? 0) > 0, `${e}: ${b.chars_per_s[e]}`);
+    for (const e of ['tfjs-cpu', 'tfjs-wasm', 'torch-cpu', 'torch-cpu-all-cores']) {
+      assert.ok((b.chars_per_s[e] ?? 0) > 0 || typeof b.skipped?.[e] === 'string', `${e}: neither a figure nor a reason`);
+    }
+    assert.ok(b.pct_of_ceiling.medians > 0);
+  });
+
   it('usage errors: exit 2 and one line on stderr saying what is wrong', function () {
     if (!existsSync(cli)) this.skip();
     const cases: [string[], RegExp][] = [

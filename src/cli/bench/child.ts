@@ -9,10 +9,10 @@ import { textDataset } from '../../engine/data';
 import { gemmNT } from '../../engine/linalg';
 import { allocF32 } from '../../engine/wasm/kernels';
 import { Trainer } from '../../engine/trainer';
-import { nodeParallelHost } from '../../worker/nodeParallel';
+import { nodeMessageParallelHost, nodeParallelHost } from '../../worker/nodeParallel';
 import { createPeer } from './tfjsPeer';
 
-export type EngineName = 'rnn-lab' | 'rnn-lab+diag' | 'rnn-lab-all-cores' | 'tfjs-cpu' | 'tfjs-wasm' | 'torch-cpu' | 'torch-cpu-all-cores' | 'matmul-ceiling' | 'matmul-ceiling-js';
+export type EngineName = 'rnn-lab' | 'rnn-lab+diag' | 'rnn-lab-all-cores' | 'rnn-lab-all-cores-messages' | 'tfjs-cpu' | 'tfjs-wasm' | 'torch-cpu' | 'torch-cpu-all-cores' | 'matmul-ceiling' | 'matmul-ceiling-js';
 
 /** The ceiling's unit of work: one C = A B^T of 256 x 256 x 256 by the register-tiled gemmNT. */
 export const CEILING_N = 256;
@@ -61,13 +61,18 @@ export type FromChild =
   | { type: 'error'; message: string };
 
 interface Stepper {
-  step(): number;
+  /** One training step's loss (a promise where a step waits for messages). */
+  step(): number | Promise<number>;
   info: string;
   vocab: number;
 }
 
-/** `workers` > 1: the batch split over that many gradient workers (worker_threads), as rnn-lab train --workers. */
-function ours(model: ChildModel, text: string, file: string, diagnostics: boolean, workers = 1): Stepper {
+/**
+ * `workers` > 1: the batch split over that many gradient workers (worker_threads), as rnn-lab
+ * train --workers; over shared memory, or with `messages` over message transfer (the transport
+ * VS Code for the web trains on, run here under worker_threads).
+ */
+function ours(model: ChildModel, text: string, file: string, diagnostics: boolean, workers = 1, messages = false): Stepper {
   // diagnostics: the defaults a user gets (diagEvery 25, spectrumEvery 100), driven like runSession.
   const config = validateConfig({
     cell: model.cell, layers: model.layers, hidden: model.hidden, seqLength: model.seq, batch: model.batch, steps: 1e7,
@@ -75,14 +80,16 @@ function ours(model: ChildModel, text: string, file: string, diagnostics: boolea
     ...(diagnostics ? {} : { diagEvery: 0 }),
     workers,
   }).config;
-  const trainer = new Trainer(config, textDataset(text, file, 0, model.batch * (model.seq + 1)), workers > 1 ? nodeParallelHost() : undefined);
+  const parallel = workers > 1 ? (messages ? nodeMessageParallelHost() : nodeParallelHost()) : undefined;
+  const trainer = new Trainer(config, textDataset(text, file, 0, model.batch * (model.seq + 1)), parallel);
   return {
-    info: `${diagnostics ? `rnn-lab, diagnostics every ${config.diagEvery} steps, full spectrum every ${config.spectrumEvery}` : 'rnn-lab, diagnostics off'}, ${trainer.path} x ${trainer.workers} worker${trainer.workers === 1 ? '' : 's'}${trainer.workersNote ? ` (${trainer.workersNote})` : ''}`,
+    info: `${diagnostics ? `rnn-lab, diagnostics every ${config.diagEvery} steps, full spectrum every ${config.spectrumEvery}` : 'rnn-lab, diagnostics off'}, ${trainer.path} x ${trainer.workers} worker${trainer.workers === 1 ? '' : 's'}${trainer.transport ? ` (${trainer.transport})` : ''}${trainer.workersNote ? ` (${trainer.workersNote})` : ''}`,
     vocab: trainer.net.outputSize,
-    step(): number {
+    step(): number | Promise<number> {
       const next = trainer.step + 1;
       const diagnose = config.diagEvery > 0 && (next % config.diagEvery === 0 || next === 1);
       const full = config.spectrumEvery > 0 && (next % config.spectrumEvery === 0 || next === 1);
+      if (trainer.asyncSteps) return trainer.trainStepAsync(diagnose, full).then((r) => r.loss);
       return trainer.trainStep(diagnose, full).loss;
     },
   };
@@ -92,7 +99,7 @@ async function createStepper(msg: Extract<ToChild, { type: 'init' }>): Promise<S
   if (msg.engine === 'matmul-ceiling' || msg.engine === 'matmul-ceiling-js') return ceilingKernel(msg.engine === 'matmul-ceiling');
   const text = readFileSync(msg.dataFile, 'utf8');
   if (msg.engine === 'rnn-lab' || msg.engine === 'rnn-lab+diag') return ours(msg.model, text, msg.dataFile, msg.engine === 'rnn-lab+diag');
-  if (msg.engine === 'rnn-lab-all-cores') return ours(msg.model, text, msg.dataFile, false, msg.threads ?? 1);
+  if (msg.engine === 'rnn-lab-all-cores' || msg.engine === 'rnn-lab-all-cores-messages') return ours(msg.model, text, msg.dataFile, false, msg.threads ?? 1, msg.engine === 'rnn-lab-all-cores-messages');
   // The same 75-symbol vocabulary and token stream as ours.
   const data = textDataset(text, msg.dataFile, 0, msg.model.batch * (msg.model.seq + 1));
   const peer = await createPeer(msg.engine === 'tfjs-cpu' ? 'cpu' : 'wasm', { ...msg.model, vocab: data.vocab.length }, data.train);
@@ -118,7 +125,7 @@ export function benchChild(): Promise<void> {
           // Warm-up: warmupSteps steps (JIT, first allocations, tfjs kernel setup) and warmupSec.
           let steps = 0;
           while (steps < msg.warmupSteps || performance.now() - t0 < msg.warmupSec * 1000) {
-            stepper.step();
+            await stepper.step();
             steps++;
           }
           const cpu = process.cpuUsage(cpu0);
@@ -130,7 +137,7 @@ export function benchChild(): Promise<void> {
           let steps = 0;
           let loss = NaN;
           while (steps < msg.minSteps || performance.now() - t0 < msg.seconds * 1000) {
-            loss = stepper.step();
+            loss = await stepper.step();
             steps++;
           }
           const cpu = process.cpuUsage(cpu0);
