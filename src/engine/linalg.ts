@@ -18,8 +18,8 @@ import { allocF32, f32, releaseF32 } from './wasm/kernels';
  */
 export type Vec = Float64Array | Float32Array;
 
-// Scratch for the packed transposes of gemmTN and gemmNN, one set per precision (float32 in the
-// arena), grown on demand and reused: no allocation per call.
+// Scratch for the packed transposes of gemmTN and gemmNN and the one-hot tables, one set per
+// precision (float32 in the arena), grown on demand and reused: no allocation per call.
 const scratch64: Float64Array[] = Array.from({ length: 5 }, () => new Float64Array(0));
 const scratch32: Float32Array[] = Array.from({ length: 5 }, () => new Float32Array(0));
 const PACK_A = 0, PACK_B = 1, PACK_NN = 2;
@@ -313,7 +313,7 @@ export function scatterColumnsAdd(N: number, R: number, C: number, idx: Int32Arr
     if (f32.scatterAddRows(N, R, idx, src, sOff, table)) {
       transposeInto(C, R, table, 0, R, back);
       if (f32.addInto(A, aOff, back, 0, R * C)) return;
-      // Not reached: the scatter ran, so every array is in the arena; were it not, adding `back` here keeps the sum right.
+      // `back` got no room in the arena (a plain Float32Array): add it here.
       for (let i = 0; i < R * C; i++) A[aOff + i] += back[i];
       return;
     }
