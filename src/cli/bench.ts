@@ -18,7 +18,7 @@ import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import TORCH_PEER from './bench/torch_peer.py';
-import { CEILING_N, type ChildModel, type EngineName, type FromChild, type ToChild } from './bench/child';
+import { CEILING_N, TORCH_ONE_THREAD_ENV, type ChildModel, type EngineName, type FromChild, type ToChild } from './bench/child';
 
 interface BenchConfig extends ChildModel {
   name: string;
@@ -145,9 +145,8 @@ class EngineProcess {
       // The PyTorch peer: python3 with the same protocol as JSON lines on stdin and stdout.
       // OMP_WAIT_POLICY=passive: idle OpenMP threads sleep instead of spinning, which on a shared
       // machine leaves the cores to whoever has work (the caller's own setting wins). The
-      // one-thread peer also holds OpenBLAS to one thread: torch.set_num_threads does not reach
-      // the pthreads of Debian's OpenBLAS, which otherwise run beside torch's one thread.
-      const one = engine === 'torch-cpu' ? { OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' } : {};
+      // one-thread peer also holds OpenBLAS to one thread (TORCH_ONE_THREAD_ENV).
+      const one = engine === 'torch-cpu' ? TORCH_ONE_THREAD_ENV : {};
       this.proc = spawn(PYTHON, ['-c', TORCH_PEER], { stdio: ['pipe', 'pipe', 'pipe'], env: { OMP_WAIT_POLICY: 'passive', ...one, ...process.env } });
       createInterface({ input: this.proc.stdout! }).on('line', (line) => {
         let m: FromChild;

@@ -14,6 +14,13 @@ import { createPeer } from './tfjsPeer';
 
 export type EngineName = 'rnn-lab' | 'rnn-lab+diag' | 'rnn-lab-all-cores' | 'rnn-lab-all-cores-messages' | 'tfjs-cpu' | 'tfjs-wasm' | 'torch-cpu' | 'torch-cpu-all-cores' | 'matmul-ceiling' | 'matmul-ceiling-js';
 
+/**
+ * The environment that holds a PyTorch peer to one thread (the bench's torch-cpu and its seq2seq
+ * peer): torch.set_num_threads(1) does not reach the pthreads of Debian's OpenBLAS, which otherwise
+ * run beside torch's one thread on a second core and slow it. The caller's own settings win.
+ */
+export const TORCH_ONE_THREAD_ENV = { OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' };
+
 /** The ceiling's unit of work: one C = A B^T of 256 x 256 x 256 by the register-tiled gemmNT. */
 export const CEILING_N = 256;
 

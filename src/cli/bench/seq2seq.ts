@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { validateConfig } from '../../engine/config';
 import { Seq2SeqTrainer, seq2seqData } from '../../engine/seq2seqTrainer';
+import { TORCH_ONE_THREAD_ENV } from './child';
 
 export interface Seq2SeqBenchSide {
   reached: boolean;
@@ -49,8 +50,7 @@ export function runSeq2SeqBench(maxSeconds: number, log: (s: string) => void, se
   const timed = existsSync('/usr/bin/time');
   // Debian's python3-torch lives under /usr/bin/python3; a python3 earlier on PATH may lack torch.
   const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-  // One thread means OpenBLAS's too: torch.set_num_threads does not reach Debian's OpenBLAS pthreads (see bench.ts).
-  const env = { OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', ...process.env };
+  const env = { ...TORCH_ONE_THREAD_ENV, ...process.env };
   const r = timed
     ? spawnSync('/usr/bin/time', ['-f', 'CPU %U %S', python, script, ...args], { encoding: 'utf8', env, timeout: (3 * maxSeconds + 120) * 1000 })
     : spawnSync(python, [script, ...args], { encoding: 'utf8', env, timeout: (3 * maxSeconds + 120) * 1000 });
